@@ -1,0 +1,108 @@
+//! Hook definitions and the stored record around them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{HookGroupId, HookId, HookKey, TaskId};
+
+/// Human-facing facts about a hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// A short name for people.
+    pub name: String,
+    /// What the hook is for, in Markdown.
+    pub description: String,
+    /// Email address of the owner.
+    pub owner: String,
+    /// Whether the owner hears about failed scheduled fires.
+    #[serde(default = "email_on_error_default")]
+    pub email_on_error: bool,
+}
+
+fn email_on_error_default() -> bool {
+    true
+}
+
+/// One AMQP binding: messages on `exchange` whose routing key matches the pattern fire the hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Binding {
+    /// Exchange name.
+    pub exchange: String,
+    /// AMQP topic pattern (`*` one word, `#` any number of words).
+    pub routing_key_pattern: String,
+}
+
+/// A hook definition, in the JSON shape the API returns.
+///
+/// Equality is structural, which is what idempotent creation compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    /// The hook's group.
+    pub hook_group_id: HookGroupId,
+    /// The hook's id within the group.
+    pub hook_id: HookId,
+    /// Who owns it and what it is.
+    pub metadata: Metadata,
+    /// Cron patterns; empty when the hook never fires on time.
+    pub schedule: Vec<String>,
+    /// JSON-e template of the task to create.
+    pub task: Value,
+    /// JSON Schema that trigger payloads must satisfy.
+    pub trigger_schema: Value,
+    /// AMQP bindings that fire the hook.
+    pub bindings: Vec<Binding>,
+    /// Extension: the scopes tasks of this hook may carry. When absent, the role
+    /// `hook-id:<group>/<id>` decides, as in Taskcluster, and the field is not serialized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Hook {
+    /// The hook's full name.
+    pub fn key(&self) -> HookKey {
+        HookKey::new(self.hook_group_id.clone(), self.hook_id.clone())
+    }
+
+    /// The role a hook's tasks act as when the hook carries no `scopes` of its own.
+    pub fn role_id(&self) -> String {
+        format!("hook-id:{}/{}", self.hook_group_id, self.hook_id)
+    }
+}
+
+/// A trigger token encrypted at rest. Only the token cipher can open it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedToken(pub String);
+
+/// What the store keeps for one hook: the definition plus the service's own state about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRecord {
+    /// The definition as the API shows it.
+    pub hook: Hook,
+    /// The encrypted trigger token.
+    pub trigger_token: SealedToken,
+    /// Bumped on every write; compare-and-set updates name the version they read.
+    pub version: u64,
+    /// When the scheduler fires next, if the hook has a schedule.
+    pub next_scheduled_date: Option<DateTime<Utc>>,
+    /// The task id reserved for the next scheduled slot, so a re-fire reuses it.
+    pub next_task_id: Option<TaskId>,
+}
+
+impl HookRecord {
+    /// A record for a hook that has never been written: version 1, nothing scheduled yet.
+    pub fn new(hook: Hook, trigger_token: SealedToken) -> Self {
+        Self {
+            hook,
+            trigger_token,
+            version: 1,
+            next_scheduled_date: None,
+            next_task_id: None,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Validated identifiers. Each one is parsed once at the edge; holding one proves it is valid.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+const MAX_ID_LEN: usize = 1000;
+
+fn is_group_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn is_hook_char(c: char) -> bool {
+    is_group_char(c) || c == '/'
+}
+
+fn valid_id(s: &str, allowed: fn(char) -> bool) -> bool {
+    (1..=MAX_ID_LEN).contains(&s.len()) && s.chars().all(allowed)
+}
+
+/// Declares a string newtype that can only be built through its `parse` function.
+macro_rules! validated_id {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $err:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `value`.
+            ///
+            /// # Errors
+            /// Returns the matching [`DomainError`] when the value breaks the identifier rules.
+            pub fn parse(value: impl Into<String>) -> Result<Self, DomainError> {
+                let value = value.into();
+                if $check(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err($err(value))
+                }
+            }
+
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_id!(
+    /// A hook group: 1-1000 characters from `[a-zA-Z0-9-_]`.
+    HookGroupId,
+    |s: &str| valid_id(s, is_group_char),
+    DomainError::InvalidHookGroupId
+);
+
+validated_id!(
+    /// A hook id within its group: 1-1000 characters from `[a-zA-Z0-9-_/]`.
+    HookId,
+    |s: &str| valid_id(s, is_hook_char),
+    DomainError::InvalidHookId
+);
+
+validated_id!(
+    /// A Taskcluster task id: a v4 slugid (22 URL-safe base64 characters of a random UUID).
+    TaskId,
+    is_slugid,
+    DomainError::InvalidTaskId
+);
+
+impl TaskId {
+    /// A fresh random task id, in slugid's "nice" form (never starts with `-`).
+    pub fn generate() -> Self {
+        Self(slugid::nice())
+    }
+}
+
+/// Checks the shape Taskcluster's schemas require of a task id: 22 URL-safe base64 characters
+/// that encode a version-4, variant-1 UUID.
+fn is_slugid(s: &str) -> bool {
+    let b = s.as_bytes();
+    let url_safe = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_';
+    b.len() == 22
+        && b.iter().all(url_safe)
+        && (b'Q'..=b'T').contains(&b[8])
+        && b"CGKOSWaeimquy26-".contains(&b[10])
+        && b"AQgw".contains(&b[21])
+}
+
+/// The full name of a hook: its group and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HookKey {
+    /// The group the hook belongs to.
+    pub group: HookGroupId,
+    /// The hook's id within the group.
+    pub id: HookId,
+}
+
+impl HookKey {
+    /// Joins a group and an id.
+    pub fn new(group: HookGroupId, id: HookId) -> Self {
+        Self { group, id }
+    }
+}
+
+impl fmt::Display for HookKey {
+    /// `group/id`, the form used in scopes and role names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.group, self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_accept_the_documented_alphabet_and_length() {
+        assert!(HookGroupId::parse("project-a_B9").is_ok());
+        assert!(HookGroupId::parse("x".repeat(1000)).is_ok());
+        for bad in ["", "a/b", "a b", "é", "a.b"] {
+            assert!(HookGroupId::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(HookGroupId::parse("x".repeat(1001)).is_err());
+    }
+
+    #[test]
+    fn hook_ids_also_accept_slashes() {
+        assert!(HookId::parse("nightly/linux-64").is_ok());
+        for bad in ["", "a%2Fb", "a?b", "a b"] {
+            assert!(HookId::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn generated_task_ids_are_valid_slugids() {
+        for _ in 0..1000 {
+            let id = TaskId::generate();
+            assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+            assert!(!id.as_str().starts_with('-'));
+        }
+    }
+
+    #[test]
+    fn task_ids_reject_other_shapes() {
+        for bad in ["", "short", "fN1SbArXTPSVFNUvaOlinQ=", "fN1SbArXTPSVFNUvaOlin!", "fN1SbArXAPSVFNUvaOlinQ"] {
+            assert!(TaskId::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").is_ok());
+    }
+
+    #[test]
+    fn ids_deserialize_through_validation() {
+        let ok: Result<HookId, _> = serde_json::from_value(serde_json::json!("a/b"));
+        assert!(ok.is_ok());
+        let bad: Result<HookId, _> = serde_json::from_value(serde_json::json!("a b"));
+        assert!(bad.is_err());
+    }
+}

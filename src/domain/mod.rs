@@ -1,0 +1,31 @@
+//! The hook model: validated identifiers, scopes, hook definitions, fires and submitted tasks.
+//!
+//! Everything here is plain data plus the rules that keep it valid. Nothing in this module does
+//! I/O or knows about HTTP, storage or brokers; the outer layers convert into these types at
+//! their edges and trust them afterwards.
+
+mod fire;
+mod hook;
+mod ids;
+pub mod scopes;
+mod task;
+
+pub use fire::{FireFailure, FireRecord, FiredBy};
+pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
+pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use scopes::{Role, Roles, ScopeSet};
+pub use task::SubmittedTask;
+
+/// A value that failed domain validation; the message is written for the API caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A `hookGroupId` outside `[a-zA-Z0-9-_]{1,1000}`.
+    #[error("hookGroupId {0:?} must be 1-1000 characters from [a-zA-Z0-9-_]")]
+    InvalidHookGroupId(String),
+    /// A `hookId` outside `[a-zA-Z0-9-_/]{1,1000}`.
+    #[error("hookId {0:?} must be 1-1000 characters from [a-zA-Z0-9-_/]")]
+    InvalidHookId(String),
+    /// A task id that is not a v4 slugid.
+    #[error("taskId {0:?} is not a valid slugid")]
+    InvalidTaskId(String),
+}

@@ -1,0 +1,28 @@
+//! A task as it was handed to the task sink, with where it came from.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{FiredBy, HookGroupId, HookId, TaskId};
+
+/// A rendered task definition plus its provenance: the hook and the fire that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmittedTask {
+    /// The task id, also the sink's idempotency key.
+    pub task_id: TaskId,
+    /// The hook that made it.
+    pub hook_group_id: HookGroupId,
+    /// The hook that made it.
+    pub hook_id: HookId,
+    /// The fire that made it.
+    pub fire_id: Uuid,
+    /// What fired the hook.
+    pub fired_by: FiredBy,
+    /// When it was submitted (the fire time).
+    pub submitted: DateTime<Utc>,
+    /// The task definition exactly as submitted.
+    pub task: Value,
+}
