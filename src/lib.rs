@@ -1,7 +1,18 @@
 //! hookd: a hook registry that speaks the Taskcluster hooks v1 API.
 //!
-//! The layers point inward: `api` → `fire` → `store` and sink traits → `domain`.
+//! The layers point inward: `api` → `registry` and `fire` → the `store` and sink traits →
+//! `domain`. `startup` wires them together from `config`.
 
+pub mod api;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod data_dir;
 pub mod domain;
-pub mod store;
+pub mod fire;
+pub mod registry;
 pub mod schemas;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod token_cipher;

@@ -1,0 +1,117 @@
+//! Who is calling, and may they: the authentication seam and scope checks.
+//!
+//! Handlers take a [`Caller`]; how it was established is the [`Authenticator`]'s business. This
+//! release ships bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`); Hawk, for
+//! Taskcluster's own clients, plugs in behind the same trait.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::error::{ApiError, ErrorCode};
+use crate::clients::ClientRegistry;
+use crate::domain::ScopeSet;
+
+/// The client id given to requests without credentials.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// An authenticated (or anonymous) caller and the scopes it holds.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client id, or [`ANONYMOUS`].
+    pub client_id: String,
+    /// Scopes, expanded through roles.
+    pub scopes: ScopeSet,
+}
+
+impl Caller {
+    /// Requires every scope in `required`.
+    ///
+    /// # Errors
+    /// `InsufficientScopes` naming each missing scope.
+    pub fn require<S: AsRef<str>>(&self, required: &[S]) -> Result<(), ApiError> {
+        let missing = self.scopes.missing(required.iter().map(AsRef::as_ref));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::InsufficientScopes,
+            format!(
+                "client {:?} lacks the scopes this request needs: {}",
+                self.client_id,
+                missing.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Establishes who made a request.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The caller of `req`; anonymous when it carries no credentials.
+    ///
+    /// # Errors
+    /// `AuthenticationFailed` when credentials are present but wrong or malformed.
+    fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError>;
+}
+
+/// `Authorization: Bearer <clientId>:<accessToken>` against configured clients.
+pub struct BearerAuthenticator {
+    clients: ClientRegistry,
+}
+
+impl BearerAuthenticator {
+    /// Authenticates against `clients`.
+    pub fn new(clients: ClientRegistry) -> Self {
+        Self { clients }
+    }
+}
+
+fn failed(why: &str) -> ApiError {
+    ApiError::new(ErrorCode::AuthenticationFailed, why)
+}
+
+impl Authenticator for BearerAuthenticator {
+    fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        let Some(header) = req.headers().get(AUTHORIZATION) else {
+            return Ok(Caller {
+                client_id: ANONYMOUS.to_owned(),
+                scopes: self.clients.anonymous().clone(),
+            });
+        };
+        let credentials = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| failed("expected \"Authorization: Bearer <clientId>:<accessToken>\""))?;
+        let (client_id, token) = credentials
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| failed("bearer credentials must be <clientId>:<accessToken>"))?;
+        let scopes = self
+            .clients
+            .verify(client_id, token)
+            .ok_or_else(|| failed("unknown client or wrong access token"))?;
+        Ok(Caller {
+            client_id: client_id.to_owned(),
+            scopes: scopes.clone(),
+        })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = match req.app_data::<web::Data<Arc<dyn Authenticator>>>() {
+            Some(auth) => auth.authenticate(req),
+            None => Err(ApiError::new(
+                ErrorCode::InternalServerError,
+                "no authenticator is configured",
+            )),
+        };
+        std::future::ready(caller)
+    }
+}

@@ -1,0 +1,196 @@
+//! The one mapping from failures to HTTP: `{code, message, requestInfo}` bodies.
+//!
+//! Handlers return [`ApiError`]; each layer's error converts into it through an exhaustive
+//! `match`, so a new variant anywhere forces a decision about its status code. The
+//! `requestInfo` part needs the request, which `ResponseError` does not see, so the
+//! [`super::request_info`] middleware fills it in.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+
+use crate::domain::DomainError;
+use crate::fire::{FireError, PayloadError, SinkError};
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+
+/// The error codes of the API, with Taskcluster's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A path or query parameter is malformed.
+    InvalidRequestArguments,
+    /// The body breaks its JSON Schema.
+    InputValidationError,
+    /// The body is well-formed but cannot be acted on.
+    InputError,
+    /// The body is not JSON, or not sent as JSON.
+    MalformedPayload,
+    /// Credentials were presented and are wrong.
+    AuthenticationFailed,
+    /// The caller lacks scopes.
+    InsufficientScopes,
+    /// No such resource.
+    ResourceNotFound,
+    /// The request conflicts with what exists.
+    RequestConflict,
+    /// The body is larger than the limit.
+    PayloadTooLarge,
+    /// Too many requests.
+    TooManyRequests,
+    /// A backend is out of reach; retry later.
+    ServiceUnavailable,
+    /// A bug or a broken backend.
+    InternalServerError,
+}
+
+impl ErrorCode {
+    /// The HTTP status of this code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequestArguments
+            | Self::InputValidationError
+            | Self::InputError
+            | Self::MalformedPayload => StatusCode::BAD_REQUEST,
+            Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScopes => StatusCode::FORBIDDEN,
+            Self::ResourceNotFound => StatusCode::NOT_FOUND,
+            Self::RequestConflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The code's name as it appears in bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequestArguments => "InvalidRequestArguments",
+            Self::InputValidationError => "InputValidationError",
+            Self::InputError => "InputError",
+            Self::MalformedPayload => "MalformedPayload",
+            Self::AuthenticationFailed => "AuthenticationFailed",
+            Self::InsufficientScopes => "InsufficientScopes",
+            Self::ResourceNotFound => "ResourceNotFound",
+            Self::RequestConflict => "RequestConflict",
+            Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::TooManyRequests => "TooManyRequests",
+            Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::InternalServerError => "InternalServerError",
+        }
+    }
+}
+
+/// An error answer: a code and a message for the caller.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    /// What kind of error.
+    pub code: ErrorCode,
+    /// What went wrong, for the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 5xx whose cause is logged in full while the caller gets a generic message.
+    fn server(code: ErrorCode, cause: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, code = code.as_str(), "request failed");
+        let message = match code {
+            ErrorCode::ServiceUnavailable => "A backend of hookd is unavailable; try again later.",
+            _ => "hookd hit an internal error; the cause is in its log.",
+        };
+        Self::new(code, message)
+    }
+
+    /// The full body, given the request's description.
+    pub fn body(&self, request_info: Value) -> Value {
+        json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "requestInfo": request_info,
+        })
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// A body without request details; the middleware replaces it with the complete one.
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body(Value::Null))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        Self::new(ErrorCode::InvalidRequestArguments, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::from_store(&e)
+    }
+}
+
+impl ApiError {
+    fn from_store(e: &StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
+            StoreError::AlreadyExists | StoreError::VersionConflict => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
+            StoreError::Unavailable(_) => Self::server(ErrorCode::ServiceUnavailable, e),
+            StoreError::Backend(_) | StoreError::Corrupt(_) => {
+                Self::server(ErrorCode::InternalServerError, e)
+            }
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NotFound(_) => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
+            RegistryError::Conflict(_) => Self::new(ErrorCode::RequestConflict, e.to_string()),
+            RegistryError::Store(e) => e.into(),
+            RegistryError::Token(_) => Self::server(ErrorCode::InternalServerError, &e),
+        }
+    }
+}
+
+impl From<FireError> for ApiError {
+    fn from(e: FireError) -> Self {
+        let code = match &e {
+            FireError::Payload(PayloadError::Invalid(_)) => ErrorCode::InputValidationError,
+            FireError::Payload(PayloadError::BadSchema(_))
+            | FireError::TaskId(_)
+            | FireError::Render(_)
+            | FireError::Sink(SinkError::Rejected { .. }) => ErrorCode::InputError,
+            FireError::InsufficientScopes { .. } => ErrorCode::InsufficientScopes,
+            FireError::Sink(SinkError::Conflict(_)) => ErrorCode::RequestConflict,
+            FireError::Sink(SinkError::Unavailable(_)) => {
+                return Self::server(ErrorCode::ServiceUnavailable, &e)
+            }
+            FireError::Store(store) => return Self::from_store(store),
+        };
+        Self::new(code, e.to_string())
+    }
+}

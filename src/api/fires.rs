@@ -1,0 +1,143 @@
+//! Reading what fired: getHookStatus and listLastFires.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::HookPath;
+use super::ApiState;
+use crate::domain::FireRecord;
+use crate::fire::iso_time;
+use crate::store::FireCursor;
+
+/// The most fires one page may hold, and the default page size.
+const MAX_LIMIT: usize = 1000;
+
+/// `GET /hooks/{hookGroupId}/{hookId}/status`
+pub async fn hook_status(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:status:{key}")])?;
+    let record = state.registry.get(&key).await?;
+    let last = state.store.list_fires(&key, 1, None).await?;
+    let last_fire = match last.first() {
+        None => json!({ "result": "no-fire" }),
+        Some(fire) => match &fire.failure {
+            None => json!({
+                "result": "success",
+                "taskId": fire.task_id,
+                "time": iso_time(fire.task_create_time),
+            }),
+            Some(failure) => json!({
+                "result": "error",
+                "error": failure,
+                "time": iso_time(fire.task_create_time),
+            }),
+        },
+    };
+    let mut status = json!({ "lastFire": last_fire });
+    if let Some(next) = record.next_scheduled_date.filter(|_| !record.hook.schedule.is_empty()) {
+        status["nextScheduledDate"] = Value::String(iso_time(next));
+    }
+    Ok(HttpResponse::Ok().json(status))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FiresQuery {
+    limit: Option<String>,
+    continuation_token: Option<String>,
+}
+
+/// The cursor as it travels inside a continuation token.
+#[derive(Serialize, Deserialize)]
+struct TokenCursor {
+    t: DateTime<Utc>,
+    id: Uuid,
+}
+
+/// `GET /hooks/{hookGroupId}/{hookId}/last-fires?limit=&continuationToken=`, newest first.
+pub async fn list_last_fires(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    let query = web::Query::<FiresQuery>::from_query(req.query_string())
+        .map_err(|e| bad_argument(format!("bad query: {e}")))?;
+    let limit = parse_limit(query.limit.as_deref())?;
+    let after = query.continuation_token.as_deref().map(decode_cursor).transpose()?;
+    state.registry.get(&key).await?;
+    // One extra row tells whether another page exists, so the last page carries no token.
+    let mut fires = state.store.list_fires(&key, limit + 1, after.as_ref()).await?;
+    let more = fires.len() > limit;
+    fires.truncate(limit);
+    let mut body = json!({ "lastFires": fires.iter().map(fire_item).collect::<Vec<_>>() });
+    if let (true, Some(last)) = (more, fires.last()) {
+        body["continuationToken"] = Value::String(encode_cursor(last));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn fire_item(fire: &FireRecord) -> Value {
+    let (result, error) = match &fire.failure {
+        None => ("success", ""),
+        Some(failure) => ("error", failure.message.as_str()),
+    };
+    json!({
+        "hookGroupId": fire.hook_group_id,
+        "hookId": fire.hook_id,
+        "firedBy": fire.fired_by,
+        "taskId": fire.task_id,
+        "taskCreateTime": iso_time(fire.task_create_time),
+        "result": result,
+        "error": error,
+        "taskState": "unknown",
+    })
+}
+
+fn bad_argument(message: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequestArguments, message)
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(MAX_LIMIT);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(bad_argument(format!(
+            "limit must be an integer from 1 to {MAX_LIMIT}, not {raw:?}"
+        ))),
+    }
+}
+
+fn encode_cursor(fire: &FireRecord) -> String {
+    let cursor = TokenCursor {
+        t: fire.task_create_time,
+        id: fire.fire_id,
+    };
+    // Serializing two plain fields cannot fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
+fn decode_cursor(token: &str) -> Result<FireCursor, ApiError> {
+    let cursor: TokenCursor = URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| bad_argument("continuationToken is not one this service issued".into()))?;
+    Ok(FireCursor {
+        time: cursor.t,
+        fire_id: cursor.id,
+    })
+}

@@ -1,0 +1,191 @@
+//! Hook definitions: list groups, list, get, create, update and remove.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::{path_param, HookPath, JsonBody};
+use super::ApiState;
+use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata};
+use crate::fire::payload;
+use crate::registry::Created;
+use crate::schemas::SchemaId;
+
+/// The body of createHook and updateHook, after schema validation.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookBody {
+    hook_group_id: Option<String>,
+    hook_id: Option<String>,
+    metadata: Metadata,
+    #[serde(default)]
+    schedule: Vec<String>,
+    task: Value,
+    trigger_schema: Option<Value>,
+    bindings: Option<Vec<Binding>>,
+    scopes: Option<Vec<String>>,
+}
+
+/// A checked request body, ready to become a hook. An update keeps the stored bindings and
+/// owner scopes when the body leaves them out.
+struct HookDraft {
+    hook: Hook,
+    bindings: Option<Vec<Binding>>,
+    scopes: Option<Vec<String>>,
+}
+
+impl HookDraft {
+    fn parse(state: &ApiState, key: &HookKey, body: Value) -> Result<Self, ApiError> {
+        state.validate_body(SchemaId::CreateHookRequest, &body)?;
+        let body: HookBody = serde_json::from_value(body)
+            .map_err(|e| ApiError::new(ErrorCode::InputValidationError, e.to_string()))?;
+        check_body_id("hookGroupId", body.hook_group_id.as_deref(), key.group.as_str())?;
+        check_body_id("hookId", body.hook_id.as_deref(), key.id.as_str())?;
+        let trigger_schema = body
+            .trigger_schema
+            .unwrap_or_else(|| json!({"type": "object", "additionalProperties": false}));
+        payload::check_schema(&trigger_schema)
+            .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
+        let hook = Hook {
+            hook_group_id: key.group.clone(),
+            hook_id: key.id.clone(),
+            metadata: body.metadata,
+            schedule: body.schedule,
+            task: body.task,
+            trigger_schema,
+            bindings: Vec::new(),
+            scopes: None,
+        };
+        Ok(Self {
+            hook,
+            bindings: body.bindings,
+            scopes: body.scopes,
+        })
+    }
+
+    /// The hook this draft makes, over `previous` when updating.
+    fn apply(&self, previous: Option<&Hook>) -> Hook {
+        let mut hook = self.hook.clone();
+        hook.bindings = self
+            .bindings
+            .clone()
+            .or_else(|| previous.map(|p| p.bindings.clone()))
+            .unwrap_or_default();
+        hook.scopes = self
+            .scopes
+            .clone()
+            .or_else(|| previous.and_then(|p| p.scopes.clone()));
+        hook
+    }
+}
+
+fn check_body_id(field: &str, given: Option<&str>, path: &str) -> Result<(), ApiError> {
+    match given {
+        Some(given) if given != path => Err(ApiError::new(
+            ErrorCode::InputError,
+            format!("{field} in the body ({given:?}) does not match the path ({path:?})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The scopes to create or update a hook.
+fn modify_scopes(key: &HookKey) -> [String; 2] {
+    [
+        format!("hooks:modify-hook:{key}"),
+        format!("assume:hook-id:{key}"),
+    ]
+}
+
+/// A client may only give a hook scopes it holds itself, so no one escalates through a hook.
+fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
+    match &hook.scopes {
+        Some(scopes) => caller.require(scopes),
+        None => Ok(()),
+    }
+}
+
+/// `GET /hooks`
+pub async fn list_groups(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(&["hooks:list-hooks:"])?;
+    let groups = state.store.list_hook_groups().await?;
+    Ok(HttpResponse::Ok().json(json!({ "groups": groups })))
+}
+
+/// `GET /hooks/{hookGroupId}`
+pub async fn list_hooks(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let group = HookGroupId::parse(path_param(&req, "hookGroupId")?)?;
+    caller.require(&[format!("hooks:list-hooks:{group}")])?;
+    let records = state.store.list_hooks(&group).await?;
+    if records.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("hook group {group} has no hooks"),
+        ));
+    }
+    let hooks: Vec<&Hook> = records.iter().map(|r| &r.hook).collect();
+    Ok(HttpResponse::Ok().json(json!({ "hooks": hooks })))
+}
+
+/// `GET /hooks/{hookGroupId}/{hookId}`
+pub async fn get_hook(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:get:{}:{}", key.group, key.id)])?;
+    let record = state.registry.get(&key).await?;
+    Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// `PUT /hooks/{hookGroupId}/{hookId}`: idempotent create.
+pub async fn create_hook(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&modify_scopes(&key))?;
+    let hook = HookDraft::parse(&state, &key, body)?.apply(None);
+    require_owner_scopes(&caller, &hook)?;
+    let (Created::New(record) | Created::Unchanged(record)) = state.registry.create(hook).await?;
+    Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// `POST /hooks/{hookGroupId}/{hookId}`: update an existing hook.
+pub async fn update_hook(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&modify_scopes(&key))?;
+    let draft = HookDraft::parse(&state, &key, body)?;
+    let record = state
+        .registry
+        .update(&key, |previous| {
+            let hook = draft.apply(Some(previous));
+            require_owner_scopes(&caller, &hook)?;
+            Ok::<_, ApiError>(hook)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// `DELETE /hooks/{hookGroupId}/{hookId}`: `{}` whether or not it existed.
+pub async fn remove_hook(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:modify-hook:{key}")])?;
+    state.registry.remove(&key).await?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
+

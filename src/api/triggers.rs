@@ -1,0 +1,90 @@
+//! Firing hooks over HTTP, and the trigger tokens that allow it without credentials.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::{path_param, HookPath, JsonBody};
+use super::ApiState;
+use crate::domain::HookRecord;
+use crate::fire::{self, Fired, Trigger};
+use crate::schemas::SchemaId;
+
+/// `POST /hooks/{hookGroupId}/{hookId}/trigger`
+pub async fn trigger_hook(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    JsonBody(payload): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:trigger-hook:{key}")])?;
+    let record = state.registry.get(&key).await?;
+    let trigger = Trigger::api_call(payload, &caller.client_id, state.clock.now());
+    fire_and_answer(&state, &record, trigger).await
+}
+
+/// `POST /hooks/{hookGroupId}/{hookId}/trigger/{token}`: the token is the credential. An
+/// unknown hook and a wrong token get the same answer, so the endpoint does not reveal which
+/// hooks exist.
+pub async fn trigger_hook_with_token(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    req: HttpRequest,
+    JsonBody(payload): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let token = path_param(&req, "token")?;
+    let record = state
+        .registry
+        .check_token(&key, &token)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "no hook with this name accepts this trigger token",
+            )
+        })?;
+    let trigger = Trigger::token_call(payload, state.clock.now());
+    fire_and_answer(&state, &record, trigger).await
+}
+
+async fn fire_and_answer(
+    state: &ApiState,
+    record: &HookRecord,
+    trigger: Trigger,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(payload) = trigger.payload() {
+        state.validate_body(SchemaId::TriggerHook, payload)?;
+    }
+    let body = match fire::fire(&state.fire, record, trigger).await? {
+        Fired::Created(task_id) => json!({ "taskId": task_id, "status": { "taskId": task_id } }),
+        Fired::Declined => json!({}),
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /hooks/{hookGroupId}/{hookId}/token`
+pub async fn get_token(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:get-trigger-token:{key}")])?;
+    let token = state.registry.token(&key).await?;
+    Ok(token_response(token))
+}
+
+/// `POST /hooks/{hookGroupId}/{hookId}/token`: a new token; the old one stops working at once.
+pub async fn reset_token(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:reset-trigger-token:{key}")])?;
+    let token = state.registry.reset_token(&key).await?;
+    Ok(token_response(token))
+}
+
+fn token_response(token: String) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "token": Value::String(token) }))
+}

@@ -1,0 +1,163 @@
+//! Firing a hook: validate the payload, render the task, check its scopes, submit it, record it.
+//!
+//! Every trigger (API call, token, schedule, message) ends in [`fire`]. Triggers convert their
+//! input into a [`Trigger`] at the edge, so this path has no per-trigger branches. Retries are
+//! not made here: a sink retries what is transient, a scheduler or listener re-fires a slot or
+//! message with the same task id.
+
+use std::sync::Arc;
+
+use crate::domain::{
+    DomainError, FireFailure, FireRecord, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
+};
+use crate::store::{HookStore, StoreError};
+
+pub mod payload;
+pub mod render;
+pub mod sink;
+mod trigger;
+
+pub use payload::{PayloadError, TriggerSchemas};
+pub use render::RenderError;
+pub use sink::{SinkError, TaskSink};
+pub use trigger::{iso_time, Trigger};
+
+/// What the fire path needs from the rest of the service.
+#[derive(Clone)]
+pub struct FireDeps {
+    /// Where fires are recorded.
+    pub store: Arc<dyn HookStore>,
+    /// Where tasks go.
+    pub sink: Arc<dyn TaskSink>,
+    /// Roles, for hooks that act as `hook-id:<group>/<id>`.
+    pub roles: Arc<Roles>,
+    /// Compiled trigger schemas.
+    pub trigger_schemas: Arc<TriggerSchemas>,
+}
+
+/// How a fire ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    /// A task was submitted under this id.
+    Created(TaskId),
+    /// The template rendered to `null`; nothing was submitted or recorded.
+    Declined,
+}
+
+/// Why a fire failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FireError {
+    /// The payload or the hook's trigger schema was refused; not recorded as a fire.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// `payload.taskId` is not a slugid; not recorded as a fire.
+    #[error(transparent)]
+    TaskId(#[from] DomainError),
+    /// The template did not render into a task; recorded as an error fire.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The task asks for scopes the hook does not hold; recorded as an error fire.
+    #[error("the task requires scopes that hook {hook} does not hold: {}", missing.join(", "))]
+    InsufficientScopes {
+        /// `group/id` of the hook.
+        hook: String,
+        /// The scopes not granted.
+        missing: Vec<String>,
+    },
+    /// The sink did not accept the task; recorded as an error fire.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The fire could not be recorded.
+    #[error("the fire could not be recorded")]
+    Store(#[from] StoreError),
+}
+
+impl FireError {
+    /// The failure stored in the fire record, for errors that are recorded.
+    fn failure(&self) -> Option<FireFailure> {
+        let code = match self {
+            Self::Payload(_) | Self::TaskId(_) | Self::Store(_) => return None,
+            Self::Render(_) => "InputError",
+            Self::InsufficientScopes { .. } => "InsufficientScopes",
+            Self::Sink(SinkError::Rejected { code, .. }) => code.as_str(),
+            Self::Sink(SinkError::Conflict(_)) => "RequestConflict",
+            Self::Sink(SinkError::Unavailable(_)) => "ServiceUnavailable",
+        };
+        Some(FireFailure {
+            code: code.to_owned(),
+            message: self.to_string(),
+        })
+    }
+}
+
+/// Fires the hook in `record` for `trigger`.
+///
+/// # Errors
+/// [`FireError`]; render, scope and sink failures are recorded as error fires first.
+#[tracing::instrument(skip_all, fields(hook = %record.hook.key(), fired_by = trigger.fired_by().as_str()))]
+pub async fn fire(
+    deps: &FireDeps,
+    record: &HookRecord,
+    trigger: Trigger,
+) -> Result<Fired, FireError> {
+    if let Some(payload) = trigger.payload() {
+        deps.trigger_schemas.check(record, payload)?;
+    }
+    let task_id = trigger.task_id()?;
+    let mut fire = FireRecord::new(
+        &record.hook.key(),
+        trigger.fired_by(),
+        task_id,
+        trigger.time(),
+        None,
+    );
+    let outcome = create_task(deps, record, &trigger, &fire).await;
+    if matches!(outcome, Ok(Fired::Declined)) {
+        return outcome;
+    }
+    fire.failure = outcome.as_ref().err().and_then(FireError::failure);
+    deps.store.record_fire(&fire).await?;
+    tracing::info!(task_id = %fire.task_id, ok = outcome.is_ok(), "hook fired");
+    outcome
+}
+
+/// Renders, checks and submits the task of one fire.
+async fn create_task(
+    deps: &FireDeps,
+    record: &HookRecord,
+    trigger: &Trigger,
+    fire: &FireRecord,
+) -> Result<Fired, FireError> {
+    let hook = &record.hook;
+    let context = trigger.context(&fire.task_id);
+    let Some(task) = render::task(&hook.task, &context, &fire.task_id, trigger.time())? else {
+        return Ok(Fired::Declined);
+    };
+    let missing = hook_scopes(deps, record).missing(render::task_scopes(&task)?);
+    if !missing.is_empty() {
+        return Err(FireError::InsufficientScopes {
+            hook: hook.key().to_string(),
+            missing,
+        });
+    }
+    let submitted = SubmittedTask {
+        task_id: fire.task_id.clone(),
+        hook_group_id: fire.hook_group_id.clone(),
+        hook_id: fire.hook_id.clone(),
+        fire_id: fire.fire_id,
+        fired_by: fire.fired_by,
+        submitted: fire.task_create_time,
+        task,
+    };
+    deps.sink.submit(&submitted).await?;
+    Ok(Fired::Created(submitted.task_id))
+}
+
+/// What a hook's tasks may ask for: its own `scopes` when it has them, else its role's.
+fn hook_scopes(deps: &FireDeps, record: &HookRecord) -> ScopeSet {
+    let hook = &record.hook;
+    match &hook.scopes {
+        Some(scopes) => deps.roles.expand(scopes),
+        None => deps.roles.expand(&[format!("assume:{}", hook.role_id())]),
+    }
+}

@@ -1,0 +1,41 @@
+//! Where rendered tasks go: the [`TaskSink`] trait and its implementations.
+//!
+//! A sink accepts a task under its task id. Submitting the same id twice with the same
+//! definition must succeed without creating a second task, so callers can retry freely.
+
+use async_trait::async_trait;
+
+use crate::domain::{SubmittedTask, TaskId};
+
+mod local;
+
+pub use local::LocalSink;
+
+/// Why a sink did not accept a task.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The queue refused the task; retrying the same task will not help.
+    #[error("the task queue rejected the task: {message}")]
+    Rejected {
+        /// The queue's error code.
+        code: String,
+        /// The queue's explanation.
+        message: String,
+    },
+    /// A different task was already submitted under this id.
+    #[error("task {0} was already submitted with a different definition")]
+    Conflict(TaskId),
+    /// The queue could not be reached; retrying later may succeed.
+    #[error("the task queue is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Accepts rendered tasks.
+#[async_trait]
+pub trait TaskSink: Send + Sync + 'static {
+    /// Submits `task`; the task id is the idempotency key.
+    ///
+    /// # Errors
+    /// [`SinkError`] describing why the task was not accepted.
+    async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError>;
+}

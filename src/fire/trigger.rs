@@ -1,0 +1,143 @@
+//! What fired a hook, converted at the edge into one shape the fire path understands.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::domain::{DomainError, FiredBy, TaskId};
+
+/// One request to fire a hook: who fired it, with what payload, at what time.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    fired_by: FiredBy,
+    payload: Option<Value>,
+    extra_context: Map<String, Value>,
+    time: DateTime<Utc>,
+    reserved_task_id: Option<TaskId>,
+}
+
+impl Trigger {
+    /// An authenticated `triggerHook` call by `client_id`.
+    pub fn api_call(payload: Value, client_id: &str, time: DateTime<Utc>) -> Self {
+        let mut extra_context = Map::new();
+        extra_context.insert("clientId".into(), Value::String(client_id.into()));
+        Self::with_payload(FiredBy::TriggerHook, payload, extra_context, time)
+    }
+
+    /// A `triggerHookWithToken` call.
+    pub fn token_call(payload: Value, time: DateTime<Utc>) -> Self {
+        Self::with_payload(FiredBy::TriggerHookWithToken, payload, Map::new(), time)
+    }
+
+    fn with_payload(
+        fired_by: FiredBy,
+        payload: Value,
+        extra_context: Map<String, Value>,
+        time: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            fired_by,
+            payload: Some(payload),
+            extra_context,
+            time,
+            reserved_task_id: None,
+        }
+    }
+
+    /// What fired the hook.
+    pub fn fired_by(&self) -> FiredBy {
+        self.fired_by
+    }
+
+    /// The payload to validate, if this kind of trigger has one.
+    pub fn payload(&self) -> Option<&Value> {
+        self.payload.as_ref()
+    }
+
+    /// The time of the fire: `now` in the template and the fire record's time.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+
+    /// The task id for this fire: `payload.taskId` when given, else the id reserved for this
+    /// trigger (a scheduled slot's), else a fresh one.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidTaskId`] when `payload.taskId` is present but not a slugid.
+    pub fn task_id(&self) -> Result<TaskId, DomainError> {
+        match self.payload.as_ref().and_then(|p| p.get("taskId")) {
+            Some(Value::String(id)) => TaskId::parse(id.as_str()),
+            Some(other) => Err(DomainError::InvalidTaskId(other.to_string())),
+            None => Ok(self
+                .reserved_task_id
+                .clone()
+                .unwrap_or_else(TaskId::generate)),
+        }
+    }
+
+    /// The JSON-e context: `firedBy`, `taskId`, `now`, the payload and any trigger-specific keys.
+    pub fn context(&self, task_id: &TaskId) -> Value {
+        let mut context = self.extra_context.clone();
+        context.insert("firedBy".into(), self.fired_by.as_str().into());
+        context.insert("taskId".into(), task_id.as_str().into());
+        context.insert("now".into(), iso_time(self.time).into());
+        if let Some(payload) = &self.payload {
+            context.insert("payload".into(), payload.clone());
+        }
+        Value::Object(context)
+    }
+}
+
+/// ISO-8601 with milliseconds and a `Z`, the form JavaScript's `toJSON` produces.
+pub fn iso_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn time() -> DateTime<Utc> {
+        "2026-01-02T03:04:05.678Z".parse().unwrap()
+    }
+
+    #[test]
+    fn api_calls_carry_payload_client_and_time_in_the_context() {
+        let trigger = Trigger::api_call(json!({"a": 1}), "ci", time());
+        let id = TaskId::generate();
+        assert_eq!(
+            trigger.context(&id),
+            json!({
+                "firedBy": "triggerHook",
+                "taskId": id.as_str(),
+                "now": "2026-01-02T03:04:05.678Z",
+                "payload": {"a": 1},
+                "clientId": "ci",
+            })
+        );
+    }
+
+    #[test]
+    fn token_calls_have_no_client_id() {
+        let context = Trigger::token_call(json!({}), time()).context(&TaskId::generate());
+        assert_eq!(context["firedBy"], "triggerHookWithToken");
+        assert!(context.get("clientId").is_none());
+    }
+
+    #[test]
+    fn payload_task_id_is_used_when_valid_and_rejected_otherwise() {
+        let given = "fN1SbArXTPSVFNUvaOlinQ";
+        let ok = Trigger::token_call(json!({ "taskId": given }), time());
+        assert_eq!(ok.task_id().unwrap().as_str(), given);
+        for bad in [json!("nope"), json!(42), json!(null)] {
+            let trigger = Trigger::token_call(json!({ "taskId": bad }), time());
+            assert!(trigger.task_id().is_err(), "taskId {bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn without_payload_task_id_a_fresh_id_is_chosen_each_time() {
+        let trigger = Trigger::token_call(json!({}), time());
+        assert_ne!(trigger.task_id().unwrap(), trigger.task_id().unwrap());
+    }
+}
