@@ -1,1 +1,344 @@
-//! Placeholder; being written.
+//! hookd's JSON Schemas (draft 2020-12) for the bodies of the hooks v1 API.
+//!
+//! The schema files live in `schemas/v1/` and are embedded into the binary at compile time, so
+//! validation never touches the file system or the network. Each file's `$id` is
+//! `https://hookd.dev/schemas/v1/<file>`, and files share common parts through relative `$ref`s to
+//! their siblings.
+//!
+//! Files are of two kinds:
+//! - request and response bodies, named by [`SchemaId`], which can be validated against;
+//! - [`FRAGMENTS`], which only exist to be referenced by the others.
+//!
+//! Build a [`SchemaSet`] once at start-up with [`SchemaSet::load`]; it compiles every body schema,
+//! and [`SchemaSet::validate`] then reports every [`Violations`] of an instance at once.
+//!
+//! Formats (`email`, `date-time`, `uuid`) are checked, as Taskcluster does.
+
+use jsonschema::{Draft, Uri, ValidationError, Validator};
+use serde_json::Value;
+
+/// The common prefix of every schema's `$id`.
+pub const BASE_URI: &str = "https://hookd.dev/schemas/v1/";
+
+/// Embeds the named files of `schemas/v1/` as `(file name, contents)` pairs.
+macro_rules! embed {
+    ($($file:literal),* $(,)?) => {
+        [$((
+            $file,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/v1/", $file)),
+        )),*]
+    };
+}
+
+/// Every schema file, body schemas and fragments alike.
+const SOURCES: [(&str, &str); 23] = embed![
+    "create-hook-request.json",
+    "hook-definition.json",
+    "list-hook-groups-response.json",
+    "list-hooks-response.json",
+    "hook-status.json",
+    "list-last-fires-response.json",
+    "trigger-hook.json",
+    "trigger-hook-response.json",
+    "trigger-token-response.json",
+    "ping-response.json",
+    "error.json",
+    "submitted-task.json",
+    "bindings.json",
+    "fired-by.json",
+    "hook-group-id.json",
+    "hook-id.json",
+    "hook-metadata.json",
+    "schedule.json",
+    "scopes.json",
+    "task-id.json",
+    "task-template.json",
+    "timestamp.json",
+    "trigger-schema.json",
+];
+
+/// The schema files that are only `$ref`erenced by other schemas and have no [`SchemaId`].
+pub const FRAGMENTS: [&str; 11] = [
+    "bindings.json",
+    "fired-by.json",
+    "hook-group-id.json",
+    "hook-id.json",
+    "hook-metadata.json",
+    "schedule.json",
+    "scopes.json",
+    "task-id.json",
+    "task-template.json",
+    "timestamp.json",
+    "trigger-schema.json",
+];
+
+/// A request or response body that hookd has a schema for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchemaId {
+    /// Body of createHook and updateHook.
+    CreateHookRequest,
+    /// A hook as returned by hook, createHook and updateHook.
+    HookDefinition,
+    /// Response of listHookGroups.
+    ListHookGroupsResponse,
+    /// Response of listHooks.
+    ListHooksResponse,
+    /// Response of getHookStatus.
+    HookStatus,
+    /// Response of listLastFires.
+    ListLastFiresResponse,
+    /// Body of triggerHook and triggerHookWithToken.
+    TriggerHook,
+    /// Response of triggerHook and triggerHookWithToken.
+    TriggerHookResponse,
+    /// Response of getTriggerToken and resetTriggerToken.
+    TriggerTokenResponse,
+    /// Response of ping.
+    PingResponse,
+    /// Body of every error response.
+    Error,
+    /// Response of the extension endpoint `GET /tasks/{taskId}`.
+    SubmittedTask,
+}
+
+impl SchemaId {
+    /// Every schema id, in declaration order.
+    pub const ALL: [SchemaId; 12] = [
+        Self::CreateHookRequest,
+        Self::HookDefinition,
+        Self::ListHookGroupsResponse,
+        Self::ListHooksResponse,
+        Self::HookStatus,
+        Self::ListLastFiresResponse,
+        Self::TriggerHook,
+        Self::TriggerHookResponse,
+        Self::TriggerTokenResponse,
+        Self::PingResponse,
+        Self::Error,
+        Self::SubmittedTask,
+    ];
+
+    /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::CreateHookRequest => "create-hook-request.json",
+            Self::HookDefinition => "hook-definition.json",
+            Self::ListHookGroupsResponse => "list-hook-groups-response.json",
+            Self::ListHooksResponse => "list-hooks-response.json",
+            Self::HookStatus => "hook-status.json",
+            Self::ListLastFiresResponse => "list-last-fires-response.json",
+            Self::TriggerHook => "trigger-hook.json",
+            Self::TriggerHookResponse => "trigger-hook-response.json",
+            Self::TriggerTokenResponse => "trigger-token-response.json",
+            Self::PingResponse => "ping-response.json",
+            Self::Error => "error.json",
+            Self::SubmittedTask => "submitted-task.json",
+        }
+    }
+}
+
+/// A schema file that could not be loaded or compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The file is not valid JSON.
+    #[error("schema {file} is not valid JSON: {source}")]
+    Json {
+        /// The file name.
+        file: &'static str,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The file has no string `$id`.
+    #[error("schema {file} has no $id")]
+    MissingId {
+        /// The file name.
+        file: &'static str,
+    },
+    /// No embedded file carries this name.
+    #[error("schema {file} is not embedded")]
+    NotEmbedded {
+        /// The file name.
+        file: &'static str,
+    },
+    /// The file is not a valid schema, or one of its `$ref`s does not resolve.
+    #[error("schema {file} does not compile: {reason}")]
+    Compile {
+        /// The file name.
+        file: &'static str,
+        /// What the compiler reported.
+        reason: String,
+    },
+}
+
+/// Every way an instance fails a schema, each as `<JSON pointer>: <problem>`, with `(root)` for
+/// the instance itself. Displayed joined with `; `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct Violations(Vec<String>);
+
+impl Violations {
+    /// The individual violations, in the order the validator found them.
+    pub fn messages(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// The compiled body schemas, one validator per [`SchemaId`].
+#[derive(Debug)]
+pub struct SchemaSet {
+    /// Indexed by `SchemaId as usize`, which is the id's position in [`SchemaId::ALL`].
+    validators: Vec<Validator>,
+}
+
+impl SchemaSet {
+    /// Parses every embedded file, registers each under its `$id` so `$ref`s resolve offline, and
+    /// compiles one validator per [`SchemaId`].
+    pub fn load() -> Result<Self, SchemaError> {
+        let mut documents = Vec::with_capacity(SOURCES.len());
+        for (file, text) in SOURCES {
+            let schema: Value =
+                serde_json::from_str(text).map_err(|source| SchemaError::Json { file, source })?;
+            let id = schema
+                .get("$id")
+                .and_then(Value::as_str)
+                .ok_or(SchemaError::MissingId { file })?
+                .to_owned();
+            documents.push((file, id, schema));
+        }
+
+        let mut validators = Vec::with_capacity(SchemaId::ALL.len());
+        for schema_id in SchemaId::ALL {
+            let file = schema_id.file_name();
+            let (_, _, root) = documents
+                .iter()
+                .find(|(name, _, _)| *name == file)
+                .ok_or(SchemaError::NotEmbedded { file })?;
+            let resources = documents.iter().map(|(_, id, schema)| {
+                (
+                    id.clone(),
+                    Draft::Draft202012.create_resource(schema.clone()),
+                )
+            });
+            let validator = jsonschema::options()
+                .with_draft(Draft::Draft202012)
+                .should_validate_formats(true)
+                .with_retriever(Offline)
+                .with_resources(resources)
+                .build(root)
+                .map_err(|error| SchemaError::Compile {
+                    file,
+                    reason: error.to_string(),
+                })?;
+            validators.push(validator);
+        }
+        Ok(Self { validators })
+    }
+
+    /// Checks `instance` against the schema `id`, reporting every violation.
+    pub fn validate(&self, id: SchemaId, instance: &Value) -> Result<(), Violations> {
+        // `validators` is built from `SchemaId::ALL`, whose order is the declaration order.
+        let Some(validator) = self.validators.get(id as usize) else {
+            return Err(Violations(vec![format!(
+                "(root): schema {} is not loaded",
+                id.file_name()
+            )]));
+        };
+        if validator.is_valid(instance) {
+            return Ok(());
+        }
+        Err(Violations(
+            validator
+                .iter_errors(instance)
+                .map(|e| describe(&e))
+                .collect(),
+        ))
+    }
+}
+
+/// One violation as `<location>: <problem>`, abbreviating long offending values.
+fn describe(error: &ValidationError<'_>) -> String {
+    let location = match error.instance_path.as_str() {
+        "" => "(root)",
+        path => path,
+    };
+    match abbreviate(&error.instance) {
+        Some(short) => format!("{location}: {}", error.masked_with(short)),
+        None => format!("{location}: {error}"),
+    }
+}
+
+/// A short stand-in for a value whose JSON text is too long to quote in a message, or `None`
+/// when it is short enough to quote whole.
+fn abbreviate(value: &Value) -> Option<String> {
+    const MAX_QUOTED: usize = 80;
+    const PREFIX: usize = 40;
+    let text = value.to_string();
+    if text.chars().count() <= MAX_QUOTED {
+        return None;
+    }
+    Some(match value {
+        Value::String(s) => {
+            let prefix: String = s.chars().take(PREFIX).collect();
+            format!("\"{prefix}…\" ({} characters)", s.chars().count())
+        }
+        Value::Array(items) => format!("an array of length {}", items.len()),
+        Value::Object(members) => format!("an object with {} members", members.len()),
+        _ => text.chars().take(PREFIX).chain(['…']).collect(),
+    })
+}
+
+/// Refuses to fetch anything: every schema hookd needs is embedded.
+struct Offline;
+
+impl jsonschema::Retrieve for Offline {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!("{} is not one of hookd's embedded schemas", uri.as_str()).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn all_lists_ids_in_declaration_order() {
+        for (index, id) in SchemaId::ALL.iter().enumerate() {
+            assert_eq!(*id as usize, index, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn every_embedded_file_is_either_a_body_schema_or_a_fragment() {
+        let mut declared: Vec<&str> = SchemaId::ALL.iter().map(|id| id.file_name()).collect();
+        declared.extend(FRAGMENTS);
+        declared.sort_unstable();
+        let mut embedded: Vec<&str> = SOURCES.iter().map(|(file, _)| *file).collect();
+        embedded.sort_unstable();
+        assert_eq!(declared, embedded);
+    }
+
+    #[test]
+    fn long_values_are_abbreviated_in_messages() {
+        let set = SchemaSet::load().expect("schemas load");
+        let long = "x".repeat(300);
+        let err = set
+            .validate(
+                SchemaId::TriggerTokenResponse,
+                &json!({"token": 1, "extra": long}),
+            )
+            .expect_err("invalid");
+        assert!(!err.to_string().contains(&long), "{err}");
+
+        let err = set
+            .validate(SchemaId::TriggerHook, &json!([long]))
+            .expect_err("an array is not an object");
+        assert_eq!(
+            err.messages(),
+            [r#"(root): an array of length 1 is not of type "object""#]
+        );
+    }
+}
