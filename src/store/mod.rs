@@ -13,6 +13,8 @@ use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
 
 pub mod sqlite;
 
+pub use sqlite::SqliteStore;
+
 
 
 /// A position in a hook's fire history: fires strictly older than this come next.

@@ -1,0 +1,283 @@
+//! The embedded SQLite backend of [`HookStore`].
+//!
+//! One file holds everything; several hookd replicas may open the same file. This module owns
+//! the SQL of each operation. The write path (one thread, group commit) is in `writer`, the read
+//! connections in `reader`, the tables and pragmas in `schema`, record encoding in `rows`, and
+//! error mapping in `error`.
+//!
+//! Rows copy the fields that queries filter and sort on into indexed columns and keep the whole
+//! record as a JSON document in `doc`; only `doc` is read back, so the record is the truth and
+//! the columns are an index of it.
+
+mod error;
+mod reader;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use self::error::{insert, sql, to_i64};
+use self::reader::ReadPool;
+use self::rows::{encode, execute, key_params, query_doc, query_docs, HookRow};
+use self::writer::Writer;
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::store::{FireCursor, HookStore, StoreError};
+
+/// A [`HookStore`] in an SQLite database file.
+///
+/// Cloning is cheap and shares the writer thread and read pool. The writer thread stops once
+/// the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<ReadPool>,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating the file and its tables when missing and
+    /// migrating an older schema.
+    ///
+    /// This blocks while it opens the file and, if another replica is writing, for up to the
+    /// busy timeout; call it before serving or from a blocking task.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when another process holds the database lock too long,
+    /// [`StoreError::Backend`] when the file cannot be opened, is not a database, or has a
+    /// schema this build does not know.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer = Writer::spawn(schema::open_writer(path)?)?;
+        let first_reader = schema::open_reader(path)?;
+        Ok(Self {
+            writer,
+            readers: Arc::new(ReadPool::new(path.to_path_buf(), first_reader)),
+        })
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl HookStore for SqliteStore {
+    async fn insert_hook(&self, r: &HookRecord) -> Result<(), StoreError> {
+        let r = HookRow::new(r)?;
+        self.writer
+            .write(move |conn| {
+                // The primary key picks the winner between concurrent inserts, in this process
+                // or another; reading first would leave a gap between check and write.
+                execute(
+                    conn,
+                    "INSERT INTO hooks (hook_group_id, hook_id, version, next_scheduled_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![r.group, r.id, r.version, r.next_scheduled_ms, r.doc],
+                )
+                .map_err(insert)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
+        let (group, id) = key_params(key);
+        self.readers
+            .read(move |conn| {
+                query_doc(
+                    conn,
+                    "SELECT doc FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )
+            })
+            .await
+    }
+
+    async fn replace_hook(&self, r: &HookRecord, expected_version: u64) -> Result<(), StoreError> {
+        let r = HookRow::new(r)?;
+        let expected = to_i64(expected_version)?;
+        self.writer
+            .write(move |conn| {
+                let changed = execute(
+                    conn,
+                    "UPDATE hooks SET version = ?3, next_scheduled_ms = ?4, doc = ?5
+                     WHERE hook_group_id = ?1 AND hook_id = ?2 AND version = ?6",
+                    params![
+                        r.group,
+                        r.id,
+                        r.version,
+                        r.next_scheduled_ms,
+                        r.doc,
+                        expected
+                    ],
+                )
+                .map_err(sql)?;
+                if changed > 0 {
+                    return Ok(());
+                }
+                // Same transaction as the UPDATE, so this sees the row the UPDATE saw.
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2")
+                    .and_then(|mut stmt| stmt.exists(params![r.group, r.id]))
+                    .map_err(sql)?;
+                Err(if exists {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::NotFound
+                })
+            })
+            .await
+    }
+
+    async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
+        let (group, id) = key_params(key);
+        self.writer
+            .write(move |conn| {
+                // One write job is one savepoint, so the hook and its history go together.
+                execute(
+                    conn,
+                    "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )
+                .map_err(sql)?;
+                let deleted = execute(
+                    conn,
+                    "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )
+                .map_err(sql)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn list_hook_groups(&self) -> Result<Vec<HookGroupId>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT DISTINCT hook_group_id FROM hooks ORDER BY hook_group_id",
+                    )
+                    .map_err(sql)?;
+                let rows = stmt
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(sql)?;
+                // Parsing through serde keeps the id rules in one place and reports a stored
+                // id that breaks them as corruption.
+                rows.map(|group| {
+                    serde_json::from_value(serde_json::Value::String(group.map_err(sql)?))
+                        .map_err(StoreError::Corrupt)
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
+        let group = group.to_string();
+        self.readers
+            .read(move |conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM hooks WHERE hook_group_id = ?1 ORDER BY hook_id",
+                    params![group],
+                )
+            })
+            .await
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
+        let fire_id = fire.fire_id.to_string();
+        let (group, id) = key_params(&fire.key());
+        let time_ms = fire.task_create_time.timestamp_millis();
+        let doc = encode(fire)?;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO fires (fire_id, hook_group_id, hook_id, time_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![fire_id, group, id, time_ms, doc],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_fires(
+        &self,
+        key: &HookKey,
+        limit: usize,
+        after: Option<&FireCursor>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        let (group, id) = key_params(key);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let after = after.map(|c| (c.time.timestamp_millis(), c.fire_id.to_string()));
+        // Both shapes are one range scan of fires_by_hook_newest_first; the row-value
+        // comparison resumes strictly after the cursor in the index's own order.
+        self.readers
+            .read(move |conn| match after {
+                None => query_docs(
+                    conn,
+                    "SELECT doc FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2
+                     ORDER BY time_ms DESC, fire_id DESC LIMIT ?3",
+                    params![group, id, limit],
+                ),
+                Some((time_ms, fire_id)) => query_docs(
+                    conn,
+                    "SELECT doc FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2
+                       AND (time_ms, fire_id) < (?3, ?4)
+                     ORDER BY time_ms DESC, fire_id DESC LIMIT ?5",
+                    params![group, id, time_ms, fire_id, limit],
+                ),
+            })
+            .await
+    }
+
+    async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
+        let task_id = task.task_id.to_string();
+        let (group, id) = (task.hook_group_id.to_string(), task.hook_id.to_string());
+        let doc = encode(task)?;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO tasks (task_id, hook_group_id, hook_id, doc)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![task_id, group, id, doc],
+                )
+                .map_err(insert)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
+        let task_id = task_id.to_string();
+        self.readers
+            .read(move |conn| {
+                query_doc(
+                    conn,
+                    "SELECT doc FROM tasks WHERE task_id = ?1",
+                    params![task_id],
+                )
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.readers
+            .read(|conn| {
+                conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                    .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,83 @@
+//! Records to rows and back: the JSON document, the indexed columns copied out of it, and the
+//! small statement helpers every operation uses.
+
+use rusqlite::{Connection, OptionalExtension, Params};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::{backend, sql, to_i64, SqliteError};
+use crate::domain::{HookKey, HookRecord};
+use crate::store::StoreError;
+
+/// Serializes a record as its stored document.
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| backend(SqliteError::Encode(e)))
+}
+
+/// Parses a stored document; a document that does not parse is corruption, not a bug here.
+fn decode<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(StoreError::Corrupt)
+}
+
+/// Runs one statement through the connection's statement cache; returns the changed rows.
+pub(super) fn execute(
+    conn: &Connection,
+    statement: &str,
+    params: impl Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(statement)?.execute(params)
+}
+
+/// Decodes the `doc` of the one row the query returns, if any.
+pub(super) fn query_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    params: impl Params,
+) -> Result<Option<T>, StoreError> {
+    let doc: Option<String> = conn
+        .prepare_cached(query)
+        .and_then(|mut stmt| stmt.query_row(params, |row| row.get(0)))
+        .optional()
+        .map_err(sql)?;
+    doc.as_deref().map(decode).transpose()
+}
+
+/// Decodes every `doc` the query returns, in order.
+pub(super) fn query_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    params: impl Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
+    let rows = stmt
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(sql)?;
+    rows.map(|doc| decode(&doc.map_err(sql)?)).collect()
+}
+
+/// The columns of a `hooks` row, computed before the write is queued so that encoding runs on
+/// the caller's task and the writer thread only does SQL.
+pub(super) struct HookRow {
+    pub(super) group: String,
+    pub(super) id: String,
+    pub(super) version: i64,
+    pub(super) next_scheduled_ms: Option<i64>,
+    pub(super) doc: String,
+}
+
+impl HookRow {
+    pub(super) fn new(record: &HookRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            group: record.hook.hook_group_id.to_string(),
+            id: record.hook.hook_id.to_string(),
+            version: to_i64(record.version)?,
+            next_scheduled_ms: record.next_scheduled_date.map(|d| d.timestamp_millis()),
+            doc: encode(record)?,
+        })
+    }
+}
+
+/// A hook key as the two text columns that hold it.
+pub(super) fn key_params(key: &HookKey) -> (String, String) {
+    (key.group.to_string(), key.id.to_string())
+}

@@ -1,0 +1,646 @@
+//! The behaviour every [`HookStore`] backend must show, written once.
+//!
+//! Each `pub async fn` takes a fresh, empty store and checks one promise of the trait. The
+//! [`store_contract!`] macro turns the whole list into `#[tokio::test]`s for one backend:
+//!
+//! ```ignore
+//! store_contract!(sqlite, async { fresh_sqlite_store() });
+//! ```
+//!
+//! The second argument is evaluated once per test and must be a future that yields
+//! `(store, guard)`; the guard (a temp dir, a database dropper, or `()`) stays alive until the
+//! test has finished with the store.
+
+use std::cmp::Reverse;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use hookd::domain::{
+    Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
+    Metadata, SealedToken, SubmittedTask, TaskId,
+};
+use hookd::store::{FireCursor, HookStore, StoreError};
+use serde_json::json;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+/// Emits one `#[tokio::test]` per contract function, in a module named `$backend`.
+///
+/// `$make` is evaluated inside that module (which glob-imports its parent), once per test; it
+/// must be a future resolving to `(store, guard)`.
+macro_rules! store_contract {
+    ($backend:ident, $make:expr) => {
+        $crate::contract::store_contract!(@tests $backend, $make,
+            inserted_hooks_read_back_with_every_field,
+            get_of_a_missing_hook_is_none,
+            insert_of_an_existing_hook_is_already_exists,
+            concurrent_inserts_of_one_key_have_exactly_one_winner,
+            replace_with_the_current_version_stores_the_new_record,
+            replace_with_a_stale_version_is_version_conflict,
+            replace_of_a_missing_hook_is_not_found,
+            concurrent_compare_and_set_has_exactly_one_winner,
+            delete_reports_whether_the_hook_existed,
+            delete_removes_the_hooks_fires_but_not_other_hooks_fires,
+            list_hook_groups_is_sorted_and_distinct,
+            list_hook_groups_drops_a_group_whose_last_hook_was_deleted,
+            list_hooks_is_sorted_by_hook_id_and_scoped_to_its_group,
+            list_fires_is_newest_first_and_scoped_to_the_hook,
+            list_fires_honours_the_limit_and_the_cursor,
+            paging_through_fires_visits_each_once_even_when_times_are_equal,
+            fire_records_round_trip_exactly,
+            inserted_tasks_read_back_exactly,
+            insert_of_an_existing_task_is_already_exists,
+            get_of_a_missing_task_is_none,
+            ping_succeeds,
+            a_failed_write_among_concurrent_writes_leaves_the_others_committed,
+        );
+    };
+    (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let (store, _guard) = $make.await;
+                    $crate::contract::$test(store).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use store_contract;
+
+// ---- Test data -------------------------------------------------------------------------------
+
+/// A hook key from strings that must be valid ids.
+pub fn key(group: &str, id: &str) -> HookKey {
+    HookKey::new(
+        self::group(group),
+        HookId::parse(id).expect("valid hook id"),
+    )
+}
+
+/// A hook group id from a string that must be valid.
+pub fn group(name: &str) -> HookGroupId {
+    HookGroupId::parse(name).expect("valid group id")
+}
+
+/// A millisecond-precision instant, `ms` after the epoch.
+pub fn at(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().expect("valid time")
+}
+
+/// A freshly created hook record with a realistic definition, version 1, nothing scheduled.
+pub fn hook_record(group: &str, id: &str) -> HookRecord {
+    let key = key(group, id);
+    let hook = Hook {
+        hook_group_id: key.group.clone(),
+        hook_id: key.id.clone(),
+        metadata: Metadata {
+            name: format!("Nightly build of {id}"),
+            description: "Builds the `main` branch every night and on demand.\n\n* uploads \
+                          artifacts\n* notifies #releng"
+                .into(),
+            owner: "releng@example.com".into(),
+            email_on_error: true,
+        },
+        schedule: vec!["0 0 3 * * *".into(), "0 30 15 * * 1-5".into()],
+        task: json!({
+            "$let": {"branch": {"$if": "firedBy == 'triggerHook'", "then": "${payload.branch}",
+                                "else": "main"}},
+            "in": {
+                "provisionerId": "proj-releng",
+                "workerType": "linux-large",
+                "created": {"$fromNow": "0 seconds"},
+                "deadline": {"$fromNow": "1 day"},
+                "payload": {
+                    "image": "ubuntu:24.04",
+                    "command": ["/bin/bash", "-c", "make nightly BRANCH=${branch}"],
+                    "maxRunTime": 3600,
+                },
+                "metadata": {
+                    "name": "nightly ${branch}",
+                    "description": "ünïcödé survives too",
+                    "owner": "releng@example.com",
+                    "source": "https://example.com/hooks",
+                },
+                "tags": {},
+            },
+        }),
+        trigger_schema: json!({
+            "type": "object",
+            "properties": {"branch": {"type": "string", "pattern": "^[a-z0-9/-]+$"}},
+            "additionalProperties": false,
+        }),
+        bindings: vec![Binding {
+            exchange: "exchange/taskcluster-github/v1/push".into(),
+            routing_key_pattern: "primary.example.#".into(),
+        }],
+        scopes: None,
+    };
+    HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
+}
+
+/// `record` after a scheduler pass: a next fire time and the task id reserved for it.
+pub fn scheduled(mut record: HookRecord, next_ms: i64) -> HookRecord {
+    record.next_scheduled_date = Some(at(next_ms));
+    record.next_task_id = Some(TaskId::generate());
+    record
+}
+
+/// `record` as an update would write it: one version later, with a changed description.
+pub fn updated(record: &HookRecord, description: &str) -> HookRecord {
+    let mut next = record.clone();
+    next.version += 1;
+    next.hook.metadata.description = description.into();
+    next
+}
+
+/// A successful fire of `key` at `ms` after the epoch.
+pub fn fire_at(key: &HookKey, ms: i64) -> FireRecord {
+    FireRecord::new(key, FiredBy::Schedule, TaskId::generate(), at(ms), None)
+}
+
+/// A task in the outbox, as a fire of `key` would submit it.
+pub fn submitted_task(key: &HookKey) -> SubmittedTask {
+    SubmittedTask {
+        task_id: TaskId::generate(),
+        hook_group_id: key.group.clone(),
+        hook_id: key.id.clone(),
+        fire_id: Uuid::now_v7(),
+        fired_by: FiredBy::TriggerHook,
+        submitted: at(1_760_000_000_123),
+        task: json!({
+            "provisionerId": "proj-releng",
+            "workerType": "linux-large",
+            "created": "2025-10-09T08:53:20.123Z",
+            "deadline": "2025-10-10T08:53:20.123Z",
+            "payload": {"command": ["make", "nightly"], "env": {"N": 1.5, "E": null}},
+            "metadata": {"name": "n", "description": "d", "owner": "o@example.com",
+                         "source": "https://example.com"},
+        }),
+    }
+}
+
+/// Pages through every fire of `key`, `page` at a time, following the last item's cursor.
+pub async fn all_fires<S: HookStore>(store: &S, key: &HookKey, page: usize) -> Vec<FireRecord> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<FireCursor> = None;
+    loop {
+        let batch = store
+            .list_fires(key, page, cursor.as_ref())
+            .await
+            .expect("list_fires");
+        assert!(batch.len() <= page, "a page holds at most `limit` fires");
+        let Some(last) = batch.last() else { break };
+        cursor = Some(FireCursor {
+            time: last.task_create_time,
+            fire_id: last.fire_id,
+        });
+        seen.extend(batch);
+        assert!(seen.len() <= 10_000, "pagination does not terminate");
+    }
+    seen
+}
+
+/// Sorts fires the way the trait orders them: newest first, then fire id descending.
+fn newest_first(fires: &mut [FireRecord]) {
+    fires.sort_by_key(|f| Reverse((f.task_create_time, f.fire_id)));
+}
+
+/// Runs `tasks` copies of `op` at once and returns their results.
+async fn race<S, T, F, Fut>(store: &Arc<S>, tasks: usize, op: F) -> Vec<T>
+where
+    S: HookStore,
+    T: Send + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for i in 0..tasks {
+        set.spawn(op(Arc::clone(store), i));
+    }
+    set.join_all().await
+}
+
+// ---- Hooks -----------------------------------------------------------------------------------
+
+pub async fn inserted_hooks_read_back_with_every_field<S: HookStore>(store: S) {
+    let plain = hook_record("releng", "nightly/linux-64");
+    let mut full = scheduled(hook_record("releng", "weekly"), 1_760_000_000_250);
+    full.version = 7;
+    full.hook.metadata.email_on_error = false;
+    full.hook.scopes = Some(vec!["queue:create-task:proj-releng/*".into()]);
+    full.hook.schedule = vec![];
+    full.hook.bindings = vec![];
+    for record in [&plain, &full] {
+        store.insert_hook(record).await.expect("insert");
+        let got = store.get_hook(&record.hook.key()).await.expect("get");
+        assert_eq!(got.as_ref(), Some(record));
+    }
+}
+
+pub async fn get_of_a_missing_hook_is_none<S: HookStore>(store: S) {
+    store.insert_hook(&hook_record("g", "other")).await.unwrap();
+    assert_eq!(store.get_hook(&key("g", "missing")).await.unwrap(), None);
+    assert_eq!(store.get_hook(&key("h", "other")).await.unwrap(), None);
+}
+
+pub async fn insert_of_an_existing_hook_is_already_exists<S: HookStore>(store: S) {
+    let first = hook_record("g", "h");
+    store.insert_hook(&first).await.unwrap();
+    let second = updated(&first, "a different hook under the same name");
+    let err = store.insert_hook(&second).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.get_hook(&first.hook.key()).await.unwrap(),
+        Some(first)
+    );
+}
+
+pub async fn concurrent_inserts_of_one_key_have_exactly_one_winner<S: HookStore>(store: S) {
+    let store = Arc::new(store);
+    let results = race(&store, 8, |store, i| async move {
+        let record = updated(&hook_record("g", "contended"), &format!("writer {i}"));
+        (store.insert_hook(&record).await, record)
+    })
+    .await;
+    let winners: Vec<_> = results.iter().filter(|(r, _)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one insert wins");
+    for (result, _) in &results {
+        if let Err(e) = result {
+            assert!(matches!(e, StoreError::AlreadyExists), "{e:?}");
+        }
+    }
+    let stored = store.get_hook(&key("g", "contended")).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&winners[0].1),
+        "the winner's record is stored"
+    );
+}
+
+pub async fn replace_with_the_current_version_stores_the_new_record<S: HookStore>(store: S) {
+    let first = hook_record("g", "h");
+    store.insert_hook(&first).await.unwrap();
+    let second = scheduled(updated(&first, "second"), 1_760_000_060_000);
+    store.replace_hook(&second, 1).await.expect("replace v1");
+    assert_eq!(
+        store.get_hook(&first.hook.key()).await.unwrap().as_ref(),
+        Some(&second)
+    );
+    // Clearing the schedule fields is a write like any other.
+    let mut third = updated(&second, "third");
+    third.next_scheduled_date = None;
+    third.next_task_id = None;
+    store.replace_hook(&third, 2).await.expect("replace v2");
+    assert_eq!(
+        store.get_hook(&first.hook.key()).await.unwrap(),
+        Some(third)
+    );
+}
+
+pub async fn replace_with_a_stale_version_is_version_conflict<S: HookStore>(store: S) {
+    let first = hook_record("g", "h");
+    store.insert_hook(&first).await.unwrap();
+    let second = updated(&first, "second");
+    store.replace_hook(&second, 1).await.unwrap();
+    let stale = updated(&first, "written from a stale read");
+    let err = store.replace_hook(&stale, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::VersionConflict), "{err:?}");
+    assert_eq!(
+        store.get_hook(&first.hook.key()).await.unwrap(),
+        Some(second)
+    );
+}
+
+pub async fn replace_of_a_missing_hook_is_not_found<S: HookStore>(store: S) {
+    let err = store
+        .replace_hook(&hook_record("g", "h"), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(store.get_hook(&key("g", "h")).await.unwrap(), None);
+}
+
+pub async fn concurrent_compare_and_set_has_exactly_one_winner<S: HookStore>(store: S) {
+    let store = Arc::new(store);
+    let first = hook_record("g", "cas");
+    store.insert_hook(&first).await.unwrap();
+    let results = race(&store, 16, |store, i| {
+        let next = updated(&first, &format!("writer {i}"));
+        async move { (store.replace_hook(&next, 1).await, next) }
+    })
+    .await;
+    let winners: Vec<_> = results.iter().filter(|(r, _)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one compare-and-set wins");
+    for (result, _) in &results {
+        if let Err(e) = result {
+            assert!(matches!(e, StoreError::VersionConflict), "{e:?}");
+        }
+    }
+    let stored = store.get_hook(&first.hook.key()).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&winners[0].1));
+}
+
+pub async fn delete_reports_whether_the_hook_existed<S: HookStore>(store: S) {
+    let record = hook_record("g", "h");
+    store.insert_hook(&record).await.unwrap();
+    assert!(store.delete_hook(&record.hook.key()).await.unwrap());
+    assert_eq!(store.get_hook(&record.hook.key()).await.unwrap(), None);
+    assert!(!store.delete_hook(&record.hook.key()).await.unwrap());
+    // The name is free again.
+    store
+        .insert_hook(&record)
+        .await
+        .expect("re-create after delete");
+}
+
+pub async fn delete_removes_the_hooks_fires_but_not_other_hooks_fires<S: HookStore>(store: S) {
+    let (doomed, kept, cousin) = (key("g", "doomed"), key("g", "kept"), key("g2", "doomed"));
+    for k in [&doomed, &kept, &cousin] {
+        store
+            .insert_hook(&hook_record(k.group.as_str(), k.id.as_str()))
+            .await
+            .unwrap();
+    }
+    let mut expected_kept = Vec::new();
+    for ms in 1..=3 {
+        store.record_fire(&fire_at(&doomed, ms)).await.unwrap();
+        for k in [&kept, &cousin] {
+            let fire = fire_at(k, ms);
+            store.record_fire(&fire).await.unwrap();
+            expected_kept.push(fire);
+        }
+    }
+    assert!(store.delete_hook(&doomed).await.unwrap());
+    assert!(store
+        .list_fires(&doomed, 100, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut survivors = store.list_fires(&kept, 100, None).await.unwrap();
+    survivors.extend(store.list_fires(&cousin, 100, None).await.unwrap());
+    newest_first(&mut survivors);
+    newest_first(&mut expected_kept);
+    assert_eq!(survivors, expected_kept);
+    // A hook re-created under the old name starts with an empty history.
+    store
+        .insert_hook(&hook_record("g", "doomed"))
+        .await
+        .unwrap();
+    assert!(store
+        .list_fires(&doomed, 100, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn list_hook_groups_is_sorted_and_distinct<S: HookStore>(store: S) {
+    assert!(store.list_hook_groups().await.unwrap().is_empty());
+    for (g, h) in [
+        ("zeta", "a"),
+        ("alpha", "a"),
+        ("Mid-group", "x"),
+        ("alpha", "b"),
+        ("beta_2", "c"),
+    ] {
+        store.insert_hook(&hook_record(g, h)).await.unwrap();
+    }
+    let groups = store.list_hook_groups().await.unwrap();
+    let names: Vec<&str> = groups.iter().map(HookGroupId::as_str).collect();
+    assert_eq!(names, ["Mid-group", "alpha", "beta_2", "zeta"]);
+}
+
+pub async fn list_hook_groups_drops_a_group_whose_last_hook_was_deleted<S: HookStore>(store: S) {
+    for (g, h) in [("a", "1"), ("b", "1"), ("b", "2")] {
+        store.insert_hook(&hook_record(g, h)).await.unwrap();
+    }
+    store.delete_hook(&key("b", "1")).await.unwrap();
+    let names = |groups: Vec<HookGroupId>| groups.into_iter().map(String::from).collect::<Vec<_>>();
+    assert_eq!(names(store.list_hook_groups().await.unwrap()), ["a", "b"]);
+    store.delete_hook(&key("b", "2")).await.unwrap();
+    assert_eq!(names(store.list_hook_groups().await.unwrap()), ["a"]);
+}
+
+pub async fn list_hooks_is_sorted_by_hook_id_and_scoped_to_its_group<S: HookStore>(store: S) {
+    let ids = [
+        "nightly/linux",
+        "Zed",
+        "nightly",
+        "a_b",
+        "a-b",
+        "nightly-x",
+        "0",
+    ];
+    for id in ids {
+        store.insert_hook(&hook_record("mine", id)).await.unwrap();
+    }
+    store
+        .insert_hook(&hook_record("theirs", "a-b"))
+        .await
+        .unwrap();
+    store.insert_hook(&hook_record("mine2", "b")).await.unwrap();
+    let listed = store.list_hooks(&group("mine")).await.unwrap();
+    let mut expected: Vec<HookRecord> = ids.iter().map(|id| hook_record("mine", id)).collect();
+    expected.sort_by(|a, b| a.hook.hook_id.as_str().cmp(b.hook.hook_id.as_str()));
+    assert_eq!(listed, expected);
+    assert!(store.list_hooks(&group("empty")).await.unwrap().is_empty());
+}
+
+// ---- Fires -----------------------------------------------------------------------------------
+
+pub async fn list_fires_is_newest_first_and_scoped_to_the_hook<S: HookStore>(store: S) {
+    let (mine, other_hook, other_group) = (key("g", "h"), key("g", "h2"), key("g2", "h"));
+    let oldest = fire_at(&mine, 1_000);
+    let newest = fire_at(&mine, 3_000);
+    let middle = fire_at(&mine, 2_000);
+    for fire in [&oldest, &newest, &middle] {
+        store.record_fire(fire).await.unwrap();
+        store
+            .record_fire(&fire_at(&other_hook, 2_500))
+            .await
+            .unwrap();
+        store
+            .record_fire(&fire_at(&other_group, 2_500))
+            .await
+            .unwrap();
+    }
+    let listed = store.list_fires(&mine, 100, None).await.unwrap();
+    assert_eq!(listed, [newest, middle, oldest]);
+    assert!(store
+        .list_fires(&key("g", "none"), 100, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn list_fires_honours_the_limit_and_the_cursor<S: HookStore>(store: S) {
+    let k = key("g", "h");
+    let fires: Vec<_> = (1..=5).map(|i| fire_at(&k, i * 1_000)).collect();
+    for fire in &fires {
+        store.record_fire(fire).await.unwrap();
+    }
+    assert!(store.list_fires(&k, 0, None).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_fires(&k, 2, None).await.unwrap(),
+        [fires[4].clone(), fires[3].clone()]
+    );
+    let cursor = FireCursor {
+        time: fires[3].task_create_time,
+        fire_id: fires[3].fire_id,
+    };
+    assert_eq!(
+        store.list_fires(&k, 2, Some(&cursor)).await.unwrap(),
+        [fires[2].clone(), fires[1].clone()],
+        "a cursor resumes strictly after the fire it names",
+    );
+    let last = FireCursor {
+        time: fires[0].task_create_time,
+        fire_id: fires[0].fire_id,
+    };
+    assert!(store
+        .list_fires(&k, 2, Some(&last))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn paging_through_fires_visits_each_once_even_when_times_are_equal<S: HookStore>(
+    store: S,
+) {
+    let (k, neighbour) = (key("g", "busy"), key("g", "busy/neighbour"));
+    // Five instants with five fires each; ids at one instant are random, so only the fire id
+    // tie-break (not insertion order or time) can order them.
+    let mut fires: Vec<FireRecord> = (0..25)
+        .map(|i| {
+            let mut fire = fire_at(&k, 1_760_000_000_000 + (i % 5) * 60_000);
+            fire.fire_id = Uuid::new_v4();
+            fire
+        })
+        .collect();
+    for i in 0..fires.len() {
+        // Insert in a scrambled order (7 is coprime to 25).
+        store
+            .record_fire(&fires[(i * 7) % fires.len()])
+            .await
+            .unwrap();
+        store
+            .record_fire(&fire_at(&neighbour, 1_760_000_000_000))
+            .await
+            .unwrap();
+    }
+    newest_first(&mut fires);
+    for page in [1, 3, 4, 5, 24, 25, 26, 100] {
+        let seen = all_fires(&store, &k, page).await;
+        let unique: HashSet<Uuid> = seen.iter().map(|f| f.fire_id).collect();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "page size {page}: a fire was listed twice"
+        );
+        assert_eq!(
+            seen, fires,
+            "page size {page}: every fire once, newest first"
+        );
+    }
+}
+
+pub async fn fire_records_round_trip_exactly<S: HookStore>(store: S) {
+    let k = key("g", "nightly/linux");
+    let ok = FireRecord::new(
+        &k,
+        FiredBy::TriggerHookWithToken,
+        TaskId::generate(),
+        Utc::now(),
+        None,
+    );
+    let failed = FireRecord::new(
+        &k,
+        FiredBy::PulseMessage,
+        TaskId::generate(),
+        Utc::now() - chrono::Duration::seconds(1),
+        Some(FireFailure {
+            code: "InsufficientScopes".into(),
+            message: "The hook lacks `queue:create-task:proj-releng/linux`.".into(),
+        }),
+    );
+    store.record_fire(&ok).await.unwrap();
+    store.record_fire(&failed).await.unwrap();
+    assert_eq!(store.list_fires(&k, 10, None).await.unwrap(), [ok, failed]);
+}
+
+// ---- Tasks -----------------------------------------------------------------------------------
+
+pub async fn inserted_tasks_read_back_exactly<S: HookStore>(store: S) {
+    let task = submitted_task(&key("g", "nightly/linux"));
+    store.insert_task(&task).await.unwrap();
+    assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
+}
+
+pub async fn insert_of_an_existing_task_is_already_exists<S: HookStore>(store: S) {
+    let task = submitted_task(&key("g", "h"));
+    store.insert_task(&task).await.unwrap();
+    let mut again = submitted_task(&key("g", "other"));
+    again.task_id = task.task_id.clone();
+    let err = store.insert_task(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
+}
+
+pub async fn get_of_a_missing_task_is_none<S: HookStore>(store: S) {
+    store
+        .insert_task(&submitted_task(&key("g", "h")))
+        .await
+        .unwrap();
+    assert_eq!(store.get_task(&TaskId::generate()).await.unwrap(), None);
+}
+
+// ---- Health and batching ---------------------------------------------------------------------
+
+pub async fn ping_succeeds<S: HookStore>(store: S) {
+    store.ping().await.expect("ping");
+}
+
+pub async fn a_failed_write_among_concurrent_writes_leaves_the_others_committed<S: HookStore>(
+    store: S,
+) {
+    let store = Arc::new(store);
+    let existing = hook_record("g", "existing");
+    store.insert_hook(&existing).await.unwrap();
+    // Every fourth writer re-inserts the existing hook; the rest create new ones.
+    let results = race(&store, 32, |store, i| async move {
+        let record = if i % 4 == 0 {
+            updated(&hook_record("g", "existing"), &format!("duplicate {i}"))
+        } else {
+            hook_record("g", &format!("new-{i:02}"))
+        };
+        (i, store.insert_hook(&record).await)
+    })
+    .await;
+    for (i, result) in &results {
+        if i % 4 == 0 {
+            assert!(
+                matches!(result, Err(StoreError::AlreadyExists)),
+                "{i}: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+        }
+    }
+    let listed = store
+        .list_hooks(&existing.hook.hook_group_id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1 + 24);
+    assert_eq!(listed[0], existing, "the failed duplicates changed nothing");
+    for i in (0..32).filter(|i| i % 4 != 0) {
+        let id = format!("new-{i:02}");
+        assert!(
+            listed.iter().any(|r| r.hook.hook_id.as_str() == id),
+            "{id} was committed"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the storage layer: the backend-independent contract suite, run against
+//! every backend, plus tests of what only one backend has (files, WAL, replicas).
+
+mod contract;
+mod sqlite;

@@ -1,0 +1,207 @@
+//! The SQLite backend: the contract suite, plus what only a file-backed store has: durability
+//! across reopening, several replicas on one file, WAL, lock contention and schema versions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookd::store::{HookStore, SqliteStore, StoreError};
+use rusqlite::Connection;
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+use crate::contract::{fire_at, hook_record, key, store_contract, submitted_task, updated};
+
+/// A fresh store in its own temporary directory; the directory lives as long as the guard.
+fn temp_store() -> (SqliteStore, TempDir) {
+    let dir = TempDir::new().expect("temp dir");
+    let store = SqliteStore::open(&db_path(&dir)).expect("open store");
+    (store, dir)
+}
+
+fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("hookd.sqlite")
+}
+
+/// A plain connection to the file, standing in for another process.
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).expect("raw connection")
+}
+
+store_contract!(sqlite, async { temp_store() });
+
+#[tokio::test]
+async fn data_survives_dropping_and_reopening_the_store() {
+    let (store, dir) = temp_store();
+    let hook = hook_record("g", "durable");
+    let fire = fire_at(&hook.hook.key(), 1_760_000_000_000);
+    let task = submitted_task(&hook.hook.key());
+    store.insert_hook(&hook).await.unwrap();
+    store.record_fire(&fire).await.unwrap();
+    store.insert_task(&task).await.unwrap();
+    drop(store);
+
+    let reopened = SqliteStore::open(&db_path(&dir)).expect("reopen");
+    assert_eq!(
+        reopened.get_hook(&hook.hook.key()).await.unwrap(),
+        Some(hook.clone())
+    );
+    assert_eq!(
+        reopened
+            .list_fires(&hook.hook.key(), 10, None)
+            .await
+            .unwrap(),
+        [fire]
+    );
+    assert_eq!(reopened.get_task(&task.task_id).await.unwrap(), Some(task));
+}
+
+#[tokio::test]
+async fn the_file_is_in_wal_mode_with_the_current_schema_version() {
+    let (_store, dir) = temp_store();
+    let conn = raw(&db_path(&dir));
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+}
+
+#[tokio::test]
+async fn opening_a_file_with_an_unknown_schema_version_fails() {
+    let (store, dir) = temp_store();
+    drop(store);
+    raw(&db_path(&dir))
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteStore::open(&db_path(&dir)).unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_on_one_file_see_each_others_writes() {
+    let (a, dir) = temp_store();
+    let b = SqliteStore::open(&db_path(&dir)).expect("second replica");
+    let hook = hook_record("g", "shared");
+    a.insert_hook(&hook).await.unwrap();
+    assert_eq!(
+        b.get_hook(&hook.hook.key()).await.unwrap(),
+        Some(hook.clone())
+    );
+
+    let next = updated(&hook, "written by b");
+    b.replace_hook(&next, 1).await.unwrap();
+    assert_eq!(a.get_hook(&hook.hook.key()).await.unwrap(), Some(next));
+
+    let err = b.insert_hook(&hook).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert!(a.delete_hook(&hook.hook.key()).await.unwrap());
+    assert_eq!(b.list_hook_groups().await.unwrap(), []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_racing_compare_and_set_have_exactly_one_winner() {
+    let (a, dir) = temp_store();
+    let b = SqliteStore::open(&db_path(&dir)).expect("second replica");
+    let replicas = [Arc::new(a), Arc::new(b)];
+    let hook = hook_record("g", "raced");
+    replicas[0].insert_hook(&hook).await.unwrap();
+
+    let mut racers = JoinSet::new();
+    for i in 0..16 {
+        let store = Arc::clone(&replicas[i % 2]);
+        let next = updated(&hook, &format!("replica {} writer {i}", i % 2));
+        racers.spawn(async move { (store.replace_hook(&next, 1).await, next) });
+    }
+    let results = racers.join_all().await;
+    let winners: Vec<_> = results.iter().filter(|(r, _)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|(r, _)| matches!(r, Ok(()) | Err(StoreError::VersionConflict))));
+    for store in &replicas {
+        let stored = store.get_hook(&hook.hook.key()).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(&winners[0].1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_queued_behind_another_process_lock_commit_together_minus_the_failed_one() {
+    let (store, dir) = temp_store();
+    let store = Arc::new(store);
+    let existing = hook_record("g", "existing");
+    store.insert_hook(&existing).await.unwrap();
+
+    // Another process holds the write lock, so the writer thread stalls on its first batch
+    // while the remaining writes queue up behind it and then go out as one batch.
+    let blocker = raw(&db_path(&dir));
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut writers = JoinSet::new();
+    for i in 0..12 {
+        let store = Arc::clone(&store);
+        let record = if i == 5 {
+            updated(&existing, "duplicate")
+        } else {
+            hook_record("g", &format!("queued-{i:02}"))
+        };
+        writers.spawn(async move { (i, store.insert_hook(&record).await) });
+    }
+    // WAL: reads go on while the file is locked for writing.
+    let started = Instant::now();
+    assert_eq!(
+        store.get_hook(&existing.hook.key()).await.unwrap(),
+        Some(existing.clone())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a read waited for the write lock"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.execute_batch("COMMIT").unwrap();
+
+    for (i, result) in writers.join_all().await {
+        if i == 5 {
+            assert!(
+                matches!(result, Err(StoreError::AlreadyExists)),
+                "{result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+        }
+    }
+    let listed = store
+        .list_hooks(&existing.hook.hook_group_id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 12);
+    assert_eq!(listed[0], existing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_that_cannot_get_the_lock_in_time_is_unavailable_and_not_stored() {
+    let (store, dir) = temp_store();
+    let blocker = raw(&db_path(&dir));
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Holding the lock until the write has given up (after the store's busy timeout).
+    let started = Instant::now();
+    let result = store.insert_hook(&hook_record("g", "late")).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "gave up too early"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(store.get_hook(&key("g", "late")).await.unwrap(), None);
+    // The writer recovers once the lock is free.
+    store
+        .insert_hook(&hook_record("g", "late"))
+        .await
+        .expect("write after the lock");
+}
