@@ -39,7 +39,10 @@ pub enum ClientError {
 
 /// `sha256:<hex>` of `token`, the form `accessTokenHash` takes.
 pub fn hash_token(token: &str) -> String {
-    format!("{HASH_PREFIX}{}", hex::encode(Sha256::digest(token.as_bytes())))
+    format!(
+        "{HASH_PREFIX}{}",
+        hex::encode(Sha256::digest(token.as_bytes()))
+    )
 }
 
 struct Client {
@@ -112,7 +115,8 @@ mod tests {
             role_id: "dev".into(),
             scopes: vec!["hooks:get:*".into()],
         }]);
-        let registry = ClientRegistry::new(&[config("ci", "s3cret", &["assume:dev"])], &roles).unwrap();
+        let registry =
+            ClientRegistry::new(&[config("ci", "s3cret", &["assume:dev"])], &roles).unwrap();
         let scopes = registry.verify("ci", "s3cret").unwrap();
         assert!(scopes.satisfies("hooks:get:g:h"));
         assert!(registry.verify("ci", "wrong").is_none());

@@ -62,7 +62,11 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Shows the generated root token, once, with a command that uses it.
 fn print_root_token(token: &str, ip: std::net::IpAddr, port: u16) {
-    let host = if ip.is_unspecified() { "127.0.0.1".to_owned() } else { ip.to_string() };
+    let host = if ip.is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        ip.to_string()
+    };
     println!(
         "\nCreated the root client (scope \"*\"). Its access token is shown only this once:\n\n  \
          {token}\n\nTry it:\n\n  curl -H 'Authorization: Bearer root:{token}' \

@@ -167,11 +167,12 @@ impl HookRegistry {
             match self.store.replace_hook(&record, expected).await {
                 Ok(()) => return Ok(record),
                 Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Err(RegistryError::NotFound(key.clone()).into()),
+                Err(StoreError::NotFound) => {
+                    return Err(RegistryError::NotFound(key.clone()).into())
+                }
                 Err(e) => return Err(RegistryError::from(e).into()),
             }
         }
         Err(RegistryError::from(StoreError::VersionConflict).into())
     }
 }
-

@@ -73,8 +73,9 @@ impl Application {
         let roles = Arc::new(Roles::new(settings.roles.clone()));
         let mut clients = settings.clients.clone();
         clients.push(root.config);
-        let authenticator: Arc<dyn Authenticator> =
-            Arc::new(BearerAuthenticator::new(ClientRegistry::new(&clients, &roles)?));
+        let authenticator: Arc<dyn Authenticator> = Arc::new(BearerAuthenticator::new(
+            ClientRegistry::new(&clients, &roles)?,
+        ));
 
         let state = web::Data::new(ApiState {
             registry: HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key)),
@@ -134,15 +135,19 @@ impl Application {
     ///
     /// # Errors
     /// I/O errors of the server.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
         tokio::select! {
             result = &mut server => result,
             () = shutdown => {
-                handle.stop(true).await;
-                server.await
+                // The stop command is carried out by the server future, so poll both.
+                let ((), result) = tokio::join!(handle.stop(true), server);
+                result
             }
         }
     }

@@ -125,7 +125,10 @@ mod tests {
     use crate::domain::{HookGroupId, HookId};
 
     fn key(group: &str, id: &str) -> HookKey {
-        HookKey::new(HookGroupId::parse(group).unwrap(), HookId::parse(id).unwrap())
+        HookKey::new(
+            HookGroupId::parse(group).unwrap(),
+            HookId::parse(id).unwrap(),
+        )
     }
 
     #[test]
@@ -148,10 +151,14 @@ mod tests {
 
     #[test]
     fn another_key_cannot_open_a_token() {
-        let sealed = TokenCipher::new(&TokenCipher::generate_key()).seal(&key("g", "h"), "s").unwrap();
+        let sealed = TokenCipher::new(&TokenCipher::generate_key())
+            .seal(&key("g", "h"), "s")
+            .unwrap();
         let other = TokenCipher::new(&TokenCipher::generate_key());
         assert!(other.open(&key("g", "h"), &sealed).is_err());
-        assert!(other.open(&key("g", "h"), &SealedToken("garbage!".into())).is_err());
+        assert!(other
+            .open(&key("g", "h"), &SealedToken("garbage!".into()))
+            .is_err());
     }
 
     #[test]

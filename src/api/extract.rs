@@ -42,9 +42,10 @@ impl FromRequest for HookPath {
 
 fn hook_path(req: &HttpRequest) -> Result<HookPath, ApiError> {
     // `load` percent-decodes each segment, so `a%2Fb` arrives as the hook id `a/b`.
-    let params: HookParams = req.match_info().load().map_err(|e| {
-        ApiError::new(ErrorCode::InvalidRequestArguments, format!("bad path: {e}"))
-    })?;
+    let params: HookParams = req
+        .match_info()
+        .load()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequestArguments, format!("bad path: {e}")))?;
     let group = HookGroupId::parse(params.hook_group_id)?;
     let id = HookId::parse(params.hook_id)?;
     Ok(HookPath(HookKey::new(group, id)))
@@ -56,12 +57,20 @@ fn hook_path(req: &HttpRequest) -> Result<HookPath, ApiError> {
 /// `InvalidRequestArguments` when the parameter is missing or not decodable.
 pub fn path_param(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
     let raw = req.match_info().get(name).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidRequestArguments, format!("missing {name}"))
+        ApiError::new(
+            ErrorCode::InvalidRequestArguments,
+            format!("missing {name}"),
+        )
     })?;
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| ApiError::new(ErrorCode::InvalidRequestArguments, format!("{name} is not UTF-8")))
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidRequestArguments,
+                format!("{name} is not UTF-8"),
+            )
+        })
 }
 
 /// A JSON request body, read up to the configured [`BodyLimit`].
@@ -106,7 +115,11 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -118,7 +131,10 @@ async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Res
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::new(ErrorCode::MalformedPayload, format!("the request body could not be read: {e}"))
+            ApiError::new(
+                ErrorCode::MalformedPayload,
+                format!("the request body could not be read: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));

@@ -44,7 +44,10 @@ pub async fn hook_status(
         },
     };
     let mut status = json!({ "lastFire": last_fire });
-    if let Some(next) = record.next_scheduled_date.filter(|_| !record.hook.schedule.is_empty()) {
+    if let Some(next) = record
+        .next_scheduled_date
+        .filter(|_| !record.hook.schedule.is_empty())
+    {
         status["nextScheduledDate"] = Value::String(iso_time(next));
     }
     Ok(HttpResponse::Ok().json(status))
@@ -75,10 +78,17 @@ pub async fn list_last_fires(
     let query = web::Query::<FiresQuery>::from_query(req.query_string())
         .map_err(|e| bad_argument(format!("bad query: {e}")))?;
     let limit = parse_limit(query.limit.as_deref())?;
-    let after = query.continuation_token.as_deref().map(decode_cursor).transpose()?;
+    let after = query
+        .continuation_token
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?;
     state.registry.get(&key).await?;
     // One extra row tells whether another page exists, so the last page carries no token.
-    let mut fires = state.store.list_fires(&key, limit + 1, after.as_ref()).await?;
+    let mut fires = state
+        .store
+        .list_fires(&key, limit + 1, after.as_ref())
+        .await?;
     let more = fires.len() > limit;
     fires.truncate(limit);
     let mut body = json!({ "lastFires": fires.iter().map(fire_item).collect::<Vec<_>>() });

@@ -41,7 +41,11 @@ impl HookDraft {
         state.validate_body(SchemaId::CreateHookRequest, &body)?;
         let body: HookBody = serde_json::from_value(body)
             .map_err(|e| ApiError::new(ErrorCode::InputValidationError, e.to_string()))?;
-        check_body_id("hookGroupId", body.hook_group_id.as_deref(), key.group.as_str())?;
+        check_body_id(
+            "hookGroupId",
+            body.hook_group_id.as_deref(),
+            key.group.as_str(),
+        )?;
         check_body_id("hookId", body.hook_id.as_deref(), key.id.as_str())?;
         let trigger_schema = body
             .trigger_schema
@@ -108,7 +112,10 @@ fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
 }
 
 /// `GET /hooks`
-pub async fn list_groups(state: web::Data<ApiState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list_groups(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     caller.require(&["hooks:list-hooks:"])?;
     let groups = state.store.list_hook_groups().await?;
     Ok(HttpResponse::Ok().json(json!({ "groups": groups })))
@@ -188,4 +195,3 @@ pub async fn remove_hook(
     state.registry.remove(&key).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }
-

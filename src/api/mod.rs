@@ -53,7 +53,10 @@ impl ApiState {
         self.schemas.validate(id, body).map_err(|violations| {
             ApiError::new(
                 ErrorCode::InputValidationError,
-                format!("the request body does not match {}: {violations}", id.file_name()),
+                format!(
+                    "the request body does not match {}: {violations}",
+                    id.file_name()
+                ),
             )
         })
     }
@@ -74,14 +77,23 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .route(hook, web::post().to(hooks::update_hook))
             .route(hook, web::delete().to(hooks::remove_hook))
             .route(&format!("{hook}/status"), web::get().to(fires::hook_status))
-            .route(&format!("{hook}/last-fires"), web::get().to(fires::list_last_fires))
-            .route(&format!("{hook}/trigger"), web::post().to(triggers::trigger_hook))
+            .route(
+                &format!("{hook}/last-fires"),
+                web::get().to(fires::list_last_fires),
+            )
+            .route(
+                &format!("{hook}/trigger"),
+                web::post().to(triggers::trigger_hook),
+            )
             .route(
                 &format!("{hook}/trigger/{{token}}"),
                 web::post().to(triggers::trigger_hook_with_token),
             )
             .route(&format!("{hook}/token"), web::get().to(triggers::get_token))
-            .route(&format!("{hook}/token"), web::post().to(triggers::reset_token))
+            .route(
+                &format!("{hook}/token"),
+                web::post().to(triggers::reset_token),
+            )
             .route("/tasks/{taskId}", web::get().to(tasks::get_task)),
     )
     .configure(health::dockerflow)
@@ -89,5 +101,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorCode::ResourceNotFound, "no such endpoint"))
+    Err(ApiError::new(
+        ErrorCode::ResourceNotFound,
+        "no such endpoint",
+    ))
 }

@@ -147,7 +147,10 @@ mod tests {
         assert!(HookGroupId::parse("project-a_B9").is_ok());
         assert!(HookGroupId::parse("x".repeat(1000)).is_ok());
         for bad in ["", "a/b", "a b", "é", "a.b"] {
-            assert!(HookGroupId::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                HookGroupId::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         assert!(HookGroupId::parse("x".repeat(1001)).is_err());
     }
@@ -171,7 +174,13 @@ mod tests {
 
     #[test]
     fn task_ids_reject_other_shapes() {
-        for bad in ["", "short", "fN1SbArXTPSVFNUvaOlinQ=", "fN1SbArXTPSVFNUvaOlin!", "fN1SbArXAPSVFNUvaOlinQ"] {
+        for bad in [
+            "",
+            "short",
+            "fN1SbArXTPSVFNUvaOlinQ=",
+            "fN1SbArXTPSVFNUvaOlin!",
+            "fN1SbArXAPSVFNUvaOlinQ",
+        ] {
             assert!(TaskId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").is_ok());

@@ -173,7 +173,9 @@ mod tests {
     #[test]
     fn a_star_scope_assumes_every_matching_role() {
         let roles = Roles::new(vec![role("hook-id:a/b", &["secret:x"])]);
-        assert!(roles.expand(&strings(&["assume:hook-id:*"])).satisfies("secret:x"));
+        assert!(roles
+            .expand(&strings(&["assume:hook-id:*"]))
+            .satisfies("secret:x"));
         assert!(roles.expand(&strings(&["*"])).satisfies("secret:x"));
     }
 

@@ -79,8 +79,9 @@ pub fn check_schema(schema: &Value) -> Result<(), PayloadError> {
 
 fn compile(schema: &Value) -> Result<Validator, PayloadError> {
     // Meta-validation first: the compiler alone accepts some malformed keywords silently.
-    jsonschema::meta::validate(schema)
-        .map_err(|e| PayloadError::BadSchema(describe(&e.instance_path.to_string(), &e.to_string())))?;
+    jsonschema::meta::validate(schema).map_err(|e| {
+        PayloadError::BadSchema(describe(&e.instance_path.to_string(), &e.to_string()))
+    })?;
     jsonschema::validator_for(schema).map_err(|e| PayloadError::BadSchema(e.to_string()))
 }
 

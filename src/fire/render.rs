@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn scopes_must_be_strings() {
-        assert_eq!(task_scopes(&json!({"scopes": ["a", "b"]})).unwrap(), ["a", "b"]);
+        assert_eq!(
+            task_scopes(&json!({"scopes": ["a", "b"]})).unwrap(),
+            ["a", "b"]
+        );
         assert!(task_scopes(&json!({})).unwrap().is_empty());
         assert!(task_scopes(&json!({"scopes": [1]})).is_err());
         assert!(task_scopes(&json!({"scopes": "a"})).is_err());

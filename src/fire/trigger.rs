@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(ok.task_id().unwrap().as_str(), given);
         for bad in [json!("nope"), json!(42), json!(null)] {
             let trigger = Trigger::token_call(json!({ "taskId": bad }), time());
-            assert!(trigger.task_id().is_err(), "taskId {bad} should be rejected");
+            assert!(
+                trigger.task_id().is_err(),
+                "taskId {bad} should be rejected"
+            );
         }
     }
 

@@ -15,8 +15,6 @@ pub mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-
-
 /// A position in a hook's fire history: fires strictly older than this come next.
 ///
 /// Fires are ordered newest first by `(task_create_time, fire_id)`, both descending.
@@ -76,8 +74,11 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NotFound`] when the hook is gone, [`StoreError::VersionConflict`] when it
     /// was written since `expected_version` was read.
-    async fn replace_hook(&self, record: &HookRecord, expected_version: u64)
-        -> Result<(), StoreError>;
+    async fn replace_hook(
+        &self,
+        record: &HookRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 
     /// Deletes a hook and its fire history. Returns whether it existed.
     ///

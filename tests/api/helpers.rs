@@ -1,0 +1,323 @@
+//! `spawn_app()` and a typed client for the black-box tests.
+//!
+//! Each app is the real `Application` on a random port with its own temp data dir and a
+//! `ManualClock`. Every answer is checked against hookd's own schemas, and, for bodies that use
+//! no extension, against Taskcluster's published ones.
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use hookd::clients::{hash_token, ClientConfig};
+use hookd::clock::ManualClock;
+use hookd::config::Settings;
+use hookd::domain::Role;
+use hookd::schemas::{SchemaId, SchemaSet};
+use hookd::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use crate::taskcluster::{taskcluster_file, Taskcluster};
+
+/// The root client's token in every test app.
+pub const ROOT_TOKEN: &str = "test-root-token";
+/// The start time of every test app's clock.
+pub const START: &str = "2026-05-01T10:00:00Z";
+
+/// A running test app.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// The app's clock.
+    pub clock: ManualClock,
+    client: reqwest::Client,
+    data_dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    customize: fn(&mut Settings),
+}
+
+/// Who makes a request.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// No `Authorization` header.
+    Anonymous,
+    /// The root client (`*`).
+    Root,
+    /// A configured client with this id and token.
+    Client(&'a str, &'a str),
+}
+
+/// A status and a JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts an error status and code and returns the message.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> String {
+        let body = self.expect(status);
+        assert_eq!(body["code"], code, "unexpected error: {body:#}");
+        body["message"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Starts an app with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an app after `customize` adjusts its settings.
+pub async fn spawn_app_with(customize: fn(&mut Settings)) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let clock = ManualClock::new(START.parse().unwrap());
+    start(data_dir, clock, customize).await
+}
+
+async fn start(
+    data_dir: Arc<TempDir>,
+    clock: ManualClock,
+    customize: fn(&mut Settings),
+) -> TestApp {
+    let mut settings = Settings::new(data_dir.path());
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.root_access_token = Some(ROOT_TOKEN.into());
+    settings.workers = Some(2);
+    customize(&mut settings);
+    let app = Application::build(settings, Arc::new(clock.clone()))
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        clock,
+        client: reqwest::Client::new(),
+        data_dir,
+        stop: Some(stop),
+        server: Some(server),
+        customize,
+    }
+}
+
+/// A client `id` with token `id-token` holding `scopes`, for `Settings::clients`.
+pub fn client(id: &str, scopes: &[&str]) -> ClientConfig {
+    ClientConfig {
+        client_id: id.into(),
+        access_token_hash: hash_token(&format!("{id}-token")),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A role for `Settings::roles`.
+pub fn role(id: &str, scopes: &[&str]) -> Role {
+    Role {
+        role_id: id.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A minimal valid hook body, Taskcluster-shaped.
+pub fn hook_body() -> Value {
+    json!({
+        "metadata": {"name": "nightly", "description": "Builds every night", "owner": "ci@example.com"},
+        "task": {"provisionerId": "p", "workerType": "w", "payload": {}, "metadata": {"name": "t"}},
+    })
+}
+
+fn schemas() -> &'static SchemaSet {
+    static SET: OnceLock<SchemaSet> = OnceLock::new();
+    SET.get_or_init(|| SchemaSet::load().expect("schemas load"))
+}
+
+fn taskcluster() -> &'static Taskcluster {
+    static TC: OnceLock<Taskcluster> = OnceLock::new();
+    TC.get_or_init(Taskcluster::load)
+}
+
+/// Checks a successful body against hookd's schema and, unless it uses an extension,
+/// Taskcluster's.
+#[track_caller]
+pub fn assert_matches_schemas(id: SchemaId, body: &Value, uses_extension: bool) {
+    if let Err(v) = schemas().validate(id, body) {
+        panic!("{} breaks hookd's {}: {v}", body, id.file_name());
+    }
+    if !uses_extension
+        && !matches!(
+            id,
+            SchemaId::PingResponse | SchemaId::SubmittedTask | SchemaId::Error
+        )
+    {
+        let file = taskcluster_file(id);
+        assert!(
+            taskcluster().is_valid(file, body),
+            "{body} breaks Taskcluster's {file}"
+        );
+    }
+}
+
+impl TestApp {
+    /// Sends a request to `/api/hooks/v1<path>`. Error bodies are checked against `error.json`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/hooks/v1{path}", self.address));
+        request = match auth {
+            Auth::Anonymous => request,
+            Auth::Root => request.bearer_auth(format!("root:{ROOT_TOKEN}")),
+            Auth::Client(id, token) => request.bearer_auth(format!("{id}:{token}")),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Sends a prepared request; checks error bodies against `error.json`.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request is answered");
+        let status = response.status();
+        let text = response.text().await.expect("body is readable");
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("answer {status} is not JSON ({e}): {text:?}"));
+        if !status.is_success() {
+            assert_matches_schemas(SchemaId::Error, &body, true);
+        }
+        Reply { status, body }
+    }
+
+    /// A raw request builder for `/api/hooks/v1<path>`, for tests of headers and bodies.
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/hooks/v1{path}", self.address))
+            .bearer_auth(format!("root:{ROOT_TOKEN}"))
+    }
+
+    /// createHook as root; asserts 200 and the response schemas.
+    pub async fn create_hook(&self, path: &str, body: Value) -> Value {
+        let extension = body.get("scopes").is_some();
+        let hook = self
+            .call(
+                Method::PUT,
+                &format!("/hooks/{path}"),
+                Auth::Root,
+                Some(body),
+            )
+            .await
+            .expect(200);
+        assert_matches_schemas(SchemaId::HookDefinition, &hook, extension);
+        hook
+    }
+
+    /// triggerHook as root; returns the reply unchecked.
+    pub async fn trigger(&self, path: &str, payload: Value) -> Reply {
+        let reply = self
+            .call(
+                Method::POST,
+                &format!("/hooks/{path}/trigger"),
+                Auth::Root,
+                Some(payload),
+            )
+            .await;
+        if reply.status.is_success() {
+            assert_matches_schemas(SchemaId::TriggerHookResponse, &reply.body, false);
+        }
+        reply
+    }
+
+    /// listLastFires as root with a query string; asserts 200 and the schemas.
+    pub async fn last_fires(&self, path: &str, query: &str) -> Value {
+        let body = self
+            .call(
+                Method::GET,
+                &format!("/hooks/{path}/last-fires{query}"),
+                Auth::Root,
+                None,
+            )
+            .await
+            .expect(200);
+        assert_matches_schemas(SchemaId::ListLastFiresResponse, &body, false);
+        body
+    }
+
+    /// getHookStatus as root; asserts 200 and the schemas.
+    pub async fn status(&self, path: &str) -> Value {
+        let body = self
+            .call(
+                Method::GET,
+                &format!("/hooks/{path}/status"),
+                Auth::Root,
+                None,
+            )
+            .await
+            .expect(200);
+        assert_matches_schemas(SchemaId::HookStatus, &body, false);
+        body
+    }
+
+    /// The task submitted under `task_id`, via the extension endpoint.
+    pub async fn submitted_task(&self, task_id: &str) -> Value {
+        let body = self
+            .call(Method::GET, &format!("/tasks/{task_id}"), Auth::Root, None)
+            .await
+            .expect(200);
+        assert_matches_schemas(SchemaId::SubmittedTask, &body, true);
+        body
+    }
+
+    /// The current test time.
+    pub fn now(&self) -> DateTime<Utc> {
+        use hookd::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Stops the server and starts a new one on the same data dir and clock.
+    pub async fn restart(mut self) -> TestApp {
+        // Close pooled keep-alive connections first: a graceful stop waits for open ones.
+        self.client = reqwest::Client::new();
+        self.stop_server().await;
+        start(
+            Arc::clone(&self.data_dir),
+            self.clock.clone(),
+            self.customize,
+        )
+        .await
+    }
+
+    async fn stop_server(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+    }
+}

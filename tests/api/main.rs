@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP API: one binary, one module per resource.
+
+mod helpers;
+#[path = "../common/taskcluster.rs"]
+mod taskcluster;
+
+mod errors;
+mod fire;
+mod fires;
+mod health;
+mod hooks;
+mod scopes;
+mod tokens;
