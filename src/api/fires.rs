@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
-use crate::domain::FireRecord;
+use crate::domain::{FireRecord, HookRecord, Schedule};
 use crate::fire::iso_time;
 use crate::store::FireCursor;
 
@@ -44,13 +44,22 @@ pub async fn hook_status(
         },
     };
     let mut status = json!({ "lastFire": last_fire });
-    if let Some(next) = record
-        .next_scheduled_date
-        .filter(|_| !record.hook.schedule.is_empty())
-    {
+    if let Some(next) = next_scheduled_date(&state, &record) {
         status["nextScheduledDate"] = Value::String(iso_time(next));
     }
     Ok(HttpResponse::Ok().json(status))
+}
+
+/// The slot the scheduler has claimed next, or else the schedule's next time from now.
+fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
+    if record.hook.schedule.is_empty() {
+        return None;
+    }
+    record.next_scheduled_date.or_else(|| {
+        Schedule::parse(&record.hook.schedule)
+            .ok()?
+            .next_after(state.clock.now())
+    })
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
-use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata};
+use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata, Schedule};
 use crate::fire::payload;
 use crate::registry::Created;
 use crate::schemas::SchemaId;
@@ -51,6 +51,8 @@ impl HookDraft {
             .trigger_schema
             .unwrap_or_else(|| json!({"type": "object", "additionalProperties": false}));
         payload::check_schema(&trigger_schema)
+            .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
+        Schedule::parse(&body.schedule)
             .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
         let hook = Hook {
             hook_group_id: key.group.clone(),

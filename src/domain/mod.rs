@@ -7,12 +7,14 @@
 mod fire;
 mod hook;
 mod ids;
+mod schedule;
 pub mod scopes;
 mod task;
 
 pub use fire::{FireFailure, FireRecord, FiredBy};
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::SubmittedTask;
 

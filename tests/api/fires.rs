@@ -122,3 +122,13 @@ async fn removing_a_hook_removes_its_history() {
     app.create_hook("g/h", hook_body()).await;
     assert_eq!(app.last_fires("g/h", "").await["lastFires"], json!([]));
 }
+
+#[tokio::test]
+async fn status_of_a_scheduled_hook_names_the_next_scheduled_date() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["schedule"] = json!(["0 12 * * *", "30 11 * * *"]);
+    app.create_hook("g/h", body).await;
+    let status = app.status("g/h").await;
+    assert_eq!(status["nextScheduledDate"], "2026-05-01T11:30:00.000Z");
+}

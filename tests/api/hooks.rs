@@ -274,3 +274,18 @@ async fn hooks_and_fires_survive_a_restart() {
     );
     app.submitted_task(task_id.as_str().unwrap()).await;
 }
+
+#[tokio::test]
+async fn an_invalid_schedule_entry_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["schedule"] = json!(["0 0 * * *", "61 * * * *"]);
+    let message = app
+        .call(Method::PUT, "/hooks/g/h", Auth::Root, Some(body))
+        .await
+        .expect_error(400, "InputError");
+    assert!(message.contains("61 * * * *"), "{message}");
+    app.call(Method::GET, "/hooks/g/h", Auth::Root, None)
+        .await
+        .expect_error(404, "ResourceNotFound");
+}
