@@ -44,9 +44,9 @@ pub enum StoreError {
     /// The backend failed in a way retrying will not fix.
     #[error("the store failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A stored document could not be decoded.
+    /// A stored document or key could not be decoded.
     #[error("a stored document is unreadable")]
-    Corrupt(#[source] serde_json::Error),
+    Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Durable storage for hooks, their fire history and the local task outbox.
@@ -80,25 +80,27 @@ pub trait HookStore: Send + Sync + 'static {
         expected_version: u64,
     ) -> Result<(), StoreError>;
 
-    /// Deletes a hook and its fire history. Returns whether it existed.
+    /// Deletes a hook and its fire history. Returns whether it existed. Tasks it submitted stay
+    /// in the outbox: they were handed to the queue and are part of what happened.
     ///
     /// # Errors
     /// Backend failures only.
     async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError>;
 
-    /// Every group that holds at least one hook, sorted.
+    /// Every group that holds at least one hook, sorted by byte order.
     ///
     /// # Errors
     /// Backend failures only.
     async fn list_hook_groups(&self) -> Result<Vec<HookGroupId>, StoreError>;
 
-    /// Every hook in a group, sorted by hook id.
+    /// Every hook in a group, sorted by hook id in byte order.
     ///
     /// # Errors
     /// Backend failures only.
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError>;
 
-    /// Appends one fire to its hook's history.
+    /// Appends one fire to its hook's history. Recording a fire whose `fire_id` is already
+    /// stored does nothing, so a retry after an ambiguous failure records it once.
     ///
     /// # Errors
     /// Backend failures only.

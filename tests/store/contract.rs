@@ -49,6 +49,7 @@ macro_rules! store_contract {
             list_fires_honours_the_limit_and_the_cursor,
             paging_through_fires_visits_each_once_even_when_times_are_equal,
             fire_records_round_trip_exactly,
+            recording_a_fire_twice_stores_it_once,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -570,6 +571,14 @@ pub async fn fire_records_round_trip_exactly<S: HookStore>(store: S) {
     store.record_fire(&ok).await.unwrap();
     store.record_fire(&failed).await.unwrap();
     assert_eq!(store.list_fires(&k, 10, None).await.unwrap(), [ok, failed]);
+}
+
+pub async fn recording_a_fire_twice_stores_it_once<S: HookStore>(store: S) {
+    let k = key("g", "h");
+    let fire = FireRecord::new(&k, FiredBy::Schedule, TaskId::generate(), Utc::now(), None);
+    store.record_fire(&fire).await.unwrap();
+    store.record_fire(&fire).await.unwrap();
+    assert_eq!(store.list_fires(&k, 10, None).await.unwrap(), [fire]);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ impl HookStore for SqliteStore {
                 // id that breaks them as corruption.
                 rows.map(|group| {
                     serde_json::from_value(serde_json::Value::String(group.map_err(sql)?))
-                        .map_err(StoreError::Corrupt)
+                        .map_err(|e| StoreError::Corrupt(Box::new(e)))
                 })
                 .collect()
             })
@@ -201,7 +201,8 @@ impl HookStore for SqliteStore {
                 execute(
                     conn,
                     "INSERT INTO fires (fire_id, hook_group_id, hook_id, time_ms, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (fire_id) DO NOTHING",
                     params![fire_id, group, id, time_ms, doc],
                 )
                 .map_err(sql)?;
