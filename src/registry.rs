@@ -4,12 +4,42 @@
 //! trait: a new hook gets a sealed trigger token, an identical re-create is a success, an update
 //! keeps the service's own state (token, schedule slot) and is a compare-and-set retried on
 //! races, so concurrent writers never lose each other's changes.
+//!
+//! Every successful change is announced as a [`HookChange`] on a broadcast channel, so the
+//! parts that keep their own view of the hooks (the scheduler's timer, the AMQP bindings) can
+//! update at once instead of polling.
 
 use std::sync::Arc;
+
+use tokio::sync::broadcast;
 
 use crate::domain::{Hook, HookKey, HookRecord};
 use crate::store::{HookStore, StoreError};
 use crate::token_cipher::{TokenCipher, TokenError};
+
+/// Changes buffered per subscriber; a subscriber that falls further behind is told it lagged
+/// and must resynchronise from the store.
+const CHANGE_BUFFER: usize = 1024;
+
+/// What happened to a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// It was created.
+    Created,
+    /// Its definition or state was replaced.
+    Updated,
+    /// It was removed.
+    Removed,
+}
+
+/// One announced change to a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookChange {
+    /// The hook.
+    pub key: HookKey,
+    /// What happened.
+    pub kind: ChangeKind,
+}
 
 /// How often an update retries after losing a compare-and-set race before giving up.
 const MAX_CAS_ATTEMPTS: usize = 16;
@@ -45,12 +75,31 @@ pub enum Created {
 pub struct HookRegistry {
     store: Arc<dyn HookStore>,
     cipher: TokenCipher,
+    changes: broadcast::Sender<HookChange>,
 }
 
 impl HookRegistry {
     /// A registry over `store`, sealing tokens with `cipher`.
     pub fn new(store: Arc<dyn HookStore>, cipher: TokenCipher) -> Self {
-        Self { store, cipher }
+        let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+        Self {
+            store,
+            cipher,
+            changes,
+        }
+    }
+
+    /// Subscribes to changes made through this registry from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<HookChange> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, key: &HookKey, kind: ChangeKind) {
+        // No subscribers is fine: nothing keeps a view of the hooks in this process.
+        let _ = self.changes.send(HookChange {
+            key: key.clone(),
+            kind,
+        });
     }
 
     /// Creates `hook`, or confirms it when an identical one exists.
@@ -62,7 +111,10 @@ impl HookRegistry {
         let token = self.cipher.seal(&key, &TokenCipher::generate_token())?;
         let record = HookRecord::new(hook, token);
         match self.store.insert_hook(&record).await {
-            Ok(()) => Ok(Created::New(record)),
+            Ok(()) => {
+                self.announce(&key, ChangeKind::Created);
+                Ok(Created::New(record))
+            }
             Err(StoreError::AlreadyExists) => match self.store.get_hook(&key).await? {
                 Some(existing) if existing.hook == record.hook => Ok(Created::Unchanged(existing)),
                 // Deleted between our insert and read: a retry would race again, and the
@@ -98,7 +150,11 @@ impl HookRegistry {
     /// # Errors
     /// Store failures.
     pub async fn remove(&self, key: &HookKey) -> Result<bool, RegistryError> {
-        Ok(self.store.delete_hook(key).await?)
+        let existed = self.store.delete_hook(key).await?;
+        if existed {
+            self.announce(key, ChangeKind::Removed);
+        }
+        Ok(existed)
     }
 
     /// The hook's trigger token, in clear.
@@ -165,7 +221,10 @@ impl HookRegistry {
             change(&mut record)?;
             record.version = expected + 1;
             match self.store.replace_hook(&record, expected).await {
-                Ok(()) => return Ok(record),
+                Ok(()) => {
+                    self.announce(key, ChangeKind::Updated);
+                    return Ok(record);
+                }
                 Err(StoreError::VersionConflict) => continue,
                 Err(StoreError::NotFound) => {
                     return Err(RegistryError::NotFound(key.clone()).into())
@@ -174,5 +233,59 @@ impl HookRegistry {
             }
         }
         Err(RegistryError::from(StoreError::VersionConflict).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{HookGroupId, HookId, Metadata};
+    use crate::store::SqliteStore;
+    use serde_json::json;
+
+    fn hook(id: &str) -> Hook {
+        Hook {
+            hook_group_id: HookGroupId::parse("g").unwrap(),
+            hook_id: HookId::parse(id).unwrap(),
+            metadata: Metadata {
+                name: "n".into(),
+                description: "d".into(),
+                owner: "o@example.com".into(),
+                email_on_error: true,
+            },
+            schedule: vec![],
+            task: json!({}),
+            trigger_schema: json!({"type": "object"}),
+            bindings: vec![],
+            scopes: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_are_announced_once_each_and_no_ops_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let registry = HookRegistry::new(store, TokenCipher::new(&TokenCipher::generate_key()));
+        let mut changes = registry.subscribe();
+        let key = hook("h").key();
+
+        registry.create(hook("h")).await.unwrap();
+        registry.create(hook("h")).await.unwrap();
+        registry
+            .update(&key, |h| Ok::<_, RegistryError>(h.clone()))
+            .await
+            .unwrap();
+        registry.reset_token(&key).await.unwrap();
+        registry.remove(&key).await.unwrap();
+        registry.remove(&key).await.unwrap();
+
+        let kinds: Vec<ChangeKind> = std::iter::from_fn(|| changes.try_recv().ok())
+            .map(|change| {
+                assert_eq!(change.key, key);
+                change.kind
+            })
+            .collect();
+        use ChangeKind::*;
+        assert_eq!(kinds, [Created, Updated, Updated, Removed]);
     }
 }
