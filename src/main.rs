@@ -25,7 +25,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init("info", std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    telemetry::init("info", ansi, std::io::stderr);
     let result = match cli.command {
         Command::Serve(args) => serve(args),
     };
@@ -53,7 +54,11 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(token) = app.new_root_token() {
             print_root_token(token, listen.ip(), app.port());
         }
-        tracing::info!(port = app.port(), "hookd is listening on {listen}");
+        tracing::info!(
+            "hookd is listening on http://{}:{}",
+            listen.ip(),
+            app.port()
+        );
         app.run_until_stopped(shutdown_signal()).await?;
         tracing::info!("hookd stopped");
         Ok(())

@@ -1,0 +1,187 @@
+//! The `hookd` binary as an operator meets it: first start, restart, flags and shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a start may take before the test gives up.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// A running `hookd serve`, with the lines it printed so far.
+struct Server {
+    child: Child,
+    stdout: Vec<String>,
+    port: u16,
+}
+
+fn hookd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hookd"))
+}
+
+/// Starts `hookd serve` on a free port and waits until it says where it listens.
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = hookd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("HOOKD_ROOT_ACCESS_TOKEN")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hookd starts");
+    let (lines, received) = mpsc::channel();
+    let stdout_lines = lines.clone();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = stdout_lines.send((true, line));
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send((false, line));
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let (is_stdout, line) = received
+            .recv_timeout(START_LIMIT)
+            .expect("hookd reports that it listens");
+        if is_stdout {
+            printed.push(line);
+        } else if let Some(address) = line.split("listening on http://").nth(1) {
+            let port = address.rsplit(':').next().unwrap().trim().parse().unwrap();
+            // The banner is written to stdout before this line goes to stderr, but the two
+            // pipes are read by different threads: collect what is already in flight.
+            while let Ok((is_stdout, line)) = received.recv_timeout(Duration::from_millis(500)) {
+                if is_stdout {
+                    printed.push(line);
+                }
+            }
+            return Server {
+                child,
+                stdout: printed,
+                port,
+            };
+        }
+    }
+}
+
+impl Server {
+    /// Status of `GET /api/hooks/v1/hooks` with a bearer token for root.
+    fn list_groups_status(&self, token: &str) -> u16 {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("hookd accepts");
+        write!(
+            stream,
+            "GET /api/hooks/v1/hooks HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: Bearer root:{token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut status_line = String::new();
+        BufReader::new(stream).read_line(&mut status_line).unwrap();
+        status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and returns whether the process exited successfully.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().expect("hookd exits").success()
+    }
+}
+
+/// The generated token from the first-start banner.
+fn printed_token(stdout: &[String]) -> Option<String> {
+    let banner = stdout.join("\n");
+    banner
+        .split("Bearer root:")
+        .nth(1)
+        .map(|rest| rest.split('\'').next().unwrap().to_owned())
+}
+
+#[test]
+fn first_start_creates_and_prints_a_root_token_once_with_a_curl_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let token = printed_token(&server.stdout).expect("the first start prints the token");
+    assert!(server
+        .stdout
+        .iter()
+        .any(|l| l.trim_start().starts_with("curl ")));
+    assert_eq!(server.list_groups_status(&token), 200);
+    assert_eq!(server.list_groups_status("wrong"), 401);
+    assert!(server.terminate(), "SIGTERM stops hookd with exit status 0");
+
+    let again = serve(dir.path(), &[]);
+    assert_eq!(
+        printed_token(&again.stdout),
+        None,
+        "the token is printed only once"
+    );
+    assert_eq!(
+        again.list_groups_status(&token),
+        200,
+        "the stored token still works"
+    );
+    assert!(again.terminate());
+}
+
+#[test]
+fn an_explicit_root_token_replaces_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = serve(dir.path(), &[]);
+    let generated = printed_token(&first.stdout).unwrap();
+    assert!(first.terminate());
+
+    let chosen = serve(dir.path(), &["--root-access-token", "chosen-token"]);
+    assert_eq!(printed_token(&chosen.stdout), None);
+    assert_eq!(chosen.list_groups_status("chosen-token"), 200);
+    assert_eq!(chosen.list_groups_status(&generated), 401);
+    assert!(chosen.terminate());
+}
+
+#[test]
+fn serve_help_lists_every_flag_with_its_environment_variable() {
+    let output = hookd().args(["serve", "--help"]).output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, env) in [
+        ("--listen", "HOOKD_LISTEN"),
+        ("--data-dir", "HOOKD_DATA_DIR"),
+        ("--config", "HOOKD_CONFIG"),
+        ("--root-access-token", "HOOKD_ROOT_ACCESS_TOKEN"),
+        ("--body-limit", "HOOKD_BODY_LIMIT"),
+        ("--workers", "HOOKD_WORKERS"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        assert!(help.contains(env), "{env} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_config_file_stops_start_up_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookd.toml");
+    std::fs::write(&config, "[[clients]]\nclientId = \"ci\"\n").unwrap();
+    let output = hookd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hookd.toml") && stderr.contains("accessTokenHash"),
+        "{stderr}"
+    );
+}
