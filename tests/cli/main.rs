@@ -22,7 +22,7 @@ fn hookd() -> Command {
 
 /// Starts `hookd serve` on a free port and waits until it says where it listens.
 fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = hookd()
+    let child = hookd()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
@@ -32,42 +32,50 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("hookd starts");
+    // Owned from here on, so a failing assertion below still stops the process.
+    let mut server = Server {
+        child,
+        stdout: Vec::new(),
+        port: 0,
+    };
     let (lines, received) = mpsc::channel();
     let stdout_lines = lines.clone();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = server.child.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = stdout_lines.send((true, line));
         }
     });
-    let stderr = child.stderr.take().unwrap();
+    let stderr = server.child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send((false, line));
         }
     });
-    let mut printed = Vec::new();
     loop {
         let (is_stdout, line) = received
             .recv_timeout(START_LIMIT)
             .expect("hookd reports that it listens");
         if is_stdout {
-            printed.push(line);
+            server.stdout.push(line);
         } else if let Some(address) = line.split("listening on http://").nth(1) {
-            let port = address.rsplit(':').next().unwrap().trim().parse().unwrap();
+            server.port = address.rsplit(':').next().unwrap().trim().parse().unwrap();
             // The banner is written to stdout before this line goes to stderr, but the two
             // pipes are read by different threads: collect what is already in flight.
             while let Ok((is_stdout, line)) = received.recv_timeout(Duration::from_millis(500)) {
                 if is_stdout {
-                    printed.push(line);
+                    server.stdout.push(line);
                 }
             }
-            return Server {
-                child,
-                stdout: printed,
-                port,
-            };
+            return server;
         }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -91,7 +99,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns whether the process exited successfully.
-    fn terminate(mut self) -> bool {
+    fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().expect("hookd exits").success()
@@ -110,7 +118,7 @@ fn printed_token(stdout: &[String]) -> Option<String> {
 #[test]
 fn first_start_creates_and_prints_a_root_token_once_with_a_curl_example() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &[]);
+    let mut server = serve(dir.path(), &[]);
     let token = printed_token(&server.stdout).expect("the first start prints the token");
     assert!(server
         .stdout
@@ -120,7 +128,7 @@ fn first_start_creates_and_prints_a_root_token_once_with_a_curl_example() {
     assert_eq!(server.list_groups_status("wrong"), 401);
     assert!(server.terminate(), "SIGTERM stops hookd with exit status 0");
 
-    let again = serve(dir.path(), &[]);
+    let mut again = serve(dir.path(), &[]);
     assert_eq!(
         printed_token(&again.stdout),
         None,
@@ -137,11 +145,11 @@ fn first_start_creates_and_prints_a_root_token_once_with_a_curl_example() {
 #[test]
 fn an_explicit_root_token_replaces_the_stored_one() {
     let dir = tempfile::tempdir().unwrap();
-    let first = serve(dir.path(), &[]);
+    let mut first = serve(dir.path(), &[]);
     let generated = printed_token(&first.stdout).unwrap();
     assert!(first.terminate());
 
-    let chosen = serve(dir.path(), &["--root-access-token", "chosen-token"]);
+    let mut chosen = serve(dir.path(), &["--root-access-token", "chosen-token"]);
     assert_eq!(printed_token(&chosen.stdout), None);
     assert_eq!(chosen.list_groups_status("chosen-token"), 200);
     assert_eq!(chosen.list_groups_status(&generated), 401);
