@@ -1,0 +1,184 @@
+//! Throughput and latency of the fire path on this machine: durable store commits (where
+//! group commit pays off) and token triggers over HTTP end to end.
+//!
+//! Run with `cargo bench --bench fire_path`; results go into BENCHMARKS.md by hand, with the
+//! machine they were measured on. Bounded: a few seconds per scenario.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use hookd::clock::SystemClock;
+use hookd::config::Settings;
+use hookd::domain::{FireRecord, FiredBy, HookGroupId, HookId, HookKey, TaskId};
+use hookd::startup::Application;
+use hookd::store::{HookStore, SqliteStore};
+use serde_json::json;
+
+const COMMITS: usize = 20_000;
+const REQUESTS: usize = 5_000;
+const RUNS: usize = 3;
+
+#[tokio::main]
+async fn main() {
+    println!("| scenario | concurrency | ops/s (median of {RUNS}) | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|");
+    for concurrency in [1, 16, 64] {
+        report("store: durable record_fire", concurrency, || {
+            store_commits(concurrency)
+        })
+        .await;
+    }
+    for concurrency in [1, 16, 64] {
+        report("HTTP: triggerHookWithToken", concurrency, || {
+            token_triggers(concurrency)
+        })
+        .await;
+    }
+}
+
+/// Runs a scenario `RUNS` times and prints the median run.
+async fn report<F, Fut>(name: &str, concurrency: usize, scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Sample>,
+{
+    let mut samples = Vec::new();
+    for _ in 0..RUNS {
+        samples.push(scenario().await);
+    }
+    samples.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let median = &samples[RUNS / 2];
+    println!(
+        "| {name} | {concurrency} | {:.0} | {:.2} | {:.2} |",
+        median.rate, median.p50_ms, median.p99_ms
+    );
+}
+
+struct Sample {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn sample(total: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Sample {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Sample {
+        rate: total as f64 / elapsed.as_secs_f64(),
+        p50_ms: at(0.50).as_secs_f64() * 1e3,
+        p99_ms: at(0.99).as_secs_f64() * 1e3,
+    }
+}
+
+/// `concurrency` tasks each record their share of `COMMITS` fires, one durable commit each.
+async fn store_commits(concurrency: usize) -> Sample {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("bench.sqlite3")).unwrap());
+    let key = HookKey::new(
+        HookGroupId::parse("bench").unwrap(),
+        HookId::parse("h").unwrap(),
+    );
+    let start = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in 0..COMMITS / concurrency {
+                let fire = FireRecord::new(
+                    &key,
+                    FiredBy::Schedule,
+                    TaskId::generate(),
+                    Utc::now(),
+                    None,
+                );
+                let t = Instant::now();
+                store.record_fire(&fire).await.unwrap();
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    });
+    let latencies: Vec<Duration> = join_all(workers)
+        .await
+        .into_iter()
+        .flat_map(Result::unwrap)
+        .collect();
+    sample(latencies.len(), start.elapsed(), latencies)
+}
+
+/// `concurrency` HTTP clients fire one hook by token, `REQUESTS` times in all.
+async fn token_triggers(concurrency: usize) -> Sample {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(dir.path());
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.root_access_token = Some("bench".into());
+    let app = Application::build(settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}/api/hooks/v1", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let hook = json!({
+        "metadata": {"name": "bench", "description": "bench", "owner": "bench@example.com"},
+        "task": {"payload": {"n": "${now}"}},
+        "triggerSchema": {"type": "object"},
+    });
+    client
+        .put(format!("{base}/hooks/bench/h"))
+        .bearer_auth("root:bench")
+        .json(&hook)
+        .send()
+        .await
+        .unwrap();
+    let token: serde_json::Value = client
+        .get(format!("{base}/hooks/bench/h/token"))
+        .bearer_auth("root:bench")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "{base}/hooks/bench/h/trigger/{}",
+        token["token"].as_str().unwrap()
+    );
+
+    let start = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let client = client.clone();
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in 0..REQUESTS / concurrency {
+                let t = Instant::now();
+                let response = client
+                    .post(&url)
+                    .json(&json!({"k": 1}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.status().is_success());
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    });
+    let latencies: Vec<Duration> = join_all(workers)
+        .await
+        .into_iter()
+        .flat_map(Result::unwrap)
+        .collect();
+    let result = sample(latencies.len(), start.elapsed(), latencies);
+    drop(client);
+    let _ = stop.send(());
+    let _ = server.await;
+    result
+}
