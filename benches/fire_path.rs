@@ -62,6 +62,33 @@ struct Sample {
     p99_ms: f64,
 }
 
+/// Runs `op` `total` times spread over `concurrency` tasks and measures each call.
+async fn measure<F, Fut>(total: usize, concurrency: usize, op: F) -> Sample
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let op = op.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in 0..total / concurrency {
+                let t = Instant::now();
+                op().await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    });
+    let latencies: Vec<Duration> = join_all(workers)
+        .await
+        .into_iter()
+        .flat_map(Result::unwrap)
+        .collect();
+    sample(latencies.len(), start.elapsed(), latencies)
+}
+
 fn sample(total: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Sample {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
@@ -80,33 +107,18 @@ async fn store_commits(concurrency: usize) -> Sample {
         HookGroupId::parse("bench").unwrap(),
         HookId::parse("h").unwrap(),
     );
-    let start = Instant::now();
-    let workers = (0..concurrency).map(|_| {
+    measure(COMMITS, concurrency, move || {
         let store = Arc::clone(&store);
-        let key = key.clone();
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            for _ in 0..COMMITS / concurrency {
-                let fire = FireRecord::new(
-                    &key,
-                    FiredBy::Schedule,
-                    TaskId::generate(),
-                    Utc::now(),
-                    None,
-                );
-                let t = Instant::now();
-                store.record_fire(&fire).await.unwrap();
-                latencies.push(t.elapsed());
-            }
-            latencies
-        })
-    });
-    let latencies: Vec<Duration> = join_all(workers)
-        .await
-        .into_iter()
-        .flat_map(Result::unwrap)
-        .collect();
-    sample(latencies.len(), start.elapsed(), latencies)
+        let fire = FireRecord::new(
+            &key,
+            FiredBy::Schedule,
+            TaskId::generate(),
+            Utc::now(),
+            None,
+        );
+        async move { store.record_fire(&fire).await.unwrap() }
+    })
+    .await
 }
 
 /// `concurrency` HTTP clients fire one hook by token, `REQUESTS` times in all.
@@ -151,32 +163,14 @@ async fn token_triggers(concurrency: usize) -> Sample {
         token["token"].as_str().unwrap()
     );
 
-    let start = Instant::now();
-    let workers = (0..concurrency).map(|_| {
+    let result = measure(REQUESTS, concurrency, {
         let client = client.clone();
-        let url = url.clone();
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            for _ in 0..REQUESTS / concurrency {
-                let t = Instant::now();
-                let response = client
-                    .post(&url)
-                    .json(&json!({"k": 1}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(response.status().is_success());
-                latencies.push(t.elapsed());
-            }
-            latencies
-        })
-    });
-    let latencies: Vec<Duration> = join_all(workers)
-        .await
-        .into_iter()
-        .flat_map(Result::unwrap)
-        .collect();
-    let result = sample(latencies.len(), start.elapsed(), latencies);
+        move || {
+            let request = client.post(&url).json(&json!({"k": 1}));
+            async move { assert!(request.send().await.unwrap().status().is_success()) }
+        }
+    })
+    .await;
     drop(client);
     let _ = stop.send(());
     let _ = server.await;
