@@ -7,11 +7,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::clients::ClientConfig;
 use crate::domain::Role;
+use crate::fire::sink::RetryPolicy;
 use crate::token_cipher::KEY_LEN;
+use crate::webhook_signature::{SecretError, WebhookSecret};
 
 /// Options of `hookd serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +38,54 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
+    /// Where tasks go: `local` (an outbox in the store), `http(s)://<receiver>` (a signed POST
+    /// per task) or `taskcluster+http(s)://<rootUrl>` (the queue of a Taskcluster deployment).
+    #[arg(long, env = "HOOKD_TASK_QUEUE", default_value = "local")]
+    pub task_queue: TaskQueue,
+    /// Client id hookd uses with a Taskcluster queue.
+    #[arg(long, env = "HOOKD_TASKCLUSTER_CLIENT_ID")]
+    pub taskcluster_client_id: Option<String>,
+    /// Access token hookd uses with a Taskcluster queue.
+    #[arg(long, env = "HOOKD_TASKCLUSTER_ACCESS_TOKEN", hide_env_values = true)]
+    pub taskcluster_access_token: Option<String>,
+    /// Standard Webhooks secret (`whsec_<base64>`) that signs tasks sent to an HTTP receiver.
+    #[arg(long, env = "HOOKD_SINK_SECRET", hide_env_values = true)]
+    pub sink_secret: Option<String>,
+    /// Attempts to submit one task before its fire fails as unavailable.
+    #[arg(long, env = "HOOKD_SINK_ATTEMPTS", default_value_t = 5)]
+    pub sink_attempts: u32,
+    /// Seconds one submission attempt may take.
+    #[arg(long, env = "HOOKD_SINK_TIMEOUT", default_value_t = 10)]
+    pub sink_timeout: u64,
+}
+
+/// Where submitted tasks go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskQueue {
+    /// The durable outbox in hookd's own store.
+    Local,
+    /// POST each task to this URL.
+    Http(String),
+    /// `createTask` on the Taskcluster deployment at this root URL.
+    Taskcluster(String),
+}
+
+impl std::str::FromStr for TaskQueue {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        if s == "local" {
+            return Ok(Self::Local);
+        }
+        if let Some(root) = s.strip_prefix("taskcluster+") {
+            if root.starts_with("https://") || root.starts_with("http://") {
+                return Ok(Self::Taskcluster(root.to_owned()));
+            }
+        } else if s.starts_with("https://") || s.starts_with("http://") {
+            return Ok(Self::Http(s.to_owned()));
+        }
+        Err(ConfigError::BadTaskQueue(s.to_owned()))
+    }
 }
 
 /// The optional TOML configuration file.
@@ -77,6 +129,20 @@ pub enum ConfigError {
     /// The root access token is empty.
     #[error("the root access token must not be empty")]
     EmptyRootToken,
+    /// `--task-queue` names no known kind of queue.
+    #[error("task queue {0:?} must be local, http(s)://... or taskcluster+http(s)://...")]
+    BadTaskQueue(String),
+    /// A Taskcluster queue needs credentials.
+    #[error(
+        "a taskcluster+ task queue needs --taskcluster-client-id and --taskcluster-access-token"
+    )]
+    MissingTaskclusterCredentials,
+    /// An HTTP task queue needs a signing secret.
+    #[error("an http(s) task queue needs --sink-secret, so receivers can verify what hookd sends")]
+    MissingSinkSecret,
+    /// The signing secret is unusable.
+    #[error("the sink secret is invalid")]
+    BadSinkSecret(#[source] SecretError),
 }
 
 /// Validated settings for one `hookd serve`.
@@ -98,6 +164,63 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
+    /// Where tasks go, with what each kind needs.
+    pub task_sink: TaskSinkSettings,
+    /// How HTTP sinks retry.
+    pub sink_retry: RetryPolicy,
+}
+
+/// The task queue and its credentials, checked to fit together.
+#[derive(Debug, Clone)]
+pub enum TaskSinkSettings {
+    /// The store's outbox.
+    Local,
+    /// A signed POST per task.
+    Http {
+        /// The receiver.
+        url: String,
+        /// The signing secret.
+        secret: WebhookSecret,
+    },
+    /// A Taskcluster queue.
+    Taskcluster {
+        /// The deployment's root URL.
+        root_url: String,
+        /// hookd's client id there.
+        client_id: String,
+        /// hookd's access token there.
+        access_token: String,
+    },
+}
+
+impl TaskSinkSettings {
+    fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        Ok(match &args.task_queue {
+            TaskQueue::Local => Self::Local,
+            TaskQueue::Http(url) => {
+                let secret = args
+                    .sink_secret
+                    .as_deref()
+                    .ok_or(ConfigError::MissingSinkSecret)?;
+                Self::Http {
+                    url: url.clone(),
+                    secret: WebhookSecret::parse(secret).map_err(ConfigError::BadSinkSecret)?,
+                }
+            }
+            TaskQueue::Taskcluster(root_url) => {
+                let (Some(client_id), Some(access_token)) =
+                    (&args.taskcluster_client_id, &args.taskcluster_access_token)
+                else {
+                    return Err(ConfigError::MissingTaskclusterCredentials);
+                };
+                Self::Taskcluster {
+                    root_url: root_url.clone(),
+                    client_id: client_id.clone(),
+                    access_token: access_token.clone(),
+                }
+            }
+        })
+    }
 }
 
 impl Settings {
@@ -112,6 +235,8 @@ impl Settings {
             trigger_token_key: None,
             body_limit: 1024 * 1024,
             workers: None,
+            task_sink: TaskSinkSettings::Local,
+            sink_retry: RetryPolicy::default(),
         }
     }
 
@@ -132,6 +257,12 @@ impl Settings {
             .as_deref()
             .map(parse_key)
             .transpose()?;
+        let task_sink = TaskSinkSettings::from_args(&args)?;
+        let sink_retry = RetryPolicy {
+            attempts: args.sink_attempts.max(1),
+            attempt_timeout: Duration::from_secs(args.sink_timeout.max(1)),
+            ..RetryPolicy::default()
+        };
         Ok(Self {
             listen: args.listen,
             data_dir: args.data_dir,
@@ -141,6 +272,8 @@ impl Settings {
             trigger_token_key,
             body_limit: args.body_limit,
             workers: args.workers,
+            task_sink,
+            sink_retry,
         })
     }
 }
@@ -189,6 +322,24 @@ mod tests {
         assert_eq!(file.clients[0].client_id, "ci");
         assert_eq!(file.roles[0].role_id, "hook-id:g/*");
         assert!(parse_key(file.trigger_token_key.as_deref().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn task_queues_parse_by_their_scheme() {
+        assert_eq!("local".parse::<TaskQueue>().unwrap(), TaskQueue::Local);
+        assert_eq!(
+            "https://r.example/in".parse::<TaskQueue>().unwrap(),
+            TaskQueue::Http("https://r.example/in".into())
+        );
+        assert_eq!(
+            "taskcluster+https://tc.example"
+                .parse::<TaskQueue>()
+                .unwrap(),
+            TaskQueue::Taskcluster("https://tc.example".into())
+        );
+        for bad in ["", "amqp://x", "taskcluster+ftp://x", "taskcluster+"] {
+            assert!(bad.parse::<TaskQueue>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

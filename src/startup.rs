@@ -14,10 +14,10 @@ use crate::api::extract::BodyLimit;
 use crate::api::{self, request_info, ApiState};
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Settings, TaskSinkSettings};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
-use crate::fire::sink::LocalSink;
+use crate::fire::sink::{HttpSink, LocalSink, TaskSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, TriggerSchemas};
 use crate::registry::HookRegistry;
 use crate::schemas::{SchemaError, SchemaSet};
@@ -39,6 +39,12 @@ pub enum StartupError {
     /// The client configuration is invalid.
     #[error(transparent)]
     Clients(#[from] ClientError),
+    /// The Taskcluster sink's settings are unusable.
+    #[error(transparent)]
+    TaskclusterSink(#[from] TaskclusterSinkError),
+    /// The HTTP client for task sinks could not be built.
+    #[error("cannot build the HTTP client for the task sink")]
+    HttpClient(#[source] reqwest::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -48,6 +54,41 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The sink the settings ask for.
+fn task_sink(
+    settings: &Settings,
+    store: &Arc<dyn HookStore>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn TaskSink>, StartupError> {
+    let client = || {
+        reqwest::Client::builder()
+            .user_agent(concat!("hookd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(StartupError::HttpClient)
+    };
+    Ok(match &settings.task_sink {
+        TaskSinkSettings::Local => Arc::new(LocalSink::new(Arc::clone(store))),
+        TaskSinkSettings::Http { url, secret } => Arc::new(HttpSink::new(
+            client()?,
+            url.clone(),
+            secret.clone(),
+            settings.sink_retry,
+            Arc::clone(clock),
+        )),
+        TaskSinkSettings::Taskcluster {
+            root_url,
+            client_id,
+            access_token,
+        } => Arc::new(TaskclusterSink::new(
+            client()?,
+            root_url,
+            client_id,
+            access_token,
+            settings.sink_retry,
+        )?),
+    })
 }
 
 /// A built, bound, not yet running service.
@@ -82,7 +123,7 @@ impl Application {
             store: Arc::clone(&store),
             fire: FireDeps {
                 store: Arc::clone(&store),
-                sink: Arc::new(LocalSink::new(Arc::clone(&store))),
+                sink: task_sink(&settings, &store, &clock)?,
                 roles,
                 trigger_schemas: Arc::new(TriggerSchemas::default()),
             },

@@ -184,7 +184,8 @@ impl From<FireError> for ApiError {
             | FireError::TaskId(_)
             | FireError::Render(_)
             | FireError::Sink(SinkError::Rejected { .. }) => ErrorCode::InputError,
-            FireError::InsufficientScopes { .. } => ErrorCode::InsufficientScopes,
+            FireError::InsufficientScopes { .. }
+            | FireError::Sink(SinkError::InsufficientScopes(_)) => ErrorCode::InsufficientScopes,
             FireError::Sink(SinkError::Conflict(_)) => ErrorCode::RequestConflict,
             FireError::Sink(SinkError::Unavailable(_)) => {
                 return Self::server(ErrorCode::ServiceUnavailable, &e)

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
-use crate::domain::{FireRecord, HookRecord, Schedule};
+use crate::domain::{FireRecord, HookRecord, Schedule, TaskState};
 use crate::fire::iso_time;
 use crate::store::FireCursor;
 
@@ -100,14 +101,38 @@ pub async fn list_last_fires(
         .await?;
     let more = fires.len() > limit;
     fires.truncate(limit);
-    let mut body = json!({ "lastFires": fires.iter().map(fire_item).collect::<Vec<_>>() });
+    let states = task_states(&state, &fires).await;
+    let items: Vec<Value> = fires
+        .iter()
+        .zip(states)
+        .map(|(f, s)| fire_item(f, s))
+        .collect();
+    let mut body = json!({ "lastFires": items });
     if let (true, Some(last)) = (more, fires.last()) {
         body["continuationToken"] = Value::String(encode_cursor(last));
     }
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn fire_item(fire: &FireRecord) -> Value {
+/// How many task states are asked of the queue at once for one page.
+const STATE_LOOKUPS_IN_FLIGHT: usize = 16;
+
+/// Each successful fire's task state, as the sink knows it; `None` (unknown) otherwise.
+async fn task_states(state: &ApiState, fires: &[FireRecord]) -> Vec<Option<TaskState>> {
+    let sink = &state.fire.sink;
+    stream::iter(fires)
+        .map(|fire| async move {
+            match fire.failure {
+                None => sink.task_state(&fire.task_id).await,
+                Some(_) => None,
+            }
+        })
+        .buffered(STATE_LOOKUPS_IN_FLIGHT)
+        .collect()
+        .await
+}
+
+fn fire_item(fire: &FireRecord, task_state: Option<TaskState>) -> Value {
     let (result, error) = match &fire.failure {
         None => ("success", ""),
         Some(failure) => ("error", failure.message.as_str()),
@@ -120,7 +145,7 @@ fn fire_item(fire: &FireRecord) -> Value {
         "taskCreateTime": iso_time(fire.task_create_time),
         "result": result,
         "error": error,
-        "taskState": "unknown",
+        "taskState": task_state.map_or(json!("unknown"), |s| json!(s)),
     })
 }
 

@@ -16,7 +16,7 @@ pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
-pub use task::SubmittedTask;
+pub use task::{SubmittedTask, TaskState};
 
 /// A value that failed domain validation; the message is written for the API caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,6 +7,24 @@ use uuid::Uuid;
 
 use super::{FiredBy, HookGroupId, HookId, TaskId};
 
+/// A task's state in the queue, with Taskcluster's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting for its dependencies.
+    Unscheduled,
+    /// Waiting for a worker.
+    Pending,
+    /// A worker is on it.
+    Running,
+    /// Done, successfully.
+    Completed,
+    /// Done, unsuccessfully.
+    Failed,
+    /// Stopped by something other than its own result.
+    Exception,
+}
+
 /// A rendered task definition plus its provenance: the hook and the fire that made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

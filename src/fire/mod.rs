@@ -80,6 +80,7 @@ impl FireError {
             Self::Render(_) => "InputError",
             Self::InsufficientScopes { .. } => "InsufficientScopes",
             Self::Sink(SinkError::Rejected { code, .. }) => code.as_str(),
+            Self::Sink(SinkError::InsufficientScopes(_)) => "InsufficientScopes",
             Self::Sink(SinkError::Conflict(_)) => "RequestConflict",
             Self::Sink(SinkError::Unavailable(_)) => "ServiceUnavailable",
         };

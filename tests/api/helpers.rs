@@ -35,8 +35,11 @@ pub struct TestApp {
     data_dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    customize: fn(&mut Settings),
+    customize: Customize,
 }
+
+/// Adjusts an app's settings before it starts (kept for restarts).
+type Customize = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// Who makes a request.
 #[derive(Clone, Copy)]
@@ -80,21 +83,17 @@ impl Reply {
 
 /// Starts an app with default settings.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    spawn_app_with(|_: &mut Settings| {}).await
 }
 
 /// Starts an app after `customize` adjusts its settings.
-pub async fn spawn_app_with(customize: fn(&mut Settings)) -> TestApp {
+pub async fn spawn_app_with(customize: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
     let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let clock = ManualClock::new(START.parse().unwrap());
-    start(data_dir, clock, customize).await
+    start(data_dir, clock, Arc::new(customize)).await
 }
 
-async fn start(
-    data_dir: Arc<TempDir>,
-    clock: ManualClock,
-    customize: fn(&mut Settings),
-) -> TestApp {
+async fn start(data_dir: Arc<TempDir>, clock: ManualClock, customize: Customize) -> TestApp {
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some(ROOT_TOKEN.into());
@@ -304,7 +303,7 @@ impl TestApp {
         start(
             Arc::clone(&self.data_dir),
             self.clock.clone(),
-            self.customize,
+            Arc::clone(&self.customize),
         )
         .await
     }

@@ -5,11 +5,17 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{SubmittedTask, TaskId};
+use crate::domain::{SubmittedTask, TaskId, TaskState};
 
+mod http;
 mod local;
+pub mod retry;
+mod taskcluster;
 
+pub use http::HttpSink;
 pub use local::LocalSink;
+pub use retry::RetryPolicy;
+pub use taskcluster::{TaskclusterSink, TaskclusterSinkError};
 
 /// Why a sink did not accept a task.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +28,9 @@ pub enum SinkError {
         /// The queue's explanation.
         message: String,
     },
+    /// The queue refused the task's scopes; the caller hears 403, as from Taskcluster.
+    #[error("the task queue refused the task's scopes: {0}")]
+    InsufficientScopes(String),
     /// A different task was already submitted under this id.
     #[error("task {0} was already submitted with a different definition")]
     Conflict(TaskId),
@@ -38,4 +47,9 @@ pub trait TaskSink: Send + Sync + 'static {
     /// # Errors
     /// [`SinkError`] describing why the task was not accepted.
     async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError>;
+
+    /// The task's state in the queue, when this sink can ask; `None` means unknown.
+    async fn task_state(&self, _task_id: &TaskId) -> Option<TaskState> {
+        None
+    }
 }
