@@ -57,6 +57,42 @@ pub struct ServeArgs {
     /// Seconds one submission attempt may take.
     #[arg(long, env = "HOOKD_SINK_TIMEOUT", default_value_t = 10)]
     pub sink_timeout: u64,
+    /// SMTP server for failure emails, e.g. `smtp://mail.example:25` or `smtps://...`.
+    #[arg(long, env = "HOOKD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of failure emails.
+    #[arg(long, env = "HOOKD_NOTIFY_FROM", default_value = "hookd@localhost")]
+    pub notify_from: String,
+    /// Slack-compatible incoming-webhook URL that hears about every error fire.
+    #[arg(long, env = "HOOKD_CHAT_WEBHOOK_URL", hide_env_values = true)]
+    pub chat_webhook_url: Option<String>,
+    /// Seconds during which each hook gets at most one notice per channel.
+    #[arg(long, env = "HOOKD_NOTIFY_WINDOW", default_value_t = 3600)]
+    pub notify_window: u64,
+}
+
+/// Failure notices: where they go and how often.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// SMTP server for emails to hook owners, if any.
+    pub smtp_url: Option<String>,
+    /// Sender of those emails.
+    pub from: String,
+    /// Chat webhook for every error fire, if any.
+    pub chat_webhook_url: Option<String>,
+    /// At most one notice per hook and channel within this window.
+    pub window: chrono::Duration,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "hookd@localhost".into(),
+            chat_webhook_url: None,
+            window: chrono::Duration::hours(1),
+        }
+    }
 }
 
 /// Where submitted tasks go.
@@ -168,6 +204,8 @@ pub struct Settings {
     pub task_sink: TaskSinkSettings,
     /// How HTTP sinks retry.
     pub sink_retry: RetryPolicy,
+    /// Failure notices.
+    pub notify: NotifySettings,
 }
 
 /// The task queue and its credentials, checked to fit together.
@@ -237,6 +275,7 @@ impl Settings {
             workers: None,
             task_sink: TaskSinkSettings::Local,
             sink_retry: RetryPolicy::default(),
+            notify: NotifySettings::default(),
         }
     }
 
@@ -274,6 +313,14 @@ impl Settings {
             workers: args.workers,
             task_sink,
             sink_retry,
+            notify: NotifySettings {
+                smtp_url: args.smtp_url,
+                from: args.notify_from,
+                chat_webhook_url: args.chat_webhook_url,
+                window: chrono::Duration::seconds(
+                    i64::try_from(args.notify_window).unwrap_or(i64::MAX),
+                ),
+            },
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod data_dir;
 pub mod domain;
 pub mod fire;
+pub mod notify;
 pub mod registry;
 pub mod schemas;
 pub mod startup;

@@ -19,6 +19,7 @@ use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
 use crate::fire::sink::{HttpSink, LocalSink, TaskSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, TriggerSchemas};
+use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::HookRegistry;
 use crate::schemas::{SchemaError, SchemaSet};
 use crate::store::{HookStore, SqliteStore, StoreError};
@@ -45,6 +46,9 @@ pub enum StartupError {
     /// The HTTP client for task sinks could not be built.
     #[error("cannot build the HTTP client for the task sink")]
     HttpClient(#[source] reqwest::Error),
+    /// The email settings are unusable.
+    #[error("cannot send failure emails")]
+    Email(#[from] EmailError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -62,16 +66,10 @@ fn task_sink(
     store: &Arc<dyn HookStore>,
     clock: &Arc<dyn Clock>,
 ) -> Result<Arc<dyn TaskSink>, StartupError> {
-    let client = || {
-        reqwest::Client::builder()
-            .user_agent(concat!("hookd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(StartupError::HttpClient)
-    };
     Ok(match &settings.task_sink {
         TaskSinkSettings::Local => Arc::new(LocalSink::new(Arc::clone(store))),
         TaskSinkSettings::Http { url, secret } => Arc::new(HttpSink::new(
-            client()?,
+            http_client()?,
             url.clone(),
             secret.clone(),
             settings.sink_retry,
@@ -82,13 +80,37 @@ fn task_sink(
             client_id,
             access_token,
         } => Arc::new(TaskclusterSink::new(
-            client()?,
+            http_client()?,
             root_url,
             client_id,
             access_token,
             settings.sink_retry,
         )?),
     })
+}
+
+/// The notifier the settings ask for (possibly one with no channels).
+fn notifier(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Notifier, StartupError> {
+    let notify = &settings.notify;
+    let email = notify
+        .smtp_url
+        .as_deref()
+        .map(|url| EmailNotifier::new(url, &notify.from))
+        .transpose()?;
+    let chat = notify
+        .chat_webhook_url
+        .clone()
+        .map(|url| Ok::<_, StartupError>(ChatNotifier::new(http_client()?, url)))
+        .transpose()?;
+    Ok(Notifier::new(email, chat, notify.window, Arc::clone(clock)))
+}
+
+/// The HTTP client for outbound calls (task sinks, chat notices).
+fn http_client() -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("hookd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(StartupError::HttpClient)
 }
 
 /// A built, bound, not yet running service.
@@ -124,6 +146,7 @@ impl Application {
             fire: FireDeps {
                 store: Arc::clone(&store),
                 sink: task_sink(&settings, &store, &clock)?,
+                notifier: Arc::new(notifier(&settings, &clock)?),
                 roles,
                 trigger_schemas: Arc::new(TriggerSchemas::default()),
             },

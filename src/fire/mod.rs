@@ -8,8 +8,9 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainError, FireFailure, FireRecord, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
+    DomainError, FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
 };
+use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
 pub mod payload;
@@ -33,6 +34,8 @@ pub struct FireDeps {
     pub roles: Arc<Roles>,
     /// Compiled trigger schemas.
     pub trigger_schemas: Arc<TriggerSchemas>,
+    /// Who hears about error fires.
+    pub notifier: Arc<Notifier>,
 }
 
 /// How a fire ended when it did not fail.
@@ -118,8 +121,17 @@ pub async fn fire(
     }
     fire.failure = outcome.as_ref().err().and_then(FireError::failure);
     deps.store.record_fire(&fire).await?;
+    if fire.failure.is_some() {
+        notify_in_background(deps, &record.hook, &fire);
+    }
     tracing::info!(task_id = %fire.task_id, ok = outcome.is_ok(), "hook fired");
     outcome
+}
+
+/// Sends failure notices without making the fire wait for them, or fail with them.
+fn notify_in_background(deps: &FireDeps, hook: &Hook, fire: &FireRecord) {
+    let (notifier, hook, fire) = (Arc::clone(&deps.notifier), hook.clone(), fire.clone());
+    tokio::spawn(async move { notifier.error_fire(&hook, &fire).await });
 }
 
 /// Renders, checks and submits the task of one fire.
