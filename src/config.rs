@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -34,6 +35,166 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
+    /// Where rendered tasks go: `local` (the outbox in the store, readable at
+    /// `/tasks/{taskId}`), `amqp` (the broker of `--amqp-url`) or an `amqp://` URL.
+    #[arg(long, env = "HOOKD_TASK_QUEUE", default_value = "local")]
+    pub task_queue: String,
+    /// Exchange the AMQP task queue publishes tasks to.
+    #[arg(
+        long,
+        env = "HOOKD_TASK_EXCHANGE",
+        default_value = "exchange/hookd/v1/tasks"
+    )]
+    pub task_exchange: String,
+    /// Routing key of tasks without a `taskQueueId` (or `provisionerId`/`workerType`).
+    #[arg(long, env = "HOOKD_TASK_ROUTING_KEY", default_value = "default")]
+    pub task_routing_key: String,
+    /// The AMQP listener.
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+}
+
+/// Options of the AMQP listener; it runs only when `--amqp-url` is set.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AmqpArgs {
+    /// Broker URL, e.g. `amqp://user:password@host:5672/%2f`; turns the listener on.
+    #[arg(long, env = "HOOKD_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+    /// Prefix of hookd's queues: `<prefix>/<hookGroupId>/<hookId>` and `<prefix>/dead-letter`.
+    #[arg(long, env = "HOOKD_AMQP_QUEUE_PREFIX", default_value = "hookd")]
+    pub amqp_queue_prefix: String,
+    /// Prefix of the hook-change exchanges (`<prefix>hook-created`, ...).
+    #[arg(
+        long,
+        env = "HOOKD_AMQP_EXCHANGE_PREFIX",
+        default_value = "exchange/hookd/v1/"
+    )]
+    pub amqp_exchange_prefix: String,
+    /// Unacknowledged messages each hook's consumer may hold (its concurrency).
+    #[arg(long, env = "HOOKD_AMQP_PREFETCH", default_value_t = 16)]
+    pub amqp_prefetch: u16,
+    /// Longest a hook's queue may grow; past it the broker dead-letters the oldest message.
+    #[arg(long, env = "HOOKD_AMQP_MAX_LENGTH")]
+    pub amqp_max_length: Option<u32>,
+    /// Deliveries of a message whose task the sink could not take before it is dead-lettered.
+    #[arg(long, env = "HOOKD_AMQP_MAX_ATTEMPTS", default_value_t = 5)]
+    pub amqp_max_attempts: u32,
+    /// Wait before the first retry of a message, in milliseconds; doubles per attempt.
+    #[arg(long, env = "HOOKD_AMQP_RETRY_BACKOFF_MS", default_value_t = 1000)]
+    pub amqp_retry_backoff_ms: u64,
+    /// Seconds between full reconciliations of queues and bindings with the stored hooks.
+    #[arg(long, env = "HOOKD_AMQP_RECONCILE_SECS", default_value_t = 60)]
+    pub amqp_reconcile_secs: u64,
+    /// Longest wait between reconnection attempts, in milliseconds.
+    #[arg(long, env = "HOOKD_AMQP_RECONNECT_MAX_MS", default_value_t = 30_000)]
+    pub amqp_reconnect_max_ms: u64,
+}
+
+/// Where rendered tasks go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskQueue {
+    /// The outbox in hookd's own store.
+    Local,
+    /// Persistent messages on a RabbitMQ exchange, with publisher confirms.
+    Amqp(AmqpTaskQueue),
+}
+
+/// The AMQP task queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpTaskQueue {
+    /// Broker URL.
+    pub url: String,
+    /// Exchange tasks are published to.
+    pub exchange: String,
+    /// Routing key of tasks that name no queue.
+    pub default_routing_key: String,
+}
+
+impl TaskQueue {
+    /// Reads `--task-queue`: `local`, `amqp` (the listener's broker) or an `amqp://` URL.
+    ///
+    /// # Errors
+    /// [`ConfigError::TaskQueue`] for anything else, or `amqp` without `--amqp-url`.
+    pub fn parse(
+        raw: &str,
+        amqp_url: Option<&str>,
+        exchange: &str,
+        default_routing_key: &str,
+    ) -> Result<Self, ConfigError> {
+        let amqp = |url: &str| {
+            Self::Amqp(AmqpTaskQueue {
+                url: url.to_owned(),
+                exchange: exchange.to_owned(),
+                default_routing_key: default_routing_key.to_owned(),
+            })
+        };
+        match (raw, amqp_url) {
+            ("local", _) => Ok(Self::Local),
+            ("amqp", Some(url)) => Ok(amqp(url)),
+            (url, _) if url.starts_with("amqp://") || url.starts_with("amqps://") => Ok(amqp(url)),
+            _ => Err(ConfigError::TaskQueue(raw.to_owned())),
+        }
+    }
+}
+
+/// Validated settings of the AMQP listener.
+#[derive(Debug, Clone)]
+pub struct AmqpSettings {
+    /// Broker URL.
+    pub url: String,
+    /// Prefix of hookd's queue names.
+    pub queue_prefix: String,
+    /// Prefix of the hook-change exchange names.
+    pub exchange_prefix: String,
+    /// Prefetch per hook consumer.
+    pub prefetch: u16,
+    /// Longest queue length, if limited.
+    pub max_length: Option<u32>,
+    /// Deliveries before a message is dead-lettered (at least 1).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles per attempt.
+    pub retry_backoff: Duration,
+    /// Time between full reconciliations.
+    pub reconcile_interval: Duration,
+    /// Cap of the reconnection backoff.
+    pub reconnect_max: Duration,
+}
+
+impl AmqpSettings {
+    /// Listener settings with the defaults of the command line, for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            queue_prefix: "hookd".into(),
+            exchange_prefix: "exchange/hookd/v1/".into(),
+            prefetch: 16,
+            max_length: None,
+            max_attempts: 5,
+            retry_backoff: Duration::from_secs(1),
+            reconcile_interval: Duration::from_secs(60),
+            reconnect_max: Duration::from_secs(30),
+        }
+    }
+
+    fn load(args: &AmqpArgs) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = &args.amqp_url else {
+            return Ok(None);
+        };
+        if args.amqp_max_attempts == 0 || args.amqp_prefetch == 0 {
+            return Err(ConfigError::AmqpLimits);
+        }
+        Ok(Some(Self {
+            url: url.clone(),
+            queue_prefix: args.amqp_queue_prefix.clone(),
+            exchange_prefix: args.amqp_exchange_prefix.clone(),
+            prefetch: args.amqp_prefetch,
+            max_length: args.amqp_max_length,
+            max_attempts: args.amqp_max_attempts,
+            retry_backoff: Duration::from_millis(args.amqp_retry_backoff_ms),
+            reconcile_interval: Duration::from_secs(args.amqp_reconcile_secs.max(1)),
+            reconnect_max: Duration::from_millis(args.amqp_reconnect_max_ms.max(1)),
+        }))
+    }
 }
 
 /// The optional TOML configuration file.
@@ -77,6 +238,12 @@ pub enum ConfigError {
     /// The root access token is empty.
     #[error("the root access token must not be empty")]
     EmptyRootToken,
+    /// `--task-queue` names no known queue.
+    #[error("unknown task queue {0:?}: use `local`, `amqp` (with --amqp-url) or an amqp:// URL")]
+    TaskQueue(String),
+    /// A listener limit is zero.
+    #[error("--amqp-max-attempts and --amqp-prefetch must be at least 1")]
+    AmqpLimits,
 }
 
 /// Validated settings for one `hookd serve`.
@@ -98,6 +265,10 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
+    /// Where rendered tasks go.
+    pub task_queue: TaskQueue,
+    /// The AMQP listener; `None` leaves bindings inactive.
+    pub amqp: Option<AmqpSettings>,
 }
 
 impl Settings {
@@ -112,6 +283,8 @@ impl Settings {
             trigger_token_key: None,
             body_limit: 1024 * 1024,
             workers: None,
+            task_queue: TaskQueue::Local,
+            amqp: None,
         }
     }
 
@@ -132,6 +305,13 @@ impl Settings {
             .as_deref()
             .map(parse_key)
             .transpose()?;
+        let task_queue = TaskQueue::parse(
+            &args.task_queue,
+            args.amqp.amqp_url.as_deref(),
+            &args.task_exchange,
+            &args.task_routing_key,
+        )?;
+        let amqp = AmqpSettings::load(&args.amqp)?;
         Ok(Self {
             listen: args.listen,
             data_dir: args.data_dir,
@@ -141,6 +321,8 @@ impl Settings {
             trigger_token_key,
             body_limit: args.body_limit,
             workers: args.workers,
+            task_queue,
+            amqp,
         })
     }
 }
@@ -189,6 +371,23 @@ mod tests {
         assert_eq!(file.clients[0].client_id, "ci");
         assert_eq!(file.roles[0].role_id, "hook-id:g/*");
         assert!(parse_key(file.trigger_token_key.as_deref().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn task_queues_parse_local_amqp_and_urls_and_refuse_the_rest() {
+        let parse = |raw, url| TaskQueue::parse(raw, url, "ex", "rk");
+        assert_eq!(parse("local", None).unwrap(), TaskQueue::Local);
+        let TaskQueue::Amqp(queue) = parse("amqp", Some("amqp://b/%2f")).unwrap() else {
+            panic!("amqp selects the listener's broker");
+        };
+        assert_eq!(
+            (queue.url.as_str(), queue.exchange.as_str()),
+            ("amqp://b/%2f", "ex")
+        );
+        assert!(matches!(parse("amqp://x/", None), Ok(TaskQueue::Amqp(_))));
+        for bad in ["amqp", "http://x", "", "Local"] {
+            assert!(parse(bad, None).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

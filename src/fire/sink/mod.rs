@@ -7,8 +7,10 @@ use async_trait::async_trait;
 
 use crate::domain::{SubmittedTask, TaskId};
 
+mod amqp;
 mod local;
 
+pub use amqp::AmqpSink;
 pub use local::LocalSink;
 
 /// Why a sink did not accept a task.
