@@ -134,7 +134,11 @@ async fn serve(
         let step = tokio::select! {
             () = stop.cancelled() => break Ok(()),
             event = connection_events.next() => match event {
-                Some(Event::Error(e)) => break Err(TopologyError::ConnectionLost(e).into()),
+                // Channel errors (a refused binding) are reported here too; only a closed
+                // connection ends the session.
+                Some(Event::Error(e)) if !connection.status().connected() => {
+                    break Err(TopologyError::ConnectionLost(e).into())
+                }
                 None => break Err(SessionError::Closed),
                 Some(_) => Ok(()),
             },
