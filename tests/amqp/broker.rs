@@ -109,6 +109,16 @@ pub fn bound_hook(bindings: &[(&str, &str)]) -> Value {
     })
 }
 
+/// The `listener` part of the app's heartbeat.
+pub async fn listener_state(app: &TestApp) -> Value {
+    let heartbeat = app
+        .raw(reqwest::Method::GET, "/__heartbeat__")
+        .send()
+        .await
+        .expect("heartbeat answers");
+    heartbeat.json::<Value>().await.expect("JSON")["listener"].clone()
+}
+
 /// Retries `check` until it returns `Some`, for at most a minute; the one place tests wait.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where

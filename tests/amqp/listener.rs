@@ -4,9 +4,11 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::broker::{self, bound_hook, eventually, queue_exists, unique, Client};
+use crate::broker::{
+    self, bound_hook, eventually, listener_state, next_message, queue_exists, unique, Client,
+};
 use crate::fires::{await_fires, by_result, fires, task_payload};
-use crate::helpers::Auth;
+use crate::helpers::{hook_body, Auth};
 
 #[tokio::test]
 async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_context() {
@@ -206,4 +208,42 @@ async fn a_binding_to_a_missing_exchange_is_reported_until_it_appears_and_breaks
     let status = app.status("g/half").await;
     assert_eq!(status["bindingStatus"]["errors"], json!([]));
     assert_eq!(fires(&app, "g/half").await.len(), 2);
+}
+
+#[tokio::test]
+async fn hook_changes_are_announced_on_the_hook_change_exchanges() {
+    let Some(url) = broker::url() else { return };
+    let _broker = broker::shared().await;
+    let prefix = unique("events");
+    let client = Client::connect(&url).await;
+    let app = broker::listening_app(&url, &prefix).await;
+    eventually("the listener connects", || async {
+        (listener_state(&app).await["state"] == "connected").then_some(())
+    })
+    .await;
+    let mut announcements = Vec::new();
+    for kind in ["hook-created", "hook-updated", "hook-deleted"] {
+        let exchange = format!("{prefix}/exchange/{kind}");
+        announcements.push(client.consume(&unique(kind), &exchange, "#").await);
+    }
+
+    app.create_hook("g/announced", hook_body()).await;
+    app.call(
+        Method::POST,
+        "/hooks/g/announced",
+        Auth::Root,
+        Some(hook_body()),
+    )
+    .await
+    .expect(200);
+    app.call(Method::DELETE, "/hooks/g/announced", Auth::Root, None)
+        .await
+        .expect(200);
+
+    for consumer in &mut announcements {
+        let message = next_message(consumer).await;
+        let body: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(body, json!({"hookGroupId": "g", "hookId": "announced"}));
+        assert_eq!(message.routing_key.as_str(), "g.announced");
+    }
 }

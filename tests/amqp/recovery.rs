@@ -3,10 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::broker::{self, bound_hook, eventually, rabbitmqctl, unique, Client};
+use crate::broker::{self, bound_hook, eventually, listener_state, rabbitmqctl, unique, Client};
 use crate::fires::fires;
 use crate::helpers::{hook_body, spawn_app_with, TestApp};
 
@@ -19,15 +18,6 @@ async fn publish_batch(client: &Client, exchange: &str, range: std::ops::Range<u
         let id = format!("message-{n}");
         assert!(client.publish(exchange, "stream", &body, Some(&id)).await);
     }
-}
-
-async fn listener_state(app: &TestApp) -> Value {
-    let heartbeat = app
-        .raw(Method::GET, "/__heartbeat__")
-        .send()
-        .await
-        .expect("heartbeat answers");
-    heartbeat.json::<Value>().await.expect("JSON")["listener"].clone()
 }
 
 #[tokio::test]
