@@ -83,6 +83,35 @@ pub async fn listening_app(url: &str, prefix: &str) -> TestApp {
     spawn_app_with(move |s| s.amqp = Some(settings.clone())).await
 }
 
+/// What most listener tests start from: an app listening under its own prefix, a test
+/// client, and one declared exchange. It holds the broker shared while it lives.
+pub struct Fixture {
+    pub url: String,
+    pub prefix: String,
+    pub exchange: String,
+    pub client: Client,
+    pub app: TestApp,
+    _broker: RwLockReadGuard<'static, ()>,
+}
+
+/// A [`Fixture`] named after the test; `None` skips the test (see [`url`]).
+pub async fn fixture(name: &str) -> Option<Fixture> {
+    let url = url()?;
+    let broker = shared().await;
+    let (prefix, exchange) = (unique(name), unique("exchange"));
+    let client = Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    let app = listening_app(&url, &prefix).await;
+    Some(Fixture {
+        url,
+        prefix,
+        exchange,
+        client,
+        app,
+        _broker: broker,
+    })
+}
+
 /// A hook bound to `bindings` whose task shows the whole message context.
 pub fn bound_hook(bindings: &[(&str, &str)]) -> Value {
     let bindings: Vec<Value> = bindings

@@ -5,33 +5,31 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::broker::{
-    self, bound_hook, eventually, listener_state, next_message, queue_exists, unique, Client,
+    self, bound_hook, eventually, listener_state, next_message, queue_exists, unique,
 };
 use crate::fires::{await_fires, by_result, fires, task_payload};
 use crate::helpers::{hook_body, Auth};
 
 #[tokio::test]
 async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_context() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let (prefix, exchange) = (unique("patterns"), unique("exchange"));
-    let client = Client::connect(&url).await;
-    client.exchange(&exchange).await;
-    let app = broker::listening_app(&url, &prefix).await;
+    let Some(f) = broker::fixture("patterns").await else {
+        return;
+    };
+    let (exchange, client, app) = (&f.exchange, &f.client, &f.app);
     app.create_hook(
         "g/patterns",
-        bound_hook(&[(&exchange, "a.*.c"), (&exchange, "d.#")]),
+        bound_hook(&[(exchange, "a.*.c"), (exchange, "d.#")]),
     )
     .await;
     client
-        .publish_routed(&exchange, "d.probe", &json!({"probe": true}))
+        .publish_routed(exchange, "d.probe", &json!({"probe": true}))
         .await;
 
     let keys = ["a.b.c", "a.b.b.c", "a.c", "d", "d.e.f", "x.d", "a.b.c.d"];
     let mut routed = Vec::new();
     for key in keys {
         let body = serde_json::to_vec(&json!({"key": key})).unwrap();
-        if client.publish(&exchange, key, &body, None).await {
+        if client.publish(exchange, key, &body, None).await {
             routed.push(key);
         }
     }
@@ -41,11 +39,11 @@ async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_co
         ["a.b.c", "d", "d.e.f"],
         "`*` is one word, `#` any number"
     );
-    let fires = await_fires(&app, "g/patterns", 1 + routed.len()).await;
+    let fires = await_fires(app, "g/patterns", 1 + routed.len()).await;
     let mut fired_keys = Vec::new();
     for fire in &fires {
         assert_eq!(fire["firedBy"], "pulseMessage");
-        let payload = task_payload(&app, fire).await;
+        let payload = task_payload(app, fire).await;
         assert_eq!(payload["firedBy"], "pulseMessage");
         assert_eq!(payload["exchange"], exchange.as_str());
         assert_eq!(payload["redelivered"], false);
@@ -60,13 +58,11 @@ async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_co
 
 #[tokio::test]
 async fn poison_messages_are_recorded_as_error_fires_and_do_not_block_the_queue() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let (prefix, exchange) = (unique("poison"), unique("exchange"));
-    let client = Client::connect(&url).await;
-    client.exchange(&exchange).await;
-    let app = broker::listening_app(&url, &prefix).await;
-    let mut hook = bound_hook(&[(&exchange, "#")]);
+    let Some(f) = broker::fixture("poison").await else {
+        return;
+    };
+    let (exchange, client, app) = (&f.exchange, &f.client, &f.app);
+    let mut hook = bound_hook(&[(exchange, "#")]);
     hook["triggerSchema"] = json!({
         "type": "object",
         "properties": {"n": {"type": "integer"}},
@@ -75,19 +71,19 @@ async fn poison_messages_are_recorded_as_error_fires_and_do_not_block_the_queue(
     app.create_hook("g/poison", hook).await;
 
     client
-        .publish_routed(&exchange, "k", &json!({"n": "not a number"}))
+        .publish_routed(exchange, "k", &json!({"n": "not a number"}))
         .await;
-    assert!(client.publish(&exchange, "k", b"{not json", None).await);
-    assert!(client.publish(&exchange, "k", br#"{"n": 7}"#, None).await);
+    assert!(client.publish(exchange, "k", b"{not json", None).await);
+    assert!(client.publish(exchange, "k", br#"{"n": 7}"#, None).await);
 
-    let fires = await_fires(&app, "g/poison", 3).await;
+    let fires = await_fires(app, "g/poison", 3).await;
     let (ok, failed) = by_result(&fires);
     assert_eq!(
         ok.len(),
         1,
         "the good message behind the poison fired: {fires:?}"
     );
-    assert_eq!(task_payload(&app, &ok[0]).await["message"], json!({"n": 7}));
+    assert_eq!(task_payload(app, &ok[0]).await["message"], json!({"n": 7}));
     let mut errors: Vec<String> = failed
         .iter()
         .map(|f| f["error"].as_str().unwrap_or_default().to_owned())
@@ -100,19 +96,14 @@ async fn poison_messages_are_recorded_as_error_fires_and_do_not_block_the_queue(
 
 #[tokio::test]
 async fn an_update_moves_traffic_at_once_and_remove_deletes_the_queue() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let prefix = unique("moves");
-    let (old, new) = (unique("old"), unique("new"));
-    let client = Client::connect(&url).await;
-    client.exchange(&old).await;
+    let Some(f) = broker::fixture("moves").await else {
+        return;
+    };
+    let (url, prefix, exchange, client, app) = (&f.url, &f.prefix, &f.exchange, &f.client, &f.app);
+    let (old, new) = (exchange, unique("new"));
     client.exchange(&new).await;
-    let app = broker::listening_app(&url, &prefix).await;
-    app.create_hook("g/moving", bound_hook(&[(&old, "k")]))
-        .await;
-    client
-        .publish_routed(&old, "k", &json!({"on": "old"}))
-        .await;
+    app.create_hook("g/moving", bound_hook(&[(old, "k")])).await;
+    client.publish_routed(old, "k", &json!({"on": "old"})).await;
 
     let update = bound_hook(&[(&new, "k")]);
     app.call(Method::POST, "/hooks/g/moving", Auth::Root, Some(update))
@@ -123,67 +114,63 @@ async fn an_update_moves_traffic_at_once_and_remove_deletes_the_queue() {
         .await;
 
     assert!(
-        !client.publish(&old, "k", b"{}", None).await,
+        !client.publish(old, "k", b"{}", None).await,
         "the old binding is gone"
     );
-    let fires = await_fires(&app, "g/moving", 2).await;
+    let fires = await_fires(app, "g/moving", 2).await;
     let mut seen = Vec::new();
     for fire in &fires {
-        seen.push(task_payload(&app, fire).await["message"]["on"].clone());
+        seen.push(task_payload(app, fire).await["message"]["on"].clone());
     }
     seen.sort_by_key(|v| v.to_string());
     assert_eq!(seen, [json!("new"), json!("old")]);
 
     let queue = format!("{prefix}/g/moving");
-    assert!(queue_exists(&url, &queue).await);
+    assert!(queue_exists(url, &queue).await);
     app.call(Method::DELETE, "/hooks/g/moving", Auth::Root, None)
         .await
         .expect(200);
     eventually("the removed hook's queue is deleted", || async {
-        (!queue_exists(&url, &queue).await).then_some(())
+        (!queue_exists(url, &queue).await).then_some(())
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_queue_deleted_behind_hookds_back_is_restored_with_its_bindings() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let (prefix, exchange) = (unique("restore"), unique("exchange"));
-    let client = Client::connect(&url).await;
-    client.exchange(&exchange).await;
-    let app = broker::listening_app(&url, &prefix).await;
-    app.create_hook("g/fragile", bound_hook(&[(&exchange, "k.#")]))
+    let Some(f) = broker::fixture("restore").await else {
+        return;
+    };
+    let (prefix, exchange, client, app) = (&f.prefix, &f.exchange, &f.client, &f.app);
+    app.create_hook("g/fragile", bound_hook(&[(exchange, "k.#")]))
         .await;
     client
-        .publish_routed(&exchange, "k.1", &json!({"n": 1}))
+        .publish_routed(exchange, "k.1", &json!({"n": 1}))
         .await;
-    await_fires(&app, "g/fragile", 1).await;
+    await_fires(app, "g/fragile", 1).await;
 
     client.delete_queue(&format!("{prefix}/g/fragile")).await;
     client
-        .publish_routed(&exchange, "k.2", &json!({"n": 2}))
+        .publish_routed(exchange, "k.2", &json!({"n": 2}))
         .await;
 
-    let fires = await_fires(&app, "g/fragile", 2).await;
+    let fires = await_fires(app, "g/fragile", 2).await;
     assert_eq!(
-        task_payload(&app, &fires[0]).await["message"],
+        task_payload(app, &fires[0]).await["message"],
         json!({"n": 2})
     );
 }
 
 #[tokio::test]
 async fn a_binding_to_a_missing_exchange_is_reported_until_it_appears_and_breaks_nothing() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let prefix = unique("missing");
-    let (present, missing) = (unique("present"), unique("missing"));
-    let client = Client::connect(&url).await;
-    client.exchange(&present).await;
-    let app = broker::listening_app(&url, &prefix).await;
-    app.create_hook("g/half", bound_hook(&[(&missing, "#"), (&present, "half")]))
+    let Some(f) = broker::fixture("missing").await else {
+        return;
+    };
+    let (exchange, client, app) = (&f.exchange, &f.client, &f.app);
+    let (present, missing) = (exchange, unique("missing"));
+    app.create_hook("g/half", bound_hook(&[(&missing, "#"), (present, "half")]))
         .await;
-    app.create_hook("g/other", bound_hook(&[(&present, "other")]))
+    app.create_hook("g/other", bound_hook(&[(present, "other")]))
         .await;
 
     let errors = eventually("the missing exchange is reported", || async {
@@ -193,10 +180,10 @@ async fn a_binding_to_a_missing_exchange_is_reported_until_it_appears_and_breaks
     })
     .await;
     assert!(errors[0].as_str().unwrap().contains(&missing), "{errors}");
-    client.publish_routed(&present, "half", &json!({})).await;
-    client.publish_routed(&present, "other", &json!({})).await;
-    await_fires(&app, "g/half", 1).await;
-    await_fires(&app, "g/other", 1).await;
+    client.publish_routed(present, "half", &json!({})).await;
+    client.publish_routed(present, "other", &json!({})).await;
+    await_fires(app, "g/half", 1).await;
+    await_fires(app, "g/other", 1).await;
     assert_eq!(
         app.status("g/other").await["bindingStatus"],
         json!({"state": "active", "errors": []})
@@ -204,21 +191,20 @@ async fn a_binding_to_a_missing_exchange_is_reported_until_it_appears_and_breaks
 
     client.exchange(&missing).await;
     client.publish_routed(&missing, "late", &json!({})).await;
-    await_fires(&app, "g/half", 2).await;
+    await_fires(app, "g/half", 2).await;
     let status = app.status("g/half").await;
     assert_eq!(status["bindingStatus"]["errors"], json!([]));
-    assert_eq!(fires(&app, "g/half").await.len(), 2);
+    assert_eq!(fires(app, "g/half").await.len(), 2);
 }
 
 #[tokio::test]
 async fn hook_changes_are_announced_on_the_hook_change_exchanges() {
-    let Some(url) = broker::url() else { return };
-    let _broker = broker::shared().await;
-    let prefix = unique("events");
-    let client = Client::connect(&url).await;
-    let app = broker::listening_app(&url, &prefix).await;
+    let Some(f) = broker::fixture("events").await else {
+        return;
+    };
+    let (prefix, client, app) = (&f.prefix, &f.client, &f.app);
     eventually("the listener connects", || async {
-        (listener_state(&app).await["state"] == "connected").then_some(())
+        (listener_state(app).await["state"] == "connected").then_some(())
     })
     .await;
     let mut announcements = Vec::new();
