@@ -38,6 +38,9 @@ use topology::{Names, Topology, TopologyError};
 /// The first wait after losing the broker; it doubles up to the configured cap.
 const RECONNECT_BASE: Duration = Duration::from_millis(100);
 
+/// How long connecting may take before the attempt counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the listener works with.
 pub struct ListenerDeps {
     /// Its settings.
@@ -94,6 +97,8 @@ async fn run(
 enum SessionError {
     #[error("cannot connect")]
     Connect(#[source] lapin::Error),
+    #[error("connecting took longer than {0:?}")]
+    ConnectTimeout(Duration),
     #[error(transparent)]
     Topology(#[from] TopologyError),
     #[error("the connection closed")]
@@ -110,8 +115,10 @@ async fn serve(
 ) -> Result<(), SessionError> {
     let runtime = tokio::runtime::Handle::current();
     let url = &deps.settings.url;
-    let connection = crate::amqp::connect(url, "hookd listener", &runtime)
+    let connecting = crate::amqp::connect(url, "hookd listener", &runtime);
+    let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .map_err(|_| SessionError::ConnectTimeout(CONNECT_TIMEOUT))?
         .map_err(SessionError::Connect)?;
     let connection = Arc::new(connection);
     let mut connection_events = Box::pin(connection.events_listener());

@@ -23,6 +23,10 @@ use crate::domain::SubmittedTask;
 /// How long a publish may wait for the broker's confirmation before it counts as failed.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long connecting may take, so a broker behind a silent network fails a trigger instead
+/// of hanging it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// AMQP delivery mode of messages that survive a broker restart.
 const PERSISTENT: u8 = 2;
 
@@ -39,7 +43,7 @@ enum PublishError {
         exchange: String,
         routing_key: String,
     },
-    #[error("the broker did not confirm the task within {0:?}")]
+    #[error("the broker did not answer within {0:?}")]
     Timeout(Duration),
     #[error("connecting to the broker was interrupted")]
     Interrupted(#[from] tokio::task::JoinError),
@@ -78,10 +82,12 @@ impl AmqpSink {
         }
         let config = self.config.clone();
         let runtime = self.runtime.clone();
-        let opened = self
+        let opening = self
             .runtime
-            .spawn(async move { open(&config, &runtime).await })
-            .await??;
+            .spawn(async move { open(&config, &runtime).await });
+        let opened = tokio::time::timeout(CONNECT_TIMEOUT, opening)
+            .await
+            .map_err(|_| PublishError::Timeout(CONNECT_TIMEOUT))???;
         let channel = opened.1.clone();
         *link = Some(opened);
         Ok(channel)
