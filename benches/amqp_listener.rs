@@ -180,9 +180,13 @@ async fn broker_ceiling(channel: &Channel, run: &str) -> Sample {
     let exchange = format!("bench-{run}-plain");
     declare_exchange(channel, &exchange).await;
     let consumer = consume_all(channel, &format!("bench-{run}-plain"), &exchange).await;
-    measure(channel, &exchange, |_| "k".into(), consumer, |b| {
-        b["i"].as_u64().map(|n| n as usize)
-    })
+    measure(
+        channel,
+        &exchange,
+        |_| "k".into(),
+        consumer,
+        |b| b["i"].as_u64().map(|n| n as usize),
+    )
     .await
 }
 

@@ -3,9 +3,9 @@
 #
 # Exports:
 #   HOOKD_TEST_AMQP_URL        amqp://guest:guest@127.0.0.1:<port>/%2f
-#   HOOKD_TEST_RABBITMQ_NODE   the node name, for `rabbitmqctl -n` (tests restart the broker)
+#   HOOKD_TEST_RABBITMQ_NODE   the node name, for `rabbitmqctl -n`
 #   HOOKD_TEST_RABBITMQ_CTL    a script that runs rabbitmqctl against this node with its env
-#   HOOKD_TEST_RABBITMQ_START  a script that starts the node again after a stop, and waits
+#                              (tests restart the broker with `stop_app` / `start_app`)
 
 RABBITMQ_SBIN=/usr/lib/rabbitmq/bin
 
@@ -18,7 +18,9 @@ rabbitmq_install() {
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rabbitmq-server >&2
+  local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+    rabbitmq-server)
+  "${install[@]}" >&2 || { apt-get update >&2 && "${install[@]}" >&2; }
   if [ -n "$created_policy" ]; then rm -f "$policy"; fi
 }
 
@@ -81,7 +83,6 @@ EOF
   export HOOKD_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/%2f"
   export HOOKD_TEST_RABBITMQ_NODE="$node"
   export HOOKD_TEST_RABBITMQ_CTL="$dir/ctl"
-  export HOOKD_TEST_RABBITMQ_START="$dir/start"
 }
 
 rabbitmq_stop() {

@@ -113,19 +113,8 @@ async fn serve(
     stop: &CancellationToken,
     failures: &mut u32,
 ) -> Result<(), SessionError> {
-    let runtime = tokio::runtime::Handle::current();
-    let url = &deps.settings.url;
-    let connecting = crate::amqp::connect(url, "hookd listener", &runtime);
-    let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-        .await
-        .map_err(|_| SessionError::ConnectTimeout(CONNECT_TIMEOUT))?
-        .map_err(SessionError::Connect)?;
-    let connection = Arc::new(connection);
+    let (connection, topology, mut events) = open(&deps.settings).await?;
     let mut connection_events = Box::pin(connection.events_listener());
-    let mut topology = Topology::new(Arc::clone(&connection), Names::new(&deps.settings));
-    topology.dead_letter().await?;
-    let mut events =
-        Events::open(&connection, &mut topology, &deps.settings.exchange_prefix).await?;
     let (ended_tx, mut ended) = mpsc::unbounded_channel();
     let mut hooks = Reconciler::new(deps, Arc::clone(&connection), topology, applied, ended_tx);
     // Changes made while disconnected are covered by the full pass below.
@@ -173,6 +162,24 @@ async fn serve(
     hooks.stop_consumers().await;
     close(&connection).await;
     outcome
+}
+
+/// Connects and declares what every session needs: the dead-letter queue and the
+/// hook-change exchanges.
+async fn open(
+    settings: &AmqpSettings,
+) -> Result<(Arc<Connection>, Topology, Events), SessionError> {
+    let runtime = tokio::runtime::Handle::current();
+    let connecting = crate::amqp::connect(&settings.url, "hookd listener", &runtime);
+    let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| SessionError::ConnectTimeout(CONNECT_TIMEOUT))?
+        .map_err(SessionError::Connect)?;
+    let connection = Arc::new(connection);
+    let mut topology = Topology::new(Arc::clone(&connection), Names::new(settings));
+    topology.dead_letter().await?;
+    let events = Events::open(&connection, &mut topology, &settings.exchange_prefix).await?;
+    Ok((connection, topology, events))
 }
 
 async fn close(connection: &Connection) {

@@ -138,14 +138,20 @@ pub fn bound_hook(bindings: &[(&str, &str)]) -> Value {
     })
 }
 
-/// The `listener` part of the app's heartbeat.
-pub async fn listener_state(app: &TestApp) -> Value {
-    let heartbeat = app
-        .raw(reqwest::Method::GET, "/__heartbeat__")
-        .send()
-        .await
-        .expect("heartbeat answers");
-    heartbeat.json::<Value>().await.expect("JSON")["listener"].clone()
+/// The `listener` part of the app's heartbeat; `None` when the request did not get through
+/// (a pooled connection the server closed while the test waited on the broker).
+pub async fn listener_state(app: &TestApp) -> Option<Value> {
+    let heartbeat = app.raw(reqwest::Method::GET, "/__heartbeat__").send().await;
+    let body: Value = heartbeat.ok()?.json().await.ok()?;
+    Some(body["listener"].clone())
+}
+
+/// Waits until the listener reports `state` in the heartbeat, and returns its report.
+pub async fn await_listener(app: &TestApp, state: &str) -> Value {
+    eventually(&format!("the listener is {state}"), || async {
+        listener_state(app).await.filter(|l| l["state"] == state)
+    })
+    .await
 }
 
 /// Retries `check` until it returns `Some`, for at most a minute; the one place tests wait.
@@ -167,15 +173,20 @@ where
     }
 }
 
-/// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`).
-pub fn rabbitmqctl(args: &[&str]) {
+/// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`), off the test's
+/// runtime so the app under test keeps running meanwhile.
+pub async fn rabbitmqctl(args: &[&str]) {
     let ctl = std::env::var("HOOKD_TEST_RABBITMQ_CTL").expect("HOOKD_TEST_RABBITMQ_CTL is set");
-    let status = Command::new(ctl)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("rabbitmqctl runs");
-    assert!(status.success(), "rabbitmqctl {args:?} failed");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(ctl).args(&args).stdout(Stdio::null()).status()
+    })
+    .await
+    .expect("rabbitmqctl task");
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "rabbitmqctl failed: {status:?}"
+    );
 }
 
 /// The test's own AMQP client.

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::broker::{
-    self, bound_hook, eventually, listener_state, next_message, queue_exists, unique,
+    self, await_listener, bound_hook, eventually, next_message, queue_exists, unique,
 };
 use crate::fires::{await_fires, by_result, fires, task_payload};
 use crate::helpers::{hook_body, Auth};
@@ -203,10 +203,7 @@ async fn hook_changes_are_announced_on_the_hook_change_exchanges() {
         return;
     };
     let (prefix, client, app) = (&f.prefix, &f.client, &f.app);
-    eventually("the listener connects", || async {
-        (listener_state(app).await["state"] == "connected").then_some(())
-    })
-    .await;
+    await_listener(app, "connected").await;
     let mut announcements = Vec::new();
     for kind in ["hook-created", "hook-updated", "hook-deleted"] {
         let exchange = format!("{prefix}/exchange/{kind}");

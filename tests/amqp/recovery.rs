@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::json;
 
-use crate::broker::{self, bound_hook, eventually, listener_state, rabbitmqctl, unique, Client};
+use crate::broker::{self, await_listener, bound_hook, eventually, rabbitmqctl, unique, Client};
 use crate::fires::fires;
 use crate::helpers::{hook_body, spawn_app_with, TestApp};
 
@@ -39,24 +39,17 @@ async fn after_a_broker_restart_the_listener_reconnects_and_every_message_fires_
 
     publish_batch(&client, &exchange, 0..BATCH).await;
     drop(client);
-    rabbitmqctl(&["stop_app"]);
+    rabbitmqctl(&["stop_app"]).await;
     let reply = publisher.trigger("g/direct", json!({})).await;
     let message = reply.expect_error(503, "ServiceUnavailable");
     let status = publisher.status("g/direct").await;
-    eventually("the listener notices the loss", || async {
-        (listener_state(&app).await["state"] == "connecting").then_some(())
-    })
-    .await;
-    rabbitmqctl(&["start_app"]);
+    await_listener(&app, "connecting").await;
+    rabbitmqctl(&["start_app"]).await;
 
     assert!(!message.is_empty());
     assert_eq!(status["lastFire"]["result"], "error", "{status}");
-    eventually("the listener reconnects", || async {
-        let state = listener_state(&app).await;
-        (state["state"] == "connected").then_some(())
-    })
-    .await;
-    assert!(listener_state(&app).await["reconnects"].as_u64() >= Some(1));
+    let listener = await_listener(&app, "connected").await;
+    assert!(listener["reconnects"].as_u64() >= Some(1), "{listener}");
     let client = Client::connect(&url).await;
     publish_batch(&client, &exchange, BATCH..2 * BATCH).await;
 
