@@ -1,6 +1,8 @@
 //! Messages fire hooks: binding patterns, the message context, poison messages, and
 //! reconciliation after changes made through the API and behind hookd's back.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
@@ -8,7 +10,7 @@ use crate::broker::{
     self, await_listener, bound_hook, eventually, next_message, queue_exists, unique,
 };
 use crate::fires::{await_fires, by_result, fires, task_payload};
-use crate::helpers::{hook_body, Auth};
+use crate::helpers::{hook_body, spawn_app_with, Auth};
 
 #[tokio::test]
 async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_context() {
@@ -229,4 +231,38 @@ async fn hook_changes_are_announced_on_the_hook_change_exchanges() {
         assert_eq!(body, json!({"hookGroupId": "g", "hookId": "announced"}));
         assert_eq!(message.routing_key.as_str(), "g.announced");
     }
+}
+
+#[tokio::test]
+async fn a_replica_reconciles_a_hook_changed_through_another_at_once() {
+    let Some(f) = broker::fixture("replicas").await else {
+        return;
+    };
+    let dir = f.app.data_dir().to_owned();
+    let mut settings = broker::listener_settings(&f.url, &f.prefix);
+    // Only the announcement can make this replica look at the hook before the test ends.
+    settings.reconcile_interval = Duration::from_secs(3600);
+    let replica = spawn_app_with(move |s| {
+        s.data_dir = dir.clone();
+        s.amqp = Some(settings.clone());
+    })
+    .await;
+    await_listener(&f.app, "connected").await;
+    await_listener(&replica, "connected").await;
+    let missing = unique("missing");
+
+    f.app
+        .create_hook("g/shared", bound_hook(&[(&missing, "#")]))
+        .await;
+
+    let errors = eventually("the replica reconciles the new hook", || async {
+        let status = replica.status("g/shared").await;
+        let errors = status["bindingStatus"]["errors"].clone();
+        errors
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+            .then_some(errors)
+    })
+    .await;
+    assert!(errors[0].as_str().unwrap().contains(&missing), "{errors}");
 }

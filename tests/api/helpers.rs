@@ -291,6 +291,12 @@ impl TestApp {
         body
     }
 
+    /// The app's data directory, e.g. for a second app on the same store.
+    #[allow(dead_code)] // used by the AMQP tests, which share these helpers
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
     /// The current test time.
     pub fn now(&self) -> DateTime<Utc> {
         use hookd::clock::Clock;
