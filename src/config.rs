@@ -131,7 +131,8 @@ impl TaskQueue {
         match (raw, amqp_url) {
             ("local", _) => Ok(Self::Local),
             ("amqp", Some(url)) => Ok(amqp(url)),
-            (url, _) if url.starts_with("amqp://") || url.starts_with("amqps://") => Ok(amqp(url)),
+            // amqps:// is refused: hookd is built without TLS.
+            (url, _) if url.starts_with("amqp://") => Ok(amqp(url)),
             _ => Err(ConfigError::TaskQueue(raw.to_owned())),
         }
     }
@@ -385,7 +386,7 @@ mod tests {
             ("amqp://b/%2f", "ex")
         );
         assert!(matches!(parse("amqp://x/", None), Ok(TaskQueue::Amqp(_))));
-        for bad in ["amqp", "http://x", "", "Local"] {
+        for bad in ["amqp", "http://x", "amqps://x/", "", "Local"] {
             assert!(parse(bad, None).is_err(), "{bad:?} should be refused");
         }
     }
