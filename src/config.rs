@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -38,10 +37,20 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
-    /// Where tasks go: `local` (an outbox in the store), `http(s)://<receiver>` (a signed POST
-    /// per task) or `taskcluster+http(s)://<rootUrl>` (the queue of a Taskcluster deployment).
+    /// Where rendered tasks go: `local` (the outbox in the store, readable at
+    /// `/tasks/{taskId}`), `amqp` (the broker of `--amqp-url`) or an `amqp://` URL.
     #[arg(long, env = "HOOKD_TASK_QUEUE", default_value = "local")]
-    pub task_queue: TaskQueue,
+    pub task_queue: String,
+    /// Exchange the AMQP task queue publishes tasks to.
+    #[arg(
+        long,
+        env = "HOOKD_TASK_EXCHANGE",
+        default_value = "exchange/hookd/v1/tasks"
+    )]
+    pub task_exchange: String,
+    /// Routing key of tasks without a `taskQueueId` (or `provisionerId`/`workerType`).
+    #[arg(long, env = "HOOKD_TASK_ROUTING_KEY", default_value = "default")]
+    pub task_routing_key: String,
     /// Client id hookd uses with a Taskcluster queue.
     #[arg(long, env = "HOOKD_TASKCLUSTER_CLIENT_ID")]
     pub taskcluster_client_id: Option<String>,
@@ -51,10 +60,10 @@ pub struct ServeArgs {
     /// Standard Webhooks secret (`whsec_<base64>`) that signs tasks sent to an HTTP receiver.
     #[arg(long, env = "HOOKD_SINK_SECRET", hide_env_values = true)]
     pub sink_secret: Option<String>,
-    /// Attempts to submit one task before its fire fails as unavailable.
+    /// Attempts to submit one task over HTTP before its fire fails as unavailable.
     #[arg(long, env = "HOOKD_SINK_ATTEMPTS", default_value_t = 5)]
     pub sink_attempts: u32,
-    /// Seconds one submission attempt may take.
+    /// Seconds one HTTP submission attempt may take.
     #[arg(long, env = "HOOKD_SINK_TIMEOUT", default_value_t = 10)]
     pub sink_timeout: u64,
     /// SMTP server for failure emails, e.g. `smtp://mail.example:25` or `smtps://...`.
@@ -69,6 +78,70 @@ pub struct ServeArgs {
     /// Seconds during which each hook gets at most one notice per channel.
     #[arg(long, env = "HOOKD_NOTIFY_WINDOW", default_value_t = 3600)]
     pub notify_window: u64,
+    /// The AMQP listener.
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+}
+
+/// Options of the AMQP listener; it runs only when `--amqp-url` is set.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AmqpArgs {
+    /// Broker URL, e.g. `amqp://user:password@host:5672/%2f`; turns the listener on.
+    #[arg(long, env = "HOOKD_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+    /// Prefix of hookd's queues: `<prefix>/<hookGroupId>/<hookId>` and `<prefix>/dead-letter`.
+    #[arg(long, env = "HOOKD_AMQP_QUEUE_PREFIX", default_value = "hookd")]
+    pub amqp_queue_prefix: String,
+    /// Prefix of the hook-change exchanges (`<prefix>hook-created`, ...).
+    #[arg(
+        long,
+        env = "HOOKD_AMQP_EXCHANGE_PREFIX",
+        default_value = "exchange/hookd/v1/"
+    )]
+    pub amqp_exchange_prefix: String,
+    /// Unacknowledged messages each hook's consumer may hold (its concurrency).
+    #[arg(long, env = "HOOKD_AMQP_PREFETCH", default_value_t = 16)]
+    pub amqp_prefetch: u16,
+    /// Longest a hook's queue may grow; past it the broker dead-letters the oldest message.
+    #[arg(long, env = "HOOKD_AMQP_MAX_LENGTH")]
+    pub amqp_max_length: Option<u32>,
+    /// Deliveries of a message whose task the sink could not take before it is dead-lettered.
+    #[arg(long, env = "HOOKD_AMQP_MAX_ATTEMPTS", default_value_t = 5)]
+    pub amqp_max_attempts: u32,
+    /// Wait before the first retry of a message, in milliseconds; doubles per attempt.
+    #[arg(long, env = "HOOKD_AMQP_RETRY_BACKOFF_MS", default_value_t = 1000)]
+    pub amqp_retry_backoff_ms: u64,
+    /// Seconds between full reconciliations of queues and bindings with the stored hooks.
+    #[arg(long, env = "HOOKD_AMQP_RECONCILE_SECS", default_value_t = 60)]
+    pub amqp_reconcile_secs: u64,
+    /// Longest wait between reconnection attempts, in milliseconds.
+    #[arg(long, env = "HOOKD_AMQP_RECONNECT_MAX_MS", default_value_t = 30_000)]
+    pub amqp_reconnect_max_ms: u64,
+}
+
+/// Where rendered tasks go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskQueue {
+    /// The outbox in hookd's own store.
+    Local,
+    /// Persistent messages on a RabbitMQ exchange, with publisher confirms.
+    Amqp(AmqpTaskQueue),
+    /// A signed POST per task.
+    Http {
+        /// The receiver.
+        url: String,
+        /// The signing secret.
+        secret: WebhookSecret,
+    },
+    /// `createTask` on a Taskcluster deployment.
+    Taskcluster {
+        /// The deployment's root URL.
+        root_url: String,
+        /// hookd's client id there.
+        client_id: String,
+        /// hookd's access token there.
+        access_token: String,
+    },
 }
 
 /// Failure notices: where they go and how often.
@@ -95,32 +168,147 @@ impl Default for NotifySettings {
     }
 }
 
-/// Where submitted tasks go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskQueue {
-    /// The durable outbox in hookd's own store.
-    Local,
-    /// POST each task to this URL.
-    Http(String),
-    /// `createTask` on the Taskcluster deployment at this root URL.
-    Taskcluster(String),
+fn is_http_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://")
 }
 
-impl std::str::FromStr for TaskQueue {
-    type Err = ConfigError;
+/// The AMQP task queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpTaskQueue {
+    /// Broker URL.
+    pub url: String,
+    /// Exchange tasks are published to.
+    pub exchange: String,
+    /// Routing key of tasks that name no queue.
+    pub default_routing_key: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, ConfigError> {
-        if s == "local" {
-            return Ok(Self::Local);
-        }
-        if let Some(root) = s.strip_prefix("taskcluster+") {
-            if root.starts_with("https://") || root.starts_with("http://") {
-                return Ok(Self::Taskcluster(root.to_owned()));
+impl TaskQueue {
+    /// Reads `--task-queue` with what each kind of queue needs: `local`, `amqp` or an
+    /// `amqp://` URL, `http(s)://<receiver>` (needs `--sink-secret`), or
+    /// `taskcluster+http(s)://<rootUrl>` (needs Taskcluster credentials).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming what is unknown or missing.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let raw = args.task_queue.as_str();
+        if let Some(root_url) = raw.strip_prefix("taskcluster+") {
+            if !is_http_url(root_url) {
+                return Err(ConfigError::TaskQueue(raw.to_owned()));
             }
-        } else if s.starts_with("https://") || s.starts_with("http://") {
-            return Ok(Self::Http(s.to_owned()));
+            let (Some(client_id), Some(access_token)) =
+                (&args.taskcluster_client_id, &args.taskcluster_access_token)
+            else {
+                return Err(ConfigError::MissingTaskclusterCredentials);
+            };
+            return Ok(Self::Taskcluster {
+                root_url: root_url.to_owned(),
+                client_id: client_id.clone(),
+                access_token: access_token.clone(),
+            });
         }
-        Err(ConfigError::BadTaskQueue(s.to_owned()))
+        if is_http_url(raw) {
+            let secret = args
+                .sink_secret
+                .as_deref()
+                .ok_or(ConfigError::MissingSinkSecret)?;
+            return Ok(Self::Http {
+                url: raw.to_owned(),
+                secret: WebhookSecret::parse(secret).map_err(ConfigError::BadSinkSecret)?,
+            });
+        }
+        Self::parse(
+            raw,
+            args.amqp.amqp_url.as_deref(),
+            &args.task_exchange,
+            &args.task_routing_key,
+        )
+    }
+
+    /// Reads `--task-queue`: `local`, `amqp` (the listener's broker) or an `amqp://` URL.
+    ///
+    /// # Errors
+    /// [`ConfigError::TaskQueue`] for anything else, or `amqp` without `--amqp-url`.
+    pub fn parse(
+        raw: &str,
+        amqp_url: Option<&str>,
+        exchange: &str,
+        default_routing_key: &str,
+    ) -> Result<Self, ConfigError> {
+        let amqp = |url: &str| {
+            Self::Amqp(AmqpTaskQueue {
+                url: url.to_owned(),
+                exchange: exchange.to_owned(),
+                default_routing_key: default_routing_key.to_owned(),
+            })
+        };
+        match (raw, amqp_url) {
+            ("local", _) => Ok(Self::Local),
+            ("amqp", Some(url)) => Ok(amqp(url)),
+            // amqps:// is refused: hookd is built without TLS.
+            (url, _) if url.starts_with("amqp://") => Ok(amqp(url)),
+            _ => Err(ConfigError::TaskQueue(raw.to_owned())),
+        }
+    }
+}
+
+/// Validated settings of the AMQP listener.
+#[derive(Debug, Clone)]
+pub struct AmqpSettings {
+    /// Broker URL.
+    pub url: String,
+    /// Prefix of hookd's queue names.
+    pub queue_prefix: String,
+    /// Prefix of the hook-change exchange names.
+    pub exchange_prefix: String,
+    /// Prefetch per hook consumer.
+    pub prefetch: u16,
+    /// Longest queue length, if limited.
+    pub max_length: Option<u32>,
+    /// Deliveries before a message is dead-lettered (at least 1).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles per attempt.
+    pub retry_backoff: Duration,
+    /// Time between full reconciliations.
+    pub reconcile_interval: Duration,
+    /// Cap of the reconnection backoff.
+    pub reconnect_max: Duration,
+}
+
+impl AmqpSettings {
+    /// Listener settings with the defaults of the command line, for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            queue_prefix: "hookd".into(),
+            exchange_prefix: "exchange/hookd/v1/".into(),
+            prefetch: 16,
+            max_length: None,
+            max_attempts: 5,
+            retry_backoff: Duration::from_secs(1),
+            reconcile_interval: Duration::from_secs(60),
+            reconnect_max: Duration::from_secs(30),
+        }
+    }
+
+    fn load(args: &AmqpArgs) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = &args.amqp_url else {
+            return Ok(None);
+        };
+        if args.amqp_max_attempts == 0 || args.amqp_prefetch == 0 {
+            return Err(ConfigError::AmqpLimits);
+        }
+        Ok(Some(Self {
+            url: url.clone(),
+            queue_prefix: args.amqp_queue_prefix.clone(),
+            exchange_prefix: args.amqp_exchange_prefix.clone(),
+            prefetch: args.amqp_prefetch,
+            max_length: args.amqp_max_length,
+            max_attempts: args.amqp_max_attempts,
+            retry_backoff: Duration::from_millis(args.amqp_retry_backoff_ms),
+            reconcile_interval: Duration::from_secs(args.amqp_reconcile_secs.max(1)),
+            reconnect_max: Duration::from_millis(args.amqp_reconnect_max_ms.max(1)),
+        }))
     }
 }
 
@@ -165,9 +353,12 @@ pub enum ConfigError {
     /// The root access token is empty.
     #[error("the root access token must not be empty")]
     EmptyRootToken,
-    /// `--task-queue` names no known kind of queue.
-    #[error("task queue {0:?} must be local, http(s)://... or taskcluster+http(s)://...")]
-    BadTaskQueue(String),
+    /// `--task-queue` names no known queue.
+    #[error(
+        "unknown task queue {0:?}: use `local`, `amqp` (with --amqp-url), an amqp:// URL, \
+         an http(s):// URL or taskcluster+http(s)://<rootUrl>"
+    )]
+    TaskQueue(String),
     /// A Taskcluster queue needs credentials.
     #[error(
         "a taskcluster+ task queue needs --taskcluster-client-id and --taskcluster-access-token"
@@ -179,6 +370,9 @@ pub enum ConfigError {
     /// The signing secret is unusable.
     #[error("the sink secret is invalid")]
     BadSinkSecret(#[source] SecretError),
+    /// A listener limit is zero.
+    #[error("--amqp-max-attempts and --amqp-prefetch must be at least 1")]
+    AmqpLimits,
 }
 
 /// Validated settings for one `hookd serve`.
@@ -200,65 +394,14 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
-    /// Where tasks go, with what each kind needs.
-    pub task_sink: TaskSinkSettings,
-    /// How HTTP sinks retry.
+    /// Where rendered tasks go.
+    pub task_queue: TaskQueue,
+    /// The AMQP listener; `None` leaves bindings inactive.
+    pub amqp: Option<AmqpSettings>,
+    /// How HTTP task queues retry.
     pub sink_retry: RetryPolicy,
     /// Failure notices.
     pub notify: NotifySettings,
-}
-
-/// The task queue and its credentials, checked to fit together.
-#[derive(Debug, Clone)]
-pub enum TaskSinkSettings {
-    /// The store's outbox.
-    Local,
-    /// A signed POST per task.
-    Http {
-        /// The receiver.
-        url: String,
-        /// The signing secret.
-        secret: WebhookSecret,
-    },
-    /// A Taskcluster queue.
-    Taskcluster {
-        /// The deployment's root URL.
-        root_url: String,
-        /// hookd's client id there.
-        client_id: String,
-        /// hookd's access token there.
-        access_token: String,
-    },
-}
-
-impl TaskSinkSettings {
-    fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
-        Ok(match &args.task_queue {
-            TaskQueue::Local => Self::Local,
-            TaskQueue::Http(url) => {
-                let secret = args
-                    .sink_secret
-                    .as_deref()
-                    .ok_or(ConfigError::MissingSinkSecret)?;
-                Self::Http {
-                    url: url.clone(),
-                    secret: WebhookSecret::parse(secret).map_err(ConfigError::BadSinkSecret)?,
-                }
-            }
-            TaskQueue::Taskcluster(root_url) => {
-                let (Some(client_id), Some(access_token)) =
-                    (&args.taskcluster_client_id, &args.taskcluster_access_token)
-                else {
-                    return Err(ConfigError::MissingTaskclusterCredentials);
-                };
-                Self::Taskcluster {
-                    root_url: root_url.clone(),
-                    client_id: client_id.clone(),
-                    access_token: access_token.clone(),
-                }
-            }
-        })
-    }
 }
 
 impl Settings {
@@ -273,7 +416,8 @@ impl Settings {
             trigger_token_key: None,
             body_limit: 1024 * 1024,
             workers: None,
-            task_sink: TaskSinkSettings::Local,
+            task_queue: TaskQueue::Local,
+            amqp: None,
             sink_retry: RetryPolicy::default(),
             notify: NotifySettings::default(),
         }
@@ -296,12 +440,21 @@ impl Settings {
             .as_deref()
             .map(parse_key)
             .transpose()?;
-        let task_sink = TaskSinkSettings::from_args(&args)?;
+        let task_queue = TaskQueue::from_args(&args)?;
         let sink_retry = RetryPolicy {
             attempts: args.sink_attempts.max(1),
             attempt_timeout: Duration::from_secs(args.sink_timeout.max(1)),
             ..RetryPolicy::default()
         };
+        let notify = NotifySettings {
+            smtp_url: args.smtp_url.clone(),
+            from: args.notify_from.clone(),
+            chat_webhook_url: args.chat_webhook_url.clone(),
+            window: chrono::Duration::seconds(
+                i64::try_from(args.notify_window).unwrap_or(i64::MAX),
+            ),
+        };
+        let amqp = AmqpSettings::load(&args.amqp)?;
         Ok(Self {
             listen: args.listen,
             data_dir: args.data_dir,
@@ -311,16 +464,10 @@ impl Settings {
             trigger_token_key,
             body_limit: args.body_limit,
             workers: args.workers,
-            task_sink,
+            task_queue,
+            amqp,
             sink_retry,
-            notify: NotifySettings {
-                smtp_url: args.smtp_url,
-                from: args.notify_from,
-                chat_webhook_url: args.chat_webhook_url,
-                window: chrono::Duration::seconds(
-                    i64::try_from(args.notify_window).unwrap_or(i64::MAX),
-                ),
-            },
+            notify,
         })
     }
 }
@@ -372,21 +519,66 @@ mod tests {
     }
 
     #[test]
-    fn task_queues_parse_by_their_scheme() {
-        assert_eq!("local".parse::<TaskQueue>().unwrap(), TaskQueue::Local);
+    fn task_queues_parse_local_amqp_and_urls_and_refuse_the_rest() {
+        let parse = |raw, url| TaskQueue::parse(raw, url, "ex", "rk");
+        assert_eq!(parse("local", None).unwrap(), TaskQueue::Local);
+        let TaskQueue::Amqp(queue) = parse("amqp", Some("amqp://b/%2f")).unwrap() else {
+            panic!("amqp selects the listener's broker");
+        };
         assert_eq!(
-            "https://r.example/in".parse::<TaskQueue>().unwrap(),
-            TaskQueue::Http("https://r.example/in".into())
+            (queue.url.as_str(), queue.exchange.as_str()),
+            ("amqp://b/%2f", "ex")
         );
-        assert_eq!(
-            "taskcluster+https://tc.example"
-                .parse::<TaskQueue>()
-                .unwrap(),
-            TaskQueue::Taskcluster("https://tc.example".into())
-        );
-        for bad in ["", "amqp://x", "taskcluster+ftp://x", "taskcluster+"] {
-            assert!(bad.parse::<TaskQueue>().is_err(), "{bad:?}");
+        assert!(matches!(parse("amqp://x/", None), Ok(TaskQueue::Amqp(_))));
+        for bad in ["amqp", "http://x", "amqps://x/", "", "Local"] {
+            assert!(parse(bad, None).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    /// `hookd serve` options from a command line.
+    fn serve_args(line: &[&str]) -> ServeArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let argv = std::iter::once("hookd").chain(line.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn http_and_taskcluster_queues_need_their_credentials() {
+        let queue = |line: &[&str]| TaskQueue::from_args(&serve_args(line));
+        assert!(matches!(
+            queue(&[
+                "--task-queue",
+                "https://r.example/in",
+                "--sink-secret",
+                "s3cret"
+            ]),
+            Ok(TaskQueue::Http { .. })
+        ));
+        assert!(matches!(
+            queue(&["--task-queue", "https://r.example/in"]),
+            Err(ConfigError::MissingSinkSecret)
+        ));
+        let tc = [
+            "--task-queue",
+            "taskcluster+https://tc.example",
+            "--taskcluster-client-id",
+            "hookd",
+            "--taskcluster-access-token",
+            "t",
+        ];
+        let Ok(TaskQueue::Taskcluster { root_url, .. }) = queue(&tc) else {
+            panic!("a taskcluster+ URL selects the queue sink");
+        };
+        assert_eq!(root_url, "https://tc.example");
+        assert!(matches!(
+            queue(&tc[..2]),
+            Err(ConfigError::MissingTaskclusterCredentials)
+        ));
+        assert!(queue(&["--task-queue", "taskcluster+ftp://x"]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! The layers point inward: `api` → `registry` and `fire` → the `store` and sink traits →
 //! `domain`. `startup` wires them together from `config`.
 
+pub mod amqp;
 pub mod api;
 pub mod clients;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod data_dir;
 pub mod domain;
 pub mod fire;
+pub mod listener;
 pub mod notify;
 pub mod registry;
 pub mod schemas;

@@ -14,16 +14,19 @@ use crate::api::extract::BodyLimit;
 use crate::api::{self, request_info, ApiState};
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
-use crate::config::{Settings, TaskSinkSettings};
+use crate::config::{Settings, TaskQueue};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
-use crate::fire::sink::{HttpSink, LocalSink, TaskSink, TaskclusterSink, TaskclusterSinkError};
-use crate::fire::{FireDeps, TriggerSchemas};
+use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
+use crate::fire::{FireDeps, TaskSink, TriggerSchemas};
+use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::HookRegistry;
 use crate::schemas::{SchemaError, SchemaSet};
 use crate::store::{HookStore, SqliteStore, StoreError};
 use crate::token_cipher::TokenCipher;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -66,16 +69,17 @@ fn task_sink(
     store: &Arc<dyn HookStore>,
     clock: &Arc<dyn Clock>,
 ) -> Result<Arc<dyn TaskSink>, StartupError> {
-    Ok(match &settings.task_sink {
-        TaskSinkSettings::Local => Arc::new(LocalSink::new(Arc::clone(store))),
-        TaskSinkSettings::Http { url, secret } => Arc::new(HttpSink::new(
+    Ok(match &settings.task_queue {
+        TaskQueue::Local => Arc::new(LocalSink::new(Arc::clone(store))),
+        TaskQueue::Amqp(queue) => Arc::new(AmqpSink::new(queue.clone())),
+        TaskQueue::Http { url, secret } => Arc::new(HttpSink::new(
             http_client()?,
             url.clone(),
             secret.clone(),
             settings.sink_retry,
             Arc::clone(clock),
         )),
-        TaskSinkSettings::Taskcluster {
+        TaskQueue::Taskcluster {
             root_url,
             client_id,
             access_token,
@@ -118,6 +122,10 @@ pub struct Application {
     port: u16,
     server: Server,
     new_root_token: Option<String>,
+    /// Stops the background loops (the AMQP listener) when the server stops.
+    stop_loops: CancellationToken,
+    /// The AMQP listener, when `--amqp-url` turned it on.
+    listener: Option<JoinHandle<()>>,
 }
 
 impl Application {
@@ -140,19 +148,36 @@ impl Application {
             ClientRegistry::new(&clients, &roles)?,
         ));
 
-        let state = web::Data::new(ApiState {
-            registry: HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key)),
+        let fire = FireDeps {
             store: Arc::clone(&store),
-            fire: FireDeps {
-                store: Arc::clone(&store),
-                sink: task_sink(&settings, &store, &clock)?,
-                notifier: Arc::new(notifier(&settings, &clock)?),
-                roles,
-                trigger_schemas: Arc::new(TriggerSchemas::default()),
-            },
+            sink: task_sink(&settings, &store, &clock)?,
+            notifier: Arc::new(notifier(&settings, &clock)?),
+            roles,
+            trigger_schemas: Arc::new(TriggerSchemas::default()),
+        };
+        let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
+        let stop_loops = CancellationToken::new();
+        let listener_status = Arc::new(match settings.amqp {
+            Some(_) => ListenerStatus::connecting(),
+            None => ListenerStatus::disabled(),
+        });
+        let amqp_listener = settings.amqp.clone().map(|amqp| {
+            let deps = ListenerDeps {
+                settings: amqp,
+                fire: fire.clone(),
+                clock: Arc::clone(&clock),
+                status: Arc::clone(&listener_status),
+            };
+            listener::spawn(deps, registry.subscribe(), stop_loops.clone())
+        });
+        let state = web::Data::new(ApiState {
+            registry,
+            store: Arc::clone(&store),
+            fire,
             schemas: Arc::new(SchemaSet::load()?),
             clock,
             started: Instant::now(),
+            listener: listener_status,
         });
         let authenticator = web::Data::new(authenticator);
         let body_limit = BodyLimit(settings.body_limit);
@@ -181,6 +206,8 @@ impl Application {
             port,
             server,
             new_root_token: root.new_token,
+            stop_loops,
+            listener: amqp_listener,
         })
     }
 
@@ -206,13 +233,19 @@ impl Application {
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
-        tokio::select! {
+        let result = tokio::select! {
             result = &mut server => result,
             () = shutdown => {
                 // The stop command is carried out by the server future, so poll both.
                 let ((), result) = tokio::join!(handle.stop(true), server);
                 result
             }
+        };
+        self.stop_loops.cancel();
+        if let Some(listener) = self.listener {
+            // A listener that panicked has nothing left to stop.
+            let _ = listener.await;
         }
+        result
     }
 }

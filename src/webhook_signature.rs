@@ -12,7 +12,7 @@ use sha2::Sha256;
 const PREFIX: &str = "whsec_";
 
 /// A shared signing secret.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret(Vec<u8>);
 
 impl std::fmt::Debug for WebhookSecret {

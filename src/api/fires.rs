@@ -15,6 +15,7 @@ use super::extract::HookPath;
 use super::ApiState;
 use crate::domain::{FireRecord, HookRecord, Schedule, TaskState};
 use crate::fire::iso_time;
+use crate::listener::ListenerState;
 use crate::store::FireCursor;
 
 /// The most fires one page may hold, and the default page size.
@@ -48,7 +49,25 @@ pub async fn hook_status(
     if let Some(next) = next_scheduled_date(&state, &record) {
         status["nextScheduledDate"] = Value::String(iso_time(next));
     }
+    if !record.hook.bindings.is_empty() {
+        status["bindingStatus"] = binding_status(&state, &record);
+    }
     Ok(HttpResponse::Ok().json(status))
+}
+
+/// Extension: whether the hook's bindings are live, and which ones the broker refused. Only
+/// hooks with bindings carry it, so others still match Taskcluster's schema.
+fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
+    let listener = state.listener.state();
+    let active = match listener {
+        ListenerState::Disabled => "inactive",
+        ListenerState::Connecting => "connecting",
+        ListenerState::Connected => "active",
+    };
+    json!({
+        "state": active,
+        "errors": state.listener.binding_errors(&record.hook.key()),
+    })
 }
 
 /// The slot the scheduler has claimed next, or else the schedule's next time from now.

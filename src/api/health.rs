@@ -20,10 +20,17 @@ pub async fn ping(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "alive": true, "uptime": uptime }))
 }
 
-/// 200 when the store answers, 503 when it does not.
+/// 200 when the store answers, 503 when it does not. The AMQP listener's state is reported
+/// but does not fail the check: it reconnects by itself, and restarting hookd would not help.
 async fn heartbeat(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok().json(json!({ "store": "ok" })))
+    Ok(HttpResponse::Ok().json(json!({
+        "store": "ok",
+        "listener": {
+            "state": state.listener.state().as_str(),
+            "reconnects": state.listener.reconnects(),
+        },
+    })))
 }
 
 /// Always 200: the process is up and serving.

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::fire::FireDeps;
+use crate::listener::ListenerStatus;
 use crate::registry::HookRegistry;
 use crate::schemas::{SchemaId, SchemaSet};
 use crate::store::HookStore;
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// When the service started, for `ping`'s uptime.
     pub started: Instant,
+    /// What the AMQP listener is doing, for getHookStatus and the heartbeat.
+    pub listener: Arc<ListenerStatus>,
 }
 
 impl ApiState {

@@ -101,6 +101,21 @@ impl TaskId {
     pub fn generate() -> Self {
         Self(slugid::nice())
     }
+
+    /// A task id that depends only on `bytes`: the same input always gives the same id, so a
+    /// redelivered message or a re-fired slot submits the same task. The first 128 bits of the
+    /// input's SHA-256 are shaped into a version-4 UUID in slugid's "nice" form.
+    pub fn derived_from(bytes: &[u8]) -> Self {
+        use base64::Engine;
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&digest[..16]);
+        uuid[0] &= 0x7f; // "nice": the id never starts with `-`
+        uuid[6] = (uuid[6] & 0x0f) | 0x40; // version 4
+        uuid[8] = (uuid[8] & 0x3f) | 0x80; // variant 1
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid))
+    }
 }
 
 /// Checks the shape Taskcluster's schemas require of a task id: 22 URL-safe base64 characters
@@ -170,6 +185,19 @@ mod tests {
             assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
             assert!(!id.as_str().starts_with('-'));
         }
+    }
+
+    #[test]
+    fn derived_task_ids_are_valid_stable_and_distinct() {
+        let inputs: Vec<Vec<u8>> = (0..1000u32).map(|n| n.to_be_bytes().to_vec()).collect();
+        let ids: std::collections::HashSet<TaskId> =
+            inputs.iter().map(|b| TaskId::derived_from(b)).collect();
+        assert_eq!(ids.len(), inputs.len(), "distinct inputs give distinct ids");
+        for id in &ids {
+            assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+            assert!(!id.as_str().starts_with('-'));
+        }
+        assert_eq!(TaskId::derived_from(b"m-1"), TaskId::derived_from(b"m-1"));
     }
 
     #[test]

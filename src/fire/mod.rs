@@ -134,6 +134,34 @@ fn notify_in_background(deps: &FireDeps, hook: &Hook, fire: &FireRecord) {
     tokio::spawn(async move { notifier.error_fire(&hook, &fire).await });
 }
 
+/// Records a fire that was refused before a task could be made (a message body that is not
+/// JSON, or a payload the trigger schema rejects), so the hook's owner sees it in
+/// listLastFires. [`fire`] does not record such refusals: an API caller hears about them in the
+/// response instead.
+///
+/// # Errors
+/// [`FireError::Store`] when the record could not be written.
+pub async fn record_refused(
+    deps: &FireDeps,
+    record: &HookRecord,
+    trigger: &Trigger,
+    failure: FireFailure,
+) -> Result<(), FireError> {
+    let task_id = trigger
+        .task_id()
+        .unwrap_or_else(|_| trigger.fallback_task_id());
+    let fire = FireRecord::new(
+        &record.hook.key(),
+        trigger.fired_by(),
+        task_id,
+        trigger.time(),
+        Some(failure),
+    );
+    deps.store.record_fire(&fire).await?;
+    tracing::info!(task_id = %fire.task_id, hook = %record.hook.key(), "refused fire recorded");
+    Ok(())
+}
+
 /// Renders, checks and submits the task of one fire.
 async fn create_task(
     deps: &FireDeps,

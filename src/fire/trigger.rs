@@ -28,6 +28,25 @@ impl Trigger {
         Self::with_payload(FiredBy::TriggerHookWithToken, payload, Map::new(), time)
     }
 
+    /// A message delivered on a queue bound to `exchange`. `task_id` is derived from the message,
+    /// so a redelivery of it submits the same task; `payload.taskId` still wins when present.
+    pub fn pulse_message(
+        payload: Value,
+        exchange: &str,
+        routing_key: &str,
+        redelivered: bool,
+        task_id: TaskId,
+        time: DateTime<Utc>,
+    ) -> Self {
+        let mut extra_context = Map::new();
+        extra_context.insert("exchange".into(), exchange.into());
+        extra_context.insert("routingKey".into(), routing_key.into());
+        extra_context.insert("redelivered".into(), redelivered.into());
+        let mut trigger = Self::with_payload(FiredBy::PulseMessage, payload, extra_context, time);
+        trigger.reserved_task_id = Some(task_id);
+        trigger
+    }
+
     fn with_payload(
         fired_by: FiredBy,
         payload: Value,
@@ -67,11 +86,16 @@ impl Trigger {
         match self.payload.as_ref().and_then(|p| p.get("taskId")) {
             Some(Value::String(id)) => TaskId::parse(id.as_str()),
             Some(other) => Err(DomainError::InvalidTaskId(other.to_string())),
-            None => Ok(self
-                .reserved_task_id
-                .clone()
-                .unwrap_or_else(TaskId::generate)),
+            None => Ok(self.fallback_task_id()),
         }
+    }
+
+    /// A task id for recording a fire that never got as far as choosing one: the reserved id, or
+    /// a fresh one.
+    pub(super) fn fallback_task_id(&self) -> TaskId {
+        self.reserved_task_id
+            .clone()
+            .unwrap_or_else(TaskId::generate)
     }
 
     /// The JSON-e context: `firedBy`, `taskId`, `now`, the payload and any trigger-specific keys.
@@ -136,6 +160,27 @@ mod tests {
                 "taskId {bad} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn pulse_messages_carry_exchange_routing_key_and_redelivery_and_reuse_their_task_id() {
+        let id = TaskId::derived_from(b"message");
+        let trigger = Trigger::pulse_message(
+            json!({"n": 1}),
+            "exchange/x",
+            "a.b",
+            true,
+            id.clone(),
+            time(),
+        );
+        assert_eq!(trigger.task_id().unwrap(), id);
+        assert_eq!(trigger.task_id().unwrap(), id, "the same id every time");
+        let context = trigger.context(&id);
+        assert_eq!(context["firedBy"], "pulseMessage");
+        assert_eq!(context["payload"], json!({"n": 1}));
+        assert_eq!(context["exchange"], "exchange/x");
+        assert_eq!(context["routingKey"], "a.b");
+        assert_eq!(context["redelivered"], true);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use hookd::schemas::SchemaId;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_matches_schemas, spawn_app, Auth};
+use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth};
 
 #[tokio::test]
 async fn ping_is_alive_with_an_uptime() {
@@ -43,6 +43,27 @@ async fn dockerflow_endpoints_answer_at_the_root_and_under_the_prefix() {
         .unwrap();
     assert_eq!(
         heartbeat.json::<serde_json::Value>().await.unwrap(),
-        json!({"store": "ok"})
+        json!({"store": "ok", "listener": {"state": "disabled", "reconnects": 0}})
+    );
+}
+
+#[tokio::test]
+async fn without_a_broker_bindings_are_stored_but_reported_inactive() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["bindings"] = json!([{"exchange": "exchange/x", "routingKeyPattern": "#"}]);
+    app.create_hook("g/bound", body).await;
+    app.create_hook("g/unbound", hook_body()).await;
+
+    let bound = app.status("g/bound").await;
+    let unbound = app.status("g/unbound").await;
+
+    assert_eq!(
+        bound["bindingStatus"],
+        json!({"state": "inactive", "errors": []})
+    );
+    assert!(
+        unbound.get("bindingStatus").is_none(),
+        "hooks without bindings keep Taskcluster's shape: {unbound}"
     );
 }

@@ -562,6 +562,14 @@ fn hookd_differs_from_taskcluster_only_where_deliberate() {
             hookd_valid: true,
             instance: with(definition(), "scopes", Some(json!(["queue:create-task:*"]))),
         },
+        // The extension: the AMQP listener's view of a hook with bindings.
+        Difference {
+            what: "a status with the bindingStatus extension is accepted by hookd only",
+            schema: SchemaId::HookStatus,
+            hookd_valid: true,
+            instance: json!({"lastFire": {"result": "no-fire"},
+                             "bindingStatus": {"state": "active", "errors": []}}),
+        },
         // Response schemas that state more precisely what hookd emits.
         Difference {
             what: "hookd always returns bindings in a definition",

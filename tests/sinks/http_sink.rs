@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use hookd::config::TaskSinkSettings;
+use hookd::config::TaskQueue;
 use hookd::webhook_signature::WebhookSecret;
 use serde_json::json;
 use sha2::Sha256;
@@ -17,7 +17,7 @@ const SECRET_KEY: &[u8] = b"receiver-shared-secret";
 async fn app_posting_to(receiver: &Receiver, attempts: u32) -> TestApp {
     let url = format!("{}/tasks", receiver.url);
     let app = spawn_app_with(move |s| {
-        s.task_sink = TaskSinkSettings::Http {
+        s.task_queue = TaskQueue::Http {
             url: url.clone(),
             secret: WebhookSecret::parse(&format!("whsec_{}", STANDARD.encode(SECRET_KEY)))
                 .unwrap(),

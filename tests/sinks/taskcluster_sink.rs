@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hawk::{Header, Key, RequestBuilder, SHA256};
-use hookd::config::TaskSinkSettings;
+use hookd::config::TaskQueue;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ const ACCESS_TOKEN: &str = "queue-access-token";
 async fn app_using_queue(receiver: &Receiver) -> TestApp {
     let root_url = receiver.url.clone();
     let app = spawn_app_with(move |s| {
-        s.task_sink = TaskSinkSettings::Taskcluster {
+        s.task_queue = TaskQueue::Taskcluster {
             root_url: root_url.clone(),
             client_id: CLIENT_ID.into(),
             access_token: ACCESS_TOKEN.into(),

@@ -7,11 +7,13 @@ use async_trait::async_trait;
 
 use crate::domain::{SubmittedTask, TaskId, TaskState};
 
+mod amqp;
 mod http;
 mod local;
 pub mod retry;
 mod taskcluster;
 
+pub use amqp::AmqpSink;
 pub use http::HttpSink;
 pub use local::LocalSink;
 pub use retry::RetryPolicy;

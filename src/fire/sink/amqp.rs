@@ -1,0 +1,214 @@
+//! The `amqp` sink: each task is a persistent JSON message on a RabbitMQ exchange.
+//!
+//! Publisher confirms make a submit succeed only once the broker has taken responsibility for
+//! the message. A message no queue is bound for comes back (it is published `mandatory`), and
+//! that is a failure too: a task nobody will ever read is not submitted. The message id is the
+//! task id, so consumers can drop the duplicates at-least-once delivery may bring.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio::sync::Mutex;
+
+use super::{SinkError, TaskSink};
+use crate::config::AmqpTaskQueue;
+use crate::domain::SubmittedTask;
+
+/// How long a publish may wait for the broker's confirmation before it counts as failed.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting may take, so a broker behind a silent network fails a trigger instead
+/// of hanging it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// AMQP delivery mode of messages that survive a broker restart.
+const PERSISTENT: u8 = 2;
+
+/// Why a publish did not go through. Every case is worth retrying later, so all of them become
+/// [`SinkError::Unavailable`].
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("the broker could not be reached or refused the operation")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker did not confirm the task")]
+    Nacked,
+    #[error("no queue is bound to exchange {exchange} for routing key {routing_key}")]
+    Unroutable {
+        exchange: String,
+        routing_key: String,
+    },
+    #[error("the broker did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connecting to the broker was interrupted")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
+impl From<PublishError> for SinkError {
+    fn from(e: PublishError) -> Self {
+        SinkError::Unavailable(Box::new(e))
+    }
+}
+
+/// Publishes tasks to an exchange, reconnecting on demand.
+pub struct AmqpSink {
+    config: AmqpTaskQueue,
+    runtime: Handle,
+    /// The open connection and its confirm-mode channel, replaced when it breaks.
+    link: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl AmqpSink {
+    /// A sink for `config` whose connection runs on the current runtime. It connects on the
+    /// first submit, so hookd starts even while the broker is away.
+    pub fn new(config: AmqpTaskQueue) -> Self {
+        Self {
+            config,
+            runtime: Handle::current(),
+            link: Mutex::new(None),
+        }
+    }
+
+    /// The channel to publish on, connecting (and declaring the exchange) when there is none.
+    async fn channel(&self) -> Result<Channel, PublishError> {
+        let mut link = self.link.lock().await;
+        if let Some((_, channel)) = link.as_ref().filter(|(_, c)| c.status().connected()) {
+            return Ok(channel.clone());
+        }
+        let config = self.config.clone();
+        let runtime = self.runtime.clone();
+        let opening = self
+            .runtime
+            .spawn(async move { open(&config, &runtime).await });
+        let opened = tokio::time::timeout(CONNECT_TIMEOUT, opening)
+            .await
+            .map_err(|_| PublishError::Timeout(CONNECT_TIMEOUT))???;
+        let channel = opened.1.clone();
+        *link = Some(opened);
+        Ok(channel)
+    }
+
+    async fn publish(&self, task: &SubmittedTask) -> Result<(), PublishError> {
+        let channel = self.channel().await?;
+        let routing_key = routing_key(&task.task, &self.config.default_routing_key);
+        // A struct of strings and JSON values always serializes.
+        let body = serde_json::to_vec(task).unwrap_or_default();
+        let confirm = channel
+            .basic_publish(
+                &self.config.exchange,
+                &routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &body,
+                properties(task),
+            )
+            .await?;
+        let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+            .await
+            .map_err(|_| PublishError::Timeout(CONFIRM_TIMEOUT))??;
+        match confirmation {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable {
+                exchange: self.config.exchange.clone(),
+                routing_key,
+            }),
+            Confirmation::Nack(_) | Confirmation::NotRequested => Err(PublishError::Nacked),
+        }
+    }
+}
+
+/// Connects, declares the task exchange (durable topic) and turns on publisher confirms.
+async fn open(
+    config: &AmqpTaskQueue,
+    runtime: &Handle,
+) -> Result<(Connection, Channel), PublishError> {
+    let connection = crate::amqp::connect(&config.url, "hookd task sink", runtime).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .exchange_declare(
+            config.exchange.as_str(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    Ok((connection, channel))
+}
+
+/// The task's queue: `taskQueueId`, else Taskcluster's older `provisionerId/workerType`, else
+/// the configured default.
+fn routing_key(task: &Value, default: &str) -> String {
+    let text = |field: &str| task.get(field).and_then(Value::as_str);
+    match (
+        text("taskQueueId"),
+        text("provisionerId"),
+        text("workerType"),
+    ) {
+        (Some(queue), _, _) => queue.to_owned(),
+        (None, Some(provisioner), Some(worker)) => format!("{provisioner}/{worker}"),
+        _ => default.to_owned(),
+    }
+}
+
+/// Persistent JSON, the task id as message id, and where the task came from as headers.
+fn properties(task: &SubmittedTask) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    let mut header = |name: &str, value: &str| {
+        headers.insert(
+            name.into(),
+            AMQPValue::LongString(LongString::from(value.to_owned())),
+        );
+    };
+    header("hookGroupId", task.hook_group_id.as_str());
+    header("hookId", task.hook_id.as_str());
+    header("firedBy", task.fired_by.as_str());
+    BasicProperties::default()
+        .with_message_id(task.task_id.as_str().into())
+        .with_content_type("application/json".into())
+        .with_delivery_mode(PERSISTENT)
+        .with_timestamp(u64::try_from(task.submitted.timestamp()).unwrap_or_default())
+        .with_headers(headers)
+}
+
+#[async_trait]
+impl TaskSink for AmqpSink {
+    #[tracing::instrument(skip_all, fields(task_id = %task.task_id))]
+    async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError> {
+        self.publish(task).await.map_err(|e| {
+            tracing::warn!(error = %e, "task not published");
+            SinkError::from(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn routing_keys_follow_the_task_queue_then_the_legacy_pair_then_the_default() {
+        let cases = [
+            (json!({"taskQueueId": "p/w", "provisionerId": "x"}), "p/w"),
+            (json!({"provisionerId": "p", "workerType": "w"}), "p/w"),
+            (json!({"provisionerId": "p"}), "fallback"),
+            (json!({}), "fallback"),
+        ];
+        for (task, expected) in cases {
+            assert_eq!(routing_key(&task, "fallback"), expected, "for {task}");
+        }
+    }
+}

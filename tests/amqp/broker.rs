@@ -1,0 +1,336 @@
+//! The test side of RabbitMQ: where it is, an app wired to it, and a publisher/inspector that
+//! talks AMQP to it directly.
+//!
+//! Every app gets its own queue and exchange prefixes, so tests share one broker without
+//! seeing each other's queues. The one test that restarts the broker takes [`exclusive`]; all
+//! others hold [`shared`] while they run.
+
+use std::future::Future;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hookd::config::{AmqpSettings, AmqpTaskQueue, TaskQueue};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, Consumer, ExchangeKind};
+use serde_json::{json, Value};
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+static BROKER: RwLock<()> = RwLock::const_new(());
+
+/// Held by tests that need the broker to stay up.
+pub async fn shared() -> RwLockReadGuard<'static, ()> {
+    BROKER.read().await
+}
+
+/// Held by the test that stops and starts the broker.
+pub async fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    BROKER.write().await
+}
+
+/// The broker's URL; `None` skips the test outside `scripts/test.sh`, which always sets it.
+pub fn url() -> Option<String> {
+    match std::env::var("HOOKD_TEST_AMQP_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("HOOKD_TEST_RUN_DIR").is_some() => {
+            panic!("scripts/test.sh must start RabbitMQ and set HOOKD_TEST_AMQP_URL")
+        }
+        Err(_) => {
+            eprintln!("skipped: HOOKD_TEST_AMQP_URL is not set (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// A unique name for this test's queues and exchanges.
+pub fn unique(what: &str) -> String {
+    format!("test-{what}-{}", Uuid::new_v4().simple())
+}
+
+/// Listener settings for tests: own prefixes, quick retries and reconnects, a short periodic
+/// reconciliation.
+pub fn listener_settings(url: &str, prefix: &str) -> AmqpSettings {
+    let mut settings = AmqpSettings::new(url);
+    settings.queue_prefix = prefix.to_owned();
+    settings.exchange_prefix = format!("{prefix}/exchange/");
+    settings.max_attempts = 3;
+    settings.retry_backoff = Duration::from_millis(20);
+    settings.reconcile_interval = Duration::from_secs(1);
+    settings.reconnect_max = Duration::from_millis(500);
+    settings
+}
+
+/// The AMQP task queue for tests: `exchange` on the test broker.
+pub fn task_queue(url: &str, exchange: &str) -> TaskQueue {
+    TaskQueue::Amqp(AmqpTaskQueue {
+        url: url.to_owned(),
+        exchange: exchange.to_owned(),
+        default_routing_key: "default".into(),
+    })
+}
+
+/// An app whose listener uses `prefix`, with the local sink.
+pub async fn listening_app(url: &str, prefix: &str) -> TestApp {
+    let settings = listener_settings(url, prefix);
+    spawn_app_with(move |s| s.amqp = Some(settings.clone())).await
+}
+
+/// What most listener tests start from: an app listening under its own prefix, a test
+/// client, and one declared exchange. It holds the broker shared while it lives.
+pub struct Fixture {
+    pub url: String,
+    pub prefix: String,
+    pub exchange: String,
+    pub client: Client,
+    pub app: TestApp,
+    _broker: RwLockReadGuard<'static, ()>,
+}
+
+/// A [`Fixture`] named after the test; `None` skips the test (see [`url`]).
+pub async fn fixture(name: &str) -> Option<Fixture> {
+    let url = url()?;
+    let broker = shared().await;
+    let (prefix, exchange) = (unique(name), unique("exchange"));
+    let client = Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    let app = listening_app(&url, &prefix).await;
+    Some(Fixture {
+        url,
+        prefix,
+        exchange,
+        client,
+        app,
+        _broker: broker,
+    })
+}
+
+/// A hook bound to `bindings` whose task shows the whole message context.
+pub fn bound_hook(bindings: &[(&str, &str)]) -> Value {
+    let bindings: Vec<Value> = bindings
+        .iter()
+        .map(|(exchange, pattern)| json!({"exchange": exchange, "routingKeyPattern": pattern}))
+        .collect();
+    json!({
+        "metadata": {"name": "on message", "description": "d", "owner": "ci@example.com"},
+        "bindings": bindings,
+        "triggerSchema": {"type": "object"},
+        "task": {
+            "provisionerId": "p",
+            "workerType": "w",
+            "taskQueueId": "proj/workers",
+            "metadata": {"name": "t"},
+            "payload": {
+                "firedBy": {"$eval": "firedBy"},
+                "message": {"$eval": "payload"},
+                "exchange": {"$eval": "exchange"},
+                "routingKey": {"$eval": "routingKey"},
+                "redelivered": {"$eval": "redelivered"},
+            },
+        },
+    })
+}
+
+/// The `listener` part of the app's heartbeat; `None` when the request did not get through
+/// (a pooled connection the server closed while the test waited on the broker).
+pub async fn listener_state(app: &TestApp) -> Option<Value> {
+    let heartbeat = app.raw(reqwest::Method::GET, "/__heartbeat__").send().await;
+    let body: Value = heartbeat.ok()?.json().await.ok()?;
+    Some(body["listener"].clone())
+}
+
+/// Waits until the listener reports `state` in the heartbeat, and returns its report.
+pub async fn await_listener(app: &TestApp, state: &str) -> Value {
+    eventually(&format!("the listener is {state}"), || async {
+        listener_state(app).await.filter(|l| l["state"] == state)
+    })
+    .await
+}
+
+/// Retries `check` until it returns `Some`, for at most a minute; the one place tests wait.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`), off the test's
+/// runtime so the app under test keeps running meanwhile.
+pub async fn rabbitmqctl(args: &[&str]) {
+    let ctl = std::env::var("HOOKD_TEST_RABBITMQ_CTL").expect("HOOKD_TEST_RABBITMQ_CTL is set");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(ctl).args(&args).stdout(Stdio::null()).status()
+    })
+    .await
+    .expect("rabbitmqctl task");
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "rabbitmqctl failed: {status:?}"
+    );
+}
+
+/// The test's own AMQP client.
+pub struct Client {
+    _connection: Connection,
+    channel: Channel,
+}
+
+impl Client {
+    /// Connects, with publisher confirms on.
+    pub async fn connect(url: &str) -> Self {
+        let runtime = tokio::runtime::Handle::current();
+        let connection = hookd::amqp::connect(url, "hookd tests", &runtime)
+            .await
+            .expect("the test broker accepts connections");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        Self {
+            _connection: connection,
+            channel,
+        }
+    }
+
+    /// Declares a durable topic exchange.
+    pub async fn exchange(&self, name: &str) {
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        self.channel
+            .exchange_declare(name, ExchangeKind::Topic, options, FieldTable::default())
+            .await
+            .expect("exchange declared");
+    }
+
+    /// Publishes a persistent message and returns whether a queue took it.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        message_id: Option<&str>,
+    ) -> bool {
+        let mut properties = BasicProperties::default().with_delivery_mode(2);
+        if let Some(id) = message_id {
+            properties = properties.with_message_id(id.into());
+        }
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirmation = self
+            .channel
+            .basic_publish(exchange, routing_key, options, body, properties)
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+        matches!(confirmation, Confirmation::Ack(None))
+    }
+
+    /// Publishes JSON until a queue takes it, e.g. while hookd is still binding.
+    pub async fn publish_routed(&self, exchange: &str, routing_key: &str, body: &Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        eventually(
+            &format!("a queue bound for {routing_key} on {exchange}"),
+            || async {
+                self.publish(exchange, routing_key, &bytes, None)
+                    .await
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Declares a queue bound to `exchange` for `pattern` and consumes it.
+    pub async fn consume(&self, queue: &str, exchange: &str, pattern: &str) -> Consumer {
+        let options = QueueDeclareOptions {
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        self.channel
+            .queue_declare(queue, options, FieldTable::default())
+            .await
+            .expect("queue declared");
+        if !exchange.is_empty() {
+            self.channel
+                .queue_bind(
+                    queue,
+                    exchange,
+                    pattern,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("queue bound");
+        }
+        self.consume_existing(queue).await
+    }
+
+    /// Consumes a queue someone else declared.
+    pub async fn consume_existing(&self, queue: &str) -> Consumer {
+        let options = BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        };
+        self.channel
+            .basic_consume(queue, "", options, FieldTable::default())
+            .await
+            .expect("consuming")
+    }
+
+    /// Deletes a queue, as an operator or a broker failure might.
+    pub async fn delete_queue(&self, queue: &str) {
+        self.channel
+            .queue_delete(queue, QueueDeleteOptions::default())
+            .await
+            .expect("queue deleted");
+    }
+}
+
+/// Whether a queue exists (a passive declare on a throwaway connection: a miss closes the
+/// channel).
+pub async fn queue_exists(url: &str, queue: &str) -> bool {
+    let probe = Client::connect(url).await;
+    let options = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    probe
+        .channel
+        .queue_declare(queue, options, FieldTable::default())
+        .await
+        .is_ok()
+}
+
+/// The next message of `consumer`, within a minute.
+pub async fn next_message(consumer: &mut Consumer) -> lapin::message::Delivery {
+    tokio::time::timeout(Duration::from_secs(60), consumer.next())
+        .await
+        .expect("a message arrives")
+        .expect("the consumer is open")
+        .expect("a delivery")
+}

@@ -1,0 +1,95 @@
+//! The AMQP task sink, and the listener's retries when the sink cannot take a task.
+
+use lapin::types::AMQPValue;
+use serde_json::{json, Value};
+
+use crate::broker::{self, bound_hook, next_message, unique, Client};
+use crate::fires::{await_fires, by_result};
+use crate::helpers::spawn_app_with;
+
+/// A header of a task message, as text.
+fn header(message: &lapin::message::Delivery, name: &str) -> String {
+    let headers = message.properties.headers().clone().unwrap_or_default();
+    match headers.inner().get(name) {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("header {name}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lettered() {
+    let Some(url) = broker::url() else { return };
+    let _broker = broker::shared().await;
+    let (prefix, exchange, tasks) = (unique("retry"), unique("exchange"), unique("tasks"));
+    let client = Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    let listener = broker::listener_settings(&url, &prefix);
+    let task_queue = broker::task_queue(&url, &tasks);
+    let app = spawn_app_with(move |s| {
+        s.amqp = Some(listener.clone());
+        s.task_queue = task_queue.clone();
+    })
+    .await;
+    app.create_hook("g/retried", bound_hook(&[(&exchange, "#")]))
+        .await;
+
+    // No queue is bound to the task exchange yet, so the sink refuses every task.
+    client
+        .publish_routed(&exchange, "first", &json!({"n": 0}))
+        .await;
+    let body = serde_json::to_vec(&json!({"n": 1})).unwrap();
+    assert!(
+        client
+            .publish(&exchange, "second", &body, Some("message-1"))
+            .await
+    );
+
+    let mut dead_letters = client
+        .consume_existing(&format!("{prefix}/dead-letter"))
+        .await;
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        let message = next_message(&mut dead_letters).await;
+        dead.push(serde_json::from_slice::<Value>(&message.data).unwrap());
+    }
+    dead.sort_by_key(|b| b["n"].as_i64());
+    assert_eq!(dead, [json!({"n": 0}), json!({"n": 1})]);
+    let fires = await_fires(&app, "g/retried", 6).await;
+    let (ok, failed) = by_result(&fires);
+    assert!(ok.is_empty(), "no fire succeeded: {fires:?}");
+    let mut ids: Vec<&str> = failed.iter().filter_map(|f| f["taskId"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        2,
+        "three attempts per message, one task id each: {fires:?}"
+    );
+    for fire in &failed {
+        let error = fire["error"].as_str().unwrap_or_default();
+        assert!(error.contains("unavailable"), "{error}");
+    }
+
+    // Once a worker queue is bound, tasks arrive with their id, routing key and origin.
+    let mut worker = client
+        .consume(&unique("worker"), &tasks, "proj/workers")
+        .await;
+    client
+        .publish_routed(&exchange, "third", &json!({"n": 3}))
+        .await;
+    let task = next_message(&mut worker).await;
+    let fires = await_fires(&app, "g/retried", 7).await;
+    assert_eq!(fires[0]["result"], "success", "{:?}", fires[0]);
+    assert_eq!(
+        task.properties.message_id().as_ref().map(|m| m.to_string()),
+        fires[0]["taskId"].as_str().map(str::to_owned)
+    );
+    assert_eq!(task.routing_key.as_str(), "proj/workers");
+    assert_eq!(task.properties.delivery_mode(), &Some(2));
+    assert_eq!(header(&task, "hookGroupId"), "g");
+    assert_eq!(header(&task, "hookId"), "retried");
+    assert_eq!(header(&task, "firedBy"), "pulseMessage");
+    let body: Value = serde_json::from_slice(&task.data).unwrap();
+    assert_eq!(body["taskId"], fires[0]["taskId"]);
+    assert_eq!(body["task"]["payload"]["message"], json!({"n": 3}));
+}
