@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::clients::ClientConfig;
 use crate::domain::Role;
+use crate::store::MongoOptions;
 use crate::token_cipher::KEY_LEN;
 
 /// Options of `hookd serve`.
@@ -34,6 +35,39 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
+    /// Where hooks are stored when not in the embedded store.
+    #[command(flatten)]
+    pub mongodb: MongoArgs,
+    /// Apply pending MongoDB migrations before serving.
+    #[arg(long, env = "HOOKD_MIGRATE")]
+    pub migrate: bool,
+}
+
+/// MongoDB options, shared by `hookd serve` and `hookd migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MongoArgs {
+    /// Store hooks in this MongoDB database instead of the embedded SQLite store, e.g.
+    /// `mongodb://db.example:27017/hookd`.
+    #[arg(long, env = "HOOKD_MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+    /// Days a fire stays in the MongoDB fire history.
+    #[arg(long, env = "HOOKD_MONGODB_FIRE_RETENTION_DAYS", default_value_t = 365)]
+    pub mongodb_fire_retention_days: u32,
+    /// Keep only this many of each hook's newest fires in MongoDB.
+    #[arg(long, env = "HOOKD_MONGODB_FIRES_PER_HOOK")]
+    pub mongodb_fires_per_hook: Option<u64>,
+}
+
+impl MongoArgs {
+    /// The store options, when a URI is set.
+    pub fn options(&self) -> Option<MongoOptions> {
+        let uri = self.mongodb_uri.clone()?;
+        Some(MongoOptions {
+            fire_retention: chrono::Duration::days(i64::from(self.mongodb_fire_retention_days)),
+            fires_per_hook: self.mongodb_fires_per_hook,
+            ..MongoOptions::new(uri)
+        })
+    }
 }
 
 /// The optional TOML configuration file.
@@ -98,6 +132,10 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
+    /// The MongoDB store; `None` selects the embedded SQLite store in the data dir.
+    pub mongodb: Option<MongoOptions>,
+    /// Whether to apply pending MongoDB migrations at start-up.
+    pub migrate: bool,
 }
 
 impl Settings {
@@ -112,6 +150,8 @@ impl Settings {
             trigger_token_key: None,
             body_limit: 1024 * 1024,
             workers: None,
+            mongodb: None,
+            migrate: false,
         }
     }
 
@@ -141,6 +181,8 @@ impl Settings {
             trigger_token_key,
             body_limit: args.body_limit,
             workers: args.workers,
+            mongodb: args.mongodb.options(),
+            migrate: args.migrate,
         })
     }
 }
