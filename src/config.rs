@@ -43,18 +43,24 @@ pub struct ServeArgs {
     pub migrate: bool,
 }
 
-/// MongoDB options, shared by `hookd serve` and `hookd migrate`.
+/// MongoDB options, shared by `hookd serve` and `hookd migrate`. Global, so that
+/// `hookd migrate status --mongodb-uri ..` reads as written.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MongoArgs {
     /// Store hooks in this MongoDB database instead of the embedded SQLite store, e.g.
     /// `mongodb://db.example:27017/hookd`.
-    #[arg(long, env = "HOOKD_MONGODB_URI", hide_env_values = true)]
+    #[arg(long, env = "HOOKD_MONGODB_URI", hide_env_values = true, global = true)]
     pub mongodb_uri: Option<String>,
     /// Days a fire stays in the MongoDB fire history.
-    #[arg(long, env = "HOOKD_MONGODB_FIRE_RETENTION_DAYS", default_value_t = 365)]
+    #[arg(
+        long,
+        env = "HOOKD_MONGODB_FIRE_RETENTION_DAYS",
+        default_value_t = 365,
+        global = true
+    )]
     pub mongodb_fire_retention_days: u32,
     /// Keep only this many of each hook's newest fires in MongoDB.
-    #[arg(long, env = "HOOKD_MONGODB_FIRES_PER_HOOK")]
+    #[arg(long, env = "HOOKD_MONGODB_FIRES_PER_HOOK", global = true)]
     pub mongodb_fires_per_hook: Option<u64>,
 }
 

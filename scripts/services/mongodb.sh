@@ -58,6 +58,10 @@ mongodb_start() {
 mongodb_stop() {
   local pidfile="$HOOKD_TEST_RUN_DIR/mongodb/pid"
   [ -f "$pidfile" ] || return 0
-  kill "$(cat "$pidfile")" 2>/dev/null || true
+  local pid
+  pid="$(cat "$pidfile")"
+  kill "$pid" 2>/dev/null || true
+  # Reap it, so it is gone before its data dir is removed.
+  wait "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
