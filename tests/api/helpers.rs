@@ -107,7 +107,12 @@ fn test_backend() -> Option<MongoOptions> {
         Ok("mongodb") => {
             let uri = fresh_database_uri()
                 .expect("HOOKD_TEST_BACKEND=mongodb needs HOOKD_TEST_MONGODB_URI");
-            Some(MongoOptions::new(uri))
+            // The test clock starts in 2026; without a long retention the TTL monitor would
+            // delete the test's fires once the real date is a year past that.
+            Some(MongoOptions {
+                fire_retention: chrono::Duration::days(365 * 200),
+                ..MongoOptions::new(uri)
+            })
         }
         Ok(other) => panic!("HOOKD_TEST_BACKEND={other:?}; expected sqlite or mongodb"),
     }

@@ -11,10 +11,18 @@ use tokio::task::JoinSet;
 use crate::contract::{fire_at, hook_record, key, scheduled, store_contract, updated};
 use crate::mongo_server::{fresh_database_uri, PrivateServer};
 
+/// Options for `uri` that keep fires for centuries: the shared fixtures date fires near the
+/// epoch, and the default one-year retention would let the TTL monitor delete them mid-test.
+fn options(uri: impl Into<String>) -> MongoOptions {
+    MongoOptions {
+        fire_retention: chrono::Duration::days(365 * 200),
+        ..MongoOptions::new(uri)
+    }
+}
+
 /// A migrated store on its own database, or `None` without a test server.
 async fn fresh_store() -> Option<(MongoStore, ())> {
-    let options = MongoOptions::new(fresh_database_uri()?);
-    Some((migrated(&options).await, ()))
+    Some((migrated(&options(fresh_database_uri()?)).await, ()))
 }
 
 async fn migrated(options: &MongoOptions) -> MongoStore {
@@ -44,7 +52,7 @@ macro_rules! with_server {
 #[tokio::test]
 async fn migrating_a_fresh_database_creates_indexes_and_records_each_step() {
     with_server!(uri);
-    let store = MongoStore::connect(&MongoOptions::new(&uri)).await.unwrap();
+    let store = MongoStore::connect(&options(&uri)).await.unwrap();
     let pending = store.pending_migrations().await.unwrap();
     assert!(!pending.is_empty(), "a fresh database has pending steps");
 
@@ -81,7 +89,7 @@ async fn migrating_a_fresh_database_creates_indexes_and_records_each_step() {
 #[tokio::test]
 async fn migrating_again_is_a_no_op() {
     with_server!(uri);
-    let store = migrated(&MongoOptions::new(&uri)).await;
+    let store = migrated(&options(&uri)).await;
     let before = store.migration_status().await.unwrap();
     assert_eq!(store.migrate().await.unwrap(), Vec::<&str>::new());
     assert_eq!(store.migration_status().await.unwrap(), before);
@@ -92,14 +100,14 @@ async fn concurrent_migrators_run_each_step_exactly_once() {
     with_server!(uri);
     let mut migrators = JoinSet::new();
     for _ in 0..6 {
-        let store = MongoStore::connect(&MongoOptions::new(&uri)).await.unwrap();
+        let store = MongoStore::connect(&options(&uri)).await.unwrap();
         migrators.spawn(async move { store.migrate().await });
     }
     let mut ran: Vec<&str> = Vec::new();
     for result in migrators.join_all().await {
         ran.extend(result.expect("every migrator succeeds"));
     }
-    let store = MongoStore::connect(&MongoOptions::new(&uri)).await.unwrap();
+    let store = MongoStore::connect(&options(&uri)).await.unwrap();
     let all: Vec<&str> = store
         .migration_status()
         .await
@@ -131,7 +139,7 @@ async fn a_lock_left_by_a_dead_migrator_is_taken_over_after_its_lease() {
         )
         .await
         .unwrap();
-    let store = MongoStore::connect(&MongoOptions::new(&uri)).await.unwrap();
+    let store = MongoStore::connect(&options(&uri)).await.unwrap();
     assert!(!store.migrate().await.unwrap().is_empty());
 }
 
@@ -140,7 +148,9 @@ async fn documents_have_readable_keys_real_dates_and_sealed_tokens() {
     with_server!(uri);
     let store = migrated(&MongoOptions::new(&uri)).await;
     let hook = scheduled(hook_record("g", "nightly/linux"), 1_760_000_000_000);
-    let fire = fire_at(&hook.hook.key(), 1_760_000_000_123);
+    // Recent, so that the default retention keeps it.
+    let fired_ms = chrono::Utc::now().timestamp_millis();
+    let fire = fire_at(&hook.hook.key(), fired_ms);
     store.insert_hook(&hook).await.unwrap();
     store.record_fire(&fire).await.unwrap();
 
@@ -179,23 +189,19 @@ async fn documents_have_readable_keys_real_dates_and_sealed_tokens() {
             .get_datetime("taskCreateTime")
             .unwrap()
             .timestamp_millis(),
-        1_760_000_000_123
+        fired_ms
     );
     let expires = stored_fire
         .get_datetime("expireAt")
         .unwrap()
         .timestamp_millis();
-    assert_eq!(
-        expires - 1_760_000_000_123,
-        365 * 24 * 3600 * 1000,
-        "kept a year"
-    );
+    assert_eq!(expires - fired_ms, 365 * 24 * 3600 * 1000, "kept a year");
 }
 
 #[tokio::test]
 async fn the_validator_refuses_a_hook_with_a_date_written_as_text() {
     with_server!(uri);
-    let _store = migrated(&MongoOptions::new(&uri)).await;
+    let _store = migrated(&options(&uri)).await;
     let result = raw(&uri)
         .await
         .collection::<Document>("hooks")
@@ -211,7 +217,7 @@ async fn the_validator_refuses_a_hook_with_a_date_written_as_text() {
 #[tokio::test]
 async fn a_stored_hook_with_an_invalid_id_reads_as_corrupt() {
     with_server!(uri);
-    let store = migrated(&MongoOptions::new(&uri)).await;
+    let store = migrated(&options(&uri)).await;
     raw(&uri)
         .await
         .collection::<Document>("hooks")
@@ -228,9 +234,9 @@ async fn a_stored_hook_with_an_invalid_id_reads_as_corrupt() {
 #[tokio::test]
 async fn the_per_hook_cap_keeps_only_the_newest_fires() {
     with_server!(uri);
-    let mut options = MongoOptions::new(&uri);
-    options.fires_per_hook = Some(3);
-    let store = migrated(&options).await;
+    let mut capped = options(&uri);
+    capped.fires_per_hook = Some(3);
+    let store = migrated(&capped).await;
     let (mine, other) = (key("g", "capped"), key("g", "other"));
     let fires: Vec<_> = (0..6).map(|i| fire_at(&mine, 1_000 + i)).collect();
     for fire in &fires {
@@ -246,8 +252,8 @@ async fn the_per_hook_cap_keeps_only_the_newest_fires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_racing_one_create_have_exactly_one_winner() {
     with_server!(uri);
-    let a = Arc::new(migrated(&MongoOptions::new(&uri)).await);
-    let b = Arc::new(MongoStore::connect(&MongoOptions::new(&uri)).await.unwrap());
+    let a = Arc::new(migrated(&options(&uri)).await);
+    let b = Arc::new(MongoStore::connect(&options(&uri)).await.unwrap());
     let mut racers = JoinSet::new();
     for i in 0..16 {
         let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
@@ -277,7 +283,7 @@ async fn two_replicas_racing_one_create_have_exactly_one_winner() {
 #[tokio::test]
 async fn paging_with_a_cursor_resumes_strictly_after_it() {
     with_server!(uri);
-    let store = migrated(&MongoOptions::new(&uri)).await;
+    let store = migrated(&options(&uri)).await;
     let k = key("g", "h");
     let fires: Vec<_> = (0..4).map(|_| fire_at(&k, 5_000)).collect();
     for fire in &fires {
@@ -315,7 +321,7 @@ async fn the_store_recovers_by_itself_when_its_server_returns() {
         return crate::mongo_server::skipping(module_path!());
     };
     let uri = format!("{}/recovery?serverSelectionTimeoutMS=500", server.uri());
-    let store = migrated(&MongoOptions::new(uri)).await;
+    let store = migrated(&options(uri)).await;
     let hook = hook_record("g", "h");
     store.insert_hook(&hook).await.unwrap();
 

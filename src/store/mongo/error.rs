@@ -7,7 +7,7 @@ use crate::store::StoreError;
 
 /// Failures of this backend that are not plain driver errors.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum MongoError {
+pub(super) enum MongoError {
     /// A number too large for a BSON 64-bit integer.
     #[error("{0} does not fit in a BSON 64-bit integer")]
     OutOfRange(u64),

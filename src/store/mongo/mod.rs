@@ -196,6 +196,31 @@ fn at_or_before(cursor: &FireCursor) -> Document {
     }
 }
 
+/// Inserts a document whose `_id` must be new.
+async fn insert_new<D>(collection: &Collection<D>, doc: D) -> Result<(), StoreError>
+where
+    D: serde::Serialize + Send + Sync,
+{
+    collection.insert_one(doc).await.map_err(insert)?;
+    Ok(())
+}
+
+/// Fetches the document with this `_id`, as a record.
+async fn find_by_id<D, R>(
+    collection: &Collection<D>,
+    id: &str,
+    into_record: fn(D) -> Result<R, StoreError>,
+) -> Result<Option<R>, StoreError>
+where
+    D: serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    let found = collection
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(driver)?;
+    found.map(into_record).transpose()
+}
+
 /// Collects a cursor of documents into records.
 async fn collect<D, R>(
     cursor: mongodb::Cursor<D>,
@@ -211,20 +236,11 @@ where
 #[async_trait]
 impl HookStore for MongoStore {
     async fn insert_hook(&self, record: &HookRecord) -> Result<(), StoreError> {
-        self.hooks
-            .insert_one(HookDoc::new(record)?)
-            .await
-            .map_err(insert)?;
-        Ok(())
+        insert_new(&self.hooks, HookDoc::new(record)?).await
     }
 
     async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
-        let found = self
-            .hooks
-            .find_one(doc! { "_id": hook_id(key) })
-            .await
-            .map_err(driver)?;
-        found.map(HookDoc::into_record).transpose()
+        find_by_id(&self.hooks, &hook_id(key), HookDoc::into_record).await
     }
 
     async fn replace_hook(
@@ -343,20 +359,11 @@ impl HookStore for MongoStore {
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
-        self.tasks
-            .insert_one(TaskDoc::new(task))
-            .await
-            .map_err(insert)?;
-        Ok(())
+        insert_new(&self.tasks, TaskDoc::new(task)).await
     }
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
-        let found = self
-            .tasks
-            .find_one(doc! { "_id": task_id.as_str() })
-            .await
-            .map_err(driver)?;
-        found.map(TaskDoc::into_record).transpose()
+        find_by_id(&self.tasks, task_id.as_str(), TaskDoc::into_record).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
