@@ -56,11 +56,17 @@ pub struct MongoArgs {
         long,
         env = "HOOKD_MONGODB_FIRE_RETENTION_DAYS",
         default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(1..),
         global = true
     )]
     pub mongodb_fire_retention_days: u32,
     /// Keep only this many of each hook's newest fires in MongoDB.
-    #[arg(long, env = "HOOKD_MONGODB_FIRES_PER_HOOK", global = true)]
+    #[arg(
+        long,
+        env = "HOOKD_MONGODB_FIRES_PER_HOOK",
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
     pub mongodb_fires_per_hook: Option<u64>,
 }
 

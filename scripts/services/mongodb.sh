@@ -13,7 +13,8 @@ mongodb_install() {
   local have
   have="$("$MONGODB_VENV/bin/pip" show SecantusDB 2>/dev/null | sed -n 's/^Version: //p')" || true
   [ "$have" = "$MONGODB_SECANTUS_VERSION" ] && return 0
-  if ! python3 -m venv --help >/dev/null 2>&1; then
+  # Debian splits venv's pip bootstrap into python3-venv.
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     apt-get install -y python3-venv
   fi
   python3 -m venv "$MONGODB_VENV"

@@ -1,5 +1,6 @@
-//! hookd on MongoDB when the database is behind or away: start-up refuses an un-migrated
-//! database, and a database restart under load costs 503s while it is down and nothing else.
+//! hookd on MongoDB when the database is behind or away: `hookd migrate` and start-up refuse
+//! an un-migrated database, and a database restart under load costs 503s while it is down and
+//! nothing else.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +33,42 @@ async fn a_server_on_an_unmigrated_database_refuses_to_start() {
 
     settings.migrate = true;
     assert!(Application::build(settings, clock).await.is_ok());
+}
+
+/// Runs the `hookd` binary with `args`; returns whether it succeeded and what it printed.
+fn hookd(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(args)
+        .env_remove("HOOKD_MONGODB_URI")
+        .output()
+        .expect("hookd runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn hookd_migrate_applies_pending_migrations_and_status_reports_them() {
+    let Some(uri) = fresh_database_uri() else {
+        return skipping(module_path!());
+    };
+    let (ok, text) = hookd(&["migrate", "status", "--mongodb-uri", &uri]);
+    assert!(!ok && text.contains("pending  0001_"), "{text}");
+
+    let (ok, text) = hookd(&["migrate", "--mongodb-uri", &uri]);
+    assert!(ok && text.contains("applied 1 migration"), "{text}");
+    let (ok, text) = hookd(&["migrate", "--mongodb-uri", &uri]);
+    assert!(ok && text.contains("applied 0 migration"), "{text}");
+
+    let (ok, text) = hookd(&["migrate", "status", "--mongodb-uri", &uri]);
+    assert!(ok && text.contains("applied  0001_"), "{text}");
+    assert!(!text.contains("pending"), "{text}");
+}
+
+#[test]
+fn hookd_migrate_without_a_uri_says_what_it_needs() {
+    let (ok, text) = hookd(&["migrate"]);
+    assert!(!ok && text.contains("--mongodb-uri"), "{text}");
 }
 
 /// One trigger's outcome: the task id on success, the error code otherwise.
