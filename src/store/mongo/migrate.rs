@@ -242,3 +242,32 @@ impl Lock {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_registered_in_order_and_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, registered);
+        for migration in MIGRATIONS {
+            let steps: Steps = serde_json::from_str(migration.source).unwrap();
+            assert!(
+                !steps.commands.is_empty(),
+                "{} has no commands",
+                migration.name
+            );
+            for command in steps.commands {
+                Document::try_from(command).unwrap();
+            }
+        }
+    }
+}
