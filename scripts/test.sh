@@ -18,3 +18,6 @@ trap services_stop EXIT
 services_start
 
 cargo test --locked "$@"
+
+# The black-box API tests once more, with the server storing hooks in MongoDB.
+HOOKD_TEST_BACKEND=mongodb cargo test --locked --test api "$@"

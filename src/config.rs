@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::clients::ClientConfig;
 use crate::domain::Role;
 use crate::fire::sink::RetryPolicy;
+use crate::store::MongoOptions;
 use crate::token_cipher::KEY_LEN;
 use crate::webhook_signature::{SecretError, WebhookSecret};
 
@@ -81,6 +82,12 @@ pub struct ServeArgs {
     /// The AMQP listener.
     #[command(flatten)]
     pub amqp: AmqpArgs,
+    /// Where hooks are stored when not in the embedded store.
+    #[command(flatten)]
+    pub mongodb: MongoArgs,
+    /// Apply pending MongoDB migrations before serving.
+    #[arg(long, env = "HOOKD_MIGRATE")]
+    pub migrate: bool,
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.
@@ -312,6 +319,45 @@ impl AmqpSettings {
     }
 }
 
+/// MongoDB options, shared by `hookd serve` and `hookd migrate`. Global, so that
+/// `hookd migrate status --mongodb-uri ..` reads as written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MongoArgs {
+    /// Store hooks in this MongoDB database instead of the embedded SQLite store, e.g.
+    /// `mongodb://db.example:27017/hookd`.
+    #[arg(long, env = "HOOKD_MONGODB_URI", hide_env_values = true, global = true)]
+    pub mongodb_uri: Option<String>,
+    /// Days a fire stays in the MongoDB fire history.
+    #[arg(
+        long,
+        env = "HOOKD_MONGODB_FIRE_RETENTION_DAYS",
+        default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub mongodb_fire_retention_days: u32,
+    /// Keep only this many of each hook's newest fires in MongoDB.
+    #[arg(
+        long,
+        env = "HOOKD_MONGODB_FIRES_PER_HOOK",
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub mongodb_fires_per_hook: Option<u64>,
+}
+
+impl MongoArgs {
+    /// The store options, when a URI is set.
+    pub fn options(&self) -> Option<MongoOptions> {
+        let uri = self.mongodb_uri.clone()?;
+        Some(MongoOptions {
+            fire_retention: chrono::Duration::days(i64::from(self.mongodb_fire_retention_days)),
+            fires_per_hook: self.mongodb_fires_per_hook,
+            ..MongoOptions::new(uri)
+        })
+    }
+}
+
 /// The optional TOML configuration file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -402,6 +448,10 @@ pub struct Settings {
     pub sink_retry: RetryPolicy,
     /// Failure notices.
     pub notify: NotifySettings,
+    /// The MongoDB store; `None` selects the embedded SQLite store in the data dir.
+    pub mongodb: Option<MongoOptions>,
+    /// Whether to apply pending MongoDB migrations at start-up.
+    pub migrate: bool,
 }
 
 impl Settings {
@@ -420,6 +470,8 @@ impl Settings {
             amqp: None,
             sink_retry: RetryPolicy::default(),
             notify: NotifySettings::default(),
+            mongodb: None,
+            migrate: false,
         }
     }
 
@@ -468,6 +520,8 @@ impl Settings {
             amqp,
             sink_retry,
             notify,
+            mongodb: args.mongodb.options(),
+            migrate: args.migrate,
         })
     }
 }

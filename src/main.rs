@@ -1,12 +1,14 @@
-//! The `hookd` command: `hookd serve` runs the service.
+//! The `hookd` command: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
+//! database up to date.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use hookd::clock::SystemClock;
-use hookd::config::{ServeArgs, Settings};
+use hookd::config::{MongoArgs, ServeArgs, Settings};
 use hookd::startup::Application;
+use hookd::store::MongoStore;
 use hookd::telemetry;
 
 /// hookd: turns events into tasks, speaking the Taskcluster hooks v1 API.
@@ -20,7 +22,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API.
-    Serve(ServeArgs),
+    // Boxed: the serve options dwarf the other commands' (clippy::large_enum_variant).
+    Serve(Box<ServeArgs>),
+    /// Apply pending MongoDB migrations (`hookd migrate`), or list them (`hookd migrate status`).
+    /// The embedded SQLite store migrates itself when opened.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    #[command(subcommand)]
+    action: Option<MigrateAction>,
+    #[command(flatten)]
+    mongodb: MongoArgs,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Show which migrations are applied and which are pending; exit status 1 if any pend.
+    Status,
 }
 
 fn main() -> ExitCode {
@@ -28,7 +48,8 @@ fn main() -> ExitCode {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     telemetry::init("info", ansi, std::io::stderr);
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
+        Command::Migrate(args) => migrate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +65,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn migrate(args: MigrateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = args
+        .mongodb
+        .options()
+        .ok_or("hookd migrate needs --mongodb-uri (or HOOKD_MONGODB_URI)")?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let store = MongoStore::connect(&options).await?;
+            match args.action {
+                None => {
+                    let applied = store.migrate().await?;
+                    println!("applied {} migration(s): {applied:?}", applied.len());
+                    Ok(())
+                }
+                Some(MigrateAction::Status) => {
+                    let states = store.migration_status().await?;
+                    for state in &states {
+                        match state.applied_at {
+                            Some(at) => println!("applied  {}  {}", state.name, at.to_rfc3339()),
+                            None => println!("pending  {}", state.name),
+                        }
+                    }
+                    if states.iter().any(|s| s.applied_at.is_none()) {
+                        return Err("migrations are pending".into());
+                    }
+                    Ok(())
+                }
+            }
+        })
 }
 
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -23,7 +23,7 @@ use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::HookRegistry;
 use crate::schemas::{SchemaError, SchemaSet};
-use crate::store::{HookStore, SqliteStore, StoreError};
+use crate::store::{HookStore, MongoOptions, MongoStore, SqliteStore, StoreError};
 use crate::token_cipher::TokenCipher;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,15 @@ pub enum StartupError {
     /// The email settings are unusable.
     #[error("cannot send failure emails")]
     Email(#[from] EmailError),
+    /// The MongoDB database lacks migrations this build needs.
+    #[error(
+        "the MongoDB database is missing migrations {pending:?}; run `hookd migrate` \
+         (or start with --migrate) first"
+    )]
+    NotMigrated {
+        /// The migrations not yet applied.
+        pending: Vec<&'static str>,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -135,7 +144,11 @@ impl Application {
     /// [`StartupError`] naming the part that failed.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let data_dir = DataDir::open(&settings.data_dir)?;
-        let store: Arc<dyn HookStore> = Arc::new(SqliteStore::open(&data_dir.store_path())?);
+        // The data dir holds the root client and token key with either store.
+        let store: Arc<dyn HookStore> = match &settings.mongodb {
+            Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
+            None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
+        };
         let key = match settings.trigger_token_key {
             Some(key) => key,
             None => data_dir.token_key()?,
@@ -248,4 +261,17 @@ impl Application {
         }
         result
     }
+}
+
+/// Connects to MongoDB, migrating first when asked, and refuses a database that is behind.
+async fn open_mongo(options: &MongoOptions, migrate: bool) -> Result<MongoStore, StartupError> {
+    let store = MongoStore::connect(options).await?;
+    if migrate {
+        store.migrate().await?;
+    }
+    let pending = store.pending_migrations().await?;
+    if !pending.is_empty() {
+        return Err(StartupError::NotMigrated { pending });
+    }
+    Ok(store)
 }

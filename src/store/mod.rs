@@ -11,8 +11,10 @@ use uuid::Uuid;
 
 use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
 
+pub mod mongo;
 pub mod sqlite;
 
+pub use mongo::{MongoOptions, MongoStore};
 pub use sqlite::SqliteStore;
 
 /// A position in a hook's fire history: fires strictly older than this come next.

@@ -5,6 +5,9 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[allow(dead_code)]
+#[path = "../common/mongodb.rs"]
+mod mongo_server;
 #[path = "../common/taskcluster.rs"]
 mod taskcluster;
 

@@ -1,7 +1,8 @@
 //! `spawn_app()` and a typed client for the black-box tests.
 //!
 //! Each app is the real `Application` on a random port with its own temp data dir and a
-//! `ManualClock`. Every answer is checked against hookd's own schemas, and, for bodies that use
+//! `ManualClock`. The store is the embedded SQLite one, or, with `HOOKD_TEST_BACKEND=mongodb`,
+//! a fresh database on the MongoDB test server (`HOOKD_TEST_MONGODB_URI`). Every answer is checked against hookd's own schemas, and, for bodies that use
 //! no extension, against Taskcluster's published ones.
 
 use std::sync::{Arc, OnceLock};
@@ -13,11 +14,13 @@ use hookd::config::Settings;
 use hookd::domain::Role;
 use hookd::schemas::{SchemaId, SchemaSet};
 use hookd::startup::Application;
+use hookd::store::MongoOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+use crate::mongo_server::fresh_database_uri;
 use crate::taskcluster::{taskcluster_file, Taskcluster};
 
 /// The root client's token in every test app.
@@ -33,6 +36,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     client: reqwest::Client,
     data_dir: Arc<TempDir>,
+    mongodb: Option<MongoOptions>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     customize: Customize,
@@ -88,16 +92,50 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts an app after `customize` adjusts its settings.
 pub async fn spawn_app_with(customize: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
-    let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let clock = ManualClock::new(START.parse().unwrap());
-    start(data_dir, clock, Arc::new(customize)).await
+    spawn_app_on(test_backend(), customize).await
 }
 
-async fn start(data_dir: Arc<TempDir>, clock: ManualClock, customize: Customize) -> TestApp {
+/// Starts an app on the given MongoDB store (`None`: SQLite in the data dir).
+pub async fn spawn_app_on(
+    mongodb: Option<MongoOptions>,
+    customize: impl Fn(&mut Settings) + Send + Sync + 'static,
+) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let clock = ManualClock::new(START.parse().unwrap());
+    start(data_dir, mongodb, clock, Arc::new(customize)).await
+}
+
+/// The store `HOOKD_TEST_BACKEND` asks for: unset or `sqlite` for the embedded store,
+/// `mongodb` for a fresh database on the test server.
+fn test_backend() -> Option<MongoOptions> {
+    match std::env::var("HOOKD_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("" | "sqlite") => None,
+        Ok("mongodb") => {
+            let uri = fresh_database_uri()
+                .expect("HOOKD_TEST_BACKEND=mongodb needs HOOKD_TEST_MONGODB_URI");
+            // The test clock starts in 2026; without a long retention the TTL monitor would
+            // delete the test's fires once the real date is a year past that.
+            Some(MongoOptions {
+                fire_retention: chrono::Duration::days(365 * 200),
+                ..MongoOptions::new(uri)
+            })
+        }
+        Ok(other) => panic!("HOOKD_TEST_BACKEND={other:?}; expected sqlite or mongodb"),
+    }
+}
+
+async fn start(
+    data_dir: Arc<TempDir>,
+    mongodb: Option<MongoOptions>,
+    clock: ManualClock,
+    customize: Customize,
+) -> TestApp {
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some(ROOT_TOKEN.into());
     settings.workers = Some(2);
+    settings.mongodb = mongodb.clone();
+    settings.migrate = true;
     customize(&mut settings);
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await
@@ -112,6 +150,7 @@ async fn start(data_dir: Arc<TempDir>, clock: ManualClock, customize: Customize)
         clock,
         client: reqwest::Client::new(),
         data_dir,
+        mongodb,
         stop: Some(stop),
         server: Some(server),
         customize,
@@ -310,6 +349,7 @@ impl TestApp {
         self.stop_server().await;
         start(
             Arc::clone(&self.data_dir),
+            self.mongodb.clone(),
             self.clock.clone(),
             Arc::clone(&self.customize),
         )

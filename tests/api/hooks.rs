@@ -58,6 +58,36 @@ async fn concurrent_creates_of_one_hook_all_succeed_when_identical() {
 }
 
 #[tokio::test]
+async fn concurrent_different_creates_of_one_hook_have_one_winner_and_409s() {
+    let app = spawn_app().await;
+    let bodies: Vec<_> = (0..8)
+        .map(|i| {
+            let mut body = hook_body();
+            body["metadata"]["name"] = json!(format!("writer {i}"));
+            body
+        })
+        .collect();
+    let calls = bodies
+        .iter()
+        .map(|b| app.call(Method::PUT, "/hooks/g/race", Auth::Root, Some(b.clone())));
+    let replies = futures_util::future::join_all(calls).await;
+    let winners: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(winners.len(), 1, "{replies:?}");
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        assert_eq!(reply.status, 409, "{:?}", reply.body);
+        assert_eq!(reply.body["code"], "RequestConflict");
+    }
+    let stored = app
+        .call(Method::GET, "/hooks/g/race", Auth::Root, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        stored["metadata"]["name"],
+        winners[0].body["metadata"]["name"]
+    );
+}
+
+#[tokio::test]
 async fn a_percent_encoded_slash_is_part_of_the_hook_id() {
     let app = spawn_app().await;
     let created = app.create_hook("g/release%2Flinux%2F64", hook_body()).await;

@@ -1,6 +1,8 @@
 //! Black-box tests of the HTTP API: one binary, one module per resource.
 
 mod helpers;
+#[path = "../common/mongodb.rs"]
+mod mongo_server;
 #[path = "../common/taskcluster.rs"]
 mod taskcluster;
 
@@ -9,5 +11,6 @@ mod fire;
 mod fires;
 mod health;
 mod hooks;
+mod mongodb_outage;
 mod scopes;
 mod tokens;

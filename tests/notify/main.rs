@@ -6,6 +6,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
+#[path = "../common/mongodb.rs"]
+mod mongo_server;
+#[allow(dead_code)]
 #[path = "../sinks/receiver.rs"]
 mod receiver;
 #[path = "../common/taskcluster.rs"]

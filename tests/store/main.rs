@@ -1,5 +1,8 @@
 //! Integration tests of the storage layer: the backend-independent contract suite, run against
-//! every backend, plus tests of what only one backend has (files, WAL, replicas).
+//! every backend, plus tests of what only one backend has (files, WAL, replicas, migrations).
 
 mod contract;
+mod mongo;
+#[path = "../common/mongodb.rs"]
+mod mongo_server;
 mod sqlite;

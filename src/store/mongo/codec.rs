@@ -1,0 +1,214 @@
+//! Records to BSON documents and back.
+//!
+//! Documents use camelCase fields, a readable `_id` and real BSON dates, so operators can query
+//! them by hand. Three fields hold user-written JSON (a hook's task template and trigger schema,
+//! a submitted task) and are stored as JSON text instead of BSON: such JSON may use
+//! `$`-prefixed keys (JSON-e operators, `$ref`), keys with dots, and integers beyond BSON's
+//! 64-bit range, all of which MongoDB restricts or changes, and the API must return exactly
+//! what was given.
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::{doc, DateTime as BsonDate, Document};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::{to_i64, MongoError};
+use crate::domain::{
+    Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
+    Metadata, SealedToken, SubmittedTask, TaskId,
+};
+use crate::store::StoreError;
+
+/// The `_id` of a hook: `group/id`. Unique because a group id never contains `/`.
+pub(super) fn hook_id(key: &HookKey) -> String {
+    key.to_string()
+}
+
+/// The filter that selects every fire of one hook.
+pub(super) fn hook_filter(key: &HookKey) -> Document {
+    doc! { "hookGroupId": key.group.as_str(), "hookId": key.id.as_str() }
+}
+
+/// A fire id as stored in `_id`: the hyphenated lowercase form, whose string order is the
+/// UUID's byte order, so sorting on `_id` breaks time ties the way the trait orders fires.
+pub(super) fn fire_id(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// A chrono time as a BSON date (milliseconds; records are already truncated to them).
+pub(super) fn date(time: DateTime<Utc>) -> BsonDate {
+    BsonDate::from_millis(time.timestamp_millis())
+}
+
+/// A BSON date as a chrono time; dates chrono cannot represent are corruption.
+fn from_date(date: BsonDate) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(date.timestamp_millis())
+        .ok_or_else(|| corrupt(MongoError::DateOutOfRange(date.timestamp_millis())))
+}
+
+fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Corrupt(Box::new(e))
+}
+
+fn to_json_text(value: &Value) -> String {
+    // Serializing a `Value` cannot fail: its keys are strings and its numbers finite.
+    value.to_string()
+}
+
+fn from_json_text(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// One document of the `hooks` collection.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct HookDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    hook_group_id: HookGroupId,
+    hook_id: HookId,
+    metadata: Metadata,
+    schedule: Vec<String>,
+    /// JSON text, see the module docs.
+    task: String,
+    /// JSON text, see the module docs.
+    trigger_schema: String,
+    bindings: Vec<Binding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+    trigger_token: SealedToken,
+    version: i64,
+    next_scheduled_date: Option<BsonDate>,
+    next_task_id: Option<TaskId>,
+}
+
+impl HookDoc {
+    pub(super) fn new(r: &HookRecord) -> Result<Self, StoreError> {
+        let hook = &r.hook;
+        Ok(Self {
+            id: hook_id(&hook.key()),
+            hook_group_id: hook.hook_group_id.clone(),
+            hook_id: hook.hook_id.clone(),
+            metadata: hook.metadata.clone(),
+            schedule: hook.schedule.clone(),
+            task: to_json_text(&hook.task),
+            trigger_schema: to_json_text(&hook.trigger_schema),
+            bindings: hook.bindings.clone(),
+            scopes: hook.scopes.clone(),
+            trigger_token: r.trigger_token.clone(),
+            version: to_i64(r.version)?,
+            next_scheduled_date: r.next_scheduled_date.map(date),
+            next_task_id: r.next_task_id.clone(),
+        })
+    }
+
+    pub(super) fn into_record(self) -> Result<HookRecord, StoreError> {
+        Ok(HookRecord {
+            hook: Hook {
+                hook_group_id: self.hook_group_id,
+                hook_id: self.hook_id,
+                metadata: self.metadata,
+                schedule: self.schedule,
+                task: from_json_text(&self.task)?,
+                trigger_schema: from_json_text(&self.trigger_schema)?,
+                bindings: self.bindings,
+                scopes: self.scopes,
+            },
+            trigger_token: self.trigger_token,
+            version: u64::try_from(self.version).map_err(corrupt)?,
+            next_scheduled_date: self.next_scheduled_date.map(from_date).transpose()?,
+            next_task_id: self.next_task_id,
+        })
+    }
+}
+
+/// One document of the `fires` collection.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct FireDoc {
+    /// The fire id, see [`fire_id`].
+    #[serde(rename = "_id")]
+    id: String,
+    hook_group_id: HookGroupId,
+    hook_id: HookId,
+    fired_by: FiredBy,
+    task_id: TaskId,
+    task_create_time: BsonDate,
+    failure: Option<FireFailure>,
+    /// When the TTL index deletes the document.
+    expire_at: BsonDate,
+}
+
+impl FireDoc {
+    pub(super) fn new(f: &FireRecord, retention: chrono::Duration) -> Self {
+        Self {
+            id: fire_id(f.fire_id),
+            hook_group_id: f.hook_group_id.clone(),
+            hook_id: f.hook_id.clone(),
+            fired_by: f.fired_by,
+            task_id: f.task_id.clone(),
+            task_create_time: date(f.task_create_time),
+            failure: f.failure.clone(),
+            // Far-future fire times would overflow; such a fire is simply kept forever.
+            expire_at: date(
+                f.task_create_time
+                    .checked_add_signed(retention)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ),
+        }
+    }
+
+    pub(super) fn into_record(self) -> Result<FireRecord, StoreError> {
+        Ok(FireRecord {
+            fire_id: Uuid::parse_str(&self.id).map_err(corrupt)?,
+            hook_group_id: self.hook_group_id,
+            hook_id: self.hook_id,
+            fired_by: self.fired_by,
+            task_id: self.task_id,
+            task_create_time: from_date(self.task_create_time)?,
+            failure: self.failure,
+        })
+    }
+}
+
+/// One document of the `tasks` collection (the local sink's outbox).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TaskDoc {
+    #[serde(rename = "_id")]
+    task_id: TaskId,
+    hook_group_id: HookGroupId,
+    hook_id: HookId,
+    fire_id: String,
+    fired_by: FiredBy,
+    submitted: BsonDate,
+    /// JSON text, see the module docs.
+    task: String,
+}
+
+impl TaskDoc {
+    pub(super) fn new(t: &SubmittedTask) -> Self {
+        Self {
+            task_id: t.task_id.clone(),
+            hook_group_id: t.hook_group_id.clone(),
+            hook_id: t.hook_id.clone(),
+            fire_id: fire_id(t.fire_id),
+            fired_by: t.fired_by,
+            submitted: date(t.submitted),
+            task: to_json_text(&t.task),
+        }
+    }
+
+    pub(super) fn into_record(self) -> Result<SubmittedTask, StoreError> {
+        Ok(SubmittedTask {
+            task_id: self.task_id,
+            hook_group_id: self.hook_group_id,
+            hook_id: self.hook_id,
+            fire_id: Uuid::parse_str(&self.fire_id).map_err(corrupt)?,
+            fired_by: self.fired_by,
+            submitted: from_date(self.submitted)?,
+            task: from_json_text(&self.task)?,
+        })
+    }
+}

@@ -1,0 +1,376 @@
+//! The MongoDB backend of [`HookStore`], for production deployments.
+//!
+//! Several hookd replicas share one database. Hooks, fires and outbox tasks are one collection
+//! each; this module owns the queries. Document shapes are in `codec`, the schema (indexes,
+//! validators) and its migrations in `migrate`, and error mapping in `error`.
+//!
+//! The primary key of each collection settles races: inserts of one hook or task have one
+//! winner, and a fire's `_id` is its fire id, so recording it twice stores it once. Updates are
+//! compare-and-set on the stored `version`. Nothing here uses multi-document transactions,
+//! which a standalone MongoDB does not offer.
+
+mod codec;
+mod error;
+mod migrate;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
+
+use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
+use self::error::{driver, insert, to_i64};
+pub use self::migrate::MigrationState;
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::store::{FireCursor, HookStore, StoreError};
+
+/// How long an operation waits for a reachable server before failing as unavailable, unless
+/// the URI sets `serverSelectionTimeoutMS`. The driver's 30 s would hold API callers too long.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database used when the URI names none.
+const DEFAULT_DATABASE: &str = "hookd";
+
+/// The index that serves a hook's fire history newest first; named so queries can hint it.
+const FIRES_NEWEST_FIRST: &str = "byHookNewestFirst";
+
+/// Where the store lives and how much fire history it keeps.
+#[derive(Debug, Clone)]
+pub struct MongoOptions {
+    /// A `mongodb://` or `mongodb+srv://` URI; its path names the database (default `hookd`).
+    pub uri: String,
+    /// How long fires are kept; a TTL index removes older ones.
+    pub fire_retention: chrono::Duration,
+    /// When set, only this many of each hook's newest fires are kept.
+    pub fires_per_hook: Option<u64>,
+}
+
+impl MongoOptions {
+    /// Options for `uri` with the default retention (one year) and no per-hook cap.
+    pub fn new(uri: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            fire_retention: chrono::Duration::days(365),
+            fires_per_hook: None,
+        }
+    }
+}
+
+/// A [`HookStore`] in a MongoDB database. Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+    hooks: Collection<HookDoc>,
+    fires: Collection<FireDoc>,
+    tasks: Collection<TaskDoc>,
+    fire_retention: chrono::Duration,
+    fires_per_hook: Option<u64>,
+}
+
+impl std::fmt::Debug for MongoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoStore")
+            .field("database", &self.db.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MongoStore {
+    /// Prepares a connection pool for `options.uri`. The driver connects lazily, so this does
+    /// not contact the server; check [`MongoStore::pending_migrations`] before serving.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URI is invalid, [`StoreError::Unavailable`] when an
+    /// SRV lookup fails.
+    pub async fn connect(options: &MongoOptions) -> Result<Self, StoreError> {
+        let mut client_options = ClientOptions::parse(&options.uri).await.map_err(driver)?;
+        client_options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        client_options
+            .connect_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        client_options
+            .app_name
+            .get_or_insert_with(|| "hookd".into());
+        let name = client_options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let db = Client::with_options(client_options)
+            .map_err(driver)?
+            .database(&name);
+        Ok(Self {
+            hooks: db.collection("hooks"),
+            fires: db.collection("fires"),
+            tasks: db.collection("tasks"),
+            db,
+            fire_retention: options.fire_retention,
+            fires_per_hook: options.fires_per_hook,
+        })
+    }
+
+    /// Applies every migration the database has not seen, holding the migration lock so that
+    /// concurrent migrators take turns. Returns the names of the migrations this call applied.
+    ///
+    /// # Errors
+    /// Store failures, or [`StoreError::Backend`] when another migrator holds the lock too long.
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        migrate::run(&self.db).await
+    }
+
+    /// Every migration this build knows, with when it was applied, if it was.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
+        migrate::status(&self.db).await
+    }
+
+    /// The names of the migrations this build knows and the database lacks.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn pending_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
+        Ok(self
+            .migration_status()
+            .await?
+            .into_iter()
+            .filter(|m| m.applied_at.is_none())
+            .map(|m| m.name)
+            .collect())
+    }
+
+    /// Deletes fires of `key` beyond the newest `cap`.
+    async fn trim_fires(&self, key: &HookKey, cap: u64) -> Result<(), StoreError> {
+        // The first fire past the cap, found by walking the history index; it and everything
+        // older go.
+        let first_dropped = self
+            .fires
+            .find_one(hook_filter(key))
+            .sort(newest_first())
+            .skip(cap)
+            .hint(mongodb::options::Hint::Name(FIRES_NEWEST_FIRST.into()))
+            .await
+            .map_err(driver)?;
+        let Some(first_dropped) = first_dropped else {
+            return Ok(());
+        };
+        let record = first_dropped.into_record()?;
+        let mut filter = hook_filter(key);
+        filter.extend(at_or_before(&FireCursor {
+            time: record.task_create_time,
+            fire_id: record.fire_id,
+        }));
+        self.fires.delete_many(filter).await.map_err(driver)?;
+        Ok(())
+    }
+}
+
+/// The sort order of fire history: newest first, ties broken by fire id descending.
+fn newest_first() -> Document {
+    doc! { "taskCreateTime": -1, "_id": -1 }
+}
+
+/// Fires strictly older than `cursor` in [`newest_first`] order.
+///
+/// The `$lte` on the time bounds the index scan; the `$or` only skips the cursor's own time's
+/// newer-or-equal ids, so the query stays one range scan of the history index.
+fn before(cursor: &FireCursor) -> Document {
+    let time = date(cursor.time);
+    doc! {
+        "taskCreateTime": { "$lte": time },
+        "$or": [ { "taskCreateTime": { "$lt": time } }, { "_id": { "$lt": fire_id(cursor.fire_id) } } ],
+    }
+}
+
+/// Fires at `cursor` or older in [`newest_first`] order.
+fn at_or_before(cursor: &FireCursor) -> Document {
+    let time = date(cursor.time);
+    doc! {
+        "taskCreateTime": { "$lte": time },
+        "$or": [ { "taskCreateTime": { "$lt": time } }, { "_id": { "$lte": fire_id(cursor.fire_id) } } ],
+    }
+}
+
+/// Inserts a document whose `_id` must be new.
+async fn insert_new<D>(collection: &Collection<D>, doc: D) -> Result<(), StoreError>
+where
+    D: serde::Serialize + Send + Sync,
+{
+    collection.insert_one(doc).await.map_err(insert)?;
+    Ok(())
+}
+
+/// Fetches the document with this `_id`, as a record.
+async fn find_by_id<D, R>(
+    collection: &Collection<D>,
+    id: &str,
+    into_record: fn(D) -> Result<R, StoreError>,
+) -> Result<Option<R>, StoreError>
+where
+    D: serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    let found = collection
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(driver)?;
+    found.map(into_record).transpose()
+}
+
+/// Collects a cursor of documents into records.
+async fn collect<D, R>(
+    cursor: mongodb::Cursor<D>,
+    into_record: fn(D) -> Result<R, StoreError>,
+) -> Result<Vec<R>, StoreError>
+where
+    D: serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    let docs: Vec<D> = cursor.try_collect().await.map_err(driver)?;
+    docs.into_iter().map(into_record).collect()
+}
+
+#[async_trait]
+impl HookStore for MongoStore {
+    async fn insert_hook(&self, record: &HookRecord) -> Result<(), StoreError> {
+        insert_new(&self.hooks, HookDoc::new(record)?).await
+    }
+
+    async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
+        find_by_id(&self.hooks, &hook_id(key), HookDoc::into_record).await
+    }
+
+    async fn replace_hook(
+        &self,
+        record: &HookRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let id = hook_id(&record.hook.key());
+        let replaced = self
+            .hooks
+            .replace_one(
+                doc! { "_id": &id, "version": to_i64(expected_version)? },
+                HookDoc::new(record)?,
+            )
+            .await
+            .map_err(driver)?;
+        if replaced.matched_count > 0 {
+            return Ok(());
+        }
+        // Not atomic with the replace, but either answer is one a caller could have seen had
+        // it come a moment earlier or later.
+        let exists = self
+            .hooks
+            .count_documents(doc! { "_id": &id })
+            .limit(1)
+            .await
+            .map_err(driver)?;
+        Err(if exists > 0 {
+            StoreError::VersionConflict
+        } else {
+            StoreError::NotFound
+        })
+    }
+
+    async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
+        // History first: if the hook's delete then fails, a retry finds the hook and finishes
+        // the job, where the other order could leave history behind for a recreated hook.
+        self.fires
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
+        let deleted = self
+            .hooks
+            .delete_one(doc! { "_id": hook_id(key) })
+            .await
+            .map_err(driver)?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    async fn list_hook_groups(&self) -> Result<Vec<HookGroupId>, StoreError> {
+        let values = self
+            .hooks
+            .distinct("hookGroupId", doc! {})
+            .await
+            .map_err(driver)?;
+        let mut groups = values
+            .into_iter()
+            .map(|v| mongodb::bson::from_bson(v).map_err(|e| StoreError::Corrupt(Box::new(e))))
+            .collect::<Result<Vec<HookGroupId>, _>>()?;
+        // String order is byte order, which the trait promises.
+        groups.sort();
+        Ok(groups)
+    }
+
+    async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
+        // Without a collation MongoDB compares strings bytewise, the order the trait promises.
+        let cursor = self
+            .hooks
+            .find(doc! { "hookGroupId": group.as_str() })
+            .sort(doc! { "hookId": 1 })
+            .await
+            .map_err(driver)?;
+        collect(cursor, HookDoc::into_record).await
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
+        match self
+            .fires
+            .insert_one(FireDoc::new(fire, self.fire_retention))
+            .await
+        {
+            Ok(_) => {}
+            // Already recorded by an earlier attempt: recording is idempotent on the fire id.
+            Err(e) if error::is_duplicate_key(&e) => return Ok(()),
+            Err(e) => return Err(driver(e)),
+        }
+        match self.fires_per_hook {
+            Some(cap) => self.trim_fires(&fire.key(), cap).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn list_fires(
+        &self,
+        key: &HookKey,
+        limit: usize,
+        after: Option<&FireCursor>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        if limit == 0 {
+            // MongoDB reads a limit of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        let mut filter = hook_filter(key);
+        if let Some(cursor) = after {
+            filter.extend(before(cursor));
+        }
+        let cursor = self
+            .fires
+            .find(filter)
+            .sort(newest_first())
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .hint(mongodb::options::Hint::Name(FIRES_NEWEST_FIRST.into()))
+            .await
+            .map_err(driver)?;
+        collect(cursor, FireDoc::into_record).await
+    }
+
+    async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
+        insert_new(&self.tasks, TaskDoc::new(task)).await
+    }
+
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
+        find_by_id(&self.tasks, task_id.as_str(), TaskDoc::into_record).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(driver)?;
+        Ok(())
+    }
+}
