@@ -11,6 +11,7 @@ pub mod data_dir;
 pub mod domain;
 pub mod fire;
 pub mod registry;
+pub mod scheduler;
 pub mod schemas;
 pub mod startup;
 pub mod store;

@@ -8,18 +8,21 @@ use std::time::Instant;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::{Authenticator, BearerAuthenticator};
 use crate::api::extract::BodyLimit;
 use crate::api::{self, request_info, ApiState};
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{ServiceRole, Settings};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
 use crate::fire::sink::LocalSink;
 use crate::fire::{FireDeps, TriggerSchemas};
-use crate::registry::HookRegistry;
+use crate::registry::{HookChange, HookRegistry};
+use crate::scheduler::Scheduler;
 use crate::schemas::{SchemaError, SchemaSet};
 use crate::store::{HookStore, SqliteStore, StoreError};
 use crate::token_cipher::TokenCipher;
@@ -55,6 +58,9 @@ pub struct Application {
     port: u16,
     server: Server,
     new_root_token: Option<String>,
+    /// The scheduler and the change subscription that wakes its loop, when this process
+    /// runs the scheduler role.
+    scheduler: Option<(Arc<Scheduler>, broadcast::Receiver<HookChange>)>,
 }
 
 impl Application {
@@ -77,15 +83,30 @@ impl Application {
             ClientRegistry::new(&clients, &roles)?,
         ));
 
-        let state = web::Data::new(ApiState {
-            registry: HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key)),
+        let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
+        let fire = FireDeps {
             store: Arc::clone(&store),
-            fire: FireDeps {
-                store: Arc::clone(&store),
-                sink: Arc::new(LocalSink::new(Arc::clone(&store))),
-                roles,
-                trigger_schemas: Arc::new(TriggerSchemas::default()),
-            },
+            sink: Arc::new(LocalSink::new(Arc::clone(&store))),
+            roles,
+            trigger_schemas: Arc::new(TriggerSchemas::default()),
+        };
+        let scheduler = if settings.runs(ServiceRole::Scheduler) {
+            let scheduler = Arc::new(Scheduler::new(
+                fire.clone(),
+                Arc::clone(&clock),
+                settings.catch_up,
+                registry.subscribe(),
+            ));
+            let wake = registry.subscribe();
+            scheduler.start().await?;
+            Some((scheduler, wake))
+        } else {
+            None
+        };
+        let state = web::Data::new(ApiState {
+            registry,
+            store: Arc::clone(&store),
+            fire,
             schemas: Arc::new(SchemaSet::load()?),
             clock,
             started: Instant::now(),
@@ -99,13 +120,18 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.listen).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let routes = if settings.runs(ServiceRole::Api) {
+            api::routes
+        } else {
+            api::health_routes
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(body_limit)
                 .wrap(from_fn(request_info::attach))
-                .configure(api::routes)
+                .configure(routes)
         })
         // The caller decides when to stop (signals in main, a future in tests).
         .disable_signals();
@@ -117,6 +143,7 @@ impl Application {
             port,
             server,
             new_root_token: root.new_token,
+            scheduler,
         })
     }
 
@@ -130,8 +157,15 @@ impl Application {
         self.new_root_token.as_deref()
     }
 
-    /// Serves until `shutdown` completes, then stops gracefully: no new connections, in-flight
-    /// requests finish.
+    /// The scheduler, when this process runs one; tests drive it with [`Scheduler::tick`].
+    pub fn scheduler(&self) -> Option<Arc<Scheduler>> {
+        self.scheduler
+            .as_ref()
+            .map(|(scheduler, _)| Arc::clone(scheduler))
+    }
+
+    /// Serves (and schedules) until `shutdown` completes, then stops gracefully: no new
+    /// connections, in-flight requests and scheduled fires finish.
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -139,16 +173,28 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        let cancel = CancellationToken::new();
+        let scheduling = self.scheduler.map(|(scheduler, wake)| {
+            let cancel = cancel.clone();
+            tokio::spawn(async move { scheduler.run(wake, cancel).await })
+        });
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
-        tokio::select! {
+        let result = tokio::select! {
             result = &mut server => result,
             () = shutdown => {
                 // The stop command is carried out by the server future, so poll both.
                 let ((), result) = tokio::join!(handle.stop(true), server);
                 result
             }
+        };
+        cancel.cancel();
+        if let Some(scheduling) = scheduling {
+            if let Err(e) = scheduling.await {
+                tracing::error!(error = %e, "the scheduler loop ended abnormally");
+            }
         }
+        result
     }
 }

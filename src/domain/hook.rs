@@ -92,6 +92,12 @@ pub struct HookRecord {
     pub next_scheduled_date: Option<DateTime<Utc>>,
     /// The task id reserved for the next scheduled slot, so a re-fire reuses it.
     pub next_task_id: Option<TaskId>,
+    /// Slots a scheduler has claimed but not yet finished firing, oldest first, at millisecond
+    /// precision. A claim adds its slot in the same compare-and-set that advances
+    /// `next_scheduled_date`; finishing the fire removes it. A slot left here by a crash is
+    /// fired again, with the same task id, when a scheduler starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed_slots: Vec<DateTime<Utc>>,
 }
 
 impl HookRecord {
@@ -103,6 +109,7 @@ impl HookRecord {
             version: 1,
             next_scheduled_date: None,
             next_task_id: None,
+            claimed_slots: Vec::new(),
         }
     }
 }

@@ -2,7 +2,11 @@
 
 use std::fmt;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::DomainError;
 
@@ -101,6 +105,26 @@ impl TaskId {
     pub fn generate() -> Self {
         Self(slugid::nice())
     }
+
+    /// The task id of one scheduled slot of a hook: derived from the hook's name and the slot
+    /// time (to the millisecond), so every replica and every re-fire of the slot submits the
+    /// same id. A valid "nice" v4 slugid like [`TaskId::generate`]'s.
+    pub fn for_slot(key: &HookKey, slot: DateTime<Utc>) -> Self {
+        let mut hash = Sha256::new();
+        // The NUL separators keep ("a", "b/c") and ("a/b", "c") apart.
+        hash.update(key.group.as_str());
+        hash.update([0]);
+        hash.update(key.id.as_str());
+        hash.update([0]);
+        hash.update(slot.timestamp_millis().to_be_bytes());
+        let digest = hash.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        let mut bytes = *uuid::Builder::from_random_bytes(bytes).as_uuid().as_bytes();
+        // slugid's "nice" form: a clear top bit keeps the id from starting with `-`.
+        bytes[0] &= 0x7f;
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
 }
 
 /// Checks the shape Taskcluster's schemas require of a task id: 22 URL-safe base64 characters
@@ -167,6 +191,30 @@ mod tests {
     fn generated_task_ids_are_valid_slugids() {
         for _ in 0..1000 {
             let id = TaskId::generate();
+            assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+            assert!(!id.as_str().starts_with('-'));
+        }
+    }
+
+    #[test]
+    fn slot_task_ids_are_valid_stable_and_distinct() {
+        let key = |g: &str, h: &str| {
+            HookKey::new(HookGroupId::parse(g).unwrap(), HookId::parse(h).unwrap())
+        };
+        let slot: DateTime<Utc> = "2026-05-01T10:00:00Z".parse().unwrap();
+        let id = TaskId::for_slot(&key("g", "h"), slot);
+        assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+        assert_eq!(id, TaskId::for_slot(&key("g", "h"), slot));
+        assert_ne!(
+            id,
+            TaskId::for_slot(&key("g", "h"), slot + chrono::Duration::seconds(1))
+        );
+        assert_ne!(
+            TaskId::for_slot(&key("a", "b/c"), slot),
+            TaskId::for_slot(&key("a-b", "c"), slot)
+        );
+        for second in 0..1000 {
+            let id = TaskId::for_slot(&key("g", "h"), slot + chrono::Duration::seconds(second));
             assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
             assert!(!id.as_str().starts_with('-'));
         }

@@ -11,6 +11,7 @@ use hookd::clients::{hash_token, ClientConfig};
 use hookd::clock::ManualClock;
 use hookd::config::Settings;
 use hookd::domain::Role;
+use hookd::scheduler::Scheduler;
 use hookd::schemas::{SchemaId, SchemaSet};
 use hookd::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -31,6 +32,8 @@ pub struct TestApp {
     pub address: String,
     /// The app's clock.
     pub clock: ManualClock,
+    /// The app's scheduler, when its settings run one.
+    pub scheduler: Option<Arc<Scheduler>>,
     client: reqwest::Client,
     data_dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -104,6 +107,7 @@ async fn start(
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let scheduler = app.scheduler();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -111,6 +115,7 @@ async fn start(
     TestApp {
         address,
         clock,
+        scheduler,
         client: reqwest::Client::new(),
         data_dir,
         stop: Some(stop),
@@ -288,6 +293,15 @@ impl TestApp {
             .expect(200);
         assert_matches_schemas(SchemaId::SubmittedTask, &body, true);
         body
+    }
+
+    /// Runs everything the scheduler has due at the current test time, to completion.
+    pub async fn tick(&self) {
+        self.scheduler
+            .as_ref()
+            .expect("the app runs a scheduler")
+            .tick()
+            .await;
     }
 
     /// The current test time.

@@ -9,5 +9,6 @@ mod fire;
 mod fires;
 mod health;
 mod hooks;
+mod schedule;
 mod scopes;
 mod tokens;

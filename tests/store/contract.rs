@@ -144,10 +144,12 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
     HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
 }
 
-/// `record` after a scheduler pass: a next fire time and the task id reserved for it.
+/// `record` after a scheduler pass: a next fire time, the task id reserved for it and two
+/// claimed slots before it.
 pub fn scheduled(mut record: HookRecord, next_ms: i64) -> HookRecord {
     record.next_scheduled_date = Some(at(next_ms));
     record.next_task_id = Some(TaskId::generate());
+    record.claimed_slots = vec![at(next_ms - 120_000), at(next_ms - 60_000)];
     record
 }
 
@@ -296,6 +298,7 @@ pub async fn replace_with_the_current_version_stores_the_new_record<S: HookStore
     let mut third = updated(&second, "third");
     third.next_scheduled_date = None;
     third.next_task_id = None;
+    third.claimed_slots.clear();
     store.replace_hook(&third, 2).await.expect("replace v2");
     assert_eq!(
         store.get_hook(&first.hook.key()).await.unwrap(),

@@ -1,0 +1,332 @@
+//! The cron scheduler: fires every hook with a `schedule` at each slot, once, on time.
+//!
+//! It keeps an in-memory [`Timer`] of each hook's next slot, built from the store at start-up
+//! and updated from the registry's change announcements, and sleeps until the earliest one
+//! comes due (there is no polling interval). A due hook is claimed by compare-and-set in the
+//! store (see [`claim`]), so several replicas may run on one store and each slot fires once.
+//! All time comes from the [`Clock`]: production sleeps until the due instant, tests move a
+//! `ManualClock` and call [`Scheduler::tick`].
+//!
+//! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::domain::{HookKey, HookRecord, Schedule};
+use crate::fire::FireDeps;
+use crate::registry::{ChangeKind, HookChange};
+use crate::store::StoreError;
+use claim::{Claim, Fired, Slots};
+use timer::Timer;
+
+mod claim;
+mod plan;
+mod timer;
+
+pub use plan::{CatchUp, ON_TIME};
+
+/// How many hooks one tick works on at once; enough to keep the store's group commit busy.
+const CONCURRENCY: usize = 64;
+/// The first wait before retrying a slot whose fire failed transiently; it doubles each time.
+const RETRY_FIRST: Duration = Duration::seconds(1);
+/// The longest wait between retries of one slot.
+const RETRY_MAX: Duration = Duration::seconds(60);
+
+/// A claimed slot waiting for a retry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Pending {
+    key: HookKey,
+    slot: DateTime<Utc>,
+}
+
+/// One unit of work in a tick.
+enum Job {
+    /// Bring a hook up to date: arm its next slot, claim and fire what is due.
+    Visit(HookKey),
+    /// Fire a claimed slot again; the number is how many attempts failed before.
+    Retry(Pending, u32),
+}
+
+/// What a job left for the timer.
+enum Outcome {
+    /// The hook's next slot, or `None` when it has none (or is gone).
+    Armed(HookKey, Option<DateTime<Utc>>),
+    /// The store failed while visiting the hook; visit it again soon.
+    VisitFailed(HookKey),
+    /// The slot's fire failed transiently for the given number of times.
+    RetryLater(Pending, u32),
+    /// The slot is done.
+    Finished(Pending),
+}
+
+/// The timers, guarded together so one tick at a time works on them.
+struct State {
+    hooks: Timer<HookKey>,
+    retries: Timer<Pending>,
+    attempts: HashMap<Pending, u32>,
+    changes: broadcast::Receiver<HookChange>,
+}
+
+/// The scheduler of one process. Cheap to share behind an `Arc`.
+pub struct Scheduler {
+    slots: Slots,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+impl Scheduler {
+    /// A scheduler firing through `fire`, catching up per `catch_up`, and following the hook
+    /// changes announced on `changes`. It does nothing until [`Scheduler::start`].
+    pub fn new(
+        fire: FireDeps,
+        clock: Arc<dyn Clock>,
+        catch_up: CatchUp,
+        changes: broadcast::Receiver<HookChange>,
+    ) -> Self {
+        Self {
+            slots: Slots { fire, catch_up },
+            clock,
+            state: Mutex::new(State {
+                hooks: Timer::new(),
+                retries: Timer::new(),
+                attempts: HashMap::new(),
+                changes,
+            }),
+        }
+    }
+
+    /// Builds the timer from every hook in the store, including slots claimed but never
+    /// finished (by a crash), which come due at once. Returns how many hooks are armed.
+    ///
+    /// # Errors
+    /// The store failure that stopped the load.
+    pub async fn start(&self) -> Result<usize, StoreError> {
+        let mut state = self.state.lock().await;
+        self.load(&mut state).await?;
+        Ok(state.hooks.len())
+    }
+
+    /// Does everything due at the clock's current time: follows announced changes, claims and
+    /// fires due slots, retries failed fires whose wait is over. Returns when all of it is
+    /// finished, so a test that moved the clock can check the results right after.
+    pub async fn tick(&self) {
+        let mut state = self.state.lock().await;
+        let now = self.clock.now();
+        self.follow_changes(&mut state, now).await;
+        let mut jobs: Vec<Job> = state
+            .hooks
+            .pop_due(now)
+            .into_iter()
+            .map(Job::Visit)
+            .collect();
+        for pending in state.retries.pop_due(now) {
+            let attempts = state.attempts.get(&pending).copied().unwrap_or(0);
+            jobs.push(Job::Retry(pending, attempts));
+        }
+        let outcomes: Vec<Vec<Outcome>> = stream::iter(jobs)
+            .map(|job| self.work(job, now))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes.into_iter().flatten() {
+            state.apply(outcome, now);
+        }
+    }
+
+    /// The earliest instant at which [`Scheduler::tick`] has something to do.
+    pub async fn next_due(&self) -> Option<DateTime<Utc>> {
+        let state = self.state.lock().await;
+        [state.hooks.next_due(), state.retries.next_due()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Ticks whenever something comes due or a hook changes, until `cancel` fires. A tick in
+    /// progress finishes first, so no claimed slot is abandoned by a graceful stop.
+    pub async fn run(&self, mut wake: broadcast::Receiver<HookChange>, cancel: CancellationToken) {
+        let mut wake_open = true;
+        loop {
+            self.tick().await;
+            let next_due = self.next_due().await;
+            let sleep = async {
+                match next_due {
+                    Some(due) => {
+                        let wait = (due - self.clock.now()).to_std().unwrap_or_default();
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = sleep => {}
+                received = wake.recv(), if wake_open => {
+                    wake_open = !matches!(received, Err(RecvError::Closed));
+                }
+            }
+        }
+    }
+
+    async fn load(&self, state: &mut State) -> Result<(), StoreError> {
+        let store = &self.slots.fire.store;
+        let now = self.clock.now();
+        state.hooks.clear();
+        for group in store.list_hook_groups().await? {
+            for record in store.list_hooks(&group).await? {
+                state.arm(&record, now);
+            }
+        }
+        tracing::info!(hooks = state.hooks.len(), "scheduler armed");
+        Ok(())
+    }
+
+    /// Applies announced changes: a changed hook is visited at once, a removed one forgotten.
+    /// A subscriber that fell behind has missed some, so it reloads everything.
+    async fn follow_changes(&self, state: &mut State, now: DateTime<Utc>) {
+        let mut lagged = false;
+        loop {
+            match state.changes.try_recv() {
+                Ok(HookChange {
+                    key,
+                    kind: ChangeKind::Removed,
+                }) => state.hooks.remove(&key),
+                Ok(HookChange { key, .. }) => state.hooks.set(key, now),
+                Err(TryRecvError::Lagged(_)) => lagged = true,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if lagged {
+            if let Err(e) = self.load(state).await {
+                tracing::error!(error = %e, "scheduler could not reload hooks");
+            }
+        }
+    }
+
+    async fn work(&self, job: Job, now: DateTime<Utc>) -> Vec<Outcome> {
+        match job {
+            Job::Visit(key) => self.visit(key, now).await,
+            Job::Retry(pending, attempts) => {
+                let outcome = match self.slots.refire(&pending.key, pending.slot).await {
+                    Ok(Fired::Done) => Outcome::Finished(pending),
+                    Ok(Fired::RetryLater) => Outcome::RetryLater(pending, attempts + 1),
+                    Err(e) => {
+                        tracing::warn!(hook = %pending.key, error = %e, "retry of a slot failed");
+                        Outcome::RetryLater(pending, attempts + 1)
+                    }
+                };
+                vec![outcome]
+            }
+        }
+    }
+
+    /// Claims and fires due slots of one hook until its next slot lies in the future.
+    async fn visit(&self, key: HookKey, now: DateTime<Utc>) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        loop {
+            match self.slots.claim(&key, now).await {
+                Ok(Claim::Gone) => return vec![Outcome::Armed(key, None)],
+                Ok(Claim::Armed(next)) => {
+                    outcomes.push(Outcome::Armed(key, next));
+                    return outcomes;
+                }
+                Ok(Claim::Won { record, slots }) => {
+                    for slot in slots {
+                        let pending = Pending {
+                            key: key.clone(),
+                            slot,
+                        };
+                        match self.slots.fire(&record, slot).await {
+                            Ok(Fired::Done) => {}
+                            Ok(Fired::RetryLater) => {
+                                outcomes.push(Outcome::RetryLater(pending, 1));
+                            }
+                            Err(e) => {
+                                tracing::warn!(hook = %key, error = %e, "releasing a slot failed");
+                                outcomes.push(Outcome::RetryLater(pending, 1));
+                            }
+                        }
+                    }
+                    // Under `all` more missed slots may be due; otherwise this is the next one.
+                    if record.next_scheduled_date.is_none_or(|next| next > now) {
+                        outcomes.push(Outcome::Armed(key, record.next_scheduled_date));
+                        return outcomes;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(hook = %key, error = %e, "claiming a slot failed");
+                    outcomes.push(Outcome::VisitFailed(key));
+                    return outcomes;
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// Puts a hook read from the store on the timer, and its unfinished claims on the retry
+    /// timer, due at once.
+    fn arm(&mut self, record: &HookRecord, now: DateTime<Utc>) {
+        let key = record.hook.key();
+        for slot in &record.claimed_slots {
+            let pending = Pending {
+                key: key.clone(),
+                slot: *slot,
+            };
+            if !self.attempts.contains_key(&pending) {
+                self.attempts.insert(pending.clone(), 0);
+                self.retries.set(pending, now);
+            }
+        }
+        let stored = record.next_scheduled_date;
+        let resumed = Schedule::parse(&record.hook.schedule)
+            .ok()
+            .and_then(|schedule| schedule.resume(stored, now));
+        match (resumed, stored) {
+            // Up to date: wait for the slot without touching the store.
+            (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),
+            (None, None) => {}
+            // Needs its stored slot set, moved or cleared: visit it now.
+            _ => self.hooks.set(key, now),
+        }
+    }
+
+    fn apply(&mut self, outcome: Outcome, now: DateTime<Utc>) {
+        match outcome {
+            Outcome::Armed(key, Some(next)) => self.hooks.set(key, next),
+            Outcome::Armed(key, None) => self.hooks.remove(&key),
+            Outcome::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
+            Outcome::RetryLater(pending, attempts) => {
+                self.retries.set(pending.clone(), now + backoff(attempts));
+                self.attempts.insert(pending, attempts);
+            }
+            Outcome::Finished(pending) => {
+                self.attempts.remove(&pending);
+            }
+        }
+    }
+}
+
+/// The wait before the next attempt after `attempts` failed ones: doubling, capped.
+fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (RETRY_FIRST * 2_i32.pow(doublings)).min(RETRY_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        let waits: Vec<i64> = (1..=9).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

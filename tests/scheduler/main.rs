@@ -1,0 +1,8 @@
+//! Tests of the cron scheduler below the API: several replicas on one store, crashes between
+//! claim and submit, transient and permanent fire failures, and a cross-check of the schedule
+//! parser against Python's croniter.
+
+mod croniter;
+mod failures;
+mod harness;
+mod replicas;

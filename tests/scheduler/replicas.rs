@@ -1,0 +1,132 @@
+//! Exactly once per slot: replicas racing on one store, and a crash between claim and submit.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use hookd::clock::ManualClock;
+use hookd::domain::{SubmittedTask, TaskId};
+use hookd::fire::{SinkError, TaskSink};
+use tokio::task::JoinSet;
+
+use crate::harness::{at, fires, hook, key, node, record, wait_until, START};
+
+const HOOKS: usize = 8;
+const SLOTS: i64 = 25;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_on_one_store_fire_every_slot_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hookd.sqlite");
+    let clock = ManualClock::new(at(START));
+    let first = node(&db, &clock, None).await;
+    for i in 0..HOOKS {
+        first
+            .registry
+            .create(hook(&format!("h{i}"), &["* * * * * *"]))
+            .await
+            .unwrap();
+    }
+    let nodes = [
+        first,
+        node(&db, &clock, None).await,
+        node(&db, &clock, None).await,
+    ];
+
+    // The first round arms the new hooks; each later one follows a slot.
+    for round in 0..=SLOTS {
+        if round > 0 {
+            clock.advance(Duration::seconds(1));
+        }
+        let mut ticks = JoinSet::new();
+        for node in &nodes {
+            let scheduler = Arc::clone(&node.scheduler);
+            ticks.spawn(async move { scheduler.tick().await });
+        }
+        ticks.join_all().await;
+    }
+
+    let store = &*nodes[0].store;
+    for i in 0..HOOKS {
+        let key = key(&format!("h{i}"));
+        let fires = fires(store, &key).await;
+        let expected: Vec<_> = (1..=SLOTS)
+            .map(|s| at(START) + Duration::seconds(s))
+            .collect();
+        let times: Vec<_> = fires.iter().map(|f| f.task_create_time).collect();
+        assert_eq!(times, expected, "{key}: one fire per slot, in order");
+        let ids: HashSet<_> = fires.iter().map(|f| f.task_id.clone()).collect();
+        assert_eq!(ids.len(), fires.len(), "{key}: distinct task ids");
+        for fire in &fires {
+            assert!(fire.failure.is_none(), "{fire:?}");
+            assert_eq!(fire.task_id, TaskId::for_slot(&key, fire.task_create_time));
+            assert!(store.get_task(&fire.task_id).await.unwrap().is_some());
+        }
+        assert!(record(store, &key).await.claimed_slots.is_empty());
+    }
+}
+
+/// A task queue that never answers: a process that submits into it is stuck mid-fire, which
+/// is where the test kills it.
+struct StuckSink;
+
+#[async_trait]
+impl TaskSink for StuckSink {
+    async fn submit(&self, _task: &SubmittedTask) -> Result<(), SinkError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hookd.sqlite");
+    let clock = ManualClock::new(at(START));
+    let doomed = node(&db, &clock, Some(Arc::new(StuckSink))).await;
+    doomed
+        .registry
+        .create(hook("h", &["*/15 * * * *"]))
+        .await
+        .unwrap();
+    doomed.scheduler.tick().await;
+    let slot = at("2026-05-01T10:15:00Z");
+    clock.set(slot);
+
+    // The doomed process claims the slot, then hangs in submit; kill it there.
+    let scheduler = Arc::clone(&doomed.scheduler);
+    let crashed = tokio::spawn(async move { scheduler.tick().await });
+    let store = Arc::clone(&doomed.store);
+    wait_until("the slot is claimed", || {
+        let store = Arc::clone(&store);
+        async move { record(&*store, &key("h")).await.claimed_slots == [slot] }
+    })
+    .await;
+    crashed.abort();
+    assert!(crashed.await.unwrap_err().is_cancelled());
+    drop(doomed);
+    let task_id = TaskId::for_slot(&key("h"), slot);
+    assert!(store.get_task(&task_id).await.unwrap().is_none());
+    assert!(fires(&*store, &key("h")).await.is_empty());
+
+    // A fresh process finishes the claimed slot with the same task id.
+    clock.advance(Duration::seconds(30));
+    let survivor = node(&db, &clock, None).await;
+    survivor.scheduler.tick().await;
+    // And yet another start finds nothing left to do.
+    node(&db, &clock, None).await.scheduler.tick().await;
+
+    let fires = fires(&*store, &key("h")).await;
+    assert_eq!(fires.len(), 1, "{fires:?}");
+    assert_eq!(fires[0].task_id, task_id);
+    assert_eq!(fires[0].task_create_time, slot);
+    assert!(fires[0].failure.is_none());
+    let task = store.get_task(&task_id).await.unwrap().expect("submitted");
+    assert_eq!(
+        task.task["metadata"]["name"],
+        "schedule at 2026-05-01T10:15:00.000Z"
+    );
+    let record = record(&*store, &key("h")).await;
+    assert!(record.claimed_slots.is_empty());
+    assert_eq!(record.next_scheduled_date, Some(at("2026-05-01T10:30:00Z")));
+}
