@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 23] = embed![
+const SOURCES: [(&str, &str); 24] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -49,6 +49,7 @@ const SOURCES: [(&str, &str); 23] = embed![
     "hook-group-id.json",
     "hook-id.json",
     "hook-metadata.json",
+    "missed-fires.json",
     "schedule.json",
     "scopes.json",
     "task-id.json",
@@ -58,12 +59,13 @@ const SOURCES: [(&str, &str); 23] = embed![
 ];
 
 /// The schema files that are only `$ref`erenced by other schemas and have no [`SchemaId`].
-pub const FRAGMENTS: [&str; 11] = [
+pub const FRAGMENTS: [&str; 12] = [
     "bindings.json",
     "fired-by.json",
     "hook-group-id.json",
     "hook-id.json",
     "hook-metadata.json",
+    "missed-fires.json",
     "schedule.json",
     "scopes.json",
     "task-id.json",

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, TaskId};
+use super::{HookGroupId, HookId, HookKey, MissedFires, TaskId};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct Hook {
     /// `hook-id:<group>/<id>` decides, as in Taskcluster, and the field is not serialized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// Extension: this hook's missed-fire policy; the service's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_fires: Option<MissedFires>,
 }
 
 impl Hook {

@@ -7,7 +7,7 @@
 //! in `claimedSlots` until its fire is recorded, so a crash in between leaves it for the next
 //! start to finish, with the same task id.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::plan::{plan, CatchUp, Plan};
 use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
@@ -17,17 +17,27 @@ use crate::store::StoreError;
 /// How often one step re-reads and retries after losing a compare-and-set race.
 const MAX_CAS_ATTEMPTS: usize = 16;
 
+/// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
+/// any scheduler visiting the hook fires it. A live replica finishes a slot within seconds
+/// unless the task queue is down; if both then retry, they submit the same task id.
+pub(super) const CLAIM_LEASE: Duration = Duration::minutes(10);
+
 /// The result of a claim.
 #[derive(Debug)]
 pub(super) enum Claim {
     /// The hook no longer exists.
     Gone,
-    /// The hook is up to date; this is its next slot.
-    Armed(Option<DateTime<Utc>>),
+    /// The hook is up to date; this is its next slot. `abandoned` are slots claimed longer
+    /// than [`CLAIM_LEASE`] ago.
+    Armed {
+        next: Option<DateTime<Utc>>,
+        abandoned: Vec<DateTime<Utc>>,
+    },
     /// These slots are now ours to fire; the record is as we wrote it.
     Won {
         record: Box<HookRecord>,
         slots: Vec<DateTime<Utc>>,
+        abandoned: Vec<DateTime<Utc>>,
     },
 }
 
@@ -61,11 +71,17 @@ impl Slots {
             };
             let step = self.plan(&record, now);
             let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
+            let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
+                .filter(|slot| *slot < now - CLAIM_LEASE)
+                .collect();
             if step.fire.is_empty()
                 && record.next_scheduled_date == step.next
                 && record.next_task_id == next_task_id
             {
-                return Ok(Claim::Armed(step.next));
+                return Ok(Claim::Armed {
+                    next: step.next,
+                    abandoned,
+                });
             }
             let expected = record.version;
             record.version += 1;
@@ -75,11 +91,17 @@ impl Slots {
             record.claimed_slots.sort_unstable();
             record.claimed_slots.dedup();
             match self.fire.store.replace_hook(&record, expected).await {
-                Ok(()) if step.fire.is_empty() => return Ok(Claim::Armed(step.next)),
+                Ok(()) if step.fire.is_empty() => {
+                    return Ok(Claim::Armed {
+                        next: step.next,
+                        abandoned,
+                    })
+                }
                 Ok(()) => {
                     return Ok(Claim::Won {
                         record: Box::new(record),
                         slots: step.fire,
+                        abandoned,
                     })
                 }
                 Err(StoreError::VersionConflict) => continue,
@@ -100,7 +122,7 @@ impl Slots {
         match schedule.resume(record.next_scheduled_date, now) {
             Some(due) => {
                 let catch_up = CatchUp {
-                    policy: self.catch_up.policy,
+                    policy: record.hook.missed_fires.unwrap_or(self.catch_up.policy),
                     ..self.catch_up
                 };
                 plan(&schedule, due, now, catch_up)
@@ -130,7 +152,7 @@ impl Slots {
             // Recorded as an error fire by the fire path; the schedule moves on.
             Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
         }
-        self.release(&key, slot).await?;
+        self.release(record.clone(), slot).await?;
         Ok(Fired::Done)
     }
 
@@ -147,12 +169,11 @@ impl Slots {
         }
     }
 
-    /// Marks a claimed slot done.
-    async fn release(&self, key: &HookKey, slot: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
+    /// saves a read when nobody wrote the hook since.
+    async fn release(&self, mut record: HookRecord, slot: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = record.hook.key();
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let Some(mut record) = self.fire.store.get_hook(key).await? else {
-                return Ok(());
-            };
             if !record.claimed_slots.contains(&slot) {
                 return Ok(());
             }
@@ -161,8 +182,12 @@ impl Slots {
             record.claimed_slots.retain(|claimed| *claimed != slot);
             match self.fire.store.replace_hook(&record, expected).await {
                 Ok(()) | Err(StoreError::NotFound) => return Ok(()),
-                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::VersionConflict) => {}
                 Err(e) => return Err(e),
+            }
+            match self.fire.store.get_hook(&key).await? {
+                Some(current) => record = current,
+                None => return Ok(()),
             }
         }
         Err(StoreError::VersionConflict)

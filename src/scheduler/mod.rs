@@ -64,6 +64,8 @@ enum Outcome {
     RetryLater(Pending, u32),
     /// The slot is done.
     Finished(Pending),
+    /// The slot was claimed long ago by someone who never finished it.
+    Abandoned(Pending),
 }
 
 /// The timers, guarded together so one tick at a time works on them.
@@ -233,11 +235,17 @@ impl Scheduler {
         loop {
             match self.slots.claim(&key, now).await {
                 Ok(Claim::Gone) => return vec![Outcome::Armed(key, None)],
-                Ok(Claim::Armed(next)) => {
+                Ok(Claim::Armed { next, abandoned }) => {
+                    outcomes.extend(adopt(&key, abandoned));
                     outcomes.push(Outcome::Armed(key, next));
                     return outcomes;
                 }
-                Ok(Claim::Won { record, slots }) => {
+                Ok(Claim::Won {
+                    record,
+                    slots,
+                    abandoned,
+                }) => {
+                    outcomes.extend(adopt(&key, abandoned));
                     for slot in slots {
                         let pending = Pending {
                             key: key.clone(),
@@ -280,10 +288,7 @@ impl State {
                 key: key.clone(),
                 slot: *slot,
             };
-            if !self.attempts.contains_key(&pending) {
-                self.attempts.insert(pending.clone(), 0);
-                self.retries.set(pending, now);
-            }
+            self.retry_now_unless_retrying(pending, now);
         }
         let stored = record.next_scheduled_date;
         let resumed = Schedule::parse(&record.hook.schedule)
@@ -310,8 +315,28 @@ impl State {
             Outcome::Finished(pending) => {
                 self.attempts.remove(&pending);
             }
+            Outcome::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
         }
     }
+
+    /// Puts a claimed slot on the retry timer, due at once, unless this process already
+    /// retries it (then it keeps its backoff).
+    fn retry_now_unless_retrying(&mut self, pending: Pending, now: DateTime<Utc>) {
+        if !self.attempts.contains_key(&pending) {
+            self.attempts.insert(pending.clone(), 0);
+            self.retries.set(pending, now);
+        }
+    }
+}
+
+/// Outcomes that hand slots someone else abandoned to this process's retry timer.
+fn adopt(key: &HookKey, abandoned: Vec<DateTime<Utc>>) -> impl Iterator<Item = Outcome> + '_ {
+    abandoned.into_iter().map(|slot| {
+        Outcome::Abandoned(Pending {
+            key: key.clone(),
+            slot,
+        })
+    })
 }
 
 /// The wait before the next attempt after `attempts` failed ones: doubling, capped.

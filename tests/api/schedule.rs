@@ -212,10 +212,16 @@ async fn a_zoned_schedule_fires_at_local_time() {
 /// Schedules a quarter-hourly hook, fires its 10:15 slot, then lets a restart see 13:22 (three
 /// hours and seven minutes later) and returns the slots fired after the restart.
 async fn fires_after_an_outage(customize: fn(&mut hookd::config::Settings)) -> Vec<String> {
+    fires_after_an_outage_of(customize, scheduled_body(&["*/15 * * * *"])).await
+}
+
+async fn fires_after_an_outage_of(
+    customize: fn(&mut hookd::config::Settings),
+    body: Value,
+) -> Vec<String> {
     let app = spawn_app_with(customize).await;
     assert_eq!(app.now(), at(START));
-    app.create_hook("g/h", scheduled_body(&["*/15 * * * *"]))
-        .await;
+    app.create_hook("g/h", body).await;
     app.tick().await;
     app.clock.set(at("2026-05-01T10:15:00Z"));
     app.tick().await;
@@ -257,6 +263,37 @@ async fn after_an_outage_all_fires_every_missed_slot_oldest_first() {
         .collect();
     assert_eq!(expected.last().unwrap(), "2026-05-01T13:15:00.000Z");
     assert_eq!(fired, expected);
+}
+
+#[tokio::test]
+async fn a_hooks_own_missed_fire_policy_overrides_the_service_default() {
+    let mut body = scheduled_body(&["*/15 * * * *"]);
+    body["missedFires"] = json!("all");
+    let fired = fires_after_an_outage_of(|s| s.catch_up.policy = MissedFires::Skip, body).await;
+    assert_eq!(fired.len(), 12, "{fired:?}");
+}
+
+#[tokio::test]
+async fn an_update_without_missed_fires_keeps_the_hooks_policy() {
+    let app = spawn_app().await;
+    let mut body = scheduled_body(&["*/15 * * * *"]);
+    body["missedFires"] = json!("skip");
+    assert_eq!(app.create_hook("g/h", body).await["missedFires"], "skip");
+    let updated = app
+        .call(
+            Method::POST,
+            "/hooks/g/h",
+            Auth::Root,
+            Some(scheduled_body(&["0 * * * *"])),
+        )
+        .await
+        .expect(200);
+    assert_eq!(updated["missedFires"], "skip");
+    let mut bad = scheduled_body(&[]);
+    bad["missedFires"] = json!("sometimes");
+    app.call(Method::PUT, "/hooks/g/bad", Auth::Root, Some(bad))
+        .await
+        .expect_error(400, "InputValidationError");
 }
 
 #[tokio::test]

@@ -81,6 +81,7 @@ pub fn hook(id: &str, schedule: &[&str]) -> Hook {
         trigger_schema: json!({"type": "object"}),
         bindings: vec![],
         scopes: None,
+        missed_fires: None,
     }
 }
 

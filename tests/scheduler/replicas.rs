@@ -130,3 +130,48 @@ async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
     assert!(record.claimed_slots.is_empty());
     assert_eq!(record.next_scheduled_date, Some(at("2026-05-01T10:30:00Z")));
 }
+
+#[tokio::test]
+async fn a_running_replica_adopts_a_slot_abandoned_by_one_that_died() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hookd.sqlite");
+    let clock = ManualClock::new(at(START));
+    let doomed = node(&db, &clock, Some(Arc::new(StuckSink))).await;
+    doomed
+        .registry
+        .create(hook("h", &["*/15 * * * *"]))
+        .await
+        .unwrap();
+    doomed.scheduler.tick().await;
+    let survivor = node(&db, &clock, None).await;
+    let slot = at("2026-05-01T10:15:00Z");
+    clock.set(slot);
+
+    // Only the doomed replica ticks at 10:15; it claims the slot and dies in submit.
+    let scheduler = Arc::clone(&doomed.scheduler);
+    let crashed = tokio::spawn(async move { scheduler.tick().await });
+    let store = Arc::clone(&doomed.store);
+    wait_until("the slot is claimed", || {
+        let store = Arc::clone(&store);
+        async move { record(&*store, &key("h")).await.claimed_slots == [slot] }
+    })
+    .await;
+    crashed.abort();
+    let _ = crashed.await;
+
+    // The survivor, running all along, meets the stale claim at the next slot.
+    clock.set(at("2026-05-01T10:30:00Z"));
+    survivor.scheduler.tick().await;
+    survivor.scheduler.tick().await;
+
+    let fired: Vec<_> = fires(&*store, &key("h"))
+        .await
+        .iter()
+        .map(|f| (f.task_create_time, f.task_id.clone()))
+        .collect();
+    let next = at("2026-05-01T10:30:00Z");
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert!(fired.contains(&(slot, TaskId::for_slot(&key("h"), slot))));
+    assert!(fired.contains(&(next, TaskId::for_slot(&key("h"), next))));
+    assert!(record(&*store, &key("h")).await.claimed_slots.is_empty());
+}

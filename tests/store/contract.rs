@@ -18,7 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, SealedToken, SubmittedTask, TaskId,
+    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -140,6 +140,7 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
             routing_key_pattern: "primary.example.#".into(),
         }],
         scopes: None,
+        missed_fires: None,
     };
     HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
 }
@@ -236,6 +237,7 @@ pub async fn inserted_hooks_read_back_with_every_field<S: HookStore>(store: S) {
     full.version = 7;
     full.hook.metadata.email_on_error = false;
     full.hook.scopes = Some(vec!["queue:create-task:proj-releng/*".into()]);
+    full.hook.missed_fires = Some(MissedFires::All);
     full.hook.schedule = vec![];
     full.hook.bindings = vec![];
     for record in [&plain, &full] {
