@@ -32,8 +32,9 @@ mod timer;
 
 pub use plan::{CatchUp, ON_TIME};
 
-/// How many hooks one tick works on at once; enough to keep the store's group commit busy.
-const CONCURRENCY: usize = 64;
+/// How many hooks one tick works on at once. Each fire waits on a few durable writes, so the
+/// store commits them in batches about this large (the SQLite writer takes up to 256 a commit).
+const CONCURRENCY: usize = 256;
 /// The first wait before retrying a slot whose fire failed transiently; it doubles each time.
 const RETRY_FIRST: Duration = Duration::seconds(1);
 /// The longest wait between retries of one slot.

@@ -1,16 +1,19 @@
 //! Exactly once per slot: replicas racing on one store, and a crash between claim and submit.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Duration;
+
+use chrono::{DateTime, Duration, Utc};
 use hookd::clock::ManualClock;
 use hookd::domain::{SubmittedTask, TaskId};
 use hookd::fire::{SinkError, TaskSink};
+use hookd::store::HookStore;
 use tokio::task::JoinSet;
 
-use crate::harness::{at, fires, hook, key, node, record, wait_until, START};
+use crate::harness::{at, fires, hook, key, node, record, wait_until, Node, START};
 
 const HOOKS: usize = 8;
 const SLOTS: i64 = 25;
@@ -78,22 +81,26 @@ impl TaskSink for StuckSink {
     }
 }
 
-#[tokio::test]
-async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
-    let doomed = node(&db, &clock, Some(Arc::new(StuckSink))).await;
+/// A replica whose task queue never answers, with one quarter-hourly hook `g/h` it has armed.
+async fn doomed_replica(db: &Path, clock: &ManualClock) -> Node {
+    let doomed = node(db, clock, Some(Arc::new(StuckSink))).await;
     doomed
         .registry
         .create(hook("h", &["*/15 * * * *"]))
         .await
         .unwrap();
     doomed.scheduler.tick().await;
-    let slot = at("2026-05-01T10:15:00Z");
-    clock.set(slot);
+    doomed
+}
 
-    // The doomed process claims the slot, then hangs in submit; kill it there.
+/// Lets `doomed` tick at `slot`, which claims the slot and hangs in submit, and kills it
+/// there. Returns a handle on the store it used.
+async fn crash_after_claiming(
+    doomed: Node,
+    clock: &ManualClock,
+    slot: DateTime<Utc>,
+) -> Arc<dyn HookStore> {
+    clock.set(slot);
     let scheduler = Arc::clone(&doomed.scheduler);
     let crashed = tokio::spawn(async move { scheduler.tick().await });
     let store = Arc::clone(&doomed.store);
@@ -104,7 +111,17 @@ async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
     .await;
     crashed.abort();
     assert!(crashed.await.unwrap_err().is_cancelled());
-    drop(doomed);
+    store
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hookd.sqlite");
+    let clock = ManualClock::new(at(START));
+    let slot = at("2026-05-01T10:15:00Z");
+    let doomed = doomed_replica(&db, &clock).await;
+    let store = crash_after_claiming(doomed, &clock, slot).await;
     let task_id = TaskId::for_slot(&key("h"), slot);
     assert!(store.get_task(&task_id).await.unwrap().is_none());
     assert!(fires(&*store, &key("h")).await.is_empty());
@@ -136,28 +153,11 @@ async fn a_running_replica_adopts_a_slot_abandoned_by_one_that_died() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hookd.sqlite");
     let clock = ManualClock::new(at(START));
-    let doomed = node(&db, &clock, Some(Arc::new(StuckSink))).await;
-    doomed
-        .registry
-        .create(hook("h", &["*/15 * * * *"]))
-        .await
-        .unwrap();
-    doomed.scheduler.tick().await;
-    let survivor = node(&db, &clock, None).await;
     let slot = at("2026-05-01T10:15:00Z");
-    clock.set(slot);
-
-    // Only the doomed replica ticks at 10:15; it claims the slot and dies in submit.
-    let scheduler = Arc::clone(&doomed.scheduler);
-    let crashed = tokio::spawn(async move { scheduler.tick().await });
-    let store = Arc::clone(&doomed.store);
-    wait_until("the slot is claimed", || {
-        let store = Arc::clone(&store);
-        async move { record(&*store, &key("h")).await.claimed_slots == [slot] }
-    })
-    .await;
-    crashed.abort();
-    let _ = crashed.await;
+    let doomed = doomed_replica(&db, &clock).await;
+    let survivor = node(&db, &clock, None).await;
+    // Only the doomed replica ticks at 10:15.
+    let store = crash_after_claiming(doomed, &clock, slot).await;
 
     // The survivor, running all along, meets the stale claim at the next slot.
     clock.set(at("2026-05-01T10:30:00Z"));
