@@ -1,6 +1,6 @@
 //! The cron scheduler: fires every hook with a `schedule` at each slot, once, on time.
 //!
-//! It keeps an in-memory [`Timer`] of each hook's next slot, built from the store at start-up
+//! It keeps an in-memory timer of each hook's next slot, built from the store at start-up
 //! and updated from the registry's change announcements, and sleeps until the earliest one
 //! comes due (there is no polling interval). A due hook is claimed by compare-and-set in the
 //! store (see [`claim`]), so several replicas may run on one store and each slot fires once.
@@ -9,25 +9,25 @@
 //!
 //! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::domain::{HookKey, HookRecord, Schedule};
+use crate::domain::HookKey;
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
 use crate::store::StoreError;
 use claim::{Claim, Fired, Slots};
-use timer::Timer;
+use state::{adopt, Outcome, Pending, State};
 
 mod claim;
 mod plan;
+mod state;
 mod timer;
 
 pub use plan::{CatchUp, ON_TIME};
@@ -35,46 +35,12 @@ pub use plan::{CatchUp, ON_TIME};
 /// How many hooks one tick works on at once. Each fire waits on a few durable writes, so the
 /// store commits them in batches about this large (the SQLite writer takes up to 256 a commit).
 const CONCURRENCY: usize = 256;
-/// The first wait before retrying a slot whose fire failed transiently; it doubles each time.
-const RETRY_FIRST: Duration = Duration::seconds(1);
-/// The longest wait between retries of one slot.
-const RETRY_MAX: Duration = Duration::seconds(60);
-
-/// A claimed slot waiting for a retry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct Pending {
-    key: HookKey,
-    slot: DateTime<Utc>,
-}
-
 /// One unit of work in a tick.
 enum Job {
     /// Bring a hook up to date: arm its next slot, claim and fire what is due.
     Visit(HookKey),
     /// Fire a claimed slot again; the number is how many attempts failed before.
     Retry(Pending, u32),
-}
-
-/// What a job left for the timer.
-enum Outcome {
-    /// The hook's next slot, or `None` when it has none (or is gone).
-    Armed(HookKey, Option<DateTime<Utc>>),
-    /// The store failed while visiting the hook; visit it again soon.
-    VisitFailed(HookKey),
-    /// The slot's fire failed transiently for the given number of times.
-    RetryLater(Pending, u32),
-    /// The slot is done.
-    Finished(Pending),
-    /// The slot was claimed long ago by someone who never finished it.
-    Abandoned(Pending),
-}
-
-/// The timers, guarded together so one tick at a time works on them.
-struct State {
-    hooks: Timer<HookKey>,
-    retries: Timer<Pending>,
-    attempts: HashMap<Pending, u32>,
-    changes: broadcast::Receiver<HookChange>,
 }
 
 /// The scheduler of one process. Cheap to share behind an `Arc`.
@@ -96,12 +62,7 @@ impl Scheduler {
         Self {
             slots: Slots { fire, catch_up },
             clock,
-            state: Mutex::new(State {
-                hooks: Timer::new(),
-                retries: Timer::new(),
-                attempts: HashMap::new(),
-                changes,
-            }),
+            state: Mutex::new(State::new(changes)),
         }
     }
 
@@ -276,83 +237,5 @@ impl Scheduler {
                 }
             }
         }
-    }
-}
-
-impl State {
-    /// Puts a hook read from the store on the timer, and its unfinished claims on the retry
-    /// timer, due at once.
-    fn arm(&mut self, record: &HookRecord, now: DateTime<Utc>) {
-        let key = record.hook.key();
-        for slot in &record.claimed_slots {
-            let pending = Pending {
-                key: key.clone(),
-                slot: *slot,
-            };
-            self.retry_now_unless_retrying(pending, now);
-        }
-        let stored = record.next_scheduled_date;
-        let resumed = Schedule::parse(&record.hook.schedule)
-            .ok()
-            .and_then(|schedule| schedule.resume(stored, now));
-        match (resumed, stored) {
-            // Up to date: wait for the slot without touching the store.
-            (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),
-            (None, None) => {}
-            // Needs its stored slot set, moved or cleared: visit it now.
-            _ => self.hooks.set(key, now),
-        }
-    }
-
-    fn apply(&mut self, outcome: Outcome, now: DateTime<Utc>) {
-        match outcome {
-            Outcome::Armed(key, Some(next)) => self.hooks.set(key, next),
-            Outcome::Armed(key, None) => self.hooks.remove(&key),
-            Outcome::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
-            Outcome::RetryLater(pending, attempts) => {
-                self.retries.set(pending.clone(), now + backoff(attempts));
-                self.attempts.insert(pending, attempts);
-            }
-            Outcome::Finished(pending) => {
-                self.attempts.remove(&pending);
-            }
-            Outcome::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
-        }
-    }
-
-    /// Puts a claimed slot on the retry timer, due at once, unless this process already
-    /// retries it (then it keeps its backoff).
-    fn retry_now_unless_retrying(&mut self, pending: Pending, now: DateTime<Utc>) {
-        if !self.attempts.contains_key(&pending) {
-            self.attempts.insert(pending.clone(), 0);
-            self.retries.set(pending, now);
-        }
-    }
-}
-
-/// Outcomes that hand slots someone else abandoned to this process's retry timer.
-fn adopt(key: &HookKey, abandoned: Vec<DateTime<Utc>>) -> impl Iterator<Item = Outcome> + '_ {
-    abandoned.into_iter().map(|slot| {
-        Outcome::Abandoned(Pending {
-            key: key.clone(),
-            slot,
-        })
-    })
-}
-
-/// The wait before the next attempt after `attempts` failed ones: doubling, capped.
-fn backoff(attempts: u32) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(16);
-    (RETRY_FIRST * 2_i32.pow(doublings)).min(RETRY_MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_a_cap() {
-        let waits: Vec<i64> = (1..=9).map(|n| backoff(n).num_seconds()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     }
 }

@@ -315,7 +315,7 @@ async fn all_catches_up_only_inside_the_window() {
 }
 
 #[tokio::test]
-async fn an_api_only_process_does_not_fire() {
+async fn an_api_only_process_runs_no_scheduler_and_status_still_shows_the_next_slot() {
     let app = spawn_app_with(|s| s.service_roles = vec![hookd::config::ServiceRole::Api]).await;
     assert!(app.scheduler.is_none());
     app.create_hook("g/h", scheduled_body(&["* * * * * *"]))
@@ -324,4 +324,29 @@ async fn an_api_only_process_does_not_fire() {
         app.status("g/h").await["nextScheduledDate"],
         "2026-05-01T10:00:01.000Z"
     );
+}
+
+#[tokio::test]
+async fn a_scheduler_only_process_answers_health_checks_but_not_the_api() {
+    let app =
+        spawn_app_with(|s| s.service_roles = vec![hookd::config::ServiceRole::Scheduler]).await;
+    assert!(app.scheduler.is_some());
+    app.call(Method::GET, "/ping", Auth::Anonymous, None)
+        .await
+        .expect(200);
+    let heartbeat = reqwest::get(format!("{}/__heartbeat__", app.address))
+        .await
+        .unwrap();
+    assert_eq!(heartbeat.status(), 200);
+    app.call(Method::GET, "/hooks", Auth::Root, None)
+        .await
+        .expect_error(404, "ResourceNotFound");
+    app.call(
+        Method::PUT,
+        "/hooks/g/h",
+        Auth::Root,
+        Some(scheduled_body(&["* * * * *"])),
+    )
+    .await
+    .expect_error(404, "ResourceNotFound");
 }
