@@ -32,6 +32,9 @@ mod timer;
 
 pub use plan::{CatchUp, ON_TIME};
 
+/// The most slots one hook claims in one tick while it catches up on missed slots.
+pub const MAX_CLAIMS_PER_VISIT: usize = 32;
+
 /// How many hooks one tick works on at once. Each fire waits on a few durable writes, so the
 /// store commits them in batches about this large (the SQLite writer takes up to 256 a commit).
 const CONCURRENCY: usize = 256;
@@ -194,6 +197,7 @@ impl Scheduler {
     /// Claims and fires due slots of one hook until its next slot lies in the future.
     async fn visit(&self, key: HookKey, now: DateTime<Utc>) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
+        let mut claims = 0;
         loop {
             match self.slots.claim(&key, now).await {
                 Ok(Claim::Gone) => return vec![Outcome::Armed(key, None)],
@@ -224,8 +228,12 @@ impl Scheduler {
                             }
                         }
                     }
-                    // Under `all` more missed slots may be due; otherwise this is the next one.
-                    if record.next_scheduled_date.is_none_or(|next| next > now) {
+                    // Under `all` more missed slots may be due. After a few they wait for the
+                    // next tick (at once), so one hook's long catch-up does not hold up others.
+                    claims += 1;
+                    if claims >= MAX_CLAIMS_PER_VISIT
+                        || record.next_scheduled_date.is_none_or(|next| next > now)
+                    {
                         outcomes.push(Outcome::Armed(key, record.next_scheduled_date));
                         return outcomes;
                     }

@@ -2,6 +2,7 @@
 //! claim and submit, transient and permanent fire failures, and a cross-check of the schedule
 //! parser against Python's croniter.
 
+mod catch_up;
 mod croniter;
 mod failures;
 mod harness;
