@@ -9,9 +9,10 @@
 //!
 //! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Mutex};
@@ -31,6 +32,10 @@ mod state;
 mod timer;
 
 pub use plan::{CatchUp, ON_TIME};
+
+/// How often the loop re-reads the store for changes made through other processes. Fires
+/// never wait for this: they follow the timer.
+const RESYNC_EVERY: Duration = Duration::seconds(60);
 
 /// The most slots one hook claims in one tick while it catches up on missed slots.
 pub const MAX_CLAIMS_PER_VISIT: usize = 32;
@@ -120,18 +125,21 @@ impl Scheduler {
     /// progress finishes first, so no claimed slot is abandoned by a graceful stop.
     pub async fn run(&self, mut wake: broadcast::Receiver<HookChange>, cancel: CancellationToken) {
         let mut wake_open = true;
+        let mut next_resync = self.clock.now() + RESYNC_EVERY;
         loop {
-            self.tick().await;
-            let next_due = self.next_due().await;
-            let sleep = async {
-                match next_due {
-                    Some(due) => {
-                        let wait = (due - self.clock.now()).to_std().unwrap_or_default();
-                        tokio::time::sleep(wait).await;
-                    }
-                    None => std::future::pending().await,
+            if self.clock.now() >= next_resync {
+                if let Err(e) = self.resync().await {
+                    tracing::warn!(error = %e, "scheduler could not resync with the store");
                 }
-            };
+                next_resync = self.clock.now() + RESYNC_EVERY;
+            }
+            self.tick().await;
+            let wake_at = self
+                .next_due()
+                .await
+                .map_or(next_resync, |due| due.min(next_resync));
+            let wait = (wake_at - self.clock.now()).to_std().unwrap_or_default();
+            let sleep = tokio::time::sleep(wait);
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = sleep => {}
@@ -145,13 +153,38 @@ impl Scheduler {
     async fn load(&self, state: &mut State) -> Result<(), StoreError> {
         let store = &self.slots.fire.store;
         let now = self.clock.now();
-        state.hooks.clear();
+        state.clear();
         for group in store.list_hook_groups().await? {
             for record in store.list_hooks(&group).await? {
-                state.arm(&record, now);
+                state.arm_with_claims(&record, now);
             }
         }
         tracing::info!(hooks = state.hooks.len(), "scheduler armed");
+        Ok(())
+    }
+
+    /// Re-reads every hook and re-arms those whose schedule or stored next slot differs from
+    /// what this process holds, and forgets hooks that are gone. This is how a process learns
+    /// of hooks created, changed or removed through another process's API, whose change
+    /// announcements it never hears. Claims are left to their owners (and to adoption after
+    /// [`claim::CLAIM_LEASE`]).
+    ///
+    /// # Errors
+    /// The store failure that stopped the pass; the timer keeps what it had.
+    pub async fn resync(&self) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        let store = &self.slots.fire.store;
+        let now = self.clock.now();
+        let mut seen = HashSet::new();
+        for group in store.list_hook_groups().await? {
+            for record in store.list_hooks(&group).await? {
+                if !state.is_armed_as(&record) {
+                    state.arm(&record, now);
+                }
+                seen.insert(record.hook.key());
+            }
+        }
+        state.forget_unless(|key| seen.contains(key));
         Ok(())
     }
 

@@ -42,6 +42,9 @@ pub(super) struct State {
     pub(super) retries: Timer<Pending>,
     pub(super) attempts: HashMap<Pending, u32>,
     pub(super) changes: broadcast::Receiver<HookChange>,
+    /// The schedule each hook was armed with from the store, so a resync can tell which hooks
+    /// another process changed.
+    schedules: HashMap<HookKey, Vec<String>>,
 }
 
 impl State {
@@ -52,12 +55,13 @@ impl State {
             retries: Timer::new(),
             attempts: HashMap::new(),
             changes,
+            schedules: HashMap::new(),
         }
     }
 
     /// Puts a hook read from the store on the timer, and its unfinished claims on the retry
     /// timer, due at once.
-    pub(super) fn arm(&mut self, record: &HookRecord, now: DateTime<Utc>) {
+    pub(super) fn arm_with_claims(&mut self, record: &HookRecord, now: DateTime<Utc>) {
         let key = record.hook.key();
         for slot in &record.claimed_slots {
             let pending = Pending {
@@ -66,6 +70,34 @@ impl State {
             };
             self.retry_now_unless_retrying(pending, now);
         }
+        self.arm(record, now);
+    }
+
+    /// Forgets every hook and every schedule it was armed with.
+    pub(super) fn clear(&mut self) {
+        self.hooks.clear();
+        self.schedules.clear();
+    }
+
+    /// Whether the timer already holds `record` as stored: same schedule, same next slot.
+    pub(super) fn is_armed_as(&self, record: &HookRecord) -> bool {
+        let key = record.hook.key();
+        self.schedules.get(&key) == Some(&record.hook.schedule)
+            && self.hooks.due(&key) == record.next_scheduled_date
+    }
+
+    /// Forgets the hooks for which `exists` says no.
+    pub(super) fn forget_unless(&mut self, exists: impl Fn(&HookKey) -> bool) {
+        self.hooks.retain(&exists);
+        self.schedules.retain(|key, _| exists(key));
+    }
+
+    /// Puts a hook read from the store on the timer: at its stored slot when that is current,
+    /// else due at once so a visit fixes the store.
+    pub(super) fn arm(&mut self, record: &HookRecord, now: DateTime<Utc>) {
+        let key = record.hook.key();
+        self.schedules
+            .insert(key.clone(), record.hook.schedule.clone());
         let stored = record.next_scheduled_date;
         let resumed = Schedule::parse(&record.hook.schedule)
             .ok()
@@ -82,7 +114,10 @@ impl State {
     pub(super) fn apply(&mut self, outcome: Outcome, now: DateTime<Utc>) {
         match outcome {
             Outcome::Armed(key, Some(next)) => self.hooks.set(key, next),
-            Outcome::Armed(key, None) => self.hooks.remove(&key),
+            Outcome::Armed(key, None) => {
+                self.hooks.remove(&key);
+                self.schedules.remove(&key);
+            }
             Outcome::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
             Outcome::RetryLater(pending, attempts) => {
                 self.retries.set(pending.clone(), now + backoff(attempts));

@@ -35,6 +35,17 @@ impl<T: Ord + Hash + Clone> Timer<T> {
         }
     }
 
+    /// When `item` comes due, if it is waiting.
+    pub(super) fn due(&self, item: &T) -> Option<DateTime<Utc>> {
+        self.due.get(item).copied()
+    }
+
+    /// Forgets every item for which `keep` says no.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.queue.retain(|(_, item)| keep(item));
+        self.due.retain(|item, _| keep(item));
+    }
+
     /// Forgets every item.
     pub(super) fn clear(&mut self) {
         self.queue.clear();
@@ -99,6 +110,12 @@ mod tests {
         timer.remove(&"a");
         assert_eq!(timer.next_due(), None);
         timer.set("c", t(1));
+        timer.set("d", t(2));
+        assert_eq!(timer.due(&"d"), Some(t(2)));
+        timer.retain(|item| *item != "d");
+        assert_eq!(timer.due(&"d"), None);
+        assert_eq!(timer.pop_due(t(5)), ["c"]);
+        timer.set("e", t(1));
         timer.clear();
         assert_eq!(timer.len(), 0);
     }

@@ -7,3 +7,4 @@ mod croniter;
 mod failures;
 mod harness;
 mod replicas;
+mod resync;
