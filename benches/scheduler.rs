@@ -154,6 +154,10 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
     let armed = scheduler.start().await.unwrap();
     println!("start-up: {armed} hooks armed in {:.1?}", started.elapsed());
 
+    let resynced = Instant::now();
+    scheduler.resync().await.unwrap();
+    println!("resync with nothing changed: {:.1?}", resynced.elapsed());
+
     let cancel = CancellationToken::new();
     let cpu_before = cpu_seconds();
     let wall = Instant::now();

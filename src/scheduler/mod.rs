@@ -16,15 +16,16 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Mutex};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::domain::HookKey;
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
-use crate::store::StoreError;
+use crate::store::{HookStore, StoreError};
 use claim::{Claim, Fired, Slots};
-use state::{adopt, Outcome, Pending, State};
+use state::{adopt, ArmedAs, Outcome, Pending, State};
 
 mod claim;
 mod plan;
@@ -126,11 +127,11 @@ impl Scheduler {
     pub async fn run(&self, mut wake: broadcast::Receiver<HookChange>, cancel: CancellationToken) {
         let mut wake_open = true;
         let mut next_resync = self.clock.now() + RESYNC_EVERY;
+        // The store is re-read on its own task, so ticks go on meanwhile.
+        let mut reading: Option<JoinHandle<Result<Vec<ArmedAs>, StoreError>>> = None;
         loop {
-            if self.clock.now() >= next_resync {
-                if let Err(e) = self.resync().await {
-                    tracing::warn!(error = %e, "scheduler could not resync with the store");
-                }
+            if reading.is_none() && self.clock.now() >= next_resync {
+                reading = Some(tokio::spawn(read_all(Arc::clone(&self.slots.fire.store))));
                 next_resync = self.clock.now() + RESYNC_EVERY;
             }
             self.tick().await;
@@ -139,14 +140,32 @@ impl Scheduler {
                 .await
                 .map_or(next_resync, |due| due.min(next_resync));
             let wait = (wake_at - self.clock.now()).to_std().unwrap_or_default();
-            let sleep = tokio::time::sleep(wait);
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = sleep => {}
+            let read = async {
+                match reading.as_mut() {
+                    Some(handle) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let snapshot = tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(wait) => None,
                 received = wake.recv(), if wake_open => {
                     wake_open = !matches!(received, Err(RecvError::Closed));
+                    None
+                }
+                read = read => Some(read),
+            };
+            if let Some(read) = snapshot {
+                reading = None;
+                match read {
+                    Ok(Ok(stored)) => self.apply_snapshot(stored).await,
+                    Ok(Err(e)) => tracing::warn!(error = %e, "scheduler could not resync"),
+                    Err(e) => tracing::warn!(error = %e, "scheduler resync task failed"),
                 }
             }
+        }
+        if let Some(handle) = reading {
+            handle.abort();
         }
     }
 
@@ -172,20 +191,24 @@ impl Scheduler {
     /// # Errors
     /// The store failure that stopped the pass; the timer keeps what it had.
     pub async fn resync(&self) -> Result<(), StoreError> {
+        let stored = read_all(Arc::clone(&self.slots.fire.store)).await?;
+        self.apply_snapshot(stored).await;
+        Ok(())
+    }
+
+    /// Re-arms from a snapshot of the store. The snapshot may be older than the timer (ticks
+    /// go on while it is read); that is safe because a visit re-reads the hook before it
+    /// claims anything, so re-arming from an old slot costs at most one extra read.
+    async fn apply_snapshot(&self, stored: Vec<ArmedAs>) {
         let mut state = self.state.lock().await;
-        let store = &self.slots.fire.store;
         let now = self.clock.now();
-        let mut seen = HashSet::new();
-        for group in store.list_hook_groups().await? {
-            for record in store.list_hooks(&group).await? {
-                if !state.is_armed_as(&record) {
-                    state.arm(&record, now);
-                }
-                seen.insert(record.hook.key());
+        let seen: HashSet<HookKey> = stored.iter().map(|hook| hook.key.clone()).collect();
+        for hook in stored {
+            if !state.is_armed_as(&hook) {
+                state.arm(hook, now);
             }
         }
         state.forget_unless(|key| seen.contains(key));
-        Ok(())
     }
 
     /// Applies announced changes: a changed hook is visited at once, a removed one forgotten.
@@ -279,4 +302,13 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// What the timer needs of every stored hook, read group by group.
+async fn read_all(store: Arc<dyn HookStore>) -> Result<Vec<ArmedAs>, StoreError> {
+    let mut stored = Vec::new();
+    for group in store.list_hook_groups().await? {
+        stored.extend(store.list_hooks(&group).await?.iter().map(ArmedAs::of));
+    }
+    Ok(stored)
 }

@@ -36,6 +36,24 @@ pub(super) enum Outcome {
     Abandoned(Pending),
 }
 
+/// What the timer needs of a stored hook: its schedule and stored next slot.
+#[derive(Debug)]
+pub(super) struct ArmedAs {
+    pub(super) key: HookKey,
+    schedule: Vec<String>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl ArmedAs {
+    pub(super) fn of(record: &HookRecord) -> Self {
+        Self {
+            key: record.hook.key(),
+            schedule: record.hook.schedule.clone(),
+            next: record.next_scheduled_date,
+        }
+    }
+}
+
 /// The timers, guarded together so one tick at a time works on them.
 pub(super) struct State {
     pub(super) hooks: Timer<HookKey>,
@@ -70,7 +88,7 @@ impl State {
             };
             self.retry_now_unless_retrying(pending, now);
         }
-        self.arm(record, now);
+        self.arm(ArmedAs::of(record), now);
     }
 
     /// Forgets every hook and every schedule it was armed with.
@@ -79,11 +97,10 @@ impl State {
         self.schedules.clear();
     }
 
-    /// Whether the timer already holds `record` as stored: same schedule, same next slot.
-    pub(super) fn is_armed_as(&self, record: &HookRecord) -> bool {
-        let key = record.hook.key();
-        self.schedules.get(&key) == Some(&record.hook.schedule)
-            && self.hooks.due(&key) == record.next_scheduled_date
+    /// Whether the timer already holds the hook as stored: same schedule, same next slot.
+    pub(super) fn is_armed_as(&self, stored: &ArmedAs) -> bool {
+        self.schedules.get(&stored.key) == Some(&stored.schedule)
+            && self.hooks.due(&stored.key) == stored.next
     }
 
     /// Forgets the hooks for which `exists` says no.
@@ -94,14 +111,16 @@ impl State {
 
     /// Puts a hook read from the store on the timer: at its stored slot when that is current,
     /// else due at once so a visit fixes the store.
-    pub(super) fn arm(&mut self, record: &HookRecord, now: DateTime<Utc>) {
-        let key = record.hook.key();
-        self.schedules
-            .insert(key.clone(), record.hook.schedule.clone());
-        let stored = record.next_scheduled_date;
-        let resumed = Schedule::parse(&record.hook.schedule)
+    pub(super) fn arm(&mut self, hook: ArmedAs, now: DateTime<Utc>) {
+        let ArmedAs {
+            key,
+            schedule,
+            next: stored,
+        } = hook;
+        let resumed = Schedule::parse(&schedule)
             .ok()
             .and_then(|schedule| schedule.resume(stored, now));
+        self.schedules.insert(key.clone(), schedule);
         match (resumed, stored) {
             // Up to date: wait for the slot without touching the store.
             (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),
