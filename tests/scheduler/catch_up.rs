@@ -2,17 +2,14 @@
 //! other hooks due at the same time are not held up behind it.
 
 use chrono::Duration;
-use hookd::clock::ManualClock;
 use hookd::domain::MissedFires;
 use hookd::scheduler::MAX_CLAIMS_PER_VISIT;
 
-use crate::harness::{at, fires, hook, key, node, START};
+use crate::harness::{at, fires, fresh_store, hook, key, node, START};
 
 #[tokio::test]
 async fn a_long_catch_up_is_spread_over_ticks_and_loses_no_slot() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let node = node(&db, &clock, None).await;
     let mut busy = hook("busy", &["* * * * * *"]);
     busy.missed_fires = Some(MissedFires::All);

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Duration;
-use hookd::clock::ManualClock;
 use hookd::domain::{SubmittedTask, TaskId};
 use hookd::fire::sink::LocalSink;
 use hookd::fire::{SinkError, TaskSink};
 use hookd::store::HookStore;
 use serde_json::json;
 
-use crate::harness::{at, fires, hook, key, node, record, START};
+use crate::harness::{at, fires, fresh_store, hook, key, node, record};
 
 /// The real outbox sink behind a queue that is unreachable for the first `outages` submits.
 struct FlakySink {
@@ -39,9 +38,7 @@ impl TaskSink for FlakySink {
 
 #[tokio::test]
 async fn an_unreachable_queue_is_retried_with_backoff_and_the_same_task_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     // The outbox store is the node's own file, opened a second time for the sink.
     let outbox: Arc<dyn HookStore> = Arc::new(hookd::store::SqliteStore::open(&db).unwrap());
     let sink = Arc::new(FlakySink {
@@ -89,9 +86,7 @@ async fn an_unreachable_queue_is_retried_with_backoff_and_the_same_task_id() {
 
 #[tokio::test]
 async fn a_template_that_cannot_render_is_recorded_and_the_schedule_moves_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let node = node(&db, &clock, None).await;
     let mut broken = hook("h", &["*/15 * * * *"]);
     broken.task = json!({"$eval": "no_such_variable"});

@@ -1,7 +1,7 @@
 //! Scheduler nodes over a real SQLite file: each node is what one `hookd serve` process holds
 //! (its own store connection, registry and scheduler), sharing a `ManualClock`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -21,6 +21,13 @@ pub const START: &str = "2026-05-01T10:00:00Z";
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
+}
+
+/// A temp dir (keep it alive) with the path of a store file in it, and a clock at [`START`].
+pub fn fresh_store() -> (tempfile::TempDir, PathBuf, ManualClock) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hookd.sqlite");
+    (dir, db, ManualClock::new(at(START)))
 }
 
 /// One process's view: a store connection, a registry and a scheduler.

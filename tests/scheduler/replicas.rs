@@ -13,16 +13,14 @@ use hookd::fire::{SinkError, TaskSink};
 use hookd::store::HookStore;
 use tokio::task::JoinSet;
 
-use crate::harness::{at, fires, hook, key, node, record, wait_until, Node, START};
+use crate::harness::{at, fires, fresh_store, hook, key, node, record, wait_until, Node, START};
 
 const HOOKS: usize = 8;
 const SLOTS: i64 = 25;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_on_one_store_fire_every_slot_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let first = node(&db, &clock, None).await;
     for i in 0..HOOKS {
         first
@@ -116,9 +114,7 @@ async fn crash_after_claiming(
 
 #[tokio::test]
 async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let slot = at("2026-05-01T10:15:00Z");
     let doomed = doomed_replica(&db, &clock).await;
     let store = crash_after_claiming(doomed, &clock, slot).await;
@@ -150,9 +146,7 @@ async fn a_crash_between_claim_and_submit_still_fires_the_slot_exactly_once() {
 
 #[tokio::test]
 async fn a_running_replica_adopts_a_slot_abandoned_by_one_that_died() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let slot = at("2026-05-01T10:15:00Z");
     let doomed = doomed_replica(&db, &clock).await;
     let survivor = node(&db, &clock, None).await;

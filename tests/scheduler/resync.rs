@@ -1,16 +1,13 @@
 //! A scheduler-only process learns of hooks created, changed and removed through another
 //! process's API (whose change announcements it never hears) by resyncing with the store.
 
-use hookd::clock::ManualClock;
 use hookd::registry::RegistryError;
 
-use crate::harness::{at, fires, hook, key, node, START};
+use crate::harness::{at, fires, fresh_store, hook, key, node};
 
 #[tokio::test]
 async fn a_resync_picks_up_hooks_created_changed_and_removed_elsewhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hookd.sqlite");
-    let clock = ManualClock::new(at(START));
+    let (_dir, db, clock) = fresh_store();
     let scheduler = node(&db, &clock, None).await;
     let api = node(&db, &clock, None).await;
     api.registry
