@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::clients::ClientConfig;
-use crate::domain::Role;
+use crate::domain::{MissedFires, Role};
 use crate::fire::sink::RetryPolicy;
+use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
 use crate::token_cipher::KEY_LEN;
 use crate::webhook_signature::{SecretError, WebhookSecret};
@@ -88,6 +89,23 @@ pub struct ServeArgs {
     /// Apply pending MongoDB migrations before serving.
     #[arg(long, env = "HOOKD_MIGRATE")]
     pub migrate: bool,
+    /// The parts this process runs, comma-separated. Without `api` only the health endpoints
+    /// answer.
+    #[arg(
+        long,
+        env = "HOOKD_ROLES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,scheduler,listener"
+    )]
+    pub roles: Vec<ServiceRole>,
+    /// What the scheduler does about slots missed while no scheduler ran: skip, once or all.
+    #[arg(long, env = "HOOKD_MISSED_FIRES", default_value_t = MissedFires::Once)]
+    pub missed_fires: MissedFires,
+    /// Under `--missed-fires all`, how far back missed slots are still fired, e.g. `24h`,
+    /// `90m`, `2d`, `3600s`.
+    #[arg(long, env = "HOOKD_CATCH_UP_WINDOW", default_value = "24h", value_parser = parse_window)]
+    pub catch_up_window: chrono::Duration,
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.
@@ -358,6 +376,17 @@ impl MongoArgs {
     }
 }
 
+/// A part of the service that a process may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceRole {
+    /// The HTTP API.
+    Api,
+    /// The cron scheduler.
+    Scheduler,
+    /// The AMQP listener.
+    Listener,
+}
+
 /// The optional TOML configuration file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -452,6 +481,10 @@ pub struct Settings {
     pub mongodb: Option<MongoOptions>,
     /// Whether to apply pending MongoDB migrations at start-up.
     pub migrate: bool,
+    /// The parts this process runs.
+    pub service_roles: Vec<ServiceRole>,
+    /// How the scheduler catches up on missed slots.
+    pub catch_up: CatchUp,
 }
 
 impl Settings {
@@ -472,7 +505,18 @@ impl Settings {
             notify: NotifySettings::default(),
             mongodb: None,
             migrate: false,
+            service_roles: vec![
+                ServiceRole::Api,
+                ServiceRole::Scheduler,
+                ServiceRole::Listener,
+            ],
+            catch_up: CatchUp::default(),
         }
+    }
+
+    /// Whether this process runs `role`.
+    pub fn runs(&self, role: ServiceRole) -> bool {
+        self.service_roles.contains(&role)
     }
 
     /// Combines flags, environment and the config file.
@@ -522,6 +566,11 @@ impl Settings {
             notify,
             mongodb: args.mongodb.options(),
             migrate: args.migrate,
+            service_roles: args.roles,
+            catch_up: CatchUp {
+                policy: args.missed_fires,
+                window: args.catch_up_window,
+            },
         })
     }
 }
@@ -546,6 +595,29 @@ pub fn parse_key(hex_key: &str) -> Result<[u8; KEY_LEN], ConfigError> {
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or(ConfigError::BadTokenKey)
+}
+
+/// Parses a catch-up window: a whole number followed by `s`, `m`, `h` or `d`.
+///
+/// # Errors
+/// A message for the operator when the text is not of that form.
+fn parse_window(text: &str) -> Result<chrono::Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 24h, 90m, 2d or 3600s");
+    let unit_at = text.len().checked_sub(1).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(seconds)
+        .and_then(chrono::Duration::try_seconds)
+        .filter(|window| *window >= chrono::Duration::zero())
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -640,5 +712,16 @@ mod tests {
         assert!(toml::from_str::<ConfigFile>("listne = 1").is_err());
         assert!(parse_key("abc").is_err());
         assert!(parse_key(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn catch_up_windows_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_window("24h"), Ok(chrono::Duration::hours(24)));
+        assert_eq!(parse_window("90m"), Ok(chrono::Duration::minutes(90)));
+        assert_eq!(parse_window("2d"), Ok(chrono::Duration::days(2)));
+        assert_eq!(parse_window("3600s"), Ok(chrono::Duration::hours(1)));
+        for bad in ["", "h", "24", "1w", "-1h", "1.5h", "99999999999999999d"] {
+            assert!(parse_window(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 }

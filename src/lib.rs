@@ -14,6 +14,7 @@ pub mod fire;
 pub mod listener;
 pub mod notify;
 pub mod registry;
+pub mod scheduler;
 pub mod schemas;
 pub mod startup;
 pub mod store;

@@ -258,6 +258,7 @@ mod tests {
             trigger_schema: json!({"type": "object"}),
             bindings: vec![],
             scopes: None,
+            missed_fires: None,
         }
     }
 

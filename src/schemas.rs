@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 23] = embed![
+const SOURCES: [(&str, &str); 24] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -49,6 +49,7 @@ const SOURCES: [(&str, &str); 23] = embed![
     "hook-group-id.json",
     "hook-id.json",
     "hook-metadata.json",
+    "missed-fires.json",
     "schedule.json",
     "scopes.json",
     "task-id.json",

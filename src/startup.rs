@@ -14,17 +14,19 @@ use crate::api::extract::BodyLimit;
 use crate::api::{self, request_info, ApiState};
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
-use crate::config::{Settings, TaskQueue};
+use crate::config::{ServiceRole, Settings, TaskQueue};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, TaskSink, TriggerSchemas};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
-use crate::registry::HookRegistry;
+use crate::registry::{HookChange, HookRegistry};
+use crate::scheduler::Scheduler;
 use crate::schemas::{SchemaError, SchemaSet};
 use crate::store::{HookStore, MongoOptions, MongoStore, SqliteStore, StoreError};
 use crate::token_cipher::TokenCipher;
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -131,10 +133,13 @@ pub struct Application {
     port: u16,
     server: Server,
     new_root_token: Option<String>,
-    /// Stops the background loops (the AMQP listener) when the server stops.
+    /// Stops the background loops (scheduler, AMQP listener) when the server stops.
     stop_loops: CancellationToken,
-    /// The AMQP listener, when `--amqp-url` turned it on.
+    /// The AMQP listener, when this process runs that role and `--amqp-url` turned it on.
     listener: Option<JoinHandle<()>>,
+    /// The scheduler and the change subscription that wakes its loop, when this process
+    /// runs the scheduler role.
+    scheduler: Option<(Arc<Scheduler>, broadcast::Receiver<HookChange>)>,
 }
 
 impl Application {
@@ -170,11 +175,28 @@ impl Application {
         };
         let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
         let stop_loops = CancellationToken::new();
-        let listener_status = Arc::new(match settings.amqp {
+        let amqp = settings
+            .amqp
+            .clone()
+            .filter(|_| settings.runs(ServiceRole::Listener));
+        let listener_status = Arc::new(match &amqp {
             Some(_) => ListenerStatus::connecting(),
             None => ListenerStatus::disabled(),
         });
-        let amqp_listener = settings.amqp.clone().map(|amqp| {
+        let scheduler = if settings.runs(ServiceRole::Scheduler) {
+            let scheduler = Arc::new(Scheduler::new(
+                fire.clone(),
+                Arc::clone(&clock),
+                settings.catch_up,
+                registry.subscribe(),
+            ));
+            let wake = registry.subscribe();
+            scheduler.start().await?;
+            Some((scheduler, wake))
+        } else {
+            None
+        };
+        let amqp_listener = amqp.map(|amqp| {
             let deps = ListenerDeps {
                 settings: amqp,
                 fire: fire.clone(),
@@ -201,13 +223,18 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.listen).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let routes = if settings.runs(ServiceRole::Api) {
+            api::routes
+        } else {
+            api::health_routes
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(body_limit)
                 .wrap(from_fn(request_info::attach))
-                .configure(api::routes)
+                .configure(routes)
         })
         // The caller decides when to stop (signals in main, a future in tests).
         .disable_signals();
@@ -221,6 +248,7 @@ impl Application {
             new_root_token: root.new_token,
             stop_loops,
             listener: amqp_listener,
+            scheduler,
         })
     }
 
@@ -234,8 +262,15 @@ impl Application {
         self.new_root_token.as_deref()
     }
 
-    /// Serves until `shutdown` completes, then stops gracefully: no new connections, in-flight
-    /// requests finish.
+    /// The scheduler, when this process runs one; tests drive it with [`Scheduler::tick`].
+    pub fn scheduler(&self) -> Option<Arc<Scheduler>> {
+        self.scheduler
+            .as_ref()
+            .map(|(scheduler, _)| Arc::clone(scheduler))
+    }
+
+    /// Serves (and schedules, and listens) until `shutdown` completes, then stops gracefully:
+    /// no new connections, in-flight requests and scheduled fires finish.
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -243,6 +278,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        let scheduling = self.scheduler.map(|(scheduler, wake)| {
+            let stop = self.stop_loops.clone();
+            tokio::spawn(async move { scheduler.run(wake, stop).await })
+        });
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -255,6 +294,11 @@ impl Application {
             }
         };
         self.stop_loops.cancel();
+        if let Some(scheduling) = scheduling {
+            if let Err(e) = scheduling.await {
+                tracing::error!(error = %e, "the scheduler loop ended abnormally");
+            }
+        }
         if let Some(listener) = self.listener {
             // A listener that panicked has nothing left to stop.
             let _ = listener.await;

@@ -70,16 +70,13 @@ fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
     })
 }
 
-/// The slot the scheduler has claimed next, or else the schedule's next time from now.
+/// The slot the scheduler fires next: the stored one while it is still a slot of the hook's
+/// schedule, else (the schedule just changed, or no scheduler has armed the hook yet) the
+/// schedule's next time from now, which is what the scheduler will store.
 fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
-    if record.hook.schedule.is_empty() {
-        return None;
-    }
-    record.next_scheduled_date.or_else(|| {
-        Schedule::parse(&record.hook.schedule)
-            .ok()?
-            .next_after(state.clock.now())
-    })
+    Schedule::parse(&record.hook.schedule)
+        .ok()?
+        .resume(record.next_scheduled_date, state.clock.now())
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
-use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata, Schedule};
+use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata, MissedFires, Schedule};
 use crate::fire::payload;
 use crate::registry::Created;
 use crate::schemas::SchemaId;
@@ -26,14 +26,16 @@ struct HookBody {
     trigger_schema: Option<Value>,
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
+    missed_fires: Option<MissedFires>,
 }
 
-/// A checked request body, ready to become a hook. An update keeps the stored bindings and
-/// owner scopes when the body leaves them out.
+/// A checked request body, ready to become a hook. An update keeps the stored bindings, owner
+/// scopes and missed-fire policy when the body leaves them out.
 struct HookDraft {
     hook: Hook,
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
+    missed_fires: Option<MissedFires>,
 }
 
 impl HookDraft {
@@ -63,11 +65,13 @@ impl HookDraft {
             trigger_schema,
             bindings: Vec::new(),
             scopes: None,
+            missed_fires: None,
         };
         Ok(Self {
             hook,
             bindings: body.bindings,
             scopes: body.scopes,
+            missed_fires: body.missed_fires,
         })
     }
 
@@ -83,6 +87,9 @@ impl HookDraft {
             .scopes
             .clone()
             .or_else(|| previous.and_then(|p| p.scopes.clone()));
+        hook.missed_fires = self
+            .missed_fires
+            .or_else(|| previous.and_then(|p| p.missed_fires));
         hook
     }
 }

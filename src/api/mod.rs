@@ -103,6 +103,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
+/// Only the health endpoints, for a process that does not run the API role.
+pub fn health_routes(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/api/hooks/v1")
+            .route("/ping", web::get().to(health::ping))
+            .configure(health::dockerflow),
+    )
+    .configure(health::dockerflow)
+    .default_service(web::to(not_found));
+}
+
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::new(
         ErrorCode::ResourceNotFound,

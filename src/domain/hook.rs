@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, TaskId};
+use super::{HookGroupId, HookId, HookKey, MissedFires, TaskId};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct Hook {
     /// `hook-id:<group>/<id>` decides, as in Taskcluster, and the field is not serialized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// Extension: this hook's missed-fire policy; the service's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_fires: Option<MissedFires>,
 }
 
 impl Hook {
@@ -92,6 +95,12 @@ pub struct HookRecord {
     pub next_scheduled_date: Option<DateTime<Utc>>,
     /// The task id reserved for the next scheduled slot, so a re-fire reuses it.
     pub next_task_id: Option<TaskId>,
+    /// Slots a scheduler has claimed but not yet finished firing, oldest first, at millisecond
+    /// precision. A claim adds its slot in the same compare-and-set that advances
+    /// `next_scheduled_date`; finishing the fire removes it. A slot left here by a crash is
+    /// fired again, with the same task id, when a scheduler starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed_slots: Vec<DateTime<Utc>>,
 }
 
 impl HookRecord {
@@ -103,6 +112,7 @@ impl HookRecord {
             version: 1,
             next_scheduled_date: None,
             next_task_id: None,
+            claimed_slots: Vec::new(),
         }
     }
 }

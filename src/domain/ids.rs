@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -116,6 +117,21 @@ impl TaskId {
         uuid[8] = (uuid[8] & 0x3f) | 0x80; // variant 1
         Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid))
     }
+
+    /// The task id of one scheduled slot of a hook: derived from the hook's name and the slot
+    /// time (to the millisecond), so every replica and every re-fire of the slot submits the
+    /// same id.
+    pub fn for_slot(key: &HookKey, slot: DateTime<Utc>) -> Self {
+        let (group, id) = (key.group.as_str().as_bytes(), key.id.as_str().as_bytes());
+        let mut input = Vec::with_capacity(group.len() + id.len() + 10);
+        // The NUL separators keep ("a", "b/c") and ("a/b", "c") apart.
+        input.extend_from_slice(group);
+        input.push(0);
+        input.extend_from_slice(id);
+        input.push(0);
+        input.extend_from_slice(&slot.timestamp_millis().to_be_bytes());
+        Self::derived_from(&input)
+    }
 }
 
 /// Checks the shape Taskcluster's schemas require of a task id: 22 URL-safe base64 characters
@@ -198,6 +214,30 @@ mod tests {
             assert!(!id.as_str().starts_with('-'));
         }
         assert_eq!(TaskId::derived_from(b"m-1"), TaskId::derived_from(b"m-1"));
+    }
+
+    #[test]
+    fn slot_task_ids_are_valid_stable_and_distinct() {
+        let key = |g: &str, h: &str| {
+            HookKey::new(HookGroupId::parse(g).unwrap(), HookId::parse(h).unwrap())
+        };
+        let slot: DateTime<Utc> = "2026-05-01T10:00:00Z".parse().unwrap();
+        let id = TaskId::for_slot(&key("g", "h"), slot);
+        assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+        assert_eq!(id, TaskId::for_slot(&key("g", "h"), slot));
+        assert_ne!(
+            id,
+            TaskId::for_slot(&key("g", "h"), slot + chrono::Duration::seconds(1))
+        );
+        assert_ne!(
+            TaskId::for_slot(&key("a", "b/c"), slot),
+            TaskId::for_slot(&key("a-b", "c"), slot)
+        );
+        for second in 0..1000 {
+            let id = TaskId::for_slot(&key("g", "h"), slot + chrono::Duration::seconds(second));
+            assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
+            assert!(!id.as_str().starts_with('-'));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod fire;
 mod hook;
 mod ids;
+mod missed_fires;
 mod schedule;
 pub mod scopes;
 mod task;
@@ -14,6 +15,7 @@ mod task;
 pub use fire::{FireFailure, FireRecord, FiredBy};
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use missed_fires::{MissedFires, UnknownMissedFires};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};

@@ -1,10 +1,16 @@
-//! Cron schedules: parsing a hook's `schedule` entries and finding the next fire time.
+//! Cron schedules: parsing a hook's `schedule` entries and finding fire times.
 //!
 //! Entries have 5 fields, or 6 with seconds first, with standard weekday numbering (0 and 7
-//! are Sunday), names (`MON`, `JAN`) and the `@daily`-style macros. Times are UTC. With
-//! several entries, the earliest next time wins.
+//! are Sunday), names (`MON`, `JAN`) and the `@daily`-style macros. Times are UTC unless the
+//! entry starts with `TZ=<IANA name> ` (an extension). With several entries, the earliest next
+//! time wins.
+//!
+//! Daylight saving time, in a zone that has it: a local time that does not exist (the hour the
+//! clocks skip) fires at the first instant after the gap; a local time that happens twice (the
+//! hour the clocks repeat) fires once, at its first occurrence.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
+use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
@@ -18,9 +24,20 @@ pub struct ScheduleError {
     pub reason: String,
 }
 
-/// A parsed schedule; empty when the hook never fires on time.
+/// How far a search may step over repeated local times before it gives up: more than the
+/// 3600 one-second slots of a repeated hour.
+const MAX_REPEAT_SKIPS: usize = 10_000;
+
+/// One parsed entry: a cron pattern read in a time zone (`None` is UTC).
 #[derive(Debug, Clone)]
-pub struct Schedule(Vec<Cron>);
+struct Entry {
+    cron: Cron,
+    zone: Option<Tz>,
+}
+
+/// A parsed schedule; empty (the default) when the hook never fires on time.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule(Vec<Entry>);
 
 impl Schedule {
     /// Parses every entry.
@@ -36,30 +53,130 @@ impl Schedule {
             .iter()
             .map(|entry| {
                 let entry = entry.as_ref();
-                // croner accepts more fields than cron does; only 5 or 6 are cron.
-                let fields = entry.split_whitespace().count();
-                if !entry.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
-                    return Err(ScheduleError {
-                        entry: entry.to_owned(),
-                        reason: format!("expected 5 fields, or 6 with seconds first, not {fields}"),
-                    });
-                }
-                parser.parse(entry).map_err(|e| ScheduleError {
+                let invalid = |reason: String| ScheduleError {
                     entry: entry.to_owned(),
-                    reason: e.to_string(),
-                })
+                    reason,
+                };
+                let (zone, pattern) = split_zone(entry).map_err(invalid)?;
+                // croner accepts more fields than cron does; only 5 or 6 are cron.
+                let fields = pattern.split_whitespace().count();
+                if !pattern.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+                    return Err(invalid(format!(
+                        "expected 5 fields, or 6 with seconds first, not {fields}"
+                    )));
+                }
+                let cron = parser
+                    .parse(expand_alias(pattern))
+                    .map_err(|e| invalid(e.to_string()))?;
+                Ok(Entry { cron, zone })
             })
             .collect::<Result<_, _>>()
             .map(Self)
     }
 
+    /// Whether the schedule has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The earliest time strictly after `after` that some entry matches.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.0.iter().filter_map(|e| e.next_after(after)).min()
+    }
+
+    /// The latest time at or before `at` that some entry matches.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.0
             .iter()
-            .filter_map(|cron| cron.find_next_occurrence(&after, false).ok())
-            .min()
+            .filter_map(|e| e.latest_at_or_before(at))
+            .max()
     }
+
+    /// Whether `time` is one of the schedule's fire times.
+    pub fn is_slot(&self, time: DateTime<Utc>) -> bool {
+        self.next_after(time - Duration::milliseconds(1)) == Some(time)
+    }
+
+    /// The slot to fire next, given the one stored for the hook: the stored slot while it is
+    /// still a fire time of this schedule and not later than the schedule's next time after
+    /// `now` (so a missed slot stays due), else the next time after `now` (the schedule was
+    /// changed, or nothing was stored yet).
+    pub fn resume(
+        &self,
+        stored: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let upcoming = self.next_after(now);
+        match stored {
+            Some(slot) if self.is_slot(slot) && upcoming.is_none_or(|next| slot <= next) => {
+                Some(slot)
+            }
+            _ => upcoming,
+        }
+    }
+}
+
+impl Entry {
+    fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Some(zone) = self.zone else {
+            return self.cron.find_next_occurrence(&after, false).ok();
+        };
+        let mut from = after.with_timezone(&zone);
+        for _ in 0..MAX_REPEAT_SKIPS {
+            let found = self.cron.find_next_occurrence(&from, false).ok()?;
+            if !is_repeat(&found) {
+                return Some(found.with_timezone(&Utc));
+            }
+            from = found;
+        }
+        None
+    }
+
+    fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Some(zone) = self.zone else {
+            return self.cron.find_previous_occurrence(&at, true).ok();
+        };
+        let mut from = at.with_timezone(&zone);
+        let mut inclusive = true;
+        for _ in 0..MAX_REPEAT_SKIPS {
+            let found = self.cron.find_previous_occurrence(&from, inclusive).ok()?;
+            if !is_repeat(&found) {
+                return Some(found.with_timezone(&Utc));
+            }
+            from = found;
+            inclusive = false;
+        }
+        None
+    }
+}
+
+/// Splits a leading `TZ=<name> ` off an entry.
+fn split_zone(entry: &str) -> Result<(Option<Tz>, &str), String> {
+    let Some(rest) = entry.trim_start().strip_prefix("TZ=") else {
+        return Ok((None, entry));
+    };
+    let (name, pattern) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let zone = name
+        .parse::<Tz>()
+        .map_err(|_| format!("unknown time zone {name:?}; use an IANA name like Europe/Berlin"))?;
+    Ok((Some(zone), pattern))
+}
+
+/// Vixie cron's `@midnight`, which croner does not know, is `@daily`.
+fn expand_alias(pattern: &str) -> &str {
+    if pattern.trim().eq_ignore_ascii_case("@midnight") {
+        "@daily"
+    } else {
+        pattern
+    }
+}
+
+/// Whether `time` is the second occurrence of a local time the clocks repeat.
+fn is_repeat(time: &DateTime<Tz>) -> bool {
+    matches!(
+        time.timezone().from_local_datetime(&time.naive_local()),
+        LocalResult::Ambiguous(first, _) if first != *time
+    )
 }
 
 #[cfg(test)]
@@ -84,10 +201,12 @@ mod tests {
             next(&["15 * * * * *"], "2026-05-01T10:00:00Z"),
             Some(at("2026-05-01T10:00:15Z"))
         );
-        assert_eq!(
-            next(&["@daily"], "2026-05-01T10:00:00Z"),
-            Some(at("2026-05-02T00:00:00Z"))
-        );
+        for daily in ["@daily", "@midnight"] {
+            assert_eq!(
+                next(&[daily], "2026-05-01T10:00:00Z"),
+                Some(at("2026-05-02T00:00:00Z"))
+            );
+        }
     }
 
     #[test]
@@ -127,5 +246,134 @@ mod tests {
             assert_eq!(err.entry, bad);
             assert!(!err.reason.is_empty());
         }
+    }
+    #[test]
+    fn unknown_zones_and_zone_without_pattern_are_refused() {
+        let err = Schedule::parse(&["TZ=Mars/Olympus 0 9 * * *"]).unwrap_err();
+        assert!(err.reason.contains("Mars/Olympus"), "{err}");
+        assert!(Schedule::parse(&["TZ=Europe/Berlin"]).is_err());
+        assert!(Schedule::parse(&["TZ=Europe/Berlin 0 9 * * 1-5"]).is_ok());
+    }
+
+    #[test]
+    fn zoned_entries_fire_at_local_time() {
+        // Friday 2026-05-01; Berlin is UTC+2 in summer, New York UTC-4.
+        assert_eq!(
+            next(&["TZ=Europe/Berlin 0 9 * * 1-5"], "2026-05-01T10:00:00Z"),
+            Some(at("2026-05-04T07:00:00Z"))
+        );
+        assert_eq!(
+            next(&["TZ=America/New_York 0 9 * * *"], "2026-05-01T10:00:00Z"),
+            Some(at("2026-05-01T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_skipped_local_time_fires_at_the_end_of_the_gap() {
+        // Berlin skips 02:00-03:00 on 2026-03-29 (at 01:00Z); New York on 2026-03-08 (07:00Z).
+        let berlin = ["TZ=Europe/Berlin 30 2 * * *"];
+        assert_eq!(
+            next(&berlin, "2026-03-28T12:00:00Z"),
+            Some(at("2026-03-29T01:00:00Z"))
+        );
+        assert_eq!(
+            next(&berlin, "2026-03-29T01:00:00Z"),
+            Some(at("2026-03-30T00:30:00Z"))
+        );
+        assert_eq!(
+            next(&["TZ=America/New_York 30 2 * * *"], "2026-03-07T12:00:00Z"),
+            Some(at("2026-03-08T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_repeated_local_time_fires_once_at_its_first_occurrence() {
+        // Berlin repeats 02:00-03:00 on 2026-10-25 (CEST until 01:00Z, then CET).
+        let daily = ["TZ=Europe/Berlin 30 2 * * *"];
+        assert_eq!(
+            next(&daily, "2026-10-24T12:00:00Z"),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+        assert_eq!(
+            next(&daily, "2026-10-25T00:30:00Z"),
+            Some(at("2026-10-26T01:30:00Z"))
+        );
+        let hourly = ["TZ=Europe/Berlin 0 * * * *"];
+        assert_eq!(
+            next(&hourly, "2026-10-25T00:00:00Z"),
+            Some(at("2026-10-25T02:00:00Z")),
+            "02:00 CET repeats 02:00 CEST and must not fire again"
+        );
+        // New York repeats 01:00-02:00 on 2026-11-01 (EDT until 06:00Z, then EST).
+        let ny = ["TZ=America/New_York 30 1 * * *"];
+        assert_eq!(
+            next(&ny, "2026-10-31T12:00:00Z"),
+            Some(at("2026-11-01T05:30:00Z"))
+        );
+        assert_eq!(
+            next(&ny, "2026-11-01T05:30:00Z"),
+            Some(at("2026-11-02T06:30:00Z"))
+        );
+        let schedule = Schedule::parse(&ny).unwrap();
+        assert_eq!(
+            schedule.latest_at_or_before(at("2026-11-01T07:00:00Z")),
+            Some(at("2026-11-01T05:30:00Z")),
+            "searching backwards also skips the repeat"
+        );
+    }
+
+    #[test]
+    fn leap_days_and_month_ends() {
+        assert_eq!(
+            next(&["0 0 29 2 *"], "2026-03-01T00:00:00Z"),
+            Some(at("2028-02-29T00:00:00Z"))
+        );
+        assert_eq!(
+            next(&["0 0 31 * *"], "2026-04-01T00:00:00Z"),
+            Some(at("2026-05-31T00:00:00Z")),
+            "April has no 31st"
+        );
+        assert_eq!(
+            next(&["0 12 L * *"], "2026-02-01T00:00:00Z"),
+            Some(at("2026-02-28T12:00:00Z"))
+        );
+        assert_eq!(
+            next(&["0 12 L * *"], "2028-02-01T00:00:00Z"),
+            Some(at("2028-02-29T12:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn slots_are_recognised_and_the_latest_due_one_found() {
+        let schedule = Schedule::parse(&["*/15 * * * *"]).unwrap();
+        assert!(schedule.is_slot(at("2026-05-01T10:15:00Z")));
+        assert!(!schedule.is_slot(at("2026-05-01T10:16:00Z")));
+        assert_eq!(
+            schedule.latest_at_or_before(at("2026-05-01T10:29:59Z")),
+            Some(at("2026-05-01T10:15:00Z"))
+        );
+        assert_eq!(
+            schedule.latest_at_or_before(at("2026-05-01T10:30:00Z")),
+            Some(at("2026-05-01T10:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn resume_keeps_a_valid_stored_slot_and_replaces_a_stale_one() {
+        let schedule = Schedule::parse(&["*/15 * * * *"]).unwrap();
+        let now = at("2026-05-01T10:20:00Z");
+        let missed = at("2026-05-01T09:45:00Z");
+        assert_eq!(schedule.resume(Some(missed), now), Some(missed));
+        assert_eq!(schedule.resume(None, now), Some(at("2026-05-01T10:30:00Z")));
+        assert_eq!(
+            schedule.resume(Some(at("2026-05-01T10:31:00Z")), now),
+            Some(at("2026-05-01T10:30:00Z")),
+            "a slot of an older schedule is replaced"
+        );
+        assert_eq!(
+            schedule.resume(Some(at("2026-05-01T11:00:00Z")), now),
+            Some(at("2026-05-01T10:30:00Z")),
+            "a stored slot later than the schedule's next time is replaced"
+        );
     }
 }

@@ -47,6 +47,18 @@ impl Trigger {
         trigger
     }
 
+    /// A scheduled slot: no payload, `now` is the slot time, and the task id is the one
+    /// reserved for the slot, so every re-fire of the slot submits the same task.
+    pub fn schedule(slot: DateTime<Utc>, task_id: TaskId) -> Self {
+        Self {
+            fired_by: FiredBy::Schedule,
+            payload: None,
+            extra_context: Map::new(),
+            time: slot,
+            reserved_task_id: Some(task_id),
+        }
+    }
+
     fn with_payload(
         fired_by: FiredBy,
         payload: Value,
@@ -181,6 +193,22 @@ mod tests {
         assert_eq!(context["exchange"], "exchange/x");
         assert_eq!(context["routingKey"], "a.b");
         assert_eq!(context["redelivered"], true);
+    }
+
+    #[test]
+    fn schedule_fires_use_the_slot_time_and_reserved_task_id_without_payload() {
+        let id = TaskId::generate();
+        let trigger = Trigger::schedule(time(), id.clone());
+        assert!(trigger.payload().is_none());
+        assert_eq!(trigger.task_id().unwrap(), id);
+        assert_eq!(
+            trigger.context(&id),
+            json!({
+                "firedBy": "schedule",
+                "taskId": id.as_str(),
+                "now": "2026-01-02T03:04:05.678Z",
+            })
+        );
     }
 
     #[test]

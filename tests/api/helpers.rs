@@ -12,6 +12,7 @@ use hookd::clients::{hash_token, ClientConfig};
 use hookd::clock::ManualClock;
 use hookd::config::Settings;
 use hookd::domain::Role;
+use hookd::scheduler::Scheduler;
 use hookd::schemas::{SchemaId, SchemaSet};
 use hookd::startup::Application;
 use hookd::store::MongoOptions;
@@ -34,6 +35,8 @@ pub struct TestApp {
     pub address: String,
     /// The app's clock.
     pub clock: ManualClock,
+    /// The app's scheduler, when its settings run one.
+    pub scheduler: Option<Arc<Scheduler>>,
     client: reqwest::Client,
     data_dir: Arc<TempDir>,
     mongodb: Option<MongoOptions>,
@@ -141,6 +144,7 @@ async fn start(
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let scheduler = app.scheduler();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -148,6 +152,7 @@ async fn start(
     TestApp {
         address,
         clock,
+        scheduler,
         client: reqwest::Client::new(),
         data_dir,
         mongodb,
@@ -258,7 +263,7 @@ impl TestApp {
 
     /// createHook as root; asserts 200 and the response schemas.
     pub async fn create_hook(&self, path: &str, body: Value) -> Value {
-        let extension = body.get("scopes").is_some();
+        let extension = body.get("scopes").is_some() || body.get("missedFires").is_some();
         let hook = self
             .call(
                 Method::PUT,
@@ -334,6 +339,15 @@ impl TestApp {
     #[allow(dead_code)] // used by the AMQP tests, which share these helpers
     pub fn data_dir(&self) -> &std::path::Path {
         self.data_dir.path()
+    }
+
+    /// Runs everything the scheduler has due at the current test time, to completion.
+    pub async fn tick(&self) {
+        self.scheduler
+            .as_ref()
+            .expect("the app runs a scheduler")
+            .tick()
+            .await;
     }
 
     /// The current test time.

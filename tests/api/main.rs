@@ -12,5 +12,6 @@ mod fires;
 mod health;
 mod hooks;
 mod mongodb_outage;
+mod schedule;
 mod scopes;
 mod tokens;

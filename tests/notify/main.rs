@@ -67,6 +67,7 @@ fn hook(owner: &str, email_on_error: bool) -> Hook {
         trigger_schema: json!({}),
         bindings: vec![],
         scopes: None,
+        missed_fires: None,
     }
 }
 
@@ -268,4 +269,62 @@ async fn an_error_fire_through_the_api_reaches_the_chat_webhook() {
         .as_str()
         .unwrap()
         .contains("g/broken"));
+}
+
+/// Waits, boundedly, until `owner` has `count` mails, and returns what arrived.
+async fn wait_for_mails(maildir: &std::path::Path, owner: &str, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+    loop {
+        let mails = mails_to(maildir, owner);
+        if mails.len() >= count || std::time::Instant::now() >= deadline {
+            return mails;
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_scheduled_hook_mails_its_owner_once_per_window_and_only_if_it_asked() {
+    let (url, maildir) = smtp();
+    let app = spawn_app_with(move |s| {
+        s.notify.smtp_url = Some(url.clone());
+        s.notify.from = "hookd@example.com".into();
+    })
+    .await;
+    let (quiet, loud) = (unique_owner("quiet"), unique_owner("loud"));
+    for (path, owner, email_on_error) in [("g/quiet", &quiet, false), ("g/loud", &loud, true)] {
+        let mut body = hook_body();
+        body["metadata"]["owner"] = json!(owner);
+        body["metadata"]["emailOnError"] = json!(email_on_error);
+        body["schedule"] = json!(["* * * * * *"]);
+        body["task"] = json!({"x": {"$eval": "nosuch"}});
+        app.create_hook(path, body).await;
+    }
+    // Five failing slots of each hook, all within one notification window.
+    for _ in 0..5 {
+        app.clock.advance(Duration::seconds(1));
+        app.tick().await;
+    }
+    let fires = app.last_fires("g/loud", "").await;
+    assert_eq!(
+        fires["lastFires"].as_array().unwrap().len(),
+        5,
+        "every slot fired and failed"
+    );
+
+    let mails = wait_for_mails(&maildir, &loud, 1).await;
+    assert_eq!(
+        mails.len(),
+        1,
+        "one mail for five failures within the window"
+    );
+    assert!(
+        mails[0].contains("g/loud") && mails[0].contains("nosuch"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails_to(&maildir, &quiet).is_empty(),
+        "emailOnError: false sends nothing"
+    );
 }

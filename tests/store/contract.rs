@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, SealedToken, SubmittedTask, TaskId,
+    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -167,14 +167,17 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
             routing_key_pattern: "primary.example.#".into(),
         }],
         scopes: None,
+        missed_fires: None,
     };
     HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
 }
 
-/// `record` after a scheduler pass: a next fire time and the task id reserved for it.
+/// `record` after a scheduler pass: a next fire time, the task id reserved for it and two
+/// claimed slots before it.
 pub fn scheduled(mut record: HookRecord, next_ms: i64) -> HookRecord {
     record.next_scheduled_date = Some(at(next_ms));
     record.next_task_id = Some(TaskId::generate());
+    record.claimed_slots = vec![at(next_ms - 120_000), at(next_ms - 60_000)];
     record
 }
 
@@ -261,6 +264,7 @@ pub async fn inserted_hooks_read_back_with_every_field<S: HookStore>(store: S) {
     full.version = 7;
     full.hook.metadata.email_on_error = false;
     full.hook.scopes = Some(vec!["queue:create-task:proj-releng/*".into()]);
+    full.hook.missed_fires = Some(MissedFires::All);
     full.hook.schedule = vec![];
     full.hook.bindings = vec![];
     for record in [&plain, &full] {
@@ -323,6 +327,7 @@ pub async fn replace_with_the_current_version_stores_the_new_record<S: HookStore
     let mut third = updated(&second, "third");
     third.next_scheduled_date = None;
     third.next_task_id = None;
+    third.claimed_slots.clear();
     store.replace_hook(&third, 2).await.expect("replace v2");
     assert_eq!(
         store.get_hook(&first.hook.key()).await.unwrap(),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::{to_i64, MongoError};
 use crate::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, SealedToken, SubmittedTask, TaskId,
+    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId,
 };
 use crate::store::StoreError;
 
@@ -77,10 +77,15 @@ pub(super) struct HookDoc {
     bindings: Vec<Binding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    missed_fires: Option<MissedFires>,
     trigger_token: SealedToken,
     version: i64,
     next_scheduled_date: Option<BsonDate>,
     next_task_id: Option<TaskId>,
+    /// Slots a scheduler has claimed and not yet recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    claimed_slots: Vec<BsonDate>,
 }
 
 impl HookDoc {
@@ -96,10 +101,12 @@ impl HookDoc {
             trigger_schema: to_json_text(&hook.trigger_schema),
             bindings: hook.bindings.clone(),
             scopes: hook.scopes.clone(),
+            missed_fires: hook.missed_fires,
             trigger_token: r.trigger_token.clone(),
             version: to_i64(r.version)?,
             next_scheduled_date: r.next_scheduled_date.map(date),
             next_task_id: r.next_task_id.clone(),
+            claimed_slots: r.claimed_slots.iter().copied().map(date).collect(),
         })
     }
 
@@ -114,11 +121,14 @@ impl HookDoc {
                 trigger_schema: from_json_text(&self.trigger_schema)?,
                 bindings: self.bindings,
                 scopes: self.scopes,
+                missed_fires: self.missed_fires,
             },
             trigger_token: self.trigger_token,
             version: u64::try_from(self.version).map_err(corrupt)?,
             next_scheduled_date: self.next_scheduled_date.map(from_date).transpose()?,
             next_task_id: self.next_task_id,
+            claimed_slots: (self.claimed_slots.into_iter().map(from_date))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

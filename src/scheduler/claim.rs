@@ -1,0 +1,209 @@
+//! One hook's scheduling steps against the store: claim due slots by compare-and-set, fire a
+//! claimed slot, release it when done.
+//!
+//! The claim is the only synchronisation between replicas: a replica advances the hook's
+//! `nextScheduledDate` past the slots it fires and adds them to `claimedSlots` in one
+//! compare-and-set on the version it read, so exactly one replica wins each slot. A slot stays
+//! in `claimedSlots` until its fire is recorded, so a crash in between leaves it for the next
+//! start to finish, with the same task id.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::plan::{plan, CatchUp, Plan};
+use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
+use crate::fire::{self, FireDeps, FireError, SinkError, Trigger};
+use crate::store::StoreError;
+
+/// How often one step re-reads and retries after losing a compare-and-set race.
+const MAX_CAS_ATTEMPTS: usize = 16;
+
+/// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
+/// any scheduler visiting the hook fires it. A live replica finishes a slot within seconds
+/// unless the task queue is down; if both then retry, they submit the same task id.
+pub(super) const CLAIM_LEASE: Duration = Duration::minutes(10);
+
+/// The result of a claim.
+#[derive(Debug)]
+pub(super) enum Claim {
+    /// The hook no longer exists.
+    Gone,
+    /// The hook is up to date; this is its next slot. `abandoned` are slots claimed longer
+    /// than [`CLAIM_LEASE`] ago.
+    Armed {
+        next: Option<DateTime<Utc>>,
+        abandoned: Vec<DateTime<Utc>>,
+    },
+    /// These slots are now ours to fire; the record is as we wrote it.
+    Won {
+        record: Box<HookRecord>,
+        slots: Vec<DateTime<Utc>>,
+        abandoned: Vec<DateTime<Utc>>,
+    },
+}
+
+/// How firing a claimed slot ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Fired {
+    /// The fire was recorded (successful or not) and the claim released.
+    Done,
+    /// The task sink or the store was out of reach; the slot stays claimed for a retry.
+    RetryLater,
+}
+
+/// The store and fire path, plus the service's default catch-up.
+#[derive(Clone)]
+pub(super) struct Slots {
+    pub(super) fire: FireDeps,
+    pub(super) catch_up: CatchUp,
+}
+
+impl Slots {
+    /// Brings the hook's stored next slot up to date at `now`, claiming whatever the
+    /// missed-fire policy says to fire.
+    pub(super) async fn claim(
+        &self,
+        key: &HookKey,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let Some(mut record) = self.fire.store.get_hook(key).await? else {
+                return Ok(Claim::Gone);
+            };
+            let step = self.plan(&record, now);
+            let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
+            let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
+                .filter(|slot| *slot < now - CLAIM_LEASE)
+                .collect();
+            if step.fire.is_empty()
+                && record.next_scheduled_date == step.next
+                && record.next_task_id == next_task_id
+            {
+                return Ok(Claim::Armed {
+                    next: step.next,
+                    abandoned,
+                });
+            }
+            let expected = record.version;
+            record.version += 1;
+            record.next_scheduled_date = step.next;
+            record.next_task_id = next_task_id;
+            record.claimed_slots.extend(&step.fire);
+            record.claimed_slots.sort_unstable();
+            record.claimed_slots.dedup();
+            match self.fire.store.replace_hook(&record, expected).await {
+                Ok(()) if step.fire.is_empty() => {
+                    return Ok(Claim::Armed {
+                        next: step.next,
+                        abandoned,
+                    })
+                }
+                Ok(()) => {
+                    return Ok(Claim::Won {
+                        record: Box::new(record),
+                        slots: step.fire,
+                        abandoned,
+                    })
+                }
+                Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::NotFound) => return Ok(Claim::Gone),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+
+    fn plan(&self, record: &HookRecord, now: DateTime<Utc>) -> Plan {
+        // The API refuses bad entries, so a stored one that does not parse is left alone
+        // rather than fired on a guess.
+        let schedule = Schedule::parse(&record.hook.schedule).unwrap_or_else(|e| {
+            tracing::warn!(hook = %record.hook.key(), error = %e, "stored schedule does not parse");
+            Schedule::default()
+        });
+        match schedule.resume(record.next_scheduled_date, now) {
+            Some(due) => {
+                let catch_up = CatchUp {
+                    policy: record.hook.missed_fires.unwrap_or(self.catch_up.policy),
+                    ..self.catch_up
+                };
+                plan(&schedule, due, now, catch_up)
+            }
+            None => Plan {
+                fire: Vec::new(),
+                next: None,
+            },
+        }
+    }
+
+    /// Fires a slot this scheduler holds a claim on, with the slot's own task id and time,
+    /// and releases the claim unless the failure is one a retry can fix.
+    pub(super) async fn fire(
+        &self,
+        record: &HookRecord,
+        slot: DateTime<Utc>,
+    ) -> Result<Fired, StoreError> {
+        let key = record.hook.key();
+        let trigger = Trigger::schedule(slot, TaskId::for_slot(&key, slot));
+        match fire::fire(&self.fire, record, trigger).await {
+            Ok(_) => {}
+            Err(e) if is_transient(&e) => {
+                tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire will be retried");
+                return Ok(Fired::RetryLater);
+            }
+            // Recorded as an error fire by the fire path; the schedule moves on.
+            Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
+        }
+        self.release(record.clone(), slot).await?;
+        Ok(Fired::Done)
+    }
+
+    /// Fires a slot claimed earlier (by this process before a retry, or by one that crashed),
+    /// if the hook still exists and the slot is still claimed.
+    pub(super) async fn refire(
+        &self,
+        key: &HookKey,
+        slot: DateTime<Utc>,
+    ) -> Result<Fired, StoreError> {
+        match self.fire.store.get_hook(key).await? {
+            Some(record) if record.claimed_slots.contains(&slot) => self.fire(&record, slot).await,
+            _ => Ok(Fired::Done),
+        }
+    }
+
+    /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
+    /// saves a read when nobody wrote the hook since.
+    async fn release(&self, mut record: HookRecord, slot: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = record.hook.key();
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            if !record.claimed_slots.contains(&slot) {
+                return Ok(());
+            }
+            let expected = record.version;
+            record.version += 1;
+            record.claimed_slots.retain(|claimed| *claimed != slot);
+            match self.fire.store.replace_hook(&record, expected).await {
+                Ok(()) | Err(StoreError::NotFound) => return Ok(()),
+                Err(StoreError::VersionConflict) => {}
+                Err(e) => return Err(e),
+            }
+            match self.fire.store.get_hook(&key).await? {
+                Some(current) => record = current,
+                None => return Ok(()),
+            }
+        }
+        Err(StoreError::VersionConflict)
+    }
+}
+
+/// Whether a failed fire may succeed if tried again with the same task id.
+fn is_transient(error: &FireError) -> bool {
+    match error {
+        FireError::Sink(SinkError::Unavailable(_)) | FireError::Store(_) => true,
+        FireError::Payload(_)
+        | FireError::TaskId(_)
+        | FireError::Render(_)
+        | FireError::InsufficientScopes { .. }
+        | FireError::Sink(
+            SinkError::Rejected { .. } | SinkError::InsufficientScopes(_) | SinkError::Conflict(_),
+        ) => false,
+    }
+}

@@ -1,0 +1,190 @@
+//! The scheduler's in-memory state: the timer of hooks' next slots, the timer of claimed slots
+//! awaiting a retry, and how the outcome of each job updates them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::broadcast;
+
+use super::timer::Timer;
+use crate::domain::{HookKey, HookRecord, Schedule};
+use crate::registry::HookChange;
+
+/// The first wait before retrying a slot whose fire failed transiently; it doubles each time.
+const RETRY_FIRST: Duration = Duration::seconds(1);
+/// The longest wait between retries of one slot.
+const RETRY_MAX: Duration = Duration::seconds(60);
+
+/// A claimed slot waiting for a retry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) struct Pending {
+    pub(super) key: HookKey,
+    pub(super) slot: DateTime<Utc>,
+}
+
+/// What a job left for the timer.
+pub(super) enum Outcome {
+    /// The hook's next slot, or `None` when it has none (or is gone).
+    Armed(HookKey, Option<DateTime<Utc>>),
+    /// The store failed while visiting the hook; visit it again soon.
+    VisitFailed(HookKey),
+    /// The slot's fire failed transiently for the given number of times.
+    RetryLater(Pending, u32),
+    /// The slot is done.
+    Finished(Pending),
+    /// The slot was claimed long ago by someone who never finished it.
+    Abandoned(Pending),
+}
+
+/// What the timer needs of a stored hook: its schedule and stored next slot.
+#[derive(Debug)]
+pub(super) struct ArmedAs {
+    pub(super) key: HookKey,
+    schedule: Vec<String>,
+    next: Option<DateTime<Utc>>,
+}
+
+impl ArmedAs {
+    pub(super) fn of(record: &HookRecord) -> Self {
+        Self {
+            key: record.hook.key(),
+            schedule: record.hook.schedule.clone(),
+            next: record.next_scheduled_date,
+        }
+    }
+}
+
+/// The timers, guarded together so one tick at a time works on them.
+pub(super) struct State {
+    pub(super) hooks: Timer<HookKey>,
+    pub(super) retries: Timer<Pending>,
+    pub(super) attempts: HashMap<Pending, u32>,
+    pub(super) changes: broadcast::Receiver<HookChange>,
+    /// The schedule each hook was armed with from the store, so a resync can tell which hooks
+    /// another process changed.
+    schedules: HashMap<HookKey, Vec<String>>,
+}
+
+impl State {
+    /// Empty timers, following the hook changes on `changes`.
+    pub(super) fn new(changes: broadcast::Receiver<HookChange>) -> Self {
+        Self {
+            hooks: Timer::new(),
+            retries: Timer::new(),
+            attempts: HashMap::new(),
+            changes,
+            schedules: HashMap::new(),
+        }
+    }
+
+    /// Puts a hook read from the store on the timer, and its unfinished claims on the retry
+    /// timer, due at once.
+    pub(super) fn arm_with_claims(&mut self, record: &HookRecord, now: DateTime<Utc>) {
+        let key = record.hook.key();
+        for slot in &record.claimed_slots {
+            let pending = Pending {
+                key: key.clone(),
+                slot: *slot,
+            };
+            self.retry_now_unless_retrying(pending, now);
+        }
+        self.arm(ArmedAs::of(record), now);
+    }
+
+    /// Forgets every hook and every schedule it was armed with.
+    pub(super) fn clear(&mut self) {
+        self.hooks.clear();
+        self.schedules.clear();
+    }
+
+    /// Whether the timer already holds the hook as stored: same schedule, same next slot.
+    pub(super) fn is_armed_as(&self, stored: &ArmedAs) -> bool {
+        self.schedules.get(&stored.key) == Some(&stored.schedule)
+            && self.hooks.due(&stored.key) == stored.next
+    }
+
+    /// Forgets the hooks for which `exists` says no.
+    pub(super) fn forget_unless(&mut self, exists: impl Fn(&HookKey) -> bool) {
+        self.hooks.retain(&exists);
+        self.schedules.retain(|key, _| exists(key));
+    }
+
+    /// Puts a hook read from the store on the timer: at its stored slot when that is current,
+    /// else due at once so a visit fixes the store.
+    pub(super) fn arm(&mut self, hook: ArmedAs, now: DateTime<Utc>) {
+        let ArmedAs {
+            key,
+            schedule,
+            next: stored,
+        } = hook;
+        let resumed = Schedule::parse(&schedule)
+            .ok()
+            .and_then(|schedule| schedule.resume(stored, now));
+        self.schedules.insert(key.clone(), schedule);
+        match (resumed, stored) {
+            // Up to date: wait for the slot without touching the store.
+            (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),
+            (None, None) => {}
+            // Needs its stored slot set, moved or cleared: visit it now.
+            _ => self.hooks.set(key, now),
+        }
+    }
+
+    pub(super) fn apply(&mut self, outcome: Outcome, now: DateTime<Utc>) {
+        match outcome {
+            Outcome::Armed(key, Some(next)) => self.hooks.set(key, next),
+            Outcome::Armed(key, None) => {
+                self.hooks.remove(&key);
+                self.schedules.remove(&key);
+            }
+            Outcome::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
+            Outcome::RetryLater(pending, attempts) => {
+                self.retries.set(pending.clone(), now + backoff(attempts));
+                self.attempts.insert(pending, attempts);
+            }
+            Outcome::Finished(pending) => {
+                self.attempts.remove(&pending);
+            }
+            Outcome::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
+        }
+    }
+
+    /// Puts a claimed slot on the retry timer, due at once, unless this process already
+    /// retries it (then it keeps its backoff).
+    fn retry_now_unless_retrying(&mut self, pending: Pending, now: DateTime<Utc>) {
+        if !self.attempts.contains_key(&pending) {
+            self.attempts.insert(pending.clone(), 0);
+            self.retries.set(pending, now);
+        }
+    }
+}
+
+/// Outcomes that hand slots someone else abandoned to this process's retry timer.
+pub(super) fn adopt(
+    key: &HookKey,
+    abandoned: Vec<DateTime<Utc>>,
+) -> impl Iterator<Item = Outcome> + '_ {
+    abandoned.into_iter().map(|slot| {
+        Outcome::Abandoned(Pending {
+            key: key.clone(),
+            slot,
+        })
+    })
+}
+
+/// The wait before the next attempt after `attempts` failed ones: doubling, capped.
+fn backoff(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (RETRY_FIRST * 2_i32.pow(doublings)).min(RETRY_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        let waits: Vec<i64> = (1..=9).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

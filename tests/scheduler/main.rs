@@ -1,0 +1,10 @@
+//! Tests of the cron scheduler below the API: several replicas on one store, crashes between
+//! claim and submit, transient and permanent fire failures, and a cross-check of the schedule
+//! parser against Python's croniter.
+
+mod catch_up;
+mod croniter;
+mod failures;
+mod harness;
+mod replicas;
+mod resync;
