@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::retry::{self, Attempt, RetryPolicy, TransientError};
+use super::retry::{self, Attempt, RetryPolicy};
 use super::{SinkError, TaskSink};
 use crate::clock::Clock;
 use crate::domain::SubmittedTask;
@@ -61,29 +61,8 @@ impl HttpSink {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", self.secret.sign(id, timestamp, body))
             .body(body.to_vec());
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return transient(TransientError::Network(e), None),
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Attempt::Accepted;
-        }
-        let retry_after = retry::retry_after(&response);
-        let text = response.text().await.unwrap_or_default();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            let error = TransientError::Status {
-                status: status.as_u16(),
-                body: retry::excerpt(&text),
-            };
-            return transient(error, retry_after);
-        }
-        Attempt::Refused(refusal(status, &text))
+        retry::classify(request.send().await, refusal).await
     }
-}
-
-fn transient(error: TransientError, retry_after: Option<std::time::Duration>) -> Attempt {
-    Attempt::Transient { error, retry_after }
 }
 
 /// The receiver's own `code` and `message` when it answers JSON, else its status and text.

@@ -103,8 +103,41 @@ where
     }
 }
 
+/// Sorts one HTTP exchange: a 2xx accepts, a 5xx, a 429 or no answer at all is transient, and
+/// any other answer is refused as `refuse` reads it from the status and body.
+pub async fn classify(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    refuse: impl FnOnce(reqwest::StatusCode, &str) -> SinkError,
+) -> Attempt {
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => {
+            return Attempt::Transient {
+                error: TransientError::Network(e),
+                retry_after: None,
+            }
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Attempt::Accepted;
+    }
+    let retry_after = retry_after(&response);
+    let text = response.text().await.unwrap_or_default();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Attempt::Transient {
+            error: TransientError::Status {
+                status: status.as_u16(),
+                body: excerpt(&text),
+            },
+            retry_after,
+        };
+    }
+    Attempt::Refused(refuse(status, &text))
+}
+
 /// Reads a `Retry-After` header given in seconds.
-pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?

@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::retry::{self, Attempt, RetryPolicy, TransientError};
+use super::retry::{self, Attempt, RetryPolicy};
 use super::{SinkError, TaskSink};
 use crate::domain::{SubmittedTask, TaskId, TaskState};
 
@@ -114,31 +114,7 @@ impl TaskclusterSink {
             .header(reqwest::header::AUTHORIZATION, authorization)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                return Attempt::Transient {
-                    error: TransientError::Network(e),
-                    retry_after: None,
-                }
-            }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Attempt::Accepted;
-        }
-        let retry_after = retry::retry_after(&response);
-        let text = response.text().await.unwrap_or_default();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            return Attempt::Transient {
-                error: TransientError::Status {
-                    status: status.as_u16(),
-                    body: retry::excerpt(&text),
-                },
-                retry_after,
-            };
-        }
-        Attempt::Refused(queue_refusal(status, &text))
+        retry::classify(request.send().await, queue_refusal).await
     }
 }
 
