@@ -93,3 +93,44 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
     assert_eq!(body["taskId"], fires[0]["taskId"]);
     assert_eq!(body["task"]["payload"]["message"], json!({"n": 3}));
 }
+
+#[tokio::test]
+async fn a_full_queue_dead_letters_its_oldest_messages_instead_of_dropping_them() {
+    let Some(url) = broker::url() else { return };
+    let _broker = broker::shared().await;
+    let (prefix, exchange) = (unique("overflow"), unique("exchange"));
+    let client = Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    let mut listener = broker::listener_settings(&url, &prefix);
+    listener.max_length = Some(2);
+    let app = spawn_app_with(move |s| s.amqp = Some(listener.clone())).await;
+    app.create_hook("g/full", bound_hook(&[(&exchange, "#")]))
+        .await;
+    broker::await_listener(&app, "connected").await;
+    let queue = format!("{prefix}/g/full");
+    broker::eventually("the hook's queue is declared", || async {
+        broker::queue_exists(&url, &queue).await.then_some(())
+    })
+    .await;
+    // With nobody consuming, the hook's queue fills up.
+    app.stop().await;
+
+    for n in 0..5 {
+        client
+            .publish_routed(&exchange, "k", &json!({ "n": n }))
+            .await;
+    }
+    let mut dead_letters = client
+        .consume_existing(&format!("{prefix}/dead-letter"))
+        .await;
+    let mut dead = Vec::new();
+    for _ in 0..3 {
+        let message = next_message(&mut dead_letters).await;
+        dead.push(serde_json::from_slice::<Value>(&message.data).unwrap()["n"].clone());
+    }
+    assert_eq!(
+        dead,
+        [json!(0), json!(1), json!(2)],
+        "the three oldest overflowed"
+    );
+}

@@ -370,6 +370,13 @@ impl TestApp {
         .await
     }
 
+    /// Stops the server (and its scheduler and listener) for good.
+    #[allow(dead_code)] // used by the AMQP tests, which share these helpers
+    pub async fn stop(mut self) {
+        self.client = reqwest::Client::new();
+        self.stop_server().await;
+    }
+
     async fn stop_server(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
