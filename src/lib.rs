@@ -4,6 +4,9 @@
 //! `domain`. `startup` wires them together from `config`.
 
 pub mod api;
+pub mod client_command;
+pub mod client_file;
+pub mod client_tokens;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use hookd::client_command::{self, ClientArgs};
 use hookd::clock::SystemClock;
 use hookd::config::{ServeArgs, Settings};
 use hookd::startup::Application;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the API.
     Serve(ServeArgs),
+    /// Manage API clients in the data dir: create, list, delete, reset.
+    Client(ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,9 @@ fn main() -> ExitCode {
     telemetry::init("info", ansi, std::io::stderr);
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Client(args) => client_command::run(args)
+            .map(|text| print!("{text}"))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
+use super::hawk::HawkError;
 use crate::domain::DomainError;
 use crate::fire::{FireError, PayloadError, SinkError};
 use crate::registry::RegistryError;
@@ -192,5 +193,23 @@ impl From<FireError> for ApiError {
             FireError::Store(store) => return Self::from_store(store),
         };
         Self::new(code, e.to_string())
+    }
+}
+
+impl From<HawkError> for ApiError {
+    fn from(e: HawkError) -> Self {
+        match e {
+            HawkError::Malformed
+            | HawkError::BadExt
+            | HawkError::UnknownClient
+            | HawkError::BadMac
+            | HawkError::Stale
+            | HawkError::Replayed
+            | HawkError::Certificate(_)
+            | HawkError::ScopesNotAuthorized => {
+                Self::new(ErrorCode::AuthenticationFailed, e.to_string())
+            }
+            HawkError::Crypto => Self::server(ErrorCode::InternalServerError, &e),
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 mod fires;
+pub mod hawk;
 mod health;
 mod hooks;
 pub mod request_info;

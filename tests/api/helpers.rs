@@ -125,6 +125,7 @@ pub fn client(id: &str, scopes: &[&str]) -> ClientConfig {
         client_id: id.into(),
         access_token_hash: hash_token(&format!("{id}-token")),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        token_salt: None,
     }
 }
 
@@ -294,6 +295,11 @@ impl TestApp {
     pub fn now(&self) -> DateTime<Utc> {
         use hookd::clock::Clock;
         self.clock.now()
+    }
+
+    /// The app's data directory.
+    pub fn data_path(&self) -> &std::path::Path {
+        self.data_dir.path()
     }
 
     /// Stops the server and starts a new one on the same data dir and clock.
