@@ -23,6 +23,7 @@ mod fires;
 pub mod hawk;
 mod health;
 mod hooks;
+pub mod json_depth;
 pub mod request_info;
 mod tasks;
 mod triggers;

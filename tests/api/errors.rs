@@ -198,3 +198,55 @@ async fn hostile_inputs_never_cause_a_server_error() {
         }
     }
 }
+
+/// A trigger payload `{"a": [[...]]}` nesting `levels` deep in all.
+fn nested_payload(levels: usize) -> String {
+    let inner = levels - 1;
+    format!("{{\"a\":{}{}}}", "[".repeat(inner), "]".repeat(inner))
+}
+
+#[tokio::test]
+async fn bodies_nested_deeper_than_64_levels_are_malformed() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["triggerSchema"] = json!({"type": "object"});
+    app.create_hook("g/h", body).await;
+    let send = |levels| {
+        app.raw(Method::POST, "/hooks/g/h/trigger")
+            .header(CONTENT_TYPE, "application/json")
+            .body(nested_payload(levels))
+    };
+
+    app.send(send(64)).await.expect(200);
+    let message = app
+        .send(send(65))
+        .await
+        .expect_error(400, "MalformedPayload");
+    assert!(message.contains("64"), "{message}");
+    let message = app
+        .send(send(100_000))
+        .await
+        .expect_error(400, "MalformedPayload");
+    assert!(message.contains("64"), "{message}");
+}
+
+#[tokio::test]
+async fn hooks_with_more_than_100_schedules_or_bindings_are_refused() {
+    let app = spawn_app().await;
+    let schedules: Vec<String> = (0..101).map(|m| format!("{m} * * * * *")).collect();
+    let bindings: Vec<_> = (0..101)
+        .map(|i| json!({"exchange": format!("e{i}"), "routingKeyPattern": "#"}))
+        .collect();
+    for (field, items) in [
+        ("schedule", json!(schedules)),
+        ("bindings", json!(bindings)),
+    ] {
+        let mut body = hook_body();
+        body[field] = items;
+        let message = app
+            .call(Method::PUT, "/hooks/g/h", Auth::Root, Some(body))
+            .await
+            .expect_error(400, "InputValidationError");
+        assert!(message.contains(field), "{field}: {message}");
+    }
+}
