@@ -6,11 +6,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::clients::ClientConfig;
 use crate::domain::Role;
+use crate::fire::RenderLimits;
 use crate::token_cipher::KEY_LEN;
 
 /// Options of `hookd serve`.
@@ -34,6 +36,12 @@ pub struct ServeArgs {
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
+    /// How long rendering one task template may take, in milliseconds.
+    #[arg(long, env = "HOOKD_RENDER_TIMEOUT_MS", default_value_t = 2000)]
+    pub render_timeout_ms: u64,
+    /// Largest rendered task, in bytes of JSON.
+    #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
+    pub max_task_bytes: usize,
 }
 
 /// The optional TOML configuration file.
@@ -98,6 +106,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
+    /// Deadline and size bound for rendering task templates.
+    pub render_limits: RenderLimits,
 }
 
 impl Settings {
@@ -112,6 +122,7 @@ impl Settings {
             trigger_token_key: None,
             body_limit: 1024 * 1024,
             workers: None,
+            render_limits: RenderLimits::default(),
         }
     }
 
@@ -141,6 +152,11 @@ impl Settings {
             trigger_token_key,
             body_limit: args.body_limit,
             workers: args.workers,
+            render_limits: RenderLimits::new(
+                Duration::from_millis(args.render_timeout_ms),
+                args.max_task_bytes,
+                crate::fire::limits::DEFAULT_SLOTS,
+            ),
         })
     }
 }

@@ -103,6 +103,7 @@ impl Application {
                 sink: Arc::new(LocalSink::new(Arc::clone(&store))),
                 roles,
                 trigger_schemas: Arc::new(TriggerSchemas::default()),
+                render_limits: settings.render_limits.clone(),
             },
             schemas: Arc::new(SchemaSet::load()?),
             clock,

@@ -12,11 +12,13 @@ use crate::domain::{
 };
 use crate::store::{HookStore, StoreError};
 
+pub mod limits;
 pub mod payload;
 pub mod render;
 pub mod sink;
 mod trigger;
 
+pub use limits::RenderLimits;
 pub use payload::{PayloadError, TriggerSchemas};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
@@ -33,6 +35,8 @@ pub struct FireDeps {
     pub roles: Arc<Roles>,
     /// Compiled trigger schemas.
     pub trigger_schemas: Arc<TriggerSchemas>,
+    /// Deadline and size bound for rendering task templates.
+    pub render_limits: RenderLimits,
 }
 
 /// How a fire ended when it did not fail.
@@ -130,7 +134,14 @@ async fn create_task(
 ) -> Result<Fired, FireError> {
     let hook = &record.hook;
     let context = trigger.context(&fire.task_id);
-    let Some(task) = render::task(&hook.task, &context, &fire.task_id, trigger.time())? else {
+    let rendered = limits::task(
+        &deps.render_limits,
+        &hook.task,
+        context,
+        &fire.task_id,
+        trigger.time(),
+    );
+    let Some(task) = rendered.await? else {
         return Ok(Fired::Declined);
     };
     let missing = hook_scopes(deps, record).missing(render::task_scopes(&task)?);

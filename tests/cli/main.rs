@@ -173,6 +173,8 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--root-access-token", "HOOKD_ROOT_ACCESS_TOKEN"),
         ("--body-limit", "HOOKD_BODY_LIMIT"),
         ("--workers", "HOOKD_WORKERS"),
+        ("--render-timeout-ms", "HOOKD_RENDER_TIMEOUT_MS"),
+        ("--max-task-bytes", "HOOKD_MAX_TASK_BYTES"),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");
