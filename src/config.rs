@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::api::rate_limit::{RateLimitSettings, DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK};
 use crate::clients::ClientConfig;
 use crate::domain::Role;
 use crate::fire::RenderLimits;
@@ -42,6 +43,12 @@ pub struct ServeArgs {
     /// Largest rendered task, in bytes of JSON.
     #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
     pub max_task_bytes: usize,
+    /// Authenticated requests per client per minute; 0 for no limit.
+    #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = DEFAULT_PER_CLIENT)]
+    pub client_rate_limit: u32,
+    /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
+    #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = DEFAULT_PER_HOOK)]
+    pub hook_rate_limit: u32,
 }
 
 /// The optional TOML configuration file.
@@ -108,6 +115,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Deadline and size bound for rendering task templates.
     pub render_limits: RenderLimits,
+    /// Per-client and per-hook rate limits.
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Settings {
@@ -123,6 +132,7 @@ impl Settings {
             body_limit: 1024 * 1024,
             workers: None,
             render_limits: RenderLimits::default(),
+            rate_limits: RateLimitSettings::per_minute(DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK),
         }
     }
 
@@ -156,6 +166,10 @@ impl Settings {
                 Duration::from_millis(args.render_timeout_ms),
                 args.max_task_bytes,
                 crate::fire::limits::DEFAULT_SLOTS,
+            ),
+            rate_limits: RateLimitSettings::per_minute(
+                args.client_rate_limit,
+                args.hook_rate_limit,
             ),
         })
     }

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::BodyLimit;
+use crate::api::rate_limit::RateLimits;
 use crate::api::{self, request_info, ApiState};
 use crate::client_file::{ClientFile, ClientFileError};
 use crate::client_tokens::TokenDeriver;
@@ -106,6 +107,7 @@ impl Application {
                 render_limits: settings.render_limits.clone(),
             },
             schemas: Arc::new(SchemaSet::load()?),
+            rate_limits: RateLimits::new(settings.rate_limits, Arc::clone(&clock)),
             clock,
             started: Instant::now(),
         });

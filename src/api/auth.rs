@@ -13,6 +13,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::{ApiError, ErrorCode};
 use super::hawk::HawkVerifier;
+use super::ApiState;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
 use crate::domain::ScopeSet;
@@ -128,6 +129,13 @@ impl FromRequest for Caller {
                 "no authenticator is configured",
             )),
         };
-        std::future::ready(caller)
+        let limited = |caller: Caller| match req.app_data::<web::Data<ApiState>>() {
+            Some(state) if caller.client_id != ANONYMOUS => {
+                state.rate_limits.check_client(&caller.client_id)?;
+                Ok(caller)
+            }
+            _ => Ok(caller),
+        };
+        std::future::ready(caller.and_then(limited))
     }
 }

@@ -24,6 +24,7 @@ pub mod hawk;
 mod health;
 mod hooks;
 pub mod json_depth;
+pub mod rate_limit;
 pub mod request_info;
 mod tasks;
 mod triggers;
@@ -44,6 +45,8 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     /// When the service started, for `ping`'s uptime.
     pub started: Instant,
+    /// Per-client and per-hook rate limits.
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl ApiState {

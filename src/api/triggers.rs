@@ -53,6 +53,7 @@ async fn fire_and_answer(
     record: &HookRecord,
     trigger: Trigger,
 ) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_hook(&record.hook.key())?;
     if let Some(payload) = trigger.payload() {
         state.validate_body(SchemaId::TriggerHook, payload)?;
     }

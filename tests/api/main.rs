@@ -12,5 +12,6 @@ mod hawk_python;
 mod hawk_rust;
 mod health;
 mod hooks;
+mod limits;
 mod scopes;
 mod tokens;

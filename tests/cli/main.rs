@@ -175,6 +175,8 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--workers", "HOOKD_WORKERS"),
         ("--render-timeout-ms", "HOOKD_RENDER_TIMEOUT_MS"),
         ("--max-task-bytes", "HOOKD_MAX_TASK_BYTES"),
+        ("--client-rate-limit", "HOOKD_CLIENT_RATE_LIMIT"),
+        ("--hook-rate-limit", "HOOKD_HOOK_RATE_LIMIT"),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");
