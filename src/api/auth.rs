@@ -105,15 +105,21 @@ impl Authenticator for ClientAuthenticator {
             });
         };
         let header = header.to_str().unwrap_or_default();
-        if let Some(credentials) = header.strip_prefix("Bearer ") {
+        let caller = if let Some(credentials) = header.strip_prefix("Bearer ") {
             self.bearer(credentials)
         } else if let Some(hawk) = header.strip_prefix("Hawk ") {
-            Ok(self.hawk.verify(req, hawk)?)
+            self.hawk.verify(req, hawk).map_err(ApiError::from)
         } else {
             Err(failed(
                 "expected \"Authorization: Bearer <clientId>:<accessToken>\" or a Hawk header",
             ))
+        };
+        // Failed attempts are worth an operator's attention; the reason never holds a secret,
+        // and the header itself is never logged.
+        if let Err(e) = &caller {
+            tracing::warn!(reason = %e.message, "authentication failed");
         }
+        caller
     }
 }
 

@@ -12,7 +12,7 @@ use crate::helpers::{hook_body, spawn_app, Auth, TestApp, ROOT_TOKEN};
 const PATH: &str = "/api/hooks/v1/hooks";
 
 /// A Hawk header for `GET <PATH>` as root at the app's clock time plus `offset`.
-fn header(app: &TestApp, nonce: &str, token: &str, offset: Minutes) -> String {
+pub fn header(app: &TestApp, nonce: &str, token: &str, offset: Minutes) -> String {
     let port = app.address.rsplit(':').next().unwrap().parse().unwrap();
     let secs = u64::try_from((app.now() + offset).timestamp()).unwrap();
     let credentials = hawk::Credentials {
@@ -26,7 +26,8 @@ fn header(app: &TestApp, nonce: &str, token: &str, offset: Minutes) -> String {
     format!("Hawk {header}")
 }
 
-async fn list_groups(app: &TestApp, authorization: String) -> crate::helpers::Reply {
+/// `GET <PATH>` with `authorization`.
+pub async fn list_groups(app: &TestApp, authorization: String) -> crate::helpers::Reply {
     let request = reqwest::Client::new()
         .get(format!("{}{PATH}", app.address))
         .header(AUTHORIZATION, authorization);

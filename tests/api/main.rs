@@ -14,4 +14,5 @@ mod health;
 mod hooks;
 mod limits;
 mod scopes;
+mod secrets;
 mod tokens;
