@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
     #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = DEFAULT_PER_HOOK)]
     pub hook_rate_limit: u32,
+    /// How long a rotated-out webhook secret keeps working, in seconds.
+    #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
+    pub webhook_secret_grace_secs: u32,
 }
 
 /// The optional TOML configuration file.
@@ -117,6 +120,8 @@ pub struct Settings {
     pub render_limits: RenderLimits,
     /// Per-client and per-hook rate limits.
     pub rate_limits: RateLimitSettings,
+    /// How long a rotated-out webhook secret keeps working.
+    pub webhook_secret_grace: chrono::Duration,
 }
 
 impl Settings {
@@ -133,6 +138,7 @@ impl Settings {
             workers: None,
             render_limits: RenderLimits::default(),
             rate_limits: RateLimitSettings::per_minute(DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK),
+            webhook_secret_grace: chrono::Duration::days(1),
         }
     }
 
@@ -171,6 +177,7 @@ impl Settings {
                 args.client_rate_limit,
                 args.hook_rate_limit,
             ),
+            webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
         })
     }
 }

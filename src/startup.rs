@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::BodyLimit;
 use crate::api::rate_limit::RateLimits;
+use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_info, ApiState};
 use crate::client_file::{ClientFile, ClientFileError};
 use crate::client_tokens::TokenDeriver;
@@ -108,6 +109,7 @@ impl Application {
             },
             schemas: Arc::new(SchemaSet::load()?),
             rate_limits: RateLimits::new(settings.rate_limits, Arc::clone(&clock)),
+            webhooks: WebhookState::new(settings.webhook_secret_grace),
             clock,
             started: Instant::now(),
         });

@@ -28,6 +28,7 @@ pub mod rate_limit;
 pub mod request_info;
 mod tasks;
 mod triggers;
+pub mod webhooks;
 
 use error::{ApiError, ErrorCode};
 
@@ -47,6 +48,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Per-client and per-hook rate limits.
     pub rate_limits: rate_limit::RateLimits,
+    /// Webhook delivery ids and the secret rotation grace period.
+    pub webhooks: webhooks::WebhookState,
 }
 
 impl ApiState {
@@ -98,6 +101,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .route(
                 &format!("{hook}/token"),
                 web::post().to(triggers::reset_token),
+            )
+            .route(
+                &format!("{hook}/webhook"),
+                web::post().to(webhooks::receive),
+            )
+            .route(
+                &format!("{hook}/webhook-secret"),
+                web::get().to(webhooks::get_secret),
+            )
+            .route(
+                &format!("{hook}/webhook-secret"),
+                web::post().to(webhooks::rotate_secret),
             )
             .route("/tasks/{taskId}", web::get().to(tasks::get_task)),
     )

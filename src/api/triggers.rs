@@ -48,7 +48,11 @@ pub async fn trigger_hook_with_token(
     fire_and_answer(&state, &record, trigger).await
 }
 
-async fn fire_and_answer(
+/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer.
+///
+/// # Errors
+/// `TooManyRequests`, payload validation and fire errors.
+pub(super) async fn fire_and_answer(
     state: &ApiState,
     record: &HookRecord,
     trigger: Trigger,

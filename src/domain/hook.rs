@@ -92,6 +92,23 @@ pub struct HookRecord {
     pub next_scheduled_date: Option<DateTime<Utc>>,
     /// The task id reserved for the next scheduled slot, so a re-fire reuses it.
     pub next_task_id: Option<TaskId>,
+    /// Extension: the secrets that sign webhook deliveries, once one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secrets: Option<WebhookSecrets>,
+}
+
+/// A hook's webhook secrets, encrypted like the trigger token. After a rotation the previous
+/// secret stays valid for a grace period, so senders can be switched over without lost
+/// deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSecrets {
+    /// The secret handed out now.
+    pub current: SealedToken,
+    /// The secret before the last rotation.
+    pub previous: Option<SealedToken>,
+    /// When the last rotation happened.
+    pub rotated: Option<DateTime<Utc>>,
 }
 
 impl HookRecord {
@@ -103,6 +120,7 @@ impl HookRecord {
             version: 1,
             next_scheduled_date: None,
             next_task_id: None,
+            webhook_secrets: None,
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod scopes;
 mod task;
 
 pub use fire::{FireFailure, FireRecord, FiredBy};
-pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
+pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};

@@ -297,6 +297,15 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// One string field of a successful root `GET /api/hooks/v1<path>`, e.g. a token.
+    pub async fn root_string(&self, path: &str, field: &str) -> String {
+        let body = self
+            .call(Method::GET, path, Auth::Root, None)
+            .await
+            .expect(200);
+        body[field].as_str().expect("a string field").to_owned()
+    }
+
     /// The app's data directory.
     pub fn data_path(&self) -> &std::path::Path {
         self.data_dir.path()

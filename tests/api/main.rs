@@ -16,3 +16,4 @@ mod limits;
 mod scopes;
 mod secrets;
 mod tokens;
+mod webhooks;

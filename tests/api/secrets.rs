@@ -1,6 +1,6 @@
-//! Secrets never reach the log or an error body: access tokens, trigger tokens, Authorization
-//! headers and Hawk MACs. The log is captured by installing the service's own subscriber with
-//! a writer into memory, at debug level.
+//! Secrets never reach the log or an error body: access tokens, trigger tokens, webhook
+//! secrets, Authorization headers and Hawk MACs. The log is captured by installing the
+//! service's own subscriber with a writer into memory, at debug level.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -51,13 +51,8 @@ async fn logs_and_error_bodies_never_contain_tokens_or_authorization_headers() {
     let log = capture();
     let app = spawn_app().await;
     app.create_hook("g/h", hook_body()).await;
-    let trigger_token = app
-        .call(Method::GET, "/hooks/g/h/token", Auth::Root, None)
-        .await
-        .expect(200)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let trigger_token = app.root_string("/hooks/g/h/token", "token").await;
+    let webhook_secret = app.root_string("/hooks/g/h/webhook-secret", "secret").await;
     let good_hawk = header(&app, "n1", ROOT_TOKEN, Duration::zero());
     let bad_hawk = header(&app, "n2", "guessed-access-token", Duration::zero());
     let mut bodies = Vec::new();
@@ -87,15 +82,19 @@ async fn logs_and_error_bodies_never_contain_tokens_or_authorization_headers() {
         list_groups(&app, good_hawk.clone()).await,
         list_groups(&app, good_hawk.clone()).await,
         list_groups(&app, bad_hawk.clone()).await,
+        app.send(
+            app.raw(Method::POST, "/hooks/g/h/webhook")
+                .header("X-Gitlab-Token", format!("{webhook_secret}x")),
+        )
+        .await,
     ] {
         bodies.push(reply.body.to_string());
     }
 
     let logged = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
-    assert!(
-        logged.contains("authentication failed"),
-        "the failed attempts are logged: {logged}"
-    );
+    for event in ["authentication failed", "webhook delivery refused"] {
+        assert!(logged.contains(event), "{event:?} is logged: {logged}");
+    }
     let mac = |h: &str| {
         h.split("mac=\"")
             .nth(1)
@@ -108,6 +107,7 @@ async fn logs_and_error_bodies_never_contain_tokens_or_authorization_headers() {
     for secret in [
         ROOT_TOKEN.to_owned(),
         trigger_token,
+        webhook_secret,
         "guessed-trigger-token".to_owned(),
         "guessed-access-token".to_owned(),
         "Bearer".to_owned(),

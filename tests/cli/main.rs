@@ -177,6 +177,10 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--max-task-bytes", "HOOKD_MAX_TASK_BYTES"),
         ("--client-rate-limit", "HOOKD_CLIENT_RATE_LIMIT"),
         ("--hook-rate-limit", "HOOKD_HOOK_RATE_LIMIT"),
+        (
+            "--webhook-secret-grace-secs",
+            "HOOKD_WEBHOOK_SECRET_GRACE_SECS",
+        ),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");

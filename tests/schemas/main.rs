@@ -562,6 +562,13 @@ fn hookd_differs_from_taskcluster_only_where_deliberate() {
             hookd_valid: true,
             instance: with(definition(), "scopes", Some(json!(["queue:create-task:*"]))),
         },
+        // The webhook extension adds a firedBy value.
+        Difference {
+            what: "a fire by a signed webhook is accepted by hookd only",
+            schema: SchemaId::ListLastFiresResponse,
+            hookd_valid: true,
+            instance: json!({"lastFires": [with(fire(), "firedBy", Some(json!("webhook")))]}),
+        },
         // Limits that keep one hook from costing the scheduler or the listener too much.
         Difference {
             what: "a request with more than 100 schedule patterns is refused by hookd only",
