@@ -12,6 +12,7 @@ mod hawk_python;
 mod hawk_rust;
 mod health;
 mod hooks;
+mod hostile;
 mod limits;
 mod scopes;
 mod secrets;
