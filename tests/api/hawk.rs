@@ -78,6 +78,8 @@ async fn a_wrong_key_or_a_garbled_header_fails_without_echoing_secrets() {
         header(&app, "x", "not-the-token", Minutes::zero()),
         "Hawk id=\"root\"".to_owned(),
         "Hawk garbage".to_owned(),
+        // Found by fuzzing: the hawk crate panics on timestamps past what SystemTime holds.
+        r#"Hawk id="root", ts="17000000001700000000", nonce="n", mac="AAAA""#.to_owned(),
         "Basic cm9vdDp0ZXN0".to_owned(),
     ] {
         let reply = list_groups(&app, authorization.clone()).await;
