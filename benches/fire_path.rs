@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::future::join_all;
+use hookd::api::rate_limit::RateLimitSettings;
 use hookd::clock::SystemClock;
 use hookd::config::Settings;
 use hookd::domain::{FireRecord, FiredBy, HookGroupId, HookId, HookKey, TaskId};
@@ -127,6 +128,8 @@ async fn token_triggers(concurrency: usize) -> Sample {
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some("bench".into());
+    // Throughput, not the rate limits, is measured here.
+    settings.rate_limits = RateLimitSettings::default();
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .unwrap();

@@ -139,6 +139,7 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
     });
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
+        render_limits: hookd::fire::RenderLimits::default(),
         store: dyn_store,
         sink: sink.clone(),
         roles: Arc::new(Roles::new(vec![])),

@@ -24,6 +24,9 @@ pub struct ClientConfig {
     /// Scopes the client holds, before role expansion.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Salt of a derived token (see `crate::client_tokens`); such clients may sign with Hawk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_salt: Option<String>,
 }
 
 /// Why a client configuration is unusable.
@@ -35,6 +38,10 @@ pub enum ClientError {
     /// Two clients share a name.
     #[error("client {0:?} is configured twice")]
     Duplicate(String),
+    /// A Hawk signing key was offered for a client that does not exist or whose stored hash
+    /// it does not match.
+    #[error("client {0:?}: the signing key does not match the stored access token hash")]
+    SigningKeyMismatch(String),
 }
 
 /// `sha256:<hex>` of `token`, the form `accessTokenHash` takes.
@@ -48,12 +55,24 @@ pub fn hash_token(token: &str) -> String {
 struct Client {
     token_hash: [u8; 32],
     scopes: ScopeSet,
+    /// The access token itself, for clients that may sign with Hawk; see [`ClientRegistry::allow_hawk`].
+    signing_key: Option<String>,
+}
+
+/// A client that may sign requests with Hawk: its access token is the MAC key.
+#[derive(Clone, Copy)]
+pub struct SigningClient<'a> {
+    /// The access token, used as the HMAC key.
+    pub access_token: &'a str,
+    /// The client's scopes, expanded through roles.
+    pub scopes: &'a ScopeSet,
 }
 
 /// The configured clients, with their scopes already expanded through roles.
 pub struct ClientRegistry {
     clients: HashMap<String, Client>,
     anonymous: ScopeSet,
+    roles: Roles,
 }
 
 impl ClientRegistry {
@@ -69,13 +88,51 @@ impl ClientRegistry {
             let client = Client {
                 token_hash,
                 scopes: roles.expand(&config.scopes),
+                signing_key: None,
             };
             if clients.insert(config.client_id.clone(), client).is_some() {
                 return Err(ClientError::Duplicate(config.client_id.clone()));
             }
         }
         let anonymous = roles.expand(&["assume:anonymous".to_owned()]);
-        Ok(Self { clients, anonymous })
+        Ok(Self {
+            clients,
+            anonymous,
+            roles: roles.clone(),
+        })
+    }
+
+    /// Lets `client_id` sign with Hawk, keeping `access_token` in memory as its MAC key.
+    ///
+    /// Hawk needs the token itself, which the stored hash cannot give back; the caller knows it
+    /// only for clients whose token it can reproduce (see `crate::client_tokens`).
+    ///
+    /// # Errors
+    /// [`ClientError::SigningKeyMismatch`] when the client is unknown or the token does not
+    /// match its hash.
+    pub fn allow_hawk(&mut self, client_id: &str, access_token: String) -> Result<(), ClientError> {
+        let mismatch = || ClientError::SigningKeyMismatch(client_id.to_owned());
+        let client = self.clients.get_mut(client_id).ok_or_else(mismatch)?;
+        let presented: [u8; 32] = Sha256::digest(access_token.as_bytes()).into();
+        if !bool::from(presented.ct_eq(&client.token_hash)) {
+            return Err(mismatch());
+        }
+        client.signing_key = Some(access_token);
+        Ok(())
+    }
+
+    /// `client_id`'s MAC key and scopes, when it may sign with Hawk.
+    pub fn signing_client(&self, client_id: &str) -> Option<SigningClient<'_>> {
+        let client = self.clients.get(client_id)?;
+        Some(SigningClient {
+            access_token: client.signing_key.as_deref()?,
+            scopes: &client.scopes,
+        })
+    }
+
+    /// Expands `scopes` through the configured roles.
+    pub fn expand(&self, scopes: &[String]) -> ScopeSet {
+        self.roles.expand(scopes)
     }
 
     /// The scopes of `client_id` when `token` is its access token.
@@ -106,6 +163,7 @@ mod tests {
             client_id: id.into(),
             access_token_hash: hash_token(token),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            token_salt: None,
         }
     }
 
@@ -136,6 +194,22 @@ mod tests {
             ClientRegistry::new(&twice, &Roles::default()),
             Err(ClientError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn only_a_token_matching_the_hash_becomes_a_signing_key() {
+        let mut registry =
+            ClientRegistry::new(&[config("ci", "s3cret", &["a"])], &Roles::default()).unwrap();
+        assert!(registry.signing_client("ci").is_none());
+        assert!(matches!(
+            registry.allow_hawk("ci", "wrong".into()),
+            Err(ClientError::SigningKeyMismatch(_))
+        ));
+        assert!(registry.allow_hawk("nobody", "s3cret".into()).is_err());
+        registry.allow_hawk("ci", "s3cret".into()).unwrap();
+        let signing = registry.signing_client("ci").unwrap();
+        assert_eq!(signing.access_token, "s3cret");
+        assert!(signing.scopes.satisfies("a"));
     }
 
     #[test]

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::api::rate_limit::{RateLimitSettings, DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK};
 use crate::clients::ClientConfig;
 use crate::domain::{MissedFires, Role};
 use crate::fire::sink::RetryPolicy;
+use crate::fire::RenderLimits;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
 use crate::token_cipher::KEY_LEN;
@@ -106,6 +108,21 @@ pub struct ServeArgs {
     /// `90m`, `2d`, `3600s`.
     #[arg(long, env = "HOOKD_CATCH_UP_WINDOW", default_value = "24h", value_parser = parse_window)]
     pub catch_up_window: chrono::Duration,
+    /// How long rendering one task template may take, in milliseconds.
+    #[arg(long, env = "HOOKD_RENDER_TIMEOUT_MS", default_value_t = 2000)]
+    pub render_timeout_ms: u64,
+    /// Largest rendered task, in bytes of JSON.
+    #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
+    pub max_task_bytes: usize,
+    /// Authenticated requests per client per minute; 0 for no limit.
+    #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = DEFAULT_PER_CLIENT)]
+    pub client_rate_limit: u32,
+    /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
+    #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = DEFAULT_PER_HOOK)]
+    pub hook_rate_limit: u32,
+    /// How long a rotated-out webhook secret keeps working, in seconds.
+    #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
+    pub webhook_secret_grace_secs: u32,
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.
@@ -485,6 +502,12 @@ pub struct Settings {
     pub service_roles: Vec<ServiceRole>,
     /// How the scheduler catches up on missed slots.
     pub catch_up: CatchUp,
+    /// Deadline and size bound for rendering task templates.
+    pub render_limits: RenderLimits,
+    /// Per-client and per-hook rate limits.
+    pub rate_limits: RateLimitSettings,
+    /// How long a rotated-out webhook secret keeps working.
+    pub webhook_secret_grace: chrono::Duration,
 }
 
 impl Settings {
@@ -511,6 +534,9 @@ impl Settings {
                 ServiceRole::Listener,
             ],
             catch_up: CatchUp::default(),
+            render_limits: RenderLimits::default(),
+            rate_limits: RateLimitSettings::per_minute(DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK),
+            webhook_secret_grace: chrono::Duration::days(1),
         }
     }
 
@@ -571,6 +597,16 @@ impl Settings {
                 policy: args.missed_fires,
                 window: args.catch_up_window,
             },
+            render_limits: RenderLimits::new(
+                Duration::from_millis(args.render_timeout_ms),
+                args.max_task_bytes,
+                crate::fire::limits::DEFAULT_SLOTS,
+            ),
+            rate_limits: RateLimitSettings::per_minute(
+                args.client_rate_limit,
+                args.hook_rate_limit,
+            ),
+            webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
         })
     }
 }

@@ -5,6 +5,9 @@
 
 pub mod amqp;
 pub mod api;
+pub mod client_command;
+pub mod client_file;
+pub mod client_tokens;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -20,4 +23,5 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod token_cipher;
+pub mod webhook;
 pub mod webhook_signature;

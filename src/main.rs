@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use hookd::client_command::{self, ClientArgs};
 use hookd::clock::SystemClock;
 use hookd::config::{MongoArgs, ServeArgs, Settings};
 use hookd::startup::Application;
@@ -27,6 +28,8 @@ enum Command {
     /// Apply pending MongoDB migrations (`hookd migrate`), or list them (`hookd migrate status`).
     /// The embedded SQLite store migrates itself when opened.
     Migrate(MigrateArgs),
+    /// Manage API clients in the data dir: create, list, delete, reset.
+    Client(ClientArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,6 +53,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Migrate(args) => migrate(args),
+        Command::Client(args) => client_command::run(args)
+            .map(|text| print!("{text}"))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

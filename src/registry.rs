@@ -13,9 +13,12 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::domain::{Hook, HookKey, HookRecord};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{Hook, HookKey, HookRecord, WebhookSecrets};
 use crate::store::{HookStore, StoreError};
 use crate::token_cipher::{TokenCipher, TokenError};
+use crate::webhook;
 
 /// Changes buffered per subscriber; a subscriber that falls further behind is told it lagged
 /// and must resynchronise from the store.
@@ -196,6 +199,83 @@ impl HookRegistry {
         // sub-microsecond AES-GCM open, is lost in the noise of the store read both paths make.
         let record = self.store.get_hook(key).await?;
         Ok(record.filter(|r| self.cipher.matches(key, &r.trigger_token, presented)))
+    }
+
+    /// The hook's current webhook secret, created on first use.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`], or a secret that cannot be opened with the configured key.
+    pub async fn webhook_secret(&self, key: &HookKey) -> Result<String, RegistryError> {
+        let record = self.get(key).await?;
+        match &record.webhook_secrets {
+            Some(secrets) => Ok(self.cipher.open(key, &secrets.current)?),
+            None => self.new_webhook_secret(key, None).await,
+        }
+    }
+
+    /// Replaces the hook's webhook secret and returns the new one; the old one stays valid for
+    /// the grace period from `now` (see [`HookRegistry::webhook_secrets`]).
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`] when the hook does not exist.
+    pub async fn rotate_webhook_secret(
+        &self,
+        key: &HookKey,
+        now: DateTime<Utc>,
+    ) -> Result<String, RegistryError> {
+        self.new_webhook_secret(key, Some(now)).await
+    }
+
+    /// A first secret (`rotated_at` `None`: kept if a concurrent call made one) or a rotation.
+    async fn new_webhook_secret(
+        &self,
+        key: &HookKey,
+        rotated_at: Option<DateTime<Utc>>,
+    ) -> Result<String, RegistryError> {
+        let secret = webhook::generate_secret();
+        let sealed = self.cipher.seal(key, &secret)?;
+        let record = self
+            .modify::<RegistryError>(key, |record| {
+                let previous = record.webhook_secrets.take();
+                record.webhook_secrets = Some(match (previous, rotated_at) {
+                    (Some(existing), None) => existing,
+                    (previous, _) => WebhookSecrets {
+                        current: sealed.clone(),
+                        previous: previous.map(|p| p.current),
+                        rotated: rotated_at,
+                    },
+                });
+                Ok(())
+            })
+            .await?;
+        match record.webhook_secrets {
+            Some(secrets) => Ok(self.cipher.open(key, &secrets.current)?),
+            None => Ok(secret),
+        }
+    }
+
+    /// The secrets a delivery to `record` may be signed with at `now`: the current one, and the
+    /// previous one until `grace` after the rotation.
+    ///
+    /// # Errors
+    /// A secret that cannot be opened with the configured key.
+    pub fn webhook_secrets(
+        &self,
+        record: &HookRecord,
+        now: DateTime<Utc>,
+        grace: Duration,
+    ) -> Result<Vec<String>, RegistryError> {
+        let key = record.hook.key();
+        let Some(secrets) = &record.webhook_secrets else {
+            return Ok(Vec::new());
+        };
+        let mut valid = vec![self.cipher.open(&key, &secrets.current)?];
+        if let (Some(previous), Some(rotated)) = (&secrets.previous, secrets.rotated) {
+            if now < rotated + grace {
+                valid.push(self.cipher.open(&key, previous)?);
+            }
+        }
+        Ok(valid)
     }
 
     /// Fetches a hook.

@@ -9,13 +9,17 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::api::auth::{Authenticator, BearerAuthenticator};
+use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::BodyLimit;
+use crate::api::rate_limit::RateLimits;
+use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_info, ApiState};
+use crate::client_file::{ClientFile, ClientFileError};
+use crate::client_tokens::TokenDeriver;
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
 use crate::config::{ServiceRole, Settings, TaskQueue};
-use crate::data_dir::{DataDir, DataDirError};
+use crate::data_dir::{DataDir, DataDirError, ROOT_CLIENT_ID};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, TaskSink, TriggerSchemas};
@@ -63,6 +67,9 @@ pub enum StartupError {
         /// The migrations not yet applied.
         pending: Vec<&'static str>,
     },
+    /// The data dir's clients file is unusable.
+    #[error(transparent)]
+    ClientFile(#[from] ClientFileError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}")]
     Bind {
@@ -158,12 +165,25 @@ impl Application {
             Some(key) => key,
             None => data_dir.token_key()?,
         };
-        let root = data_dir.root_client(settings.root_access_token.as_deref())?;
+        let deriver = TokenDeriver::new(data_dir.client_key()?);
+        let root = data_dir.root_client(settings.root_access_token.as_deref(), &deriver)?;
         let roles = Arc::new(Roles::new(settings.roles.clone()));
         let mut clients = settings.clients.clone();
+        clients.extend_from_slice(ClientFile::open(&data_dir.clients_path())?.clients());
         clients.push(root.config);
-        let authenticator: Arc<dyn Authenticator> = Arc::new(BearerAuthenticator::new(
-            ClientRegistry::new(&clients, &roles)?,
+        let mut client_registry = ClientRegistry::new(&clients, &roles)?;
+        for client in &clients {
+            if let Some(salt) = &client.token_salt {
+                let token = deriver.token(&client.client_id, salt);
+                client_registry.allow_hawk(&client.client_id, token)?;
+            }
+        }
+        if let Some(token) = root.explicit_token {
+            client_registry.allow_hawk(ROOT_CLIENT_ID, token)?;
+        }
+        let authenticator: Arc<dyn Authenticator> = Arc::new(ClientAuthenticator::new(
+            client_registry,
+            Arc::clone(&clock),
         ));
 
         let fire = FireDeps {
@@ -172,6 +192,7 @@ impl Application {
             notifier: Arc::new(notifier(&settings, &clock)?),
             roles,
             trigger_schemas: Arc::new(TriggerSchemas::default()),
+            render_limits: settings.render_limits.clone(),
         };
         let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
         let stop_loops = CancellationToken::new();
@@ -210,6 +231,8 @@ impl Application {
             store: Arc::clone(&store),
             fire,
             schemas: Arc::new(SchemaSet::load()?),
+            rate_limits: RateLimits::new(settings.rate_limits, Arc::clone(&clock)),
+            webhooks: WebhookState::new(settings.webhook_secret_grace),
             clock,
             started: Instant::now(),
             listener: listener_status,

@@ -6,8 +6,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+
+use crate::client_tokens::hmac_sha256;
 
 const PREFIX: &str = "whsec_";
 
@@ -52,19 +52,16 @@ impl WebhookSecret {
 
     /// The `webhook-signature` header value for a message.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        format!("v1,{}", STANDARD.encode(self.mac(id, timestamp, body)))
+        let mac = self.mac(id, &timestamp.to_string(), body);
+        format!("v1,{}", STANDARD.encode(mac))
     }
 
-    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().to_vec()
+    /// The raw HMAC of a message, with `timestamp` exactly as it was sent; what a receiver
+    /// compares a presented signature with.
+    pub fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+        let mut content = format!("{id}.{timestamp}.").into_bytes();
+        content.extend_from_slice(body);
+        hmac_sha256(&self.0, &content).to_vec()
     }
 }
 

@@ -1,8 +1,9 @@
 //! Who is calling, and may they: the authentication seam and scope checks.
 //!
-//! Handlers take a [`Caller`]; how it was established is the [`Authenticator`]'s business. This
-//! release ships bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`); Hawk, for
-//! Taskcluster's own clients, plugs in behind the same trait.
+//! Handlers take a [`Caller`]; how it was established is the [`Authenticator`]'s business.
+//! [`ClientAuthenticator`] accepts bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`,
+//! for curl) and Hawk (`Authorization: Hawk ...`, what Taskcluster's clients send; see
+//! [`super::hawk`]).
 
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::{ApiError, ErrorCode};
+use super::hawk::HawkVerifier;
+use super::ApiState;
 use crate::clients::ClientRegistry;
+use crate::clock::Clock;
 use crate::domain::ScopeSet;
 
 /// The client id given to requests without credentials.
@@ -56,35 +60,23 @@ pub trait Authenticator: Send + Sync + 'static {
     fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError>;
 }
 
-/// `Authorization: Bearer <clientId>:<accessToken>` against configured clients.
-pub struct BearerAuthenticator {
-    clients: ClientRegistry,
+/// Bearer tokens and Hawk headers, checked against the configured clients.
+pub struct ClientAuthenticator {
+    clients: Arc<ClientRegistry>,
+    hawk: HawkVerifier,
 }
 
-impl BearerAuthenticator {
-    /// Authenticates against `clients`.
-    pub fn new(clients: ClientRegistry) -> Self {
-        Self { clients }
+impl ClientAuthenticator {
+    /// Authenticates against `clients`; Hawk timestamps are judged by `clock`.
+    pub fn new(clients: ClientRegistry, clock: Arc<dyn Clock>) -> Self {
+        let clients = Arc::new(clients);
+        Self {
+            hawk: HawkVerifier::new(Arc::clone(&clients), clock),
+            clients,
+        }
     }
-}
 
-fn failed(why: &str) -> ApiError {
-    ApiError::new(ErrorCode::AuthenticationFailed, why)
-}
-
-impl Authenticator for BearerAuthenticator {
-    fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
-        let Some(header) = req.headers().get(AUTHORIZATION) else {
-            return Ok(Caller {
-                client_id: ANONYMOUS.to_owned(),
-                scopes: self.clients.anonymous().clone(),
-            });
-        };
-        let credentials = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| failed("expected \"Authorization: Bearer <clientId>:<accessToken>\""))?;
+    fn bearer(&self, credentials: &str) -> Result<Caller, ApiError> {
         let (client_id, token) = credentials
             .trim()
             .split_once(':')
@@ -100,6 +92,37 @@ impl Authenticator for BearerAuthenticator {
     }
 }
 
+fn failed(why: &str) -> ApiError {
+    ApiError::new(ErrorCode::AuthenticationFailed, why)
+}
+
+impl Authenticator for ClientAuthenticator {
+    fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        let Some(header) = req.headers().get(AUTHORIZATION) else {
+            return Ok(Caller {
+                client_id: ANONYMOUS.to_owned(),
+                scopes: self.clients.anonymous().clone(),
+            });
+        };
+        let header = header.to_str().unwrap_or_default();
+        let caller = if let Some(credentials) = header.strip_prefix("Bearer ") {
+            self.bearer(credentials)
+        } else if let Some(hawk) = header.strip_prefix("Hawk ") {
+            self.hawk.verify(req, hawk).map_err(ApiError::from)
+        } else {
+            Err(failed(
+                "expected \"Authorization: Bearer <clientId>:<accessToken>\" or a Hawk header",
+            ))
+        };
+        // Failed attempts are worth an operator's attention; the reason never holds a secret,
+        // and the header itself is never logged.
+        if let Err(e) = &caller {
+            tracing::warn!(reason = %e.message, "authentication failed");
+        }
+        caller
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
@@ -112,6 +135,13 @@ impl FromRequest for Caller {
                 "no authenticator is configured",
             )),
         };
-        std::future::ready(caller)
+        let limited = |caller: Caller| match req.app_data::<web::Data<ApiState>>() {
+            Some(state) if caller.client_id != ANONYMOUS => {
+                state.rate_limits.check_client(&caller.client_id)?;
+                Ok(caller)
+            }
+            _ => Ok(caller),
+        };
+        std::future::ready(caller.and_then(limited))
     }
 }

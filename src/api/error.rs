@@ -5,10 +5,12 @@
 //! `requestInfo` part needs the request, which `ResponseError` does not see, so the
 //! [`super::request_info`] middleware fills it in.
 
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
+use super::hawk::HawkError;
 use crate::domain::DomainError;
 use crate::fire::{FireError, PayloadError, SinkError};
 use crate::registry::RegistryError;
@@ -89,6 +91,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// What went wrong, for the caller.
     pub message: String,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -97,7 +101,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the caller to retry after `seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// A 5xx whose cause is logged in full while the caller gets a generic message.
@@ -134,7 +145,11 @@ impl ResponseError for ApiError {
 
     /// A body without request details; the middleware replaces it with the complete one.
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body(Value::Null))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((RETRY_AFTER, seconds));
+        }
+        response.json(self.body(Value::Null))
     }
 }
 
@@ -193,5 +208,23 @@ impl From<FireError> for ApiError {
             FireError::Store(store) => return Self::from_store(store),
         };
         Self::new(code, e.to_string())
+    }
+}
+
+impl From<HawkError> for ApiError {
+    fn from(e: HawkError) -> Self {
+        match e {
+            HawkError::Malformed
+            | HawkError::BadExt
+            | HawkError::UnknownClient
+            | HawkError::BadMac
+            | HawkError::Stale
+            | HawkError::Replayed
+            | HawkError::Certificate(_)
+            | HawkError::ScopesNotAuthorized => {
+                Self::new(ErrorCode::AuthenticationFailed, e.to_string())
+            }
+            HawkError::Crypto => Self::server(ErrorCode::InternalServerError, &e),
+        }
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorCode};
+use super::json_depth;
 use super::request_info::RawBody;
 use crate::domain::{HookGroupId, HookId, HookKey};
 
@@ -98,6 +99,15 @@ impl FromRequest for JsonBody {
                 return Ok(JsonBody(Value::Object(Default::default())));
             }
             check_content_type(&req)?;
+            if json_depth::exceeds(&bytes, json_depth::MAX_DEPTH) {
+                return Err(ApiError::new(
+                    ErrorCode::MalformedPayload,
+                    format!(
+                        "the request body nests arrays and objects deeper than {} levels",
+                        json_depth::MAX_DEPTH
+                    ),
+                ));
+            }
             serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
                 ApiError::new(
                     ErrorCode::MalformedPayload,

@@ -21,11 +21,15 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 mod fires;
+pub mod hawk;
 mod health;
 mod hooks;
+pub mod json_depth;
+pub mod rate_limit;
 pub mod request_info;
 mod tasks;
 mod triggers;
+pub mod webhooks;
 
 use error::{ApiError, ErrorCode};
 
@@ -45,6 +49,10 @@ pub struct ApiState {
     pub started: Instant,
     /// What the AMQP listener is doing, for getHookStatus and the heartbeat.
     pub listener: Arc<ListenerStatus>,
+    /// Per-client and per-hook rate limits.
+    pub rate_limits: rate_limit::RateLimits,
+    /// Webhook delivery ids and the secret rotation grace period.
+    pub webhooks: webhooks::WebhookState,
 }
 
 impl ApiState {
@@ -96,6 +104,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .route(
                 &format!("{hook}/token"),
                 web::post().to(triggers::reset_token),
+            )
+            .route(
+                &format!("{hook}/webhook"),
+                web::post().to(webhooks::receive),
+            )
+            .route(
+                &format!("{hook}/webhook-secret"),
+                web::get().to(webhooks::get_secret),
+            )
+            .route(
+                &format!("{hook}/webhook-secret"),
+                web::post().to(webhooks::rotate_secret),
             )
             .route("/tasks/{taskId}", web::get().to(tasks::get_task)),
     )

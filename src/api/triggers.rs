@@ -48,11 +48,16 @@ pub async fn trigger_hook_with_token(
     fire_and_answer(&state, &record, trigger).await
 }
 
-async fn fire_and_answer(
+/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer.
+///
+/// # Errors
+/// `TooManyRequests`, payload validation and fire errors.
+pub(super) async fn fire_and_answer(
     state: &ApiState,
     record: &HookRecord,
     trigger: Trigger,
 ) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_hook(&record.hook.key())?;
     if let Some(payload) = trigger.payload() {
         state.validate_body(SchemaId::TriggerHook, payload)?;
     }

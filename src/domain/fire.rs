@@ -18,6 +18,8 @@ pub enum FiredBy {
     TriggerHookWithToken,
     /// A message on a bound exchange.
     PulseMessage,
+    /// Extension: a signed webhook delivery (GitHub, GitLab, Standard Webhooks).
+    Webhook,
 }
 
 impl FiredBy {
@@ -28,6 +30,7 @@ impl FiredBy {
             Self::TriggerHook => "triggerHook",
             Self::TriggerHookWithToken => "triggerHookWithToken",
             Self::PulseMessage => "pulseMessage",
+            Self::Webhook => "webhook",
         }
     }
 }

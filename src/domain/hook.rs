@@ -101,6 +101,23 @@ pub struct HookRecord {
     /// fired again, with the same task id, when a scheduler starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claimed_slots: Vec<DateTime<Utc>>,
+    /// Extension: the secrets that sign webhook deliveries, once one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secrets: Option<WebhookSecrets>,
+}
+
+/// A hook's webhook secrets, encrypted like the trigger token. After a rotation the previous
+/// secret stays valid for a grace period, so senders can be switched over without lost
+/// deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSecrets {
+    /// The secret handed out now.
+    pub current: SealedToken,
+    /// The secret before the last rotation.
+    pub previous: Option<SealedToken>,
+    /// When the last rotation happened.
+    pub rotated: Option<DateTime<Utc>>,
 }
 
 impl HookRecord {
@@ -113,6 +130,7 @@ impl HookRecord {
             next_scheduled_date: None,
             next_task_id: None,
             claimed_slots: Vec::new(),
+            webhook_secrets: None,
         }
     }
 }

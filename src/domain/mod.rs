@@ -13,7 +13,7 @@ pub mod scopes;
 mod task;
 
 pub use fire::{FireFailure, FireRecord, FiredBy};
-pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken};
+pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
 pub use schedule::{Schedule, ScheduleError};

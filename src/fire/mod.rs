@@ -13,11 +13,13 @@ use crate::domain::{
 use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
+pub mod limits;
 pub mod payload;
 pub mod render;
 pub mod sink;
 mod trigger;
 
+pub use limits::RenderLimits;
 pub use payload::{PayloadError, TriggerSchemas};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
@@ -36,6 +38,8 @@ pub struct FireDeps {
     pub trigger_schemas: Arc<TriggerSchemas>,
     /// Who hears about error fires.
     pub notifier: Arc<Notifier>,
+    /// Deadline and size bound for rendering task templates.
+    pub render_limits: RenderLimits,
 }
 
 /// How a fire ended when it did not fail.
@@ -171,7 +175,14 @@ async fn create_task(
 ) -> Result<Fired, FireError> {
     let hook = &record.hook;
     let context = trigger.context(&fire.task_id);
-    let Some(task) = render::task(&hook.task, &context, &fire.task_id, trigger.time())? else {
+    let rendered = limits::task(
+        &deps.render_limits,
+        &hook.task,
+        context,
+        &fire.task_id,
+        trigger.time(),
+    );
+    let Some(task) = rendered.await? else {
         return Ok(Fired::Declined);
     };
     let missing = hook_scopes(deps, record).missing(render::task_scopes(&task)?);

@@ -18,6 +18,20 @@ pub enum RenderError {
     /// The rendered task's `scopes` is not an array of strings.
     #[error("the rendered task's scopes must be an array of strings")]
     BadScopes,
+    /// Rendering took longer than the limit (see `super::limits`).
+    #[error("rendering the task template took longer than {0:?}")]
+    TimedOut(std::time::Duration),
+    /// The rendered task is larger than the limit.
+    #[error("the rendered task is {size} bytes, more than the limit of {limit}")]
+    TooLarge {
+        /// Its size as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The render thread panicked inside JSON-e.
+    #[error("the JSON-e renderer failed on this template")]
+    Crashed,
 }
 
 /// Renders `template` with `context` at time `now`.

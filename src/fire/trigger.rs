@@ -59,6 +59,14 @@ impl Trigger {
         }
     }
 
+    /// A signed webhook delivery; `headers` are the allow-listed request headers (event type,
+    /// delivery id), offered to the template as `headers`.
+    pub fn webhook(payload: Value, headers: Map<String, Value>, time: DateTime<Utc>) -> Self {
+        let mut extra_context = Map::new();
+        extra_context.insert("headers".into(), Value::Object(headers));
+        Self::with_payload(FiredBy::Webhook, payload, extra_context, time)
+    }
+
     fn with_payload(
         fired_by: FiredBy,
         payload: Value,

@@ -1,11 +1,16 @@
 //! Every error code of the contract, the error body's shape, and bad input that must never
 //! cause a 5xx.
 
+use std::time::Duration;
+
+use hookd::fire::RenderLimits;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth};
+use hookd::config::Settings;
+
+use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth, TestApp};
 
 #[tokio::test]
 async fn error_bodies_describe_the_request_with_secrets_redacted() {
@@ -197,4 +202,101 @@ async fn hostile_inputs_never_cause_a_server_error() {
             );
         }
     }
+}
+
+/// A trigger payload `{"a": [[...]]}` nesting `levels` deep in all.
+fn nested_payload(levels: usize) -> String {
+    let inner = levels - 1;
+    format!("{{\"a\":{}{}}}", "[".repeat(inner), "]".repeat(inner))
+}
+
+#[tokio::test]
+async fn bodies_nested_deeper_than_64_levels_are_malformed() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["triggerSchema"] = json!({"type": "object"});
+    app.create_hook("g/h", body).await;
+    let send = |levels| {
+        app.raw(Method::POST, "/hooks/g/h/trigger")
+            .header(CONTENT_TYPE, "application/json")
+            .body(nested_payload(levels))
+    };
+
+    app.send(send(64)).await.expect(200);
+    let message = app
+        .send(send(65))
+        .await
+        .expect_error(400, "MalformedPayload");
+    assert!(message.contains("64"), "{message}");
+    let message = app
+        .send(send(100_000))
+        .await
+        .expect_error(400, "MalformedPayload");
+    assert!(message.contains("64"), "{message}");
+}
+
+#[tokio::test]
+async fn hooks_with_more_than_100_schedules_or_bindings_are_refused() {
+    let app = spawn_app().await;
+    let schedules: Vec<String> = (0..101).map(|m| format!("{m} * * * * *")).collect();
+    let bindings: Vec<_> = (0..101)
+        .map(|i| json!({"exchange": format!("e{i}"), "routingKeyPattern": "#"}))
+        .collect();
+    for (field, items) in [
+        ("schedule", json!(schedules)),
+        ("bindings", json!(bindings)),
+    ] {
+        let mut body = hook_body();
+        body[field] = items;
+        let message = app
+            .call(Method::PUT, "/hooks/g/h", Auth::Root, Some(body))
+            .await
+            .expect_error(400, "InputValidationError");
+        assert!(message.contains(field), "{field}: {message}");
+    }
+}
+
+/// A hook `g/h` whose task payload is `payload`, on an app with `limits`.
+async fn app_rendering(customize: fn(&mut Settings), payload: serde_json::Value) -> TestApp {
+    let app = spawn_app_with(customize).await;
+    let mut body = hook_body();
+    body["task"]["payload"] = payload;
+    app.create_hook("g/h", body).await;
+    app
+}
+
+#[tokio::test]
+async fn templates_that_render_too_slowly_answer_400() {
+    let app = app_rendering(
+        |s| s.render_limits = RenderLimits::new(Duration::from_millis(1), 1 << 20, 2),
+        json!({"n": {"$reduce": {"$eval": "range(0, 100000)"},
+                     "initial": 0, "each(x, acc)": {"$eval": "acc + 1"}}}),
+    )
+    .await;
+
+    let message = app
+        .trigger("g/h", json!({}))
+        .await
+        .expect_error(400, "InputError");
+
+    assert!(message.contains("longer than 1ms"), "{message}");
+    app.call(Method::GET, "/ping", Auth::Anonymous, None)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn templates_that_render_too_large_answer_400() {
+    let app = app_rendering(
+        |s| s.render_limits = RenderLimits::new(Duration::from_secs(60), 4096, 2),
+        json!({"$map": {"$eval": "range(0, 2000)"}, "each(x)": "item ${x}"}),
+    )
+    .await;
+
+    let message = app
+        .trigger("g/h", json!({}))
+        .await
+        .expect_error(400, "InputError");
+
+    assert!(message.contains("limit of 4096"), "{message}");
 }

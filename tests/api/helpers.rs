@@ -168,6 +168,7 @@ pub fn client(id: &str, scopes: &[&str]) -> ClientConfig {
         client_id: id.into(),
         access_token_hash: hash_token(&format!("{id}-token")),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        token_salt: None,
     }
 }
 
@@ -354,6 +355,20 @@ impl TestApp {
     pub fn now(&self) -> DateTime<Utc> {
         use hookd::clock::Clock;
         self.clock.now()
+    }
+
+    /// One string field of a successful root `GET /api/hooks/v1<path>`, e.g. a token.
+    pub async fn root_string(&self, path: &str, field: &str) -> String {
+        let body = self
+            .call(Method::GET, path, Auth::Root, None)
+            .await
+            .expect(200);
+        body[field].as_str().expect("a string field").to_owned()
+    }
+
+    /// The app's data directory.
+    pub fn data_path(&self) -> &std::path::Path {
+        self.data_dir.path()
     }
 
     /// Stops the server and starts a new one on the same data dir and clock.

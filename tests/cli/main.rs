@@ -82,11 +82,16 @@ impl Drop for Server {
 impl Server {
     /// Status of `GET /api/hooks/v1/hooks` with a bearer token for root.
     fn list_groups_status(&self, token: &str) -> u16 {
+        self.list_groups_status_as("root", token)
+    }
+
+    /// Status of `GET /api/hooks/v1/hooks` with a bearer token for `client_id`.
+    fn list_groups_status_as(&self, client_id: &str, token: &str) -> u16 {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("hookd accepts");
         write!(
             stream,
             "GET /api/hooks/v1/hooks HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-             Authorization: Bearer root:{token}\r\nConnection: close\r\n\r\n"
+             Authorization: Bearer {client_id}:{token}\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut status_line = String::new();
@@ -168,6 +173,14 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--root-access-token", "HOOKD_ROOT_ACCESS_TOKEN"),
         ("--body-limit", "HOOKD_BODY_LIMIT"),
         ("--workers", "HOOKD_WORKERS"),
+        ("--render-timeout-ms", "HOOKD_RENDER_TIMEOUT_MS"),
+        ("--max-task-bytes", "HOOKD_MAX_TASK_BYTES"),
+        ("--client-rate-limit", "HOOKD_CLIENT_RATE_LIMIT"),
+        ("--hook-rate-limit", "HOOKD_HOOK_RATE_LIMIT"),
+        (
+            "--webhook-secret-grace-secs",
+            "HOOKD_WEBHOOK_SECRET_GRACE_SECS",
+        ),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");
@@ -192,4 +205,87 @@ fn a_bad_config_file_stops_start_up_with_a_clear_message() {
         stderr.contains("hookd.toml") && stderr.contains("accessTokenHash"),
         "{stderr}"
     );
+}
+
+/// Runs `hookd client <args> --data-dir <dir>` and returns its stdout; asserts success.
+fn client_command(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let output = hookd()
+        .arg("client")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "hookd client {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The token line of `client create` or `client reset` output.
+fn shown_token(output: &str) -> String {
+    output
+        .lines()
+        .nth(2)
+        .map(|line| line.trim().to_owned())
+        .expect("the token is printed on the third line")
+}
+
+#[test]
+fn client_commands_create_list_reset_and_delete_clients_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = client_command(
+        dir.path(),
+        &[
+            "create",
+            "ci",
+            "--scopes",
+            "hooks:list-hooks:",
+            "hooks:get:*",
+        ],
+    );
+    let token = shown_token(&created);
+    let listed = client_command(dir.path(), &["list"]);
+    assert_eq!(listed, "ci\thooks:list-hooks: hooks:get:*\n");
+    let on_disk = std::fs::read_to_string(dir.path().join("clients.toml")).unwrap();
+    assert!(!on_disk.contains(&token), "only the hash is stored");
+
+    let mut server = serve(dir.path(), &[]);
+    assert_eq!(server.list_groups_status_as("ci", &token), 200);
+    assert!(server.terminate());
+
+    let reset = shown_token(&client_command(dir.path(), &["reset", "ci"]));
+    let mut server = serve(dir.path(), &[]);
+    assert_eq!(server.list_groups_status_as("ci", &token), 401);
+    assert_eq!(server.list_groups_status_as("ci", &reset), 200);
+    assert!(server.terminate());
+
+    client_command(dir.path(), &["delete", "ci"]);
+    assert_eq!(client_command(dir.path(), &["list"]), "");
+    let mut server = serve(dir.path(), &[]);
+    assert_eq!(server.list_groups_status_as("ci", &reset), 401);
+    assert!(server.terminate());
+}
+
+#[test]
+fn client_commands_refuse_duplicates_and_unknown_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    client_command(dir.path(), &["create", "ci"]);
+    for args in [["create", "ci"], ["delete", "nobody"], ["reset", "nobody"]] {
+        let output = hookd()
+            .arg("client")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("ci") || stderr.contains("nobody"),
+            "{stderr}"
+        );
+    }
 }

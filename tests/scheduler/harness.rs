@@ -48,6 +48,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     );
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
+        render_limits: hookd::fire::RenderLimits::default(),
         store: Arc::clone(&store),
         sink,
         roles: Arc::new(Roles::new(vec![])),

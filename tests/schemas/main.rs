@@ -570,6 +570,38 @@ fn hookd_differs_from_taskcluster_only_where_deliberate() {
             instance: json!({"lastFire": {"result": "no-fire"},
                              "bindingStatus": {"state": "active", "errors": []}}),
         },
+        // The webhook extension adds a firedBy value.
+        Difference {
+            what: "a fire by a signed webhook is accepted by hookd only",
+            schema: SchemaId::ListLastFiresResponse,
+            hookd_valid: true,
+            instance: json!({"lastFires": [with(fire(), "firedBy", Some(json!("webhook")))]}),
+        },
+        // Limits that keep one hook from costing the scheduler or the listener too much.
+        Difference {
+            what: "a request with more than 100 schedule patterns is refused by hookd only",
+            schema: SchemaId::CreateHookRequest,
+            hookd_valid: false,
+            instance: with(
+                request(),
+                "schedule",
+                Some(json!((0..101)
+                    .map(|m| format!("{m} * * * * *"))
+                    .collect::<Vec<_>>())),
+            ),
+        },
+        Difference {
+            what: "a request with more than 100 bindings is refused by hookd only",
+            schema: SchemaId::CreateHookRequest,
+            hookd_valid: false,
+            instance: with(
+                request(),
+                "bindings",
+                Some(json!((0..101)
+                    .map(|i| json!({"exchange": format!("e{i}"), "routingKeyPattern": "#"}))
+                    .collect::<Vec<_>>())),
+            ),
+        },
         // Response schemas that state more precisely what hookd emits.
         Difference {
             what: "hookd always returns bindings in a definition",

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId,
+    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId, WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -172,12 +172,17 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
     HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
 }
 
-/// `record` after a scheduler pass: a next fire time, the task id reserved for it and two
-/// claimed slots before it.
+/// `record` after a scheduler pass (a next fire time, the task id reserved for it and two
+/// claimed slots before it) and a webhook secret rotation, so every stored field is set.
 pub fn scheduled(mut record: HookRecord, next_ms: i64) -> HookRecord {
     record.next_scheduled_date = Some(at(next_ms));
     record.next_task_id = Some(TaskId::generate());
     record.claimed_slots = vec![at(next_ms - 120_000), at(next_ms - 60_000)];
+    record.webhook_secrets = Some(WebhookSecrets {
+        current: SealedToken("v1.current.c2VhbGVk".into()),
+        previous: Some(SealedToken("v1.previous.c2VhbGVk".into())),
+        rotated: Some(at(next_ms - 30_000)),
+    });
     record
 }
 

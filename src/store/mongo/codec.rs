@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::error::{to_i64, MongoError};
 use crate::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId,
+    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId, WebhookSecrets,
 };
 use crate::store::StoreError;
 
@@ -86,6 +86,17 @@ pub(super) struct HookDoc {
     /// Slots a scheduler has claimed and not yet recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     claimed_slots: Vec<BsonDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_secrets: Option<WebhookSecretsDoc>,
+}
+
+/// A hook's sealed webhook secrets, with the rotation time as a BSON date.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookSecretsDoc {
+    current: SealedToken,
+    previous: Option<SealedToken>,
+    rotated: Option<BsonDate>,
 }
 
 impl HookDoc {
@@ -107,6 +118,11 @@ impl HookDoc {
             next_scheduled_date: r.next_scheduled_date.map(date),
             next_task_id: r.next_task_id.clone(),
             claimed_slots: r.claimed_slots.iter().copied().map(date).collect(),
+            webhook_secrets: r.webhook_secrets.as_ref().map(|w| WebhookSecretsDoc {
+                current: w.current.clone(),
+                previous: w.previous.clone(),
+                rotated: w.rotated.map(date),
+            }),
         })
     }
 
@@ -129,6 +145,16 @@ impl HookDoc {
             next_task_id: self.next_task_id,
             claimed_slots: (self.claimed_slots.into_iter().map(from_date))
                 .collect::<Result<_, _>>()?,
+            webhook_secrets: self
+                .webhook_secrets
+                .map(|w| {
+                    Ok::<_, StoreError>(WebhookSecrets {
+                        current: w.current,
+                        previous: w.previous,
+                        rotated: w.rotated.map(from_date).transpose()?,
+                    })
+                })
+                .transpose()?,
         })
     }
 }
