@@ -87,7 +87,7 @@ pub async fn task(
         .await
         .map_err(|_| timed_out())??;
     if let Some(task) = &rendered {
-        let size = serde_json::to_vec(task).map_or(usize::MAX, |bytes| bytes.len());
+        let size = json_size(task);
         if size > limits.max_task_bytes {
             return Err(RenderError::TooLarge {
                 size,
@@ -98,8 +98,32 @@ pub async fn task(
     Ok(rendered)
 }
 
+/// The length of `value` as compact JSON, counted without building the text: this runs on
+/// every fire.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing into a counter cannot fail, and a `Value` always serializes.
+    serde_json::to_writer(&mut counter, value).map_or(usize::MAX, |()| counter.0)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_size_is_the_length_of_the_compact_text() {
+        let value = serde_json::json!({"a": [1, "é", null], "b": {"c": true}});
+        assert_eq!(json_size(&value), serde_json::to_vec(&value).unwrap().len());
+    }
+
     use super::*;
     use serde_json::json;
 
