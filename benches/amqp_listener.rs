@@ -200,6 +200,7 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some(ROOT_TOKEN.into());
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
     let mut amqp = AmqpSettings::new(url);
     amqp.queue_prefix = format!("bench-{run}");
     amqp.exchange_prefix = format!("bench-{run}/");

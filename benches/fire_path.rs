@@ -128,6 +128,7 @@ async fn token_triggers(concurrency: usize) -> Sample {
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some("bench".into());
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
     // Throughput, not the rate limits, is measured here.
     settings.rate_limits = RateLimitSettings::default();
     let app = Application::build(settings, Arc::new(SystemClock))

@@ -139,7 +139,10 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
     });
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
-        render_limits: hookd::fire::RenderLimits::default(),
+        renderer: Arc::new(hookd::fire::RenderPool::new(hookd::fire::RenderLimits {
+            worker_program: env!("CARGO_BIN_EXE_hookd").into(),
+            ..hookd::fire::RenderLimits::default()
+        })),
         store: dyn_store,
         sink: sink.clone(),
         roles: Arc::new(Roles::new(vec![])),

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::api::rate_limit::{RateLimitSettings, DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK};
 use crate::clients::ClientConfig;
 use crate::domain::{MissedFires, Role};
+use crate::fire::render_pool::{RenderLimits, DEFAULT_MEMORY_MIB, DEFAULT_WORKERS};
 use crate::fire::sink::RetryPolicy;
-use crate::fire::RenderLimits;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
 use crate::token_cipher::KEY_LEN;
@@ -114,6 +114,12 @@ pub struct ServeArgs {
     /// Largest rendered task, in bytes of JSON.
     #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
     pub max_task_bytes: usize,
+    /// Memory one render worker process may use, in MiB; a render that needs more fails.
+    #[arg(long, env = "HOOKD_RENDER_MEMORY_MB", default_value_t = DEFAULT_MEMORY_MIB)]
+    pub render_memory_mb: u64,
+    /// How many render worker processes render task templates at once.
+    #[arg(long, env = "HOOKD_RENDER_WORKERS", default_value_t = DEFAULT_WORKERS)]
+    pub render_workers: usize,
     /// Authenticated requests per client per minute; 0 for no limit.
     #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = DEFAULT_PER_CLIENT)]
     pub client_rate_limit: u32,
@@ -502,7 +508,7 @@ pub struct Settings {
     pub service_roles: Vec<ServiceRole>,
     /// How the scheduler catches up on missed slots.
     pub catch_up: CatchUp,
-    /// Deadline and size bound for rendering task templates.
+    /// Deadline, memory and size bounds for rendering task templates, and the worker program.
     pub render_limits: RenderLimits,
     /// Per-client and per-hook rate limits.
     pub rate_limits: RateLimitSettings,
@@ -597,11 +603,13 @@ impl Settings {
                 policy: args.missed_fires,
                 window: args.catch_up_window,
             },
-            render_limits: RenderLimits::new(
-                Duration::from_millis(args.render_timeout_ms),
-                args.max_task_bytes,
-                crate::fire::limits::DEFAULT_SLOTS,
-            ),
+            render_limits: RenderLimits {
+                deadline: Duration::from_millis(args.render_timeout_ms),
+                max_task_bytes: args.max_task_bytes,
+                memory_limit: args.render_memory_mb.saturating_mul(1024 * 1024),
+                workers: args.render_workers.max(1),
+                ..RenderLimits::default()
+            },
             rate_limits: RateLimitSettings::per_minute(
                 args.client_rate_limit,
                 args.hook_rate_limit,

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use hookd::client_command::{self, ClientArgs};
 use hookd::clock::SystemClock;
 use hookd::config::{MongoArgs, ServeArgs, Settings};
+use hookd::fire::render_worker::{self, WorkerOptions};
 use hookd::startup::Application;
 use hookd::store::MongoStore;
 use hookd::telemetry;
@@ -30,6 +31,19 @@ enum Command {
     Migrate(MigrateArgs),
     /// Manage API clients in the data dir: create, list, delete, reset.
     Client(ClientArgs),
+    /// Render task templates for a running hookd over stdin and stdout (started by hookd).
+    #[command(hide = true)]
+    RenderWorker(RenderWorkerArgs),
+}
+
+#[derive(clap::Args)]
+struct RenderWorkerArgs {
+    /// Bytes of memory the worker may use for rendering.
+    #[arg(long)]
+    memory_limit_bytes: u64,
+    /// The largest rendered task, in bytes of JSON.
+    #[arg(long)]
+    max_task_bytes: usize,
 }
 
 #[derive(clap::Args)]
@@ -56,6 +70,7 @@ fn main() -> ExitCode {
         Command::Client(args) => client_command::run(args)
             .map(|text| print!("{text}"))
             .map_err(Into::into),
+        Command::RenderWorker(args) => render_worker(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,6 +119,16 @@ fn migrate(args: MigrateArgs) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         })
+}
+
+fn render_worker(args: &RenderWorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = WorkerOptions {
+        memory_limit: args.memory_limit_bytes,
+        max_task_bytes: args.max_task_bytes,
+    };
+    let output = std::io::BufWriter::new(std::io::stdout().lock());
+    render_worker::run(options, std::io::stdin().lock(), output)?;
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -22,7 +22,7 @@ use crate::config::{ServiceRole, Settings, TaskQueue};
 use crate::data_dir::{DataDir, DataDirError, ROOT_CLIENT_ID};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
-use crate::fire::{FireDeps, TaskSink, TriggerSchemas};
+use crate::fire::{FireDeps, RenderPool, TaskSink, TriggerSchemas};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
@@ -192,7 +192,7 @@ impl Application {
             notifier: Arc::new(notifier(&settings, &clock)?),
             roles,
             trigger_schemas: Arc::new(TriggerSchemas::default()),
-            render_limits: settings.render_limits.clone(),
+            renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
         };
         let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
         let stop_loops = CancellationToken::new();

@@ -202,7 +202,7 @@ impl From<FireError> for ApiError {
             FireError::InsufficientScopes { .. }
             | FireError::Sink(SinkError::InsufficientScopes(_)) => ErrorCode::InsufficientScopes,
             FireError::Sink(SinkError::Conflict(_)) => ErrorCode::RequestConflict,
-            FireError::Sink(SinkError::Unavailable(_)) => {
+            FireError::Sink(SinkError::Unavailable(_)) | FireError::RenderWorker(_) => {
                 return Self::server(ErrorCode::ServiceUnavailable, &e)
             }
             FireError::Store(store) => return Self::from_store(store),

@@ -13,15 +13,17 @@ use crate::domain::{
 use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
-pub mod limits;
 pub mod payload;
 pub mod render;
+pub mod render_pool;
+pub mod render_protocol;
+pub mod render_worker;
 pub mod sink;
 mod trigger;
 
-pub use limits::RenderLimits;
 pub use payload::{PayloadError, TriggerSchemas};
 pub use render::RenderError;
+pub use render_pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use sink::{SinkError, TaskSink};
 pub use trigger::{iso_time, Trigger};
 
@@ -38,8 +40,8 @@ pub struct FireDeps {
     pub trigger_schemas: Arc<TriggerSchemas>,
     /// Who hears about error fires.
     pub notifier: Arc<Notifier>,
-    /// Deadline and size bound for rendering task templates.
-    pub render_limits: RenderLimits,
+    /// The render workers, with their deadline, memory and size bounds.
+    pub renderer: Arc<RenderPool>,
 }
 
 /// How a fire ended when it did not fail.
@@ -71,6 +73,9 @@ pub enum FireError {
         /// The scopes not granted.
         missing: Vec<String>,
     },
+    /// No render worker could render the task; not recorded, the caller may retry.
+    #[error(transparent)]
+    RenderWorker(#[from] RenderWorkerUnavailable),
     /// The sink did not accept the task; recorded as an error fire.
     #[error(transparent)]
     Sink(#[from] SinkError),
@@ -83,7 +88,9 @@ impl FireError {
     /// The failure stored in the fire record, for errors that are recorded.
     fn failure(&self) -> Option<FireFailure> {
         let code = match self {
-            Self::Payload(_) | Self::TaskId(_) | Self::Store(_) => return None,
+            Self::Payload(_) | Self::TaskId(_) | Self::RenderWorker(_) | Self::Store(_) => {
+                return None
+            }
             Self::Render(_) => "InputError",
             Self::InsufficientScopes { .. } => "InsufficientScopes",
             Self::Sink(SinkError::Rejected { code, .. }) => code.as_str(),
@@ -120,7 +127,12 @@ pub async fn fire(
         None,
     );
     let outcome = create_task(deps, record, &trigger, &fire).await;
-    if matches!(outcome, Ok(Fired::Declined)) {
+    // A declined fire is not a fire; without a render worker the hook's template was never
+    // tried, and the caller retries or answers 503.
+    if matches!(
+        outcome,
+        Ok(Fired::Declined) | Err(FireError::RenderWorker(_))
+    ) {
         return outcome;
     }
     fire.failure = outcome.as_ref().err().and_then(FireError::failure);
@@ -175,14 +187,11 @@ async fn create_task(
 ) -> Result<Fired, FireError> {
     let hook = &record.hook;
     let context = trigger.context(&fire.task_id);
-    let rendered = limits::task(
-        &deps.render_limits,
-        &hook.task,
-        context,
-        &fire.task_id,
-        trigger.time(),
-    );
-    let Some(task) = rendered.await? else {
+    let rendered = deps
+        .renderer
+        .task(&hook.task, &context, &fire.task_id, trigger.time())
+        .await;
+    let Some(task) = rendered? else {
         return Ok(Fired::Declined);
     };
     let missing = hook_scopes(deps, record).missing(render::task_scopes(&task)?);
@@ -203,6 +212,15 @@ async fn create_task(
     };
     deps.sink.submit(&submitted).await?;
     Ok(Fired::Created(submitted.task_id))
+}
+
+impl From<PoolError> for FireError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Render(e) => Self::Render(e),
+            PoolError::Unavailable(e) => Self::RenderWorker(e),
+        }
+    }
 }
 
 /// What a hook's tasks may ask for: its own `scopes` when it has them, else its role's.

@@ -1,24 +1,26 @@
 //! Rendering a hook's JSON-e template into a task definition, with Taskcluster's defaults.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::trigger::iso_time;
 use crate::domain::TaskId;
 
-/// Why a template did not render into a task.
-#[derive(Debug, thiserror::Error)]
+/// Why a template did not render into a task. It crosses the pipe from a render worker, hence
+/// serde.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
 pub enum RenderError {
     /// JSON-e reported an error.
     #[error("JSON-e error: {0}")]
     Template(String),
     /// The template rendered to something other than an object or `null`.
     #[error("the task template must render to an object or null, not {0}")]
-    NotAnObject(&'static str),
+    NotAnObject(String),
     /// The rendered task's `scopes` is not an array of strings.
     #[error("the rendered task's scopes must be an array of strings")]
     BadScopes,
-    /// Rendering took longer than the limit (see `super::limits`).
+    /// Rendering took longer than the limit (see `super::render_pool`).
     #[error("rendering the task template took longer than {0:?}")]
     TimedOut(std::time::Duration),
     /// The rendered task is larger than the limit.
@@ -29,7 +31,13 @@ pub enum RenderError {
         /// The limit.
         limit: usize,
     },
-    /// The render thread panicked inside JSON-e.
+    /// Rendering needed more memory than a render worker may use.
+    #[error("rendering the task template needed more than the limit of {limit_mib} MiB of memory")]
+    OutOfMemory {
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
+    /// The renderer panicked inside JSON-e.
     #[error("the JSON-e renderer failed on this template")]
     Crashed,
 }
@@ -57,7 +65,7 @@ pub fn task(
     let mut task = match rendered {
         Value::Null => return Ok(None),
         Value::Object(task) => task,
-        other => return Err(RenderError::NotAnObject(json_type(&other))),
+        other => return Err(RenderError::NotAnObject(json_type(&other).to_owned())),
     };
     let mut default = |field: &str, value: String| {
         if task.get(field).is_none_or(Value::is_null) {
@@ -146,7 +154,10 @@ mod tests {
         let err = task(&json!({"a": {"$eval": "nosuch"}}), &json!({}), &id(), now()).unwrap_err();
         assert!(err.to_string().contains("nosuch"), "{err}");
         let err = task(&json!({"$eval": "'text'"}), &json!({}), &id(), now()).unwrap_err();
-        assert!(matches!(err, RenderError::NotAnObject("a string")), "{err}");
+        assert!(
+            matches!(err, RenderError::NotAnObject(ref t) if t == "a string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -143,9 +143,11 @@ async fn process(ctx: &DeliveryContext, delivery: &Delivery) -> Outcome {
                     | SinkError::Conflict(_),
                 ),
             ) => return Outcome::Done,
-            Err(FireError::Sink(SinkError::Unavailable(_)) | FireError::Store(_)) => {
-                return Outcome::Transient
-            }
+            Err(
+                FireError::Sink(SinkError::Unavailable(_))
+                | FireError::RenderWorker(_)
+                | FireError::Store(_),
+            ) => return Outcome::Transient,
         },
     };
     let failure = FireFailure {

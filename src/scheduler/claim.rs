@@ -197,7 +197,9 @@ impl Slots {
 /// Whether a failed fire may succeed if tried again with the same task id.
 fn is_transient(error: &FireError) -> bool {
     match error {
-        FireError::Sink(SinkError::Unavailable(_)) | FireError::Store(_) => true,
+        FireError::Sink(SinkError::Unavailable(_))
+        | FireError::RenderWorker(_)
+        | FireError::Store(_) => true,
         FireError::Payload(_)
         | FireError::TaskId(_)
         | FireError::Render(_)

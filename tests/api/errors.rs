@@ -1,16 +1,11 @@
 //! Every error code of the contract, the error body's shape, and bad input that must never
 //! cause a 5xx.
 
-use std::time::Duration;
-
-use hookd::fire::RenderLimits;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::json;
 
-use hookd::config::Settings;
-
-use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth, TestApp};
+use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth};
 
 #[tokio::test]
 async fn error_bodies_describe_the_request_with_secrets_redacted() {
@@ -254,49 +249,4 @@ async fn hooks_with_more_than_100_schedules_or_bindings_are_refused() {
             .expect_error(400, "InputValidationError");
         assert!(message.contains(field), "{field}: {message}");
     }
-}
-
-/// A hook `g/h` whose task payload is `payload`, on an app with `limits`.
-async fn app_rendering(customize: fn(&mut Settings), payload: serde_json::Value) -> TestApp {
-    let app = spawn_app_with(customize).await;
-    let mut body = hook_body();
-    body["task"]["payload"] = payload;
-    app.create_hook("g/h", body).await;
-    app
-}
-
-#[tokio::test]
-async fn templates_that_render_too_slowly_answer_400() {
-    let app = app_rendering(
-        |s| s.render_limits = RenderLimits::new(Duration::from_millis(1), 1 << 20, 2),
-        json!({"n": {"$reduce": {"$eval": "range(0, 100000)"},
-                     "initial": 0, "each(x, acc)": {"$eval": "acc + 1"}}}),
-    )
-    .await;
-
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
-
-    assert!(message.contains("longer than 1ms"), "{message}");
-    app.call(Method::GET, "/ping", Auth::Anonymous, None)
-        .await
-        .expect(200);
-}
-
-#[tokio::test]
-async fn templates_that_render_too_large_answer_400() {
-    let app = app_rendering(
-        |s| s.render_limits = RenderLimits::new(Duration::from_secs(60), 4096, 2),
-        json!({"$map": {"$eval": "range(0, 2000)"}, "each(x)": "item ${x}"}),
-    )
-    .await;
-
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
-
-    assert!(message.contains("limit of 4096"), "{message}");
 }

@@ -139,6 +139,7 @@ async fn start(
     settings.workers = Some(2);
     settings.mongodb = mongodb.clone();
     settings.migrate = true;
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
     customize(&mut settings);
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await

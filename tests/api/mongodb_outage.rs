@@ -24,6 +24,7 @@ async fn a_server_on_an_unmigrated_database_refuses_to_start() {
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.mongodb = Some(MongoOptions::new(uri));
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
     let clock = Arc::new(hookd::clock::ManualClock::new(chrono::Utc::now()));
     let Err(err) = Application::build(settings.clone(), clock.clone()).await else {
         panic!("started on an un-migrated database");

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use hookd::clock::ManualClock;
 use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Roles};
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{FireDeps, TaskSink, TriggerSchemas};
+use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink, TriggerSchemas};
 use hookd::registry::HookRegistry;
 use hookd::scheduler::{CatchUp, Scheduler};
 use hookd::store::{HookStore, SqliteStore};
@@ -48,7 +48,10 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     );
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
-        render_limits: hookd::fire::RenderLimits::default(),
+        renderer: Arc::new(RenderPool::new(RenderLimits {
+            worker_program: env!("CARGO_BIN_EXE_hookd").into(),
+            ..RenderLimits::default()
+        })),
         store: Arc::clone(&store),
         sink,
         roles: Arc::new(Roles::new(vec![])),
