@@ -17,6 +17,7 @@ mod hooks;
 mod hostile;
 mod limits;
 mod mongodb_outage;
+mod openapi;
 mod schedule;
 mod scopes;
 mod secrets;
