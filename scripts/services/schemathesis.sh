@@ -12,14 +12,7 @@ _schemathesis_venv() {
 schemathesis_install() {
   local venv
   venv="$(_schemathesis_venv)"
-  if [ -x "$venv/bin/st" ]; then
-    return 0
-  fi
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt-get install -y python3-venv >&2
-  fi
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  python_venv_install "$venv" "schemathesis==$SCHEMATHESIS_VERSION" test -x "$venv/bin/st"
 }
 
 schemathesis_start() {

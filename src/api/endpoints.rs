@@ -2,7 +2,8 @@
 //!
 //! [`ENDPOINTS`] is both what [`super::routes`] registers with actix and what the OpenAPI
 //! reference is checked against (see `tests/api/openapi.rs`), so a route cannot be added to
-//! one without the other noticing. Adding an endpoint is adding one row.
+//! one without the other noticing. Adding an endpoint is adding one row here and its operation
+//! to `api-reference/openapi.yaml`.
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
@@ -71,102 +72,53 @@ pub struct Endpoint {
     handler: fn(Route) -> Route,
 }
 
-const fn endpoint(
-    verb: Verb,
-    path: &'static str,
-    serving: Serving,
-    handler: fn(Route) -> Route,
-) -> Endpoint {
-    Endpoint {
-        verb,
-        path,
-        serving,
-        handler,
-    }
+/// Builds [`ENDPOINTS`], one line per endpoint: `Verb path, Serving => handler;`.
+macro_rules! endpoints {
+    ($($verb:ident $path:expr, $serving:ident => $handler:path;)*) => {
+        &[$(Endpoint {
+            verb: Verb::$verb,
+            path: $path,
+            serving: Serving::$serving,
+            handler: |route| route.to($handler),
+        }),*]
+    };
 }
 
-use Serving::{Always, Api};
-use Verb::{Delete, Get, Post, Put};
+/// A path under one hook, `/api/hooks/v1/hooks/{hookGroupId}/{hookId}<suffix>`.
+macro_rules! hook {
+    ($suffix:literal) => {
+        concat!("/api/hooks/v1/hooks/{hookGroupId}/{hookId}", $suffix)
+    };
+}
 
 /// Every endpoint, in registration order. The Dockerflow trio answers both at the root, where
 /// load balancers look, and under the API prefix, where Taskcluster's reference puts them.
-pub const ENDPOINTS: &[Endpoint] = &[
-    endpoint(Get, v1!("/ping"), Always, |r| r.to(health::ping)),
-    endpoint(Get, v1!("/__heartbeat__"), Always, |r| {
-        r.to(health::heartbeat)
-    }),
-    endpoint(Get, v1!("/__lbheartbeat__"), Always, |r| {
-        r.to(health::lb_heartbeat)
-    }),
-    endpoint(Get, v1!("/__version__"), Always, |r| r.to(health::version)),
-    endpoint(Get, v1!("/openapi.json"), Api, |r| r.to(openapi::serve)),
-    endpoint(Get, v1!("/hooks"), Api, |r| r.to(hooks::list_groups)),
-    endpoint(Get, v1!("/hooks/{hookGroupId}"), Api, |r| {
-        r.to(hooks::list_hooks)
-    }),
-    endpoint(Get, v1!("/hooks/{hookGroupId}/{hookId}"), Api, |r| {
-        r.to(hooks::get_hook)
-    }),
-    endpoint(Put, v1!("/hooks/{hookGroupId}/{hookId}"), Api, |r| {
-        r.to(hooks::create_hook)
-    }),
-    endpoint(Post, v1!("/hooks/{hookGroupId}/{hookId}"), Api, |r| {
-        r.to(hooks::update_hook)
-    }),
-    endpoint(Delete, v1!("/hooks/{hookGroupId}/{hookId}"), Api, |r| {
-        r.to(hooks::remove_hook)
-    }),
-    endpoint(Get, v1!("/hooks/{hookGroupId}/{hookId}/status"), Api, |r| {
-        r.to(fires::hook_status)
-    }),
-    endpoint(
-        Get,
-        v1!("/hooks/{hookGroupId}/{hookId}/last-fires"),
-        Api,
-        |r| r.to(fires::list_last_fires),
-    ),
-    endpoint(
-        Post,
-        v1!("/hooks/{hookGroupId}/{hookId}/trigger"),
-        Api,
-        |r| r.to(triggers::trigger_hook),
-    ),
-    endpoint(
-        Post,
-        v1!("/hooks/{hookGroupId}/{hookId}/trigger/{token}"),
-        Api,
-        |r| r.to(triggers::trigger_hook_with_token),
-    ),
-    endpoint(Get, v1!("/hooks/{hookGroupId}/{hookId}/token"), Api, |r| {
-        r.to(triggers::get_token)
-    }),
-    endpoint(Post, v1!("/hooks/{hookGroupId}/{hookId}/token"), Api, |r| {
-        r.to(triggers::reset_token)
-    }),
-    endpoint(
-        Post,
-        v1!("/hooks/{hookGroupId}/{hookId}/webhook"),
-        Api,
-        |r| r.to(webhooks::receive),
-    ),
-    endpoint(
-        Get,
-        v1!("/hooks/{hookGroupId}/{hookId}/webhook-secret"),
-        Api,
-        |r| r.to(webhooks::get_secret),
-    ),
-    endpoint(
-        Post,
-        v1!("/hooks/{hookGroupId}/{hookId}/webhook-secret"),
-        Api,
-        |r| r.to(webhooks::rotate_secret),
-    ),
-    endpoint(Get, v1!("/tasks/{taskId}"), Api, |r| r.to(tasks::get_task)),
-    endpoint(Get, "/__heartbeat__", Always, |r| r.to(health::heartbeat)),
-    endpoint(Get, "/__lbheartbeat__", Always, |r| {
-        r.to(health::lb_heartbeat)
-    }),
-    endpoint(Get, "/__version__", Always, |r| r.to(health::version)),
+#[rustfmt::skip]
+pub const ENDPOINTS: &[Endpoint] = endpoints![
+    Get v1!("/ping"), Always => health::ping;
+    Get v1!("/__heartbeat__"), Always => health::heartbeat;
+    Get v1!("/__lbheartbeat__"), Always => health::lb_heartbeat;
+    Get v1!("/__version__"), Always => health::version;
+    Get "/__heartbeat__", Always => health::heartbeat;
+    Get "/__lbheartbeat__", Always => health::lb_heartbeat;
+    Get "/__version__", Always => health::version;
+    Get v1!("/openapi.json"), Api => openapi::serve;
+    Get v1!("/hooks"), Api => hooks::list_groups;
+    Get v1!("/hooks/{hookGroupId}"), Api => hooks::list_hooks;
+    Get hook!(""), Api => hooks::get_hook;
+    Put hook!(""), Api => hooks::create_hook;
+    Post hook!(""), Api => hooks::update_hook;
+    Delete hook!(""), Api => hooks::remove_hook;
+    Get hook!("/status"), Api => fires::hook_status;
+    Get hook!("/last-fires"), Api => fires::list_last_fires;
+    Post hook!("/trigger"), Api => triggers::trigger_hook;
+    Post hook!("/trigger/{token}"), Api => triggers::trigger_hook_with_token;
+    Get hook!("/token"), Api => triggers::get_token;
+    Post hook!("/token"), Api => triggers::reset_token;
+    Post hook!("/webhook"), Api => webhooks::receive;
+    Get hook!("/webhook-secret"), Api => webhooks::get_secret;
+    Post hook!("/webhook-secret"), Api => webhooks::rotate_secret;
+    Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only
