@@ -77,7 +77,7 @@ TOML
 # thread-safe on Python 3.11 and fails at random with several.
 status=0
 # Run inside the run dir: Schemathesis keeps its crash cache in the working directory.
-(cd "$dir" && timeout 600 "$st" --config-file "$dir/schemathesis.toml" run "$api/openapi.json" \
+(cd "$dir" && timeout 300 "$st" --config-file "$dir/schemathesis.toml" run "$api/openapi.json" \
   --url "$base" \
   --header "$auth" \
   --checks all \
