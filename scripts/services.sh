@@ -46,3 +46,18 @@ services_stop() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Makes the virtualenv $1 hold the pip requirement $2, unless the command after them (a check
+# that the install is there) already succeeds. Installs python3-venv when Python lacks it.
+python_venv_install() {
+  local venv="$1" requirement="$2"
+  shift 2
+  if "$@" 2>/dev/null; then
+    return 0
+  fi
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt-get install -y python3-venv >&2
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "$requirement" >&2
+}

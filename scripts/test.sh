@@ -21,3 +21,6 @@ cargo test --locked "$@"
 
 # The black-box API tests once more, with the server storing hooks in MongoDB.
 HOOKD_TEST_BACKEND=mongodb cargo test --locked --test api "$@"
+
+# Schemathesis against a live hookd (the debug binary the tests above built).
+scripts/schemathesis.sh

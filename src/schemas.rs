@@ -58,6 +58,11 @@ const SOURCES: [(&str, &str); 24] = embed![
     "trigger-schema.json",
 ];
 
+/// Every embedded schema file as `(file name, contents)`, for bundling into other documents.
+pub fn sources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SOURCES.iter().copied()
+}
+
 /// The schema files that are only `$ref`erenced by other schemas and have no [`SchemaId`]:
 /// every embedded file that is not a body schema.
 pub fn fragments() -> impl Iterator<Item = &'static str> {

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::BodyLimit;
+use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_info, ApiState};
@@ -46,6 +47,9 @@ pub enum StartupError {
     /// The embedded schemas do not compile (a build defect).
     #[error(transparent)]
     Schemas(#[from] SchemaError),
+    /// The embedded OpenAPI reference does not bundle (a build defect).
+    #[error(transparent)]
+    OpenApi(#[from] OpenApiError),
     /// The client configuration is invalid.
     #[error(transparent)]
     Clients(#[from] ClientError),
@@ -233,6 +237,7 @@ impl Application {
             schemas: Arc::new(SchemaSet::load()?),
             rate_limits: RateLimits::new(settings.rate_limits, Arc::clone(&clock)),
             webhooks: WebhookState::new(settings.webhook_secret_grace),
+            openapi: OpenApiDocument::build()?,
             clock,
             started: Instant::now(),
             listener: listener_status,

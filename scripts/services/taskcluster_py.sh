@@ -12,14 +12,8 @@ _taskcluster_py_venv() {
 taskcluster_py_install() {
   local venv
   venv="$(_taskcluster_py_venv)"
-  if "$venv/bin/python" -c 'import taskcluster' 2>/dev/null; then
-    return 0
-  fi
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    apt-get install -y python3-venv >&2
-  fi
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "taskcluster==$TASKCLUSTER_PY_VERSION" >&2
+  python_venv_install "$venv" "taskcluster==$TASKCLUSTER_PY_VERSION" \
+    "$venv/bin/python" -c 'import taskcluster'
 }
 
 taskcluster_py_start() {

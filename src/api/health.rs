@@ -1,18 +1,11 @@
 //! Liveness and version endpoints: `ping` and the Dockerflow trio.
 
-use actix_web::web::{self, ServiceConfig};
+use actix_web::web;
 use actix_web::HttpResponse;
 use serde_json::json;
 
 use super::error::ApiError;
 use super::ApiState;
-
-/// Registers `/__heartbeat__`, `/__lbheartbeat__` and `/__version__`.
-pub fn dockerflow(cfg: &mut ServiceConfig) {
-    cfg.route("/__heartbeat__", web::get().to(heartbeat))
-        .route("/__lbheartbeat__", web::get().to(lb_heartbeat))
-        .route("/__version__", web::get().to(version));
-}
 
 /// `{alive: true, uptime}`, uptime in seconds.
 pub async fn ping(state: web::Data<ApiState>) -> HttpResponse {
@@ -22,7 +15,7 @@ pub async fn ping(state: web::Data<ApiState>) -> HttpResponse {
 
 /// 200 when the store answers, 503 when it does not. The AMQP listener's state is reported
 /// but does not fail the check: it reconnects by itself, and restarting hookd would not help.
-async fn heartbeat(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub async fn heartbeat(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
     Ok(HttpResponse::Ok().json(json!({
         "store": "ok",
@@ -34,12 +27,12 @@ async fn heartbeat(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError>
 }
 
 /// Always 200: the process is up and serving.
-async fn lb_heartbeat() -> HttpResponse {
+pub async fn lb_heartbeat() -> HttpResponse {
     HttpResponse::Ok().json(json!({}))
 }
 
 /// What is running.
-async fn version() -> HttpResponse {
+pub async fn version() -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "source": "https://github.com/hookd/hookd",
         "version": env!("CARGO_PKG_VERSION"),

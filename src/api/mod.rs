@@ -18,6 +18,7 @@ use crate::schemas::{SchemaId, SchemaSet};
 use crate::store::HookStore;
 
 pub mod auth;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 mod fires;
@@ -25,6 +26,7 @@ pub mod hawk;
 mod health;
 mod hooks;
 pub mod json_depth;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_info;
 mod tasks;
@@ -53,6 +55,8 @@ pub struct ApiState {
     pub rate_limits: rate_limit::RateLimits,
     /// Webhook delivery ids and the secret rotation grace period.
     pub webhooks: webhooks::WebhookState,
+    /// The bundled OpenAPI reference.
+    pub openapi: openapi::OpenApiDocument,
 }
 
 impl ApiState {
@@ -73,65 +77,16 @@ impl ApiState {
     }
 }
 
-/// Registers every route. `/__heartbeat__` and friends answer both at the root, where load
-/// balancers look, and under the API prefix, where Taskcluster's reference puts them.
+/// Registers every route of [`endpoints::ENDPOINTS`].
 pub fn routes(cfg: &mut ServiceConfig) {
-    let hook = "/hooks/{hookGroupId}/{hookId}";
-    cfg.service(
-        web::scope("/api/hooks/v1")
-            .route("/ping", web::get().to(health::ping))
-            .configure(health::dockerflow)
-            .route("/hooks", web::get().to(hooks::list_groups))
-            .route("/hooks/{hookGroupId}", web::get().to(hooks::list_hooks))
-            .route(hook, web::get().to(hooks::get_hook))
-            .route(hook, web::put().to(hooks::create_hook))
-            .route(hook, web::post().to(hooks::update_hook))
-            .route(hook, web::delete().to(hooks::remove_hook))
-            .route(&format!("{hook}/status"), web::get().to(fires::hook_status))
-            .route(
-                &format!("{hook}/last-fires"),
-                web::get().to(fires::list_last_fires),
-            )
-            .route(
-                &format!("{hook}/trigger"),
-                web::post().to(triggers::trigger_hook),
-            )
-            .route(
-                &format!("{hook}/trigger/{{token}}"),
-                web::post().to(triggers::trigger_hook_with_token),
-            )
-            .route(&format!("{hook}/token"), web::get().to(triggers::get_token))
-            .route(
-                &format!("{hook}/token"),
-                web::post().to(triggers::reset_token),
-            )
-            .route(
-                &format!("{hook}/webhook"),
-                web::post().to(webhooks::receive),
-            )
-            .route(
-                &format!("{hook}/webhook-secret"),
-                web::get().to(webhooks::get_secret),
-            )
-            .route(
-                &format!("{hook}/webhook-secret"),
-                web::post().to(webhooks::rotate_secret),
-            )
-            .route("/tasks/{taskId}", web::get().to(tasks::get_task)),
-    )
-    .configure(health::dockerflow)
-    .default_service(web::to(not_found));
+    endpoints::register(cfg, true);
+    cfg.default_service(web::to(not_found));
 }
 
 /// Only the health endpoints, for a process that does not run the API role.
 pub fn health_routes(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::scope("/api/hooks/v1")
-            .route("/ping", web::get().to(health::ping))
-            .configure(health::dockerflow),
-    )
-    .configure(health::dockerflow)
-    .default_service(web::to(not_found));
+    endpoints::register(cfg, false);
+    cfg.default_service(web::to(not_found));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

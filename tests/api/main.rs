@@ -17,6 +17,7 @@ mod hooks;
 mod hostile;
 mod limits;
 mod mongodb_outage;
+mod openapi;
 mod render_limits;
 mod schedule;
 mod scopes;

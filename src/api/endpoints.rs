@@ -1,0 +1,132 @@
+//! The route table: every endpoint hookd serves, declared once.
+//!
+//! [`ENDPOINTS`] is both what [`super::routes`] registers with actix and what the OpenAPI
+//! reference is checked against (see `tests/api/openapi.rs`), so a route cannot be added to
+//! one without the other noticing. Adding an endpoint is adding one row here and its operation
+//! to `api-reference/openapi.yaml`.
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::Route;
+
+use super::{fires, health, hooks, openapi, tasks, triggers, webhooks};
+
+/// Prefixes a path with the API's base, `/api/hooks/v1`.
+macro_rules! v1 {
+    ($path:literal) => {
+        concat!("/api/hooks/v1", $path)
+    };
+}
+
+/// The HTTP methods hookd's endpoints use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `GET`
+    Get,
+    /// `PUT`
+    Put,
+    /// `POST`
+    Post,
+    /// `DELETE`
+    Delete,
+}
+
+impl Verb {
+    /// The method in lower case, as OpenAPI's path items name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Put => "put",
+            Self::Post => "post",
+            Self::Delete => "delete",
+        }
+    }
+
+    fn route(self) -> Route {
+        match self {
+            Self::Get => web::get(),
+            Self::Put => web::put(),
+            Self::Post => web::post(),
+            Self::Delete => web::delete(),
+        }
+    }
+}
+
+/// Which processes serve an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// Every process, whatever its roles: liveness and version.
+    Always,
+    /// Only processes that run the API role.
+    Api,
+}
+
+/// One endpoint: method, full path (actix and OpenAPI share the `{name}` syntax) and handler.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub verb: Verb,
+    /// The path from the server's root, e.g. `/api/hooks/v1/hooks/{hookGroupId}`.
+    pub path: &'static str,
+    /// Which processes serve it.
+    pub serving: Serving,
+    /// Attaches the handler to a route that already carries the method guard.
+    handler: fn(Route) -> Route,
+}
+
+/// Builds [`ENDPOINTS`], one line per endpoint: `Verb path, Serving => handler;`.
+macro_rules! endpoints {
+    ($($verb:ident $path:expr, $serving:ident => $handler:path;)*) => {
+        &[$(Endpoint {
+            verb: Verb::$verb,
+            path: $path,
+            serving: Serving::$serving,
+            handler: |route| route.to($handler),
+        }),*]
+    };
+}
+
+/// A path under one hook, `/api/hooks/v1/hooks/{hookGroupId}/{hookId}<suffix>`.
+macro_rules! hook {
+    ($suffix:literal) => {
+        concat!("/api/hooks/v1/hooks/{hookGroupId}/{hookId}", $suffix)
+    };
+}
+
+/// Every endpoint, in registration order. The Dockerflow trio answers both at the root, where
+/// load balancers look, and under the API prefix, where Taskcluster's reference puts them.
+#[rustfmt::skip]
+pub const ENDPOINTS: &[Endpoint] = endpoints![
+    Get v1!("/ping"), Always => health::ping;
+    Get v1!("/__heartbeat__"), Always => health::heartbeat;
+    Get v1!("/__lbheartbeat__"), Always => health::lb_heartbeat;
+    Get v1!("/__version__"), Always => health::version;
+    Get "/__heartbeat__", Always => health::heartbeat;
+    Get "/__lbheartbeat__", Always => health::lb_heartbeat;
+    Get "/__version__", Always => health::version;
+    Get v1!("/openapi.json"), Api => openapi::serve;
+    Get v1!("/hooks"), Api => hooks::list_groups;
+    Get v1!("/hooks/{hookGroupId}"), Api => hooks::list_hooks;
+    Get hook!(""), Api => hooks::get_hook;
+    Put hook!(""), Api => hooks::create_hook;
+    Post hook!(""), Api => hooks::update_hook;
+    Delete hook!(""), Api => hooks::remove_hook;
+    Get hook!("/status"), Api => fires::hook_status;
+    Get hook!("/last-fires"), Api => fires::list_last_fires;
+    Post hook!("/trigger"), Api => triggers::trigger_hook;
+    Post hook!("/trigger/{token}"), Api => triggers::trigger_hook_with_token;
+    Get hook!("/token"), Api => triggers::get_token;
+    Post hook!("/token"), Api => triggers::reset_token;
+    Post hook!("/webhook"), Api => webhooks::receive;
+    Get hook!("/webhook-secret"), Api => webhooks::get_secret;
+    Post hook!("/webhook-secret"), Api => webhooks::rotate_secret;
+    Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
+];
+
+/// Registers the endpoints a process serves: all of them with the API role, else only
+/// [`Serving::Always`] ones.
+pub fn register(cfg: &mut ServiceConfig, with_api: bool) {
+    for e in ENDPOINTS {
+        if with_api || e.serving == Serving::Always {
+            cfg.route(e.path, (e.handler)(e.verb.route()));
+        }
+    }
+}
