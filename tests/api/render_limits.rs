@@ -34,6 +34,13 @@ fn endless_sum() -> Value {
            "each(acc, x)": {"$eval": "acc + len(range(0, 100000))"}})
 }
 
+/// Fires `g/h`, expecting its render to fail with 400; returns the message.
+async fn render_error(app: &TestApp) -> String {
+    app.trigger("g/h", json!({}))
+        .await
+        .expect_error(400, "InputError")
+}
+
 /// The fast hook fires and its task is submitted.
 async fn assert_fast_hook_fires(app: &TestApp) {
     let reply = app.trigger("g/fast", json!({})).await.expect(200);
@@ -49,10 +56,7 @@ async fn templates_that_render_too_slowly_answer_400() {
     )
     .await;
 
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
+    let message = render_error(&app).await;
 
     assert!(message.contains("longer than 1ms"), "{message}");
     app.call(Method::GET, "/ping", Auth::Anonymous, None)
@@ -73,10 +77,7 @@ async fn a_render_past_its_deadline_is_stopped_and_frees_its_worker() {
     )
     .await;
 
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
+    let message = render_error(&app).await;
     assert!(message.contains("longer than 2s"), "{message}");
 
     assert_fast_hook_fires(&app).await;
@@ -94,10 +95,7 @@ async fn templates_that_exhaust_memory_answer_400_and_are_recorded() {
     )
     .await;
 
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
+    let message = render_error(&app).await;
 
     assert!(message.contains("limit of 32 MiB of memory"), "{message}");
     let fires = app.last_fires("g/h", "").await;
@@ -119,10 +117,7 @@ async fn templates_that_render_too_large_answer_400() {
     )
     .await;
 
-    let message = app
-        .trigger("g/h", json!({}))
-        .await
-        .expect_error(400, "InputError");
+    let message = render_error(&app).await;
 
     assert!(message.contains("limit of 4096"), "{message}");
 }
