@@ -13,7 +13,7 @@ use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::BodyLimit;
 use crate::api::rate_limit::RateLimits;
 use crate::api::webhooks::WebhookState;
-use crate::api::{self, request_info, ApiState};
+use crate::api::{self, request_id, request_info, ApiState};
 use crate::client_file::{ClientFile, ClientFileError};
 use crate::client_tokens::TokenDeriver;
 use crate::clients::{ClientError, ClientRegistry};
@@ -24,6 +24,7 @@ use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, TaskSink, TriggerSchemas};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
 use crate::scheduler::Scheduler;
@@ -156,11 +157,14 @@ impl Application {
     /// [`StartupError`] naming the part that failed.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let data_dir = DataDir::open(&settings.data_dir)?;
+        // One registry per service, never a global: see `crate::metrics`.
+        let metrics = Arc::new(Metrics::new());
         // The data dir holds the root client and token key with either store.
-        let store: Arc<dyn HookStore> = match &settings.mongodb {
+        let backend: Arc<dyn HookStore> = match &settings.mongodb {
             Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
             None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
         };
+        let store: Arc<dyn HookStore> = Arc::new(MeteredStore::new(backend, Arc::clone(&metrics)));
         let key = match settings.trigger_token_key {
             Some(key) => key,
             None => data_dir.token_key()?,
@@ -193,6 +197,7 @@ impl Application {
             roles,
             trigger_schemas: Arc::new(TriggerSchemas::default()),
             render_limits: settings.render_limits.clone(),
+            metrics: Arc::clone(&metrics),
         };
         let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
         let stop_loops = CancellationToken::new();
@@ -238,6 +243,7 @@ impl Application {
             listener: listener_status,
         });
         let authenticator = web::Data::new(authenticator);
+        let metrics = web::Data::from(metrics);
         let body_limit = BodyLimit(settings.body_limit);
 
         let bind_error = |source| StartupError::Bind {
@@ -256,7 +262,11 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(body_limit)
+                .app_data(metrics.clone())
                 .wrap(from_fn(request_info::attach))
+                // Outer layers run first: the id covers everything, including the counting.
+                .wrap(from_fn(api::metrics::count))
+                .wrap(from_fn(request_id::assign))
                 .configure(routes)
         })
         // The caller decides when to stop (signals in main, a future in tests).

@@ -25,7 +25,9 @@ pub mod hawk;
 mod health;
 mod hooks;
 pub mod json_depth;
+pub mod metrics;
 pub mod rate_limit;
+pub mod request_id;
 pub mod request_info;
 mod tasks;
 mod triggers;
@@ -120,6 +122,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .route("/tasks/{taskId}", web::get().to(tasks::get_task)),
     )
     .configure(health::dockerflow)
+    .route("/metrics", web::get().to(metrics::scrape))
     .default_service(web::to(not_found));
 }
 
@@ -131,6 +134,7 @@ pub fn health_routes(cfg: &mut ServiceConfig) {
             .configure(health::dockerflow),
     )
     .configure(health::dockerflow)
+    .route("/metrics", web::get().to(metrics::scrape))
     .default_service(web::to(not_found));
 }
 

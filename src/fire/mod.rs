@@ -10,12 +10,14 @@ use std::sync::Arc;
 use crate::domain::{
     DomainError, FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
 };
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
 pub mod limits;
 pub mod payload;
 pub mod render;
+mod report;
 pub mod sink;
 mod trigger;
 
@@ -24,6 +26,8 @@ pub use payload::{PayloadError, TriggerSchemas};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
 pub use trigger::{iso_time, Trigger};
+
+use report::Report;
 
 /// What the fire path needs from the rest of the service.
 #[derive(Clone)]
@@ -40,6 +44,8 @@ pub struct FireDeps {
     pub notifier: Arc<Notifier>,
     /// Deadline and size bound for rendering task templates.
     pub render_limits: RenderLimits,
+    /// This service's metrics; the scheduler and listener reach them through here too.
+    pub metrics: Arc<Metrics>,
 }
 
 /// How a fire ended when it did not fail.
@@ -108,10 +114,16 @@ pub async fn fire(
     record: &HookRecord,
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
+    let report = Report::start(deps, record.hook.key(), &trigger);
     if let Some(payload) = trigger.payload() {
-        deps.trigger_schemas.check(record, payload)?;
+        if let Err(e) = deps.trigger_schemas.check(record, payload) {
+            return report.finish(None, Err(e.into()));
+        }
     }
-    let task_id = trigger.task_id()?;
+    let task_id = match trigger.task_id() {
+        Ok(task_id) => task_id,
+        Err(e) => return report.finish(None, Err(e.into())),
+    };
     let mut fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
@@ -121,15 +133,16 @@ pub async fn fire(
     );
     let outcome = create_task(deps, record, &trigger, &fire).await;
     if matches!(outcome, Ok(Fired::Declined)) {
-        return outcome;
+        return report.finish(Some(&fire.task_id), outcome);
     }
     fire.failure = outcome.as_ref().err().and_then(FireError::failure);
-    deps.store.record_fire(&fire).await?;
+    if let Err(e) = deps.store.record_fire(&fire).await {
+        return report.finish(Some(&fire.task_id), Err(e.into()));
+    }
     if fire.failure.is_some() {
         notify_in_background(deps, &record.hook, &fire);
     }
-    tracing::info!(task_id = %fire.task_id, ok = outcome.is_ok(), "hook fired");
-    outcome
+    report.finish(Some(&fire.task_id), outcome)
 }
 
 /// Sends failure notices without making the fire wait for them, or fail with them.
