@@ -3,8 +3,8 @@
 //!
 //! A caller's (or proxy's) `X-Request-Id` is kept when it is short and made of safe characters,
 //! so one id can follow a request across services; anything else is replaced by a fresh UUID.
-//! The id is not added to error bodies: Taskcluster's `requestInfo` schema allows only
-//! `method`, `params`, `payload` and `time`.
+//! The id is not added to error bodies: `requestInfo` in `schemas/v1/error.json` allows only
+//! Taskcluster's `method`, `params`, `payload` and `time`.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

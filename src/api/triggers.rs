@@ -69,8 +69,10 @@ pub(super) async fn fire_and_answer(
     let fired_by = trigger.fired_by().as_str();
     let body = match fire::fire(&state.fire, record, trigger).await? {
         Fired::Created(task_id) => {
-            let metrics = &state.fire.metrics;
-            metrics.trigger_accepted(fired_by, arrival.0.elapsed());
+            state
+                .fire
+                .metrics
+                .trigger_accepted(fired_by, arrival.0.elapsed());
             json!({ "taskId": task_id, "status": { "taskId": task_id } })
         }
         Fired::Declined => json!({}),

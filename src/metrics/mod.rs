@@ -72,6 +72,16 @@ fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
+/// Registers a family of timing histograms, in seconds, under `name`.
+fn timings<L>(registry: &mut Registry, name: &str, help: &str) -> Histograms<L>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let family: Histograms<L> = Family::new_with_constructor(latency_buckets);
+    registry.register_with_unit(name, help, Unit::Seconds, Family::clone(&family));
+    family
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -88,13 +98,10 @@ impl Metrics {
             "Fires by trigger kind (firedBy) and result",
             Family::clone(&fires),
         );
-        let trigger_latency: Histograms<FiredByLabel> =
-            Family::new_with_constructor(latency_buckets);
-        registry.register_with_unit(
+        let trigger_latency = timings(
+            &mut registry,
             "trigger_latency",
             "From an HTTP trigger's arrival to its task accepted and its fire recorded",
-            Unit::Seconds,
-            Family::clone(&trigger_latency),
         );
         // Seconds late: 1/16 s up to about 4.5 hours (catch-up after an outage), in powers of
         // two so the bucket bounds print exactly.
@@ -105,13 +112,10 @@ impl Metrics {
             Unit::Seconds,
             scheduler_lateness.clone(),
         );
-        let store_latency: Histograms<OperationLabel> =
-            Family::new_with_constructor(latency_buckets);
-        registry.register_with_unit(
+        let store_latency = timings(
+            &mut registry,
             "store_operation_duration",
             "Duration of store operations, by operation",
-            Unit::Seconds,
-            Family::clone(&store_latency),
         );
         let http_requests = Family::default();
         registry.register(
