@@ -147,6 +147,7 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
         sink: sink.clone(),
         roles: Arc::new(Roles::new(vec![])),
         trigger_schemas: Arc::new(TriggerSchemas::default()),
+        metrics: Arc::new(hookd::metrics::Metrics::new()),
     };
     let (changes, _) = broadcast::channel(16);
     let scheduler = Arc::new(Scheduler::new(

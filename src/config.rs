@@ -17,6 +17,7 @@ use crate::fire::render_pool::{RenderLimits, DEFAULT_MEMORY_MIB, DEFAULT_WORKERS
 use crate::fire::sink::RetryPolicy;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
+use crate::telemetry::LogFormat;
 use crate::token_cipher::KEY_LEN;
 use crate::webhook_signature::{SecretError, WebhookSecret};
 
@@ -129,6 +130,9 @@ pub struct ServeArgs {
     /// How long a rotated-out webhook secret keeps working, in seconds.
     #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
     pub webhook_secret_grace_secs: u32,
+    /// Log lines: `human` (readable) or `json` (one object per line).
+    #[arg(long, env = "HOOKD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.

@@ -15,6 +15,7 @@ pub mod data_dir;
 pub mod domain;
 pub mod fire;
 pub mod listener;
+pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod scheduler;

@@ -11,7 +11,7 @@ use hookd::config::{MongoArgs, ServeArgs, Settings};
 use hookd::fire::render_worker::{self, WorkerOptions};
 use hookd::startup::Application;
 use hookd::store::MongoStore;
-use hookd::telemetry;
+use hookd::telemetry::{self, LogFormat};
 
 /// hookd: turns events into tasks, speaking the Taskcluster hooks v1 API.
 #[derive(Parser)]
@@ -63,7 +63,11 @@ enum MigrateAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    telemetry::init("info", ansi, std::io::stderr);
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        Command::Migrate(_) | Command::Client(_) | Command::RenderWorker(_) => LogFormat::default(),
+    };
+    telemetry::init("info", log_format, ansi, std::io::stderr);
     let result = match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Migrate(args) => migrate(args),

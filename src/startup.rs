@@ -14,7 +14,7 @@ use crate::api::extract::BodyLimit;
 use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::webhooks::WebhookState;
-use crate::api::{self, request_info, ApiState};
+use crate::api::{self, request_id, request_info, ApiState};
 use crate::client_file::{ClientFile, ClientFileError};
 use crate::client_tokens::TokenDeriver;
 use crate::clients::{ClientError, ClientRegistry};
@@ -25,6 +25,7 @@ use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, RenderPool, TaskSink, TriggerSchemas};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
 use crate::scheduler::Scheduler;
@@ -160,11 +161,14 @@ impl Application {
     /// [`StartupError`] naming the part that failed.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let data_dir = DataDir::open(&settings.data_dir)?;
+        // One registry per service, never a global: see `crate::metrics`.
+        let metrics = Arc::new(Metrics::new());
         // The data dir holds the root client and token key with either store.
-        let store: Arc<dyn HookStore> = match &settings.mongodb {
+        let backend: Arc<dyn HookStore> = match &settings.mongodb {
             Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
             None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
         };
+        let store: Arc<dyn HookStore> = Arc::new(MeteredStore::new(backend, Arc::clone(&metrics)));
         let key = match settings.trigger_token_key {
             Some(key) => key,
             None => data_dir.token_key()?,
@@ -197,6 +201,7 @@ impl Application {
             roles,
             trigger_schemas: Arc::new(TriggerSchemas::default()),
             renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
+            metrics: Arc::clone(&metrics),
         };
         let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
         let stop_loops = CancellationToken::new();
@@ -243,6 +248,7 @@ impl Application {
             listener: listener_status,
         });
         let authenticator = web::Data::new(authenticator);
+        let metrics = web::Data::from(metrics);
         let body_limit = BodyLimit(settings.body_limit);
 
         let bind_error = |source| StartupError::Bind {
@@ -261,7 +267,11 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(body_limit)
+                .app_data(metrics.clone())
                 .wrap(from_fn(request_info::attach))
+                // Outer layers run first: the id covers everything, including the counting.
+                .wrap(from_fn(api::metrics::count))
+                .wrap(from_fn(request_id::assign))
                 .configure(routes)
         })
         // The caller decides when to stop (signals in main, a future in tests).

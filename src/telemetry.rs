@@ -3,19 +3,33 @@
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs a global subscriber writing human-readable lines to `writer`, coloured when
-/// `ansi` is set (a terminal). The filter comes from `RUST_LOG`, else `default_filter`.
+/// How log lines look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event, with its spans (such as the request id) in front.
+    #[default]
+    Human,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the event's fields, and the
+    /// `span`/`spans` it happened in, for log collectors.
+    Json,
+}
+
+/// Installs a global subscriber writing `format` lines to `writer`; human lines are coloured
+/// when `ansi` is set (a terminal). The filter comes from `RUST_LOG`, else `default_filter`.
 ///
 /// Calling it twice is harmless: the second call keeps the first subscriber.
-pub fn init<W>(default_filter: &str, ansi: bool, writer: W)
+pub fn init<W>(default_filter: &str, format: LogFormat, ansi: bool, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _already_set = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer)
-        .try_init();
+        .with_writer(writer);
+    let _already_set = match format {
+        LogFormat::Human => builder.with_ansi(ansi).try_init(),
+        // Fields at the top level, where collectors look for them first.
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

@@ -8,7 +8,7 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
-use super::{fires, health, hooks, openapi, tasks, triggers, webhooks};
+use super::{fires, health, hooks, metrics, openapi, tasks, triggers, webhooks};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -102,6 +102,7 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get "/__heartbeat__", Always => health::heartbeat;
     Get "/__lbheartbeat__", Always => health::lb_heartbeat;
     Get "/__version__", Always => health::version;
+    Get "/metrics", Always => metrics::scrape;
     Get v1!("/openapi.json"), Api => openapi::serve;
     Get v1!("/hooks"), Api => hooks::list_groups;
     Get v1!("/hooks/{hookGroupId}"), Api => hooks::list_hooks;

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
+use super::metrics::Arrival;
 use super::ApiState;
 use crate::domain::HookRecord;
 use crate::fire::{self, Fired, Trigger};
@@ -16,12 +17,13 @@ pub async fn trigger_hook(
     state: web::Data<ApiState>,
     HookPath(key): HookPath,
     caller: Caller,
+    arrival: Arrival,
     JsonBody(payload): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[format!("hooks:trigger-hook:{key}")])?;
     let record = state.registry.get(&key).await?;
     let trigger = Trigger::api_call(payload, &caller.client_id, state.clock.now());
-    fire_and_answer(&state, &record, trigger).await
+    fire_and_answer(&state, &record, trigger, arrival).await
 }
 
 /// `POST /hooks/{hookGroupId}/{hookId}/trigger/{token}`: the token is the credential. An
@@ -31,6 +33,7 @@ pub async fn trigger_hook_with_token(
     state: web::Data<ApiState>,
     HookPath(key): HookPath,
     req: HttpRequest,
+    arrival: Arrival,
     JsonBody(payload): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let token = path_param(&req, "token")?;
@@ -45,10 +48,11 @@ pub async fn trigger_hook_with_token(
             )
         })?;
     let trigger = Trigger::token_call(payload, state.clock.now());
-    fire_and_answer(&state, &record, trigger).await
+    fire_and_answer(&state, &record, trigger, arrival).await
 }
 
-/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer.
+/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer. A
+/// created task's latency since the request's `arrival` goes to the trigger latency metric.
 ///
 /// # Errors
 /// `TooManyRequests`, payload validation and fire errors.
@@ -56,13 +60,21 @@ pub(super) async fn fire_and_answer(
     state: &ApiState,
     record: &HookRecord,
     trigger: Trigger,
+    arrival: Arrival,
 ) -> Result<HttpResponse, ApiError> {
     state.rate_limits.check_hook(&record.hook.key())?;
     if let Some(payload) = trigger.payload() {
         state.validate_body(SchemaId::TriggerHook, payload)?;
     }
+    let fired_by = trigger.fired_by().as_str();
     let body = match fire::fire(&state.fire, record, trigger).await? {
-        Fired::Created(task_id) => json!({ "taskId": task_id, "status": { "taskId": task_id } }),
+        Fired::Created(task_id) => {
+            state
+                .fire
+                .metrics
+                .trigger_accepted(fired_by, arrival.0.elapsed());
+            json!({ "taskId": task_id, "status": { "taskId": task_id } })
+        }
         Fired::Declined => json!({}),
     };
     Ok(HttpResponse::Ok().json(body))

@@ -2,7 +2,8 @@
 //!
 //! `POST …/webhook` accepts GitHub, GitLab and Standard Webhooks signatures (see
 //! [`crate::webhook`]). Like the trigger-token endpoint it does not tell an unknown hook from
-//! a bad signature. A refused delivery is logged, never recorded as a fire. The template sees
+//! a bad signature. A refused delivery is logged and counted in
+//! `hookd_webhook_signature_failures_total`, never recorded as a fire. The template sees
 //! `firedBy: "webhook"`, the body as `payload`, and the allow-listed `headers`.
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -12,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{HookPath, JsonBody};
+use super::metrics::Arrival;
 use super::request_info::RawBody;
 use super::triggers::fire_and_answer;
 use super::ApiState;
@@ -50,10 +52,12 @@ pub async fn receive(
     state: web::Data<ApiState>,
     HookPath(key): HookPath,
     req: HttpRequest,
+    arrival: Arrival,
     JsonBody(payload): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let refused = |why: &dyn std::fmt::Display| {
+        state.fire.metrics.webhook_signature_failed();
         tracing::warn!(hook = %key, reason = %why, "webhook delivery refused");
         ApiError::new(ErrorCode::AuthenticationFailed, why.to_string())
     };
@@ -92,7 +96,7 @@ pub async fn receive(
         .filter_map(|name| Some(((*name).to_owned(), Value::from(header(name)?))))
         .collect();
     let trigger = Trigger::webhook(payload, headers, now);
-    fire_and_answer(&state, &record, trigger).await
+    fire_and_answer(&state, &record, trigger, arrival).await
 }
 
 /// `GET /hooks/{hookGroupId}/{hookId}/webhook-secret`: the current secret, made on first use.

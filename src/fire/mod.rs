@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::domain::{
     DomainError, FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
 };
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
@@ -18,6 +19,7 @@ pub mod render;
 pub mod render_pool;
 pub mod render_protocol;
 pub mod render_worker;
+mod report;
 pub mod sink;
 mod trigger;
 
@@ -26,6 +28,8 @@ pub use render::RenderError;
 pub use render_pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use sink::{SinkError, TaskSink};
 pub use trigger::{iso_time, Trigger};
+
+use report::Report;
 
 /// What the fire path needs from the rest of the service.
 #[derive(Clone)]
@@ -42,6 +46,8 @@ pub struct FireDeps {
     pub notifier: Arc<Notifier>,
     /// The render workers, with their deadline, memory and size bounds.
     pub renderer: Arc<RenderPool>,
+    /// This service's metrics; the scheduler and listener reach them through here too.
+    pub metrics: Arc<Metrics>,
 }
 
 /// How a fire ended when it did not fail.
@@ -115,10 +121,16 @@ pub async fn fire(
     record: &HookRecord,
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
+    let report = Report::start(deps, record.hook.key(), &trigger);
     if let Some(payload) = trigger.payload() {
-        deps.trigger_schemas.check(record, payload)?;
+        if let Err(e) = deps.trigger_schemas.check(record, payload) {
+            return report.finish(None, Err(e.into()));
+        }
     }
-    let task_id = trigger.task_id()?;
+    let task_id = match trigger.task_id() {
+        Ok(task_id) => task_id,
+        Err(e) => return report.finish(None, Err(e.into())),
+    };
     let mut fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
@@ -133,15 +145,16 @@ pub async fn fire(
         outcome,
         Ok(Fired::Declined) | Err(FireError::RenderWorker(_))
     ) {
-        return outcome;
+        return report.finish(Some(&fire.task_id), outcome);
     }
     fire.failure = outcome.as_ref().err().and_then(FireError::failure);
-    deps.store.record_fire(&fire).await?;
+    if let Err(e) = deps.store.record_fire(&fire).await {
+        return report.finish(Some(&fire.task_id), Err(e.into()));
+    }
     if fire.failure.is_some() {
         notify_in_background(deps, &record.hook, &fire);
     }
-    tracing::info!(task_id = %fire.task_id, ok = outcome.is_ok(), "hook fired");
-    outcome
+    report.finish(Some(&fire.task_id), outcome)
 }
 
 /// Sends failure notices without making the fire wait for them, or fail with them.

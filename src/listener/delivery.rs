@@ -19,6 +19,7 @@ use super::backoff;
 use crate::clock::Clock;
 use crate::domain::{FireFailure, HookKey, TaskId};
 use crate::fire::{self, FireDeps, FireError, SinkError, Trigger};
+use crate::metrics::AmqpEvent;
 
 /// The longest wait before a message is handed back for another attempt.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -55,9 +56,12 @@ enum Disposition {
 /// Handles one delivery of the hook's queue.
 #[tracing::instrument(skip_all, fields(hook = %ctx.key, redelivered = delivery.redelivered))]
 pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
+    let metrics = &ctx.fire.metrics;
+    metrics.amqp(AmqpEvent::Consumed);
     let attempt = attempt(&delivery);
     let outcome = process(ctx, &delivery).await;
-    let acked = match disposition(outcome, attempt, ctx.max_attempts, ctx.retry_backoff) {
+    let disposition = disposition(outcome, attempt, ctx.max_attempts, ctx.retry_backoff);
+    let settled = match disposition {
         Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
         Disposition::Retry(wait) => {
             tracing::info!(
@@ -80,9 +84,16 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
             delivery.nack(BasicNackOptions::default()).await
         }
     };
-    if let Err(e) = acked {
-        // The broker will deliver it again; the derived task id makes that harmless.
-        tracing::warn!(error = %e, "could not settle a message");
+    // Unsettled messages (a channel that closed, an error) are delivered again by the broker;
+    // the derived task id makes that harmless.
+    match settled {
+        Ok(true) => metrics.amqp(match disposition {
+            Disposition::Ack => AmqpEvent::Acked,
+            Disposition::Retry(_) => AmqpEvent::Requeued,
+            Disposition::DeadLetter => AmqpEvent::DeadLettered,
+        }),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not settle a message"),
     }
 }
 

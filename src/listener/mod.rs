@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::AmqpSettings;
 use crate::domain::{Binding, HookKey};
 use crate::fire::FireDeps;
+use crate::metrics::AmqpEvent;
 use crate::registry::HookChange;
 
 mod backoff;
@@ -76,6 +77,8 @@ async fn run(
             Ok(()) => return,
             Err(e) => e,
         };
+        // Counted first, so whoever sees the status change also sees the count.
+        deps.fire.metrics.amqp(AmqpEvent::Reconnecting);
         deps.status.set_lost();
         failures = failures.saturating_add(1);
         let wait = backoff::delay(RECONNECT_BASE, failures, deps.settings.reconnect_max);

@@ -273,6 +273,7 @@ impl Scheduler {
                             key: key.clone(),
                             slot,
                         };
+                        self.slots.fire.metrics.slot_fired(now - slot);
                         match self.slots.fire(&record, slot).await {
                             Ok(Fired::Done) => {}
                             Ok(Fired::RetryLater) => {

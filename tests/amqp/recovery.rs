@@ -50,6 +50,8 @@ async fn after_a_broker_restart_the_listener_reconnects_and_every_message_fires_
     assert_eq!(status["lastFire"]["result"], "error", "{status}");
     let listener = await_listener(&app, "connected").await;
     assert!(listener["reconnects"].as_u64() >= Some(1), "{listener}");
+    let reconnects = app.metric("hookd_amqp_reconnects_total").await;
+    assert!(reconnects >= Some(1.0), "{reconnects:?}");
     let client = Client::connect(&url).await;
     publish_batch(&client, &exchange, BATCH..2 * BATCH).await;
 

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::broker::{self, bound_hook, next_message, unique, Client};
 use crate::fires::{await_fires, by_result};
-use crate::helpers::spawn_app_with;
+use crate::helpers::{metric_value, spawn_app_with};
 
 /// A header of a task message, as text.
 fn header(message: &lapin::message::Delivery, name: &str) -> String {
@@ -92,6 +92,30 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
     let body: Value = serde_json::from_slice(&task.data).unwrap();
     assert_eq!(body["taskId"], fires[0]["taskId"]);
     assert_eq!(body["task"]["payload"]["message"], json!({"n": 3}));
+
+    // Seven deliveries: two messages three times each, then one that was acked. The ack is
+    // counted just after it reaches the broker, so the scrape may have to wait for it.
+    let scrape = broker::eventually("the listener counted its ack", || async {
+        let scrape = app.metrics().await;
+        let acked = metric_value(&scrape, "hookd_amqp_messages_acked_total");
+        (acked == Some(1.0)).then_some(scrape)
+    })
+    .await;
+    for (series, count) in [
+        ("hookd_amqp_messages_consumed_total", 7.0),
+        ("hookd_amqp_messages_requeued_total", 4.0),
+        ("hookd_amqp_messages_dead_lettered_total", 2.0),
+        (
+            r#"hookd_fires_total{fired_by="pulseMessage",result="error"}"#,
+            6.0,
+        ),
+        (
+            r#"hookd_fires_total{fired_by="pulseMessage",result="success"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(metric_value(&scrape, series), Some(count), "{series}");
+    }
 }
 
 #[tokio::test]

@@ -337,6 +337,32 @@ impl TestApp {
         body
     }
 
+    /// The Prometheus scrape at `/metrics`; asserts 200 and the OpenMetrics content type.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics are answered");
+        assert_eq!(response.status().as_u16(), 200);
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert!(
+            content_type
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text"),
+            "{content_type:?}"
+        );
+        response.text().await.expect("metrics are text")
+    }
+
+    /// The value of one series (its full name and labels, as exposed) in a fresh scrape, or
+    /// `None` when the series does not exist.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        metric_value(&self.metrics().await, series)
+    }
+
     /// The app's data directory, e.g. for a second app on the same store.
     #[allow(dead_code)] // used by the AMQP tests, which share these helpers
     pub fn data_dir(&self) -> &std::path::Path {
@@ -404,4 +430,13 @@ impl TestApp {
                 .expect("server stops cleanly");
         }
     }
+}
+
+/// The value of `series` (e.g. `hookd_fires_total{fired_by="schedule",result="success"}`) in
+/// `scrape`, or `None` when it is not there.
+pub fn metric_value(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.parse().expect("a sample value is a number"))
+    })
 }

@@ -15,7 +15,15 @@ use crate::helpers::{hook_body, spawn_app, Auth, ROOT_TOKEN};
 
 /// Everything logged in this test binary since the capture was installed.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// The log so far.
+    pub(crate) fn text(&self) -> String {
+        let log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&log).into_owned()
+    }
+}
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -37,11 +45,17 @@ impl<'a> MakeWriter<'a> for Capture {
     }
 }
 
-fn capture() -> &'static Capture {
+/// Captures this test binary's log (also used by the request id tests).
+pub(crate) fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
         let capture = Capture::default();
-        hookd::telemetry::init("debug", false, capture.clone());
+        hookd::telemetry::init(
+            "debug",
+            hookd::telemetry::LogFormat::Human,
+            false,
+            capture.clone(),
+        );
         capture
     })
 }
@@ -91,7 +105,7 @@ async fn logs_and_error_bodies_never_contain_tokens_or_authorization_headers() {
         bodies.push(reply.body.to_string());
     }
 
-    let logged = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let logged = log.text();
     for event in ["authentication failed", "webhook delivery refused"] {
         assert!(logged.contains(event), "{event:?} is logged: {logged}");
     }

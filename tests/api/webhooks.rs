@@ -14,8 +14,8 @@ use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth, Reply, 
 
 const BODY: &str = r#"{"ref":"refs/heads/main"}"#;
 
-/// A hook `g/h` whose task records what the webhook context held; returns its secret.
-async fn webhook_hook(app: &TestApp) -> String {
+/// A hook `g/h` (also used by the metrics tests) whose task records what the webhook context held; returns its secret.
+pub(crate) async fn webhook_hook(app: &TestApp) -> String {
     let mut body = hook_body();
     body["triggerSchema"] = json!({"type": "object"});
     body["task"]["payload"] = json!({
@@ -27,7 +27,7 @@ async fn webhook_hook(app: &TestApp) -> String {
     app.root_string("/hooks/g/h/webhook-secret", "secret").await
 }
 
-async fn deliver(app: &TestApp, headers: &[(&str, String)]) -> Reply {
+pub(crate) async fn deliver(app: &TestApp, headers: &[(&str, String)]) -> Reply {
     let mut request = reqwest::Client::new()
         .post(format!("{}/api/hooks/v1/hooks/g/h/webhook", app.address))
         .header(CONTENT_TYPE, "application/json")
@@ -38,7 +38,7 @@ async fn deliver(app: &TestApp, headers: &[(&str, String)]) -> Reply {
     app.send(request).await
 }
 
-fn github(secret: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn github(secret: &str) -> Vec<(&'static str, String)> {
     let mac = hex::encode(hmac_sha256(secret.as_bytes(), BODY.as_bytes()));
     vec![
         ("X-Hub-Signature-256", format!("sha256={mac}")),

@@ -9,10 +9,16 @@ use std::time::Duration;
 /// How long a start may take before the test gives up.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
+/// A line of output: whether it came from stdout (else stderr), and the line.
+type Line = (bool, String);
+
 /// A running `hookd serve`, with the lines it printed so far.
 struct Server {
     child: Child,
     stdout: Vec<String>,
+    stderr: Vec<String>,
+    /// Lines printed since.
+    received: mpsc::Receiver<Line>,
     port: u16,
 }
 
@@ -32,13 +38,15 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("hookd starts");
+    let (lines, received) = mpsc::channel::<Line>();
     // Owned from here on, so a failing assertion below still stops the process.
     let mut server = Server {
         child,
         stdout: Vec::new(),
+        stderr: Vec::new(),
+        received,
         port: 0,
     };
-    let (lines, received) = mpsc::channel();
     let stdout_lines = lines.clone();
     let stdout = server.child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -53,23 +61,30 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
         }
     });
     loop {
-        let (is_stdout, line) = received
+        let (is_stdout, line) = server
+            .received
             .recv_timeout(START_LIMIT)
             .expect("hookd reports that it listens");
-        if is_stdout {
-            server.stdout.push(line);
-        } else if let Some(address) = line.split("listening on http://").nth(1) {
-            server.port = address.rsplit(':').next().unwrap().trim().parse().unwrap();
+        let port = listening_port(&line).filter(|_| !is_stdout);
+        server.keep((is_stdout, line));
+        if let Some(port) = port {
+            server.port = port;
             // The banner is written to stdout before this line goes to stderr, but the two
             // pipes are read by different threads: collect what is already in flight.
-            while let Ok((is_stdout, line)) = received.recv_timeout(Duration::from_millis(500)) {
-                if is_stdout {
-                    server.stdout.push(line);
-                }
+            while let Ok(line) = server.received.recv_timeout(Duration::from_millis(500)) {
+                server.keep(line);
             }
             return server;
         }
     }
+}
+
+/// The port in the "listening on http://<ip>:<port>" line, in either log format.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("listening on http://").nth(1)?;
+    // The address ends where a JSON line's closing quote (or the human line) does.
+    let address = rest.split(['"', ' ']).next()?;
+    address.rsplit_once(':')?.1.parse().ok()
 }
 
 impl Drop for Server {
@@ -87,11 +102,19 @@ impl Server {
 
     /// Status of `GET /api/hooks/v1/hooks` with a bearer token for `client_id`.
     fn list_groups_status_as(&self, client_id: &str, token: &str) -> u16 {
+        let auth = format!("Authorization: Bearer {client_id}:{token}\r\n");
+        self.request("GET", "/api/hooks/v1/hooks", &auth, "")
+    }
+
+    /// Status of a request with extra `headers` (each line ending in CRLF) and a JSON `body`.
+    fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> u16 {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("hookd accepts");
         write!(
             stream,
-            "GET /api/hooks/v1/hooks HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-             Authorization: Bearer {client_id}:{token}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut status_line = String::new();
@@ -101,6 +124,26 @@ impl Server {
             .nth(1)
             .and_then(|code| code.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Files a line of output under stdout or stderr.
+    fn keep(&mut self, (is_stdout, line): Line) {
+        if is_stdout {
+            self.stdout.push(line);
+        } else {
+            self.stderr.push(line);
+        }
+    }
+
+    /// Stops the server with SIGTERM; returns whether it exited successfully and everything it
+    /// wrote to stderr.
+    fn stop(mut self) -> (bool, Vec<String>) {
+        let success = self.terminate();
+        // The reader threads end, and the channel closes, when the pipes do.
+        while let Ok(line) = self.received.recv_timeout(START_LIMIT) {
+            self.keep(line);
+        }
+        (success, std::mem::take(&mut self.stderr))
     }
 
     /// Sends SIGTERM and returns whether the process exited successfully.
@@ -181,6 +224,7 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
             "--webhook-secret-grace-secs",
             "HOOKD_WEBHOOK_SECRET_GRACE_SECS",
         ),
+        ("--log-format", "HOOKD_LOG_FORMAT"),
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         assert!(help.contains(env), "{env} missing from:\n{help}");
@@ -204,6 +248,57 @@ fn a_bad_config_file_stops_start_up_with_a_clear_message() {
     assert!(
         stderr.contains("hookd.toml") && stderr.contains("accessTokenHash"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_a_fire_is_one_line_with_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &["--log-format", "json", "--root-access-token", "tok"],
+    );
+    let auth = "Authorization: Bearer root:tok\r\n";
+    let hook = r#"{"metadata": {"name": "n", "description": "d", "owner": "o@example.com"},
+        "task": {"provisionerId": "p", "workerType": "w", "payload": {}, "metadata": {"name": "t"}}}"#;
+    let path = "/api/hooks/v1/hooks/g/h";
+    assert_eq!(server.request("PUT", path, auth, hook), 200);
+    let traced = format!("{auth}X-Request-Id: cli-fire-1\r\n");
+    assert_eq!(
+        server.request("POST", &format!("{path}/trigger"), &traced, "{}"),
+        200
+    );
+    let (stopped, stderr) = server.stop();
+
+    assert!(stopped);
+    let events: Vec<serde_json::Value> = stderr
+        .iter()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            assert!(event.is_object(), "not an object: {line}");
+            event
+        })
+        .collect();
+    assert!(
+        events.len() >= 3,
+        "start, fire and stop are logged: {stderr:?}"
+    );
+    let fires: Vec<_> = events
+        .iter()
+        .filter(|e| e["message"] == "hook fired")
+        .collect();
+    assert_eq!(fires.len(), 1, "{stderr:?}");
+    let fire = fires[0];
+    assert_eq!(fire["hook"], "g/h", "{fire}");
+    assert_eq!(fire["fired_by"], "triggerHook", "{fire}");
+    assert_eq!(fire["result"], "success", "{fire}");
+    assert_eq!(fire["task_id"].as_str().map(str::len), Some(22), "{fire}");
+    assert!(fire["duration_ms"].as_f64().is_some(), "{fire}");
+    let spans = fire["spans"].as_array().expect("the fire's spans");
+    assert!(
+        spans.iter().any(|s| s["request_id"] == "cli-fire-1"),
+        "{fire}"
     );
 }
 

@@ -56,6 +56,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
         sink,
         roles: Arc::new(Roles::new(vec![])),
         trigger_schemas: Arc::new(TriggerSchemas::default()),
+        metrics: Arc::new(hookd::metrics::Metrics::new()),
     };
     let scheduler = Arc::new(Scheduler::new(
         fire,

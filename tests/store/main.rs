@@ -2,6 +2,7 @@
 //! every backend, plus tests of what only one backend has (files, WAL, replicas, migrations).
 
 mod contract;
+mod metered;
 mod mongo;
 #[path = "../common/mongodb.rs"]
 mod mongo_server;

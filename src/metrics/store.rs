@@ -1,0 +1,97 @@
+//! [`MeteredStore`]: times every operation of any [`HookStore`] backend.
+//!
+//! A decorator rather than code in each backend: the backends stay unaware of metrics, and a
+//! new backend is timed the moment start-up wraps it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::Metrics;
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::store::{FireCursor, HookStore, StoreError};
+
+/// A [`HookStore`] that records each call's duration under the trait method's name, whether
+/// it succeeded or not, and otherwise passes everything through unchanged.
+pub struct MeteredStore {
+    inner: Arc<dyn HookStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredStore {
+    /// Wraps `inner`, reporting to `metrics`.
+    pub fn new(inner: Arc<dyn HookStore>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn timed<T>(&self, operation: &'static str, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics.store_operation(operation, started.elapsed());
+        result
+    }
+}
+
+#[async_trait]
+impl HookStore for MeteredStore {
+    async fn insert_hook(&self, record: &HookRecord) -> Result<(), StoreError> {
+        self.timed("insert_hook", self.inner.insert_hook(record))
+            .await
+    }
+
+    async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
+        self.timed("get_hook", self.inner.get_hook(key)).await
+    }
+
+    async fn replace_hook(
+        &self,
+        record: &HookRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.replace_hook(record, expected_version);
+        self.timed("replace_hook", call).await
+    }
+
+    async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
+        self.timed("delete_hook", self.inner.delete_hook(key)).await
+    }
+
+    async fn list_hook_groups(&self) -> Result<Vec<HookGroupId>, StoreError> {
+        self.timed("list_hook_groups", self.inner.list_hook_groups())
+            .await
+    }
+
+    async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
+        self.timed("list_hooks", self.inner.list_hooks(group)).await
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
+        self.timed("record_fire", self.inner.record_fire(fire))
+            .await
+    }
+
+    async fn list_fires(
+        &self,
+        key: &HookKey,
+        limit: usize,
+        after: Option<&FireCursor>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        let call = self.inner.list_fires(key, limit, after);
+        self.timed("list_fires", call).await
+    }
+
+    async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
+        self.timed("insert_task", self.inner.insert_task(task))
+            .await
+    }
+
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
+        self.timed("get_task", self.inner.get_task(task_id)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.inner.ping()).await
+    }
+}
