@@ -300,14 +300,64 @@ fn consumers(ctl: &str, prefix: &str) -> usize {
         .count()
 }
 
+/// Runs `work` on a channel of a fresh connection to the test broker.
+fn with_channel<T>(url: &str, work: impl AsyncFnOnce(&lapin::Channel) -> T) -> T {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let handle = tokio::runtime::Handle::current();
+        let connection = hookd::amqp::connect(url, "lifecycle test", &handle)
+            .await
+            .expect("the test broker accepts connections");
+        let channel = connection.create_channel().await.expect("channel");
+        let result = work(&channel).await;
+        let _ = connection.close(200, "done").await;
+        result
+    })
+}
+
+/// Publishes `{}` to `amq.topic` with `routing_key`.
+fn publish(url: &str, routing_key: &str) {
+    with_channel(url, async |channel| {
+        channel
+            .basic_publish(
+                "amq.topic",
+                routing_key,
+                lapin::options::BasicPublishOptions::default(),
+                b"{}",
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("the broker took it");
+    });
+}
+
+/// Whether `queue` holds a message (taken off it to find out).
+fn holds_a_message(url: &str, queue: &str) -> bool {
+    with_channel(url, async |channel| {
+        let options = lapin::options::BasicGetOptions { no_ack: true };
+        channel
+            .basic_get(queue, options)
+            .await
+            .expect("basic.get")
+            .is_some()
+    })
+}
+
 #[test]
-fn sigterm_stops_consuming_amqp_and_exits_zero() {
+fn sigterm_stops_consuming_amqp_finishes_the_fire_in_flight_and_acknowledges_it() {
     let Some((url, ctl)) = broker() else { return };
     let dir = tempfile::tempdir().unwrap();
+    let receiver = SlowReceiver::start();
     let prefix = format!("lifecycle-{}", uuid::Uuid::new_v4().simple());
     let config = config(
         dir.path(),
-        &format!("amqpUrl = \"{url}\"\namqpQueuePrefix = \"{prefix}\"\n"),
+        &format!(
+            "amqpUrl = \"{url}\"\namqpQueuePrefix = \"{prefix}\"\n\
+             taskQueue = \"http://127.0.0.1:{}/tasks\"\nsinkSecret = \"{SINK_SECRET}\"\n",
+            receiver.port
+        ),
     );
     let mut server = Server::start(&config, &[]);
     let hook = HOOK.replacen(
@@ -318,12 +368,19 @@ fn sigterm_stops_consuming_amqp_and_exits_zero() {
     assert_eq!(request(server.port, "PUT", "/hooks/g/bound", &hook).0, 200);
     let consuming = wait_until(LIMIT, || (consumers(&ctl, &prefix) > 0).then_some(()));
     assert!(consuming.is_some(), "hookd consumes its hook's queue");
+    publish(&url, &format!("lifecycle.{prefix}"));
+    receiver
+        .received
+        .recv_timeout(LIMIT)
+        .expect("the message's fire reaches the receiver");
 
     server.sigterm();
+    let cancelled = wait_until(LIMIT, || (consumers(&ctl, &prefix) == 0).then_some(()));
+    assert!(cancelled.is_some(), "hookd stops consuming");
+    receiver.release.send(()).unwrap();
     assert!(server.exit_success(LIMIT), "hookd exits 0 after SIGTERM");
-    assert_eq!(
-        consumers(&ctl, &prefix),
-        0,
-        "no consumer of hookd's is left"
+    assert!(
+        !holds_a_message(&url, &format!("{prefix}/g/bound")),
+        "the fire finished after the consumer stopped, and its message was acknowledged"
     );
 }
