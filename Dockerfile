@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY schemas ./schemas
+# Compiled in: the MongoDB migrations (include_str!).
+COPY migrations ./migrations
 RUN cargo build --release --locked --bin hookd
 
 # Runtime stage: the binary alone, run by an unprivileged user.

@@ -1,8 +1,8 @@
-//! Settings: command-line flags and `HOOKD_*` environment variables, plus an optional TOML file
-//! for clients, roles and the token key.
+//! Settings: every option of `hookd serve`, from a TOML file, `HOOKD_*` environment variables
+//! and flags (layered by [`crate::config_layers`]), plus the file-only lists of clients and roles.
 //!
-//! Flags win over environment variables (clap does that); the file holds what does not fit on a
-//! command line. [`Settings`] is the validated result that start-up consumes.
+//! Flags win over environment variables, which win over the file. [`Settings`] is the validated
+//! result that start-up consumes.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,8 @@ pub struct ServeArgs {
     /// Directory for the embedded store, the root client and the token key.
     #[arg(long, env = "HOOKD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// TOML file with `[[clients]]`, `[[roles]]` and `triggerTokenKey`.
+    /// TOML file with any of these settings (camelCase keys) plus `[[clients]]` and
+    /// `[[roles]]`; environment variables and flags override it.
     #[arg(long, env = "HOOKD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Access token of the `root` client (scope `*`); generated and printed once when unset.
@@ -94,14 +95,15 @@ pub struct ServeArgs {
     pub migrate: bool,
     /// The parts this process runs, comma-separated. Without `api` only the health endpoints
     /// answer.
+    // Named `serviceRoles` in the file, where `[[roles]]` are scope roles.
     #[arg(
-        long,
+        long = "roles",
         env = "HOOKD_ROLES",
         value_enum,
         value_delimiter = ',',
         default_value = "api,scheduler,listener"
     )]
-    pub roles: Vec<ServiceRole>,
+    pub service_roles: Vec<ServiceRole>,
     /// What the scheduler does about slots missed while no scheduler ran: skip, once or all.
     #[arg(long, env = "HOOKD_MISSED_FIRES", default_value_t = MissedFires::Once)]
     pub missed_fires: MissedFires,
@@ -133,6 +135,12 @@ pub struct ServeArgs {
     /// Log lines: `human` (readable) or `json` (one object per line).
     #[arg(long, env = "HOOKD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+    /// Key (64 hex digits) sealing trigger tokens at rest; overrides the key file in the data dir.
+    #[arg(long, env = "HOOKD_TRIGGER_TOKEN_KEY", hide_env_values = true)]
+    pub trigger_token_key: Option<String>,
+    /// On SIGTERM, how many seconds work in flight may take to finish before hookd exits anyway.
+    #[arg(long, env = "HOOKD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.
@@ -414,7 +422,8 @@ pub enum ServiceRole {
     Listener,
 }
 
-/// The optional TOML configuration file.
+/// The file-only part of the optional TOML configuration file; its other keys are settings
+/// (see [`crate::config_layers`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigFile {
@@ -424,8 +433,6 @@ pub struct ConfigFile {
     /// Roles for `assume:` scopes.
     #[serde(default)]
     pub roles: Vec<Role>,
-    /// 64 hex digits; overrides the key file in the data dir.
-    pub trigger_token_key: Option<String>,
 }
 
 /// Why the settings are unusable.
@@ -448,6 +455,27 @@ pub enum ConfigError {
         /// Why.
         #[source]
         source: toml::de::Error,
+    },
+    /// The command line is invalid (or asked for help).
+    #[error(transparent)]
+    Command(#[from] clap::Error),
+    /// The config file has a key that names no setting.
+    #[error("config file {path}: unknown key `{key}`")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// A setting in the config file has a value its parser refuses.
+    #[error("config file {path}: bad value for `{key}`: {message}")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
     },
     /// The trigger token key is not 64 hex digits.
     #[error("triggerTokenKey must be {} hex digits", KEY_LEN * 2)]
@@ -518,6 +546,8 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     /// How long a rotated-out webhook secret keeps working.
     pub webhook_secret_grace: chrono::Duration,
+    /// How long a stop on SIGTERM waits for work in flight.
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -547,6 +577,7 @@ impl Settings {
             render_limits: RenderLimits::default(),
             rate_limits: RateLimitSettings::per_minute(DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK),
             webhook_secret_grace: chrono::Duration::days(1),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 
@@ -567,7 +598,7 @@ impl Settings {
         if args.root_access_token.as_deref() == Some("") {
             return Err(ConfigError::EmptyRootToken);
         }
-        let trigger_token_key = file
+        let trigger_token_key = args
             .trigger_token_key
             .as_deref()
             .map(parse_key)
@@ -602,7 +633,7 @@ impl Settings {
             notify,
             mongodb: args.mongodb.options(),
             migrate: args.migrate,
-            service_roles: args.roles,
+            service_roles: args.service_roles,
             catch_up: CatchUp {
                 policy: args.missed_fires,
                 window: args.catch_up_window,
@@ -619,19 +650,43 @@ impl Settings {
                 args.hook_rate_limit,
             ),
             webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         })
     }
 }
 
-fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+/// The file's clients and roles; its other keys must be settings (their values are taken by
+/// [`crate::config_layers`]).
+///
+/// # Errors
+/// [`ConfigError`] when the file cannot be read, is not TOML of the expected shape, or has a key
+/// that names no setting.
+pub fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+    let parse_error = |source| ConfigError::Parse {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut table: toml::Table = text.parse().map_err(parse_error)?;
+    let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let setting_keys: Vec<String> = crate::config_layers::settings(&command)
+        .map(|arg| crate::config_layers::toml_key(arg.get_id().as_str()))
+        .collect();
+    let file_only = |key: &str| crate::config_layers::FILE_ONLY_KEYS.contains(&key);
+    if let Some(key) = table
+        .keys()
+        .find(|key| !setting_keys.contains(key) && !file_only(key))
+    {
+        return Err(ConfigError::UnknownKey {
+            path: path.to_owned(),
+            key: key.clone(),
+        });
+    }
+    table.retain(|key, _| file_only(key));
+    toml::Value::Table(table).try_into().map_err(parse_error)
 }
 
 /// Parses a token key written as hex.
@@ -673,10 +728,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_config_file_carries_clients_roles_and_key() {
+    fn the_config_file_carries_clients_and_roles() {
         let file: ConfigFile = toml::from_str(
             r#"
-            triggerTokenKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
             [[clients]]
             clientId = "ci"
             accessTokenHash = "sha256:00"
@@ -689,7 +743,6 @@ mod tests {
         .unwrap();
         assert_eq!(file.clients[0].client_id, "ci");
         assert_eq!(file.roles[0].role_id, "hook-id:g/*");
-        assert!(parse_key(file.trigger_token_key.as_deref().unwrap()).is_ok());
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod client_tokens;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod config_check;
+pub mod config_layers;
 pub mod data_dir;
 pub mod domain;
 pub mod fire;

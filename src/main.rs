@@ -1,13 +1,15 @@
 //! The `hookd` command: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
-//! database up to date.
+//! database up to date; `hookd config check` shows the effective configuration.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use hookd::client_command::{self, ClientArgs};
 use hookd::clock::SystemClock;
-use hookd::config::{MongoArgs, ServeArgs, Settings};
+use hookd::config::{read_config_file, ConfigError, ConfigFile, MongoArgs, ServeArgs, Settings};
+use hookd::config_check;
+use hookd::config_layers::{self, Layered};
 use hookd::fire::render_worker::{self, WorkerOptions};
 use hookd::startup::Application;
 use hookd::store::MongoStore;
@@ -31,6 +33,8 @@ enum Command {
     Migrate(MigrateArgs),
     /// Manage API clients in the data dir: create, list, delete, reset.
     Client(ClientArgs),
+    /// Inspect the configuration (`hookd config check`).
+    Config(ConfigArgs),
     /// Render task templates for a running hookd over stdin and stdout (started by hookd).
     #[command(hide = true)]
     RenderWorker(RenderWorkerArgs),
@@ -44,6 +48,19 @@ struct RenderWorkerArgs {
     /// The largest rendered task, in bytes of JSON.
     #[arg(long)]
     max_task_bytes: usize,
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    #[command(subcommand)]
+    action: ConfigAction,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration (file, environment and any `hookd serve` flags) and print
+    /// the effective settings, secrets redacted; exit status 1 if it is invalid.
+    Check(Box<ServeArgs>),
 }
 
 #[derive(clap::Args)]
@@ -61,11 +78,19 @@ enum MigrateAction {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let layered = match config_layers::parse(Cli::command(), std::env::args_os()) {
+        Ok(layered) => layered,
+        Err(ConfigError::Command(e)) => e.exit(),
+        Err(e) => return failure(&e),
+    };
+    let cli = Cli::from_arg_matches(&layered.matches).unwrap_or_else(|e| e.exit());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let log_format = match &cli.command {
         Command::Serve(args) => args.log_format,
-        Command::Migrate(_) | Command::Client(_) | Command::RenderWorker(_) => LogFormat::default(),
+        Command::Migrate(_)
+        | Command::Client(_)
+        | Command::Config(_)
+        | Command::RenderWorker(_) => LogFormat::default(),
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
     let result = match cli.command {
@@ -75,21 +100,38 @@ fn main() -> ExitCode {
             .map(|text| print!("{text}"))
             .map_err(Into::into),
         Command::RenderWorker(args) => render_worker(&args),
+        Command::Config(ConfigArgs {
+            action: ConfigAction::Check(args),
+        }) => config_check(*args, &layered),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                message.push_str(": ");
-                message.push_str(&s.to_string());
-                source = s.source();
-            }
-            eprintln!("hookd: {message}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(e.as_ref()),
     }
+}
+
+/// Reports `e` with its causes on stderr.
+fn failure(e: &dyn std::error::Error) -> ExitCode {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    eprintln!("hookd: {message}");
+    ExitCode::FAILURE
+}
+
+/// Validates the settings as `hookd serve` would, then prints them.
+fn config_check(args: ServeArgs, layered: &Layered) -> Result<(), Box<dyn std::error::Error>> {
+    let file = match &args.config {
+        Some(path) => read_config_file(path)?,
+        None => ConfigFile::default(),
+    };
+    Settings::load(args)?;
+    print!("{}", config_check::render(layered, &file));
+    Ok(())
 }
 
 fn migrate(args: MigrateArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -169,7 +211,7 @@ fn print_root_token(token: &str, ip: std::net::IpAddr, port: u16) {
     );
 }
 
-/// Completes on Ctrl-C or SIGTERM.
+/// Completes on Ctrl-C or SIGTERM, saying so.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -189,4 +231,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+    tracing::info!("hookd is stopping: no new connections; finishing work in flight");
 }

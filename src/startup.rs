@@ -152,6 +152,8 @@ pub struct Application {
     /// The scheduler and the change subscription that wakes its loop, when this process
     /// runs the scheduler role.
     scheduler: Option<(Arc<Scheduler>, broadcast::Receiver<HookChange>)>,
+    /// How long stopping may wait for work in flight, per stage (HTTP, then the loops).
+    shutdown_grace: std::time::Duration,
 }
 
 impl Application {
@@ -275,7 +277,8 @@ impl Application {
                 .configure(routes)
         })
         // The caller decides when to stop (signals in main, a future in tests).
-        .disable_signals();
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace.as_secs());
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
@@ -287,6 +290,7 @@ impl Application {
             stop_loops,
             listener: amqp_listener,
             scheduler,
+            shutdown_grace: settings.shutdown_grace,
         })
     }
 
@@ -308,7 +312,10 @@ impl Application {
     }
 
     /// Serves (and schedules, and listens) until `shutdown` completes, then stops gracefully:
-    /// no new connections, in-flight requests and scheduled fires finish.
+    /// no new connections, in-flight requests and scheduled fires finish, the AMQP listener
+    /// cancels its consumers and closes its channels. Each stage waits at most the shutdown
+    /// grace; work still running then is abandoned (an unacknowledged AMQP message goes back
+    /// to its queue).
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -332,14 +339,22 @@ impl Application {
             }
         };
         self.stop_loops.cancel();
-        if let Some(scheduling) = scheduling {
-            if let Err(e) = scheduling.await {
-                tracing::error!(error = %e, "the scheduler loop ended abnormally");
+        let loops = async {
+            if let Some(scheduling) = scheduling {
+                if let Err(e) = scheduling.await {
+                    tracing::error!(error = %e, "the scheduler loop ended abnormally");
+                }
             }
-        }
-        if let Some(listener) = self.listener {
-            // A listener that panicked has nothing left to stop.
-            let _ = listener.await;
+            if let Some(listener) = self.listener {
+                // A listener that panicked has nothing left to stop.
+                let _ = listener.await;
+            }
+        };
+        if tokio::time::timeout(self.shutdown_grace, loops)
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?self.shutdown_grace, "background loops did not stop in time");
         }
         result
     }

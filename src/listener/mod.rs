@@ -162,7 +162,11 @@ async fn serve(
             break Err(e.into());
         }
     };
-    hooks.stop_consumers().await;
+    match outcome {
+        // A stop on request lets fires in flight finish and acknowledge their messages.
+        Ok(()) => hooks.drain_consumers().await,
+        Err(_) => hooks.stop_consumers().await,
+    }
     close(&connection).await;
     outcome
 }

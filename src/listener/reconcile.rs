@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use super::delivery::{self, DeliveryContext};
 use super::topology::{Topology, TopologyError};
@@ -24,7 +25,11 @@ use crate::domain::{Binding, HookKey};
 /// A running consumer of one hook's queue.
 struct HookConsumer {
     channel: Channel,
+    /// The consumer tag (the queue name), to cancel it.
+    tag: String,
     task: JoinHandle<()>,
+    /// The deliveries being handled.
+    deliveries: TaskTracker,
 }
 
 impl HookConsumer {
@@ -36,6 +41,19 @@ impl HookConsumer {
         // Unacked messages go back to the queue when the channel closes.
         let _ = self.channel.close(200, "hook changed").await;
         self.task.abort();
+    }
+
+    /// Stops for good without cutting fires short: cancels the consumer so no delivery
+    /// arrives, lets those in flight finish (and be acknowledged), then closes the channel.
+    /// The caller bounds how long this may take.
+    async fn drain(self) {
+        let _ = (self.channel)
+            .basic_cancel(&self.tag, BasicCancelOptions::default())
+            .await;
+        self.task.abort();
+        self.deliveries.close();
+        self.deliveries.wait().await;
+        let _ = self.channel.close(200, "hookd stopping").await;
     }
 }
 
@@ -116,6 +134,13 @@ impl<'a> Reconciler<'a> {
         for (_, consumer) in self.consumers.drain() {
             consumer.stop().await;
         }
+    }
+
+    /// Stops every consumer once its deliveries in flight are handled: the listener's stop
+    /// on request, while the connection is still up.
+    pub(super) async fn drain_consumers(&mut self) {
+        let draining = self.consumers.drain().map(|(_, consumer)| consumer.drain());
+        futures_util::future::join_all(draining).await;
     }
 
     /// Every stored hook that has bindings.
@@ -230,16 +255,23 @@ impl<'a> Reconciler<'a> {
             retry_backoff: settings.retry_backoff,
         };
         let ended = self.ended.clone();
+        let deliveries = TaskTracker::new();
+        let tracker = deliveries.clone();
         let task = tokio::spawn(async move {
             // Each delivery runs on its own task; the prefetch bounds how many are in flight.
             while let Some(Ok(message)) = consumer.next().await {
                 let ctx = ctx.clone();
-                tokio::spawn(async move { delivery::handle(&ctx, message).await });
+                tracker.spawn(async move { delivery::handle(&ctx, message).await });
             }
             let _ = ended.send(ctx.key);
         });
-        self.consumers
-            .insert(key.clone(), HookConsumer { channel, task });
+        let consumer = HookConsumer {
+            channel,
+            tag: queue.to_owned(),
+            task,
+            deliveries,
+        };
+        self.consumers.insert(key.clone(), consumer);
         Ok(())
     }
 }
