@@ -112,14 +112,7 @@ fn main() -> ExitCode {
 
 /// Reports `e` with its causes on stderr.
 fn failure(e: &dyn std::error::Error) -> ExitCode {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    eprintln!("hookd: {message}");
+    eprintln!("hookd: {}", telemetry::error_chain(e));
     ExitCode::FAILURE
 }
 

@@ -33,3 +33,29 @@ where
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// `error` and its causes, outermost first, joined by `: `: one line for a log or a terminal,
+/// since `Display` of an error shows only its own level.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn error_chain_lists_every_cause_outermost_first() {
+        let error = Outer(std::io::Error::other("inner"));
+        assert_eq!(super::error_chain(&error), "outer: inner");
+    }
+}

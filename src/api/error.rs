@@ -113,13 +113,7 @@ impl ApiError {
 
     /// A 5xx whose cause is logged in full while the caller gets a generic message.
     fn server(code: ErrorCode, cause: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = crate::telemetry::error_chain(cause);
         tracing::error!(error = %chain, code = code.as_str(), "request failed");
         let message = match code {
             ErrorCode::ServiceUnavailable => "A backend of hookd is unavailable; try again later.",
