@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::clock::Clock;
 use crate::domain::{Hook, HookKey, HookRecord, WebhookSecrets};
 use crate::store::{HookStore, StoreError};
 use crate::token_cipher::{TokenCipher, TokenError};
@@ -78,16 +79,20 @@ pub enum Created {
 pub struct HookRegistry {
     store: Arc<dyn HookStore>,
     cipher: TokenCipher,
+    /// When definitions are accepted, which is where their schedules start.
+    clock: Arc<dyn Clock>,
     changes: broadcast::Sender<HookChange>,
 }
 
 impl HookRegistry {
-    /// A registry over `store`, sealing tokens with `cipher`.
-    pub fn new(store: Arc<dyn HookStore>, cipher: TokenCipher) -> Self {
+    /// A registry over `store`, sealing tokens with `cipher`; schedules start at `clock`'s time
+    /// of each create or schedule change.
+    pub fn new(store: Arc<dyn HookStore>, cipher: TokenCipher, clock: Arc<dyn Clock>) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         Self {
             store,
             cipher,
+            clock,
             changes,
         }
     }
@@ -112,7 +117,8 @@ impl HookRegistry {
     pub async fn create(&self, hook: Hook) -> Result<Created, RegistryError> {
         let key = hook.key();
         let token = self.cipher.seal(&key, &TokenCipher::generate_token())?;
-        let record = HookRecord::new(hook, token);
+        let mut record = HookRecord::new(hook, token);
+        record.schedule_from(self.clock.now());
         match self.store.insert_hook(&record).await {
             Ok(()) => {
                 self.announce(&key, ChangeKind::Created);
@@ -141,8 +147,14 @@ impl HookRegistry {
         key: &HookKey,
         change: impl Fn(&Hook) -> Result<Hook, E>,
     ) -> Result<HookRecord, E> {
+        let now = self.clock.now();
         self.modify(key, |record| {
-            record.hook = change(&record.hook)?;
+            let hook = change(&record.hook)?;
+            let rescheduled = hook.schedule != record.hook.schedule;
+            record.hook = hook;
+            if rescheduled {
+                record.schedule_from(now);
+            }
             Ok(())
         })
         .await
@@ -319,7 +331,8 @@ impl HookRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{HookGroupId, HookId, Metadata};
+    use crate::clock::ManualClock;
+    use crate::domain::{HookGroupId, HookId, Metadata, TaskId};
     use crate::store::SqliteStore;
     use serde_json::json;
 
@@ -342,11 +355,66 @@ mod tests {
         }
     }
 
+    fn registry(dir: &tempfile::TempDir, clock: ManualClock) -> HookRegistry {
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        let cipher = TokenCipher::new(&TokenCipher::generate_key());
+        HookRegistry::new(store, cipher, Arc::new(clock))
+    }
+
+    fn at(time: &str) -> DateTime<Utc> {
+        time.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_schedule_starts_when_it_is_created_or_changed_not_when_a_scheduler_looks() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(at("2026-05-01T10:00:00Z"));
+        let registry = registry(&dir, clock.clone());
+        let mut every_minute = hook("h");
+        every_minute.schedule = vec!["* * * * *".into()];
+        let key = every_minute.key();
+
+        let Created::New(created) = registry.create(every_minute).await.unwrap() else {
+            panic!("not created");
+        };
+        assert_eq!(
+            created.next_scheduled_date,
+            Some(at("2026-05-01T10:01:00Z"))
+        );
+        assert_eq!(
+            created.next_task_id,
+            Some(TaskId::for_slot(&key, at("2026-05-01T10:01:00Z")))
+        );
+
+        clock.advance(Duration::minutes(30));
+        let renamed = registry
+            .update(&key, |h| {
+                let mut h = h.clone();
+                h.metadata.name = "other".into();
+                Ok::<_, RegistryError>(h)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            renamed.next_scheduled_date,
+            Some(at("2026-05-01T10:01:00Z"))
+        );
+
+        let hourly = registry
+            .update(&key, |h| {
+                let mut h = h.clone();
+                h.schedule = vec!["0 * * * *".into()];
+                Ok::<_, RegistryError>(h)
+            })
+            .await
+            .unwrap();
+        assert_eq!(hourly.next_scheduled_date, Some(at("2026-05-01T11:00:00Z")));
+    }
+
     #[tokio::test]
     async fn changes_are_announced_once_each_and_no_ops_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
-        let registry = HookRegistry::new(store, TokenCipher::new(&TokenCipher::generate_key()));
+        let registry = registry(&dir, ManualClock::new(chrono::Utc::now()));
         let mut changes = registry.subscribe();
         let key = hook("h").key();
 

@@ -205,7 +205,11 @@ impl Application {
             renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
             metrics: Arc::clone(&metrics),
         };
-        let registry = HookRegistry::new(Arc::clone(&store), TokenCipher::new(&key));
+        let registry = HookRegistry::new(
+            Arc::clone(&store),
+            TokenCipher::new(&key),
+            Arc::clone(&clock),
+        );
         let stop_loops = CancellationToken::new();
         let amqp = settings
             .amqp

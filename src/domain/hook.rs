@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, MissedFires, TaskId};
+use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,5 +132,17 @@ impl HookRecord {
             claimed_slots: Vec::new(),
             webhook_secrets: None,
         }
+    }
+
+    /// Sets the next slot to the schedule's first fire time after `now`, the moment its
+    /// definition was accepted, with that slot's task id. Without it the first slot would be
+    /// whichever follows the moment a scheduler first looked at the hook. A schedule that does
+    /// not parse (the API refuses those) leaves nothing scheduled.
+    pub fn schedule_from(&mut self, now: DateTime<Utc>) {
+        let next = Schedule::parse(&self.hook.schedule)
+            .ok()
+            .and_then(|schedule| schedule.resume(None, now));
+        self.next_task_id = next.map(|slot| TaskId::for_slot(&self.hook.key(), slot));
+        self.next_scheduled_date = next;
     }
 }

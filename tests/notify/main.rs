@@ -309,7 +309,7 @@ async fn a_failing_scheduled_hook_mails_its_owner_once_per_window_and_only_if_it
     assert_eq!(
         fires["lastFires"].as_array().unwrap().len(),
         5,
-        "every slot fired and failed"
+        "every slot fired and failed: {fires:#}"
     );
 
     let mails = wait_for_mails(&maildir, &loud, 1).await;

@@ -45,6 +45,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     let registry = HookRegistry::new(
         Arc::clone(&store),
         TokenCipher::new(&TokenCipher::generate_key()),
+        Arc::new(clock.clone()),
     );
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
