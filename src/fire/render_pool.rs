@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
 use super::render::RenderError;
@@ -54,8 +54,18 @@ impl Default for RenderLimits {
             max_task_bytes: 1024 * 1024,
             memory_limit: DEFAULT_MEMORY_MIB * 1024 * 1024,
             workers: DEFAULT_WORKERS,
-            worker_program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("hookd")),
+            worker_program: this_executable(),
         }
+    }
+}
+
+/// The running hookd binary. On Linux `/proc/self/exe`, which names the running image even
+/// after an upgrade replaced or removed the file it was started from.
+fn this_executable() -> PathBuf {
+    if cfg!(target_os = "linux") {
+        PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe().unwrap_or_else(|_| PathBuf::from("hookd"))
     }
 }
 
@@ -179,6 +189,7 @@ impl RenderPool {
             .arg(self.limits.max_task_bytes.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| RenderWorkerUnavailable::Spawn {
@@ -188,6 +199,9 @@ impl RenderPool {
         let broken = || RenderWorkerUnavailable::Broken("the worker has no pipes".into());
         let stdin = child.stdin.take().ok_or_else(broken)?;
         let stdout = child.stdout.take().ok_or_else(broken)?;
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(relay(stderr));
+        }
         Ok(Worker {
             child,
             stdin,
@@ -198,6 +212,15 @@ impl RenderPool {
     /// The longest reply accepted: a task at the size bound, or an error with room to spare.
     fn reply_limit(&self) -> usize {
         self.limits.max_task_bytes.saturating_add(1024 * 1024)
+    }
+}
+
+/// Logs what a worker writes on stderr (the message of a failed allocation, a panic), so it
+/// reaches hookd's log in hookd's log format. Ends when the worker exits.
+async fn relay(stderr: ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::warn!(output = %line, "render worker stderr");
     }
 }
 

@@ -271,15 +271,7 @@ fn json_logs_are_one_object_per_line_and_a_fire_is_one_line_with_its_fields() {
     let (stopped, stderr) = server.stop();
 
     assert!(stopped);
-    let events: Vec<serde_json::Value> = stderr
-        .iter()
-        .map(|line| {
-            let event: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            assert!(event.is_object(), "not an object: {line}");
-            event
-        })
-        .collect();
+    let events = json_events(&stderr);
     assert!(
         events.len() >= 3,
         "start, fire and stop are logged: {stderr:?}"
@@ -299,6 +291,63 @@ fn json_logs_are_one_object_per_line_and_a_fire_is_one_line_with_its_fields() {
     assert!(
         spans.iter().any(|s| s["request_id"] == "cli-fire-1"),
         "{fire}"
+    );
+}
+
+/// Each log line as a JSON object; panics on a line that is not one.
+fn json_events(stderr: &[String]) -> Vec<serde_json::Value> {
+    stderr
+        .iter()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            assert!(event.is_object(), "not an object: {line}");
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn a_render_worker_that_runs_out_of_memory_is_reported_in_the_json_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "--root-access-token",
+            "tok",
+            "--render-memory-mb",
+            "32",
+        ],
+    );
+    let auth = "Authorization: Bearer root:tok\r\n";
+    // A string doubled 64 times: far more than 32 MiB.
+    let hook = r#"{"metadata": {"name": "n", "description": "d", "owner": "o@example.com"},
+        "task": {"payload": {"$reduce": {"$eval": "range(0, 64)"}, "initial": "x",
+                             "each(acc, x)": {"$eval": "acc + acc"}}}}"#;
+    let path = "/api/hooks/v1/hooks/g/h";
+    assert_eq!(server.request("PUT", path, auth, hook), 200);
+    assert_eq!(
+        server.request("POST", &format!("{path}/trigger"), auth, "{}"),
+        400
+    );
+    let (stopped, stderr) = server.stop();
+
+    assert!(stopped);
+    let events = json_events(&stderr);
+    assert!(
+        events.iter().any(|e| e["message"] == "render worker stderr"
+            && e["output"]
+                .as_str()
+                .is_some_and(|o| o.contains("memory allocation"))),
+        "the worker's abort message is relayed as a log event: {stderr:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "hook fired" && e["result"] == "error"),
+        "{stderr:?}"
     );
 }
 
