@@ -117,11 +117,6 @@ impl RenderPool {
         }
     }
 
-    /// The limits renders run under.
-    pub fn limits(&self) -> &RenderLimits {
-        &self.limits
-    }
-
     /// Renders `template` with `context` into the task `task_id` at time `now` (see
     /// [`super::render::task`]), under the pool's limits.
     ///
