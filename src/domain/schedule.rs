@@ -65,6 +65,16 @@ impl Schedule {
                         "expected 5 fields, or 6 with seconds first, not {fields}"
                     )));
                 }
+                // croner reads a stray comma as an empty list: a field that matches nothing,
+                // so finding the next time would search for tens of seconds and find none.
+                if pattern
+                    .split_whitespace()
+                    .any(|field| field.split(',').any(str::is_empty))
+                {
+                    return Err(invalid(
+                        "a field has an empty list item (a stray comma)".into(),
+                    ));
+                }
                 let cron = parser
                     .parse(expand_alias(pattern))
                     .map_err(|e| invalid(e.to_string()))?;
@@ -247,6 +257,23 @@ mod tests {
             assert!(!err.reason.is_empty());
         }
     }
+
+    #[test]
+    fn stray_commas_are_refused_rather_than_matching_nothing() {
+        // croner alone accepts these, and a search for their next time takes seconds.
+        for bad in [
+            ", * * * *",
+            "1, * * * *",
+            "* ,2 * * *",
+            "0 0 1,,15 * *",
+            "TZ=UTC , * * * *",
+        ] {
+            let err = Schedule::parse(&[bad]).unwrap_err();
+            assert!(err.reason.contains("stray comma"), "{bad}: {err}");
+        }
+        assert!(Schedule::parse(&["0,30 9,17 1,15 * 1,3,5"]).is_ok());
+    }
+
     #[test]
     fn unknown_zones_and_zone_without_pattern_are_refused() {
         let err = Schedule::parse(&["TZ=Mars/Olympus 0 9 * * *"]).unwrap_err();

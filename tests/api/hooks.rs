@@ -319,3 +319,16 @@ async fn an_invalid_schedule_entry_is_refused_naming_it() {
         .await
         .expect_error(404, "ResourceNotFound");
 }
+
+#[tokio::test]
+async fn a_schedule_field_that_matches_nothing_is_refused_at_once() {
+    // A stray comma empties croner's minute list; searching for its next time took seconds.
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["schedule"] = json!([", * * * *"]);
+    let message = app
+        .call(Method::PUT, "/hooks/g/h", Auth::Root, Some(body))
+        .await
+        .expect_error(400, "InputError");
+    assert!(message.contains("stray comma"), "{message}");
+}
