@@ -3,6 +3,7 @@
 #
 # Usage: scripts/fuzz.sh [seconds per target, default 60]
 #   FUZZ_TARGETS="cron hawk_header" scripts/fuzz.sh 10    # a subset (CI smoke run: 10 s each)
+#   FUZZ_SEED=1 scripts/fuzz.sh 10                         # repeatable inputs (CI); default random
 #
 # cargo-fuzz needs nightly features (sanitizers); on a stable toolchain RUSTC_BOOTSTRAP=1
 # unlocks them. Corpora grow under fuzz/corpus/<target> (seeded from fuzz/seeds/<target>);
@@ -25,7 +26,8 @@ for target in $targets; do
   mkdir -p "fuzz/corpus/$target"
   log="$(mktemp)"
   (cd fuzz && cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1) >"$log" 2>&1
+    -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+    -seed="${FUZZ_SEED:-0}") >"$log" 2>&1
   result=$?
   runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
   if [ "$result" -eq 0 ]; then
