@@ -4,6 +4,8 @@
 //! `assume:<role>` grants the role's scopes, recursively. A role id may itself end in `*`, in
 //! which case it applies to every role name with that prefix (`hook-id:nightly/*`).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 /// True when `held` grants `required`.
@@ -14,14 +16,15 @@ pub fn satisfies(held: &str, required: &str) -> bool {
     }
 }
 
-/// A set of scopes a client (or hook) holds, already expanded through roles.
+/// A set of scopes a client (or hook) holds, already expanded through roles. Shared, not
+/// copied: every authenticated request takes its client's set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScopeSet(Vec<String>);
+pub struct ScopeSet(Arc<[String]>);
 
 impl ScopeSet {
     /// Wraps scopes without expanding them; use [`Roles::expand`] for client scopes.
     pub fn new(scopes: Vec<String>) -> Self {
-        Self(scopes)
+        Self(scopes.into())
     }
 
     /// True when some held scope grants `required`.
@@ -83,7 +86,7 @@ impl Roles {
                 break;
             }
         }
-        ScopeSet(held)
+        ScopeSet(held.into())
     }
 
     /// Scopes of every role that `held` can assume in one step.
