@@ -139,15 +139,14 @@ pub async fn fire(
         None,
     );
     let outcome = create_task(deps, record, &trigger, &fire).await;
-    // A declined fire is not a fire; without a render worker the hook's template was never
-    // tried, and the caller retries or answers 503.
-    if matches!(
-        outcome,
-        Ok(Fired::Declined) | Err(FireError::RenderWorker(_))
-    ) {
+    // `None`: it worked; `Some(None)`: it failed in a way that is not recorded (see
+    // `FireError::failure`), and the caller retries or answers 503.
+    let failure = outcome.as_ref().err().map(FireError::failure);
+    // A declined fire is not a fire.
+    if matches!(outcome, Ok(Fired::Declined)) || matches!(failure, Some(None)) {
         return report.finish(Some(&fire.task_id), outcome);
     }
-    fire.failure = outcome.as_ref().err().and_then(FireError::failure);
+    fire.failure = failure.flatten();
     if let Err(e) = deps.store.record_fire(&fire).await {
         return report.finish(Some(&fire.task_id), Err(e.into()));
     }
