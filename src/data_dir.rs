@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client_tokens::TokenDeriver;
+use crate::clients::tokens::TokenDeriver;
 use crate::clients::{hash_token, ClientConfig};
-use crate::config::parse_key;
-use crate::token_cipher::{TokenCipher, KEY_LEN};
+use crate::crypto::{parse_key, TokenCipher, KEY_LEN};
 
 const KEY_FILE: &str = "trigger-token.key";
 const CLIENT_KEY_FILE: &str = "client-token.key";
@@ -80,7 +79,7 @@ impl DataDir {
         self.path.join(STORE_FILE)
     }
 
-    /// Where `hookd client` keeps its clients (see [`crate::client_file`]).
+    /// Where `hookd client` keeps its clients (see [`crate::clients::file`]).
     pub fn clients_path(&self) -> PathBuf {
         self.path.join(CLIENTS_FILE)
     }
@@ -93,7 +92,7 @@ impl DataDir {
         self.key_file(KEY_FILE)
     }
 
-    /// The key that derives client access tokens (see [`crate::client_tokens`]), created on
+    /// The key that derives client access tokens (see [`crate::clients::tokens`]), created on
     /// first use.
     ///
     /// # Errors

@@ -5,14 +5,11 @@
 
 pub mod amqp;
 pub mod api;
-pub mod client_command;
-pub mod client_file;
-pub mod client_tokens;
+pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
-pub mod config_check;
-pub mod config_layers;
+pub mod crypto;
 pub mod data_dir;
 pub mod domain;
 pub mod fire;
@@ -21,10 +18,7 @@ pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod scheduler;
-pub mod schemas;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod token_cipher;
 pub mod webhook;
-pub mod webhook_signature;

@@ -16,9 +16,9 @@ use tokio::sync::broadcast;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
+use crate::crypto::{TokenCipher, TokenError};
 use crate::domain::{Hook, HookKey, HookRecord, WebhookSecrets};
 use crate::store::{HookStore, StoreError};
-use crate::token_cipher::{TokenCipher, TokenError};
 use crate::webhook;
 
 /// Changes buffered per subscriber; a subscriber that falls further behind is told it lagged

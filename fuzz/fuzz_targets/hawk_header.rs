@@ -6,6 +6,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(header) = std::str::from_utf8(data) {
-        let _ = hookd::api::hawk::parse(header);
+        let _ = hookd::api::auth::hawk::parse(header);
     }
 });

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use hookd::domain::Schedule;
-use hookd::schemas::{SchemaId, SchemaSet};
+use hookd::api::schemas::{SchemaId, SchemaSet};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
-use super::hawk::HawkError;
+use super::auth::hawk::HawkError;
 use crate::domain::DomainError;
 use crate::fire::{FireError, PayloadError, SinkError};
 use crate::registry::RegistryError;

@@ -8,10 +8,10 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
+use crate::api::schemas::SchemaId;
 use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata, MissedFires, Schedule};
 use crate::fire::payload;
 use crate::registry::Created;
-use crate::schemas::SchemaId;
 
 /// The body of createHook and updateHook, after schema validation.
 #[derive(Deserialize)]

@@ -14,7 +14,6 @@ use crate::clock::Clock;
 use crate::fire::FireDeps;
 use crate::listener::ListenerStatus;
 use crate::registry::HookRegistry;
-use crate::schemas::{SchemaId, SchemaSet};
 use crate::store::HookStore;
 
 pub mod auth;
@@ -22,7 +21,6 @@ pub mod endpoints;
 pub mod error;
 pub mod extract;
 mod fires;
-pub mod hawk;
 mod health;
 mod hooks;
 pub mod json_depth;
@@ -31,11 +29,13 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod request_info;
+pub mod schemas;
 mod tasks;
 mod triggers;
 pub mod webhooks;
 
 use error::{ApiError, ErrorCode};
+use schemas::{SchemaId, SchemaSet};
 
 /// Everything the handlers share.
 pub struct ApiState {

@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
 use super::ApiState;
-use crate::schemas;
+use crate::api::schemas;
 
 /// The reference as written.
 pub const SPEC_YAML: &str = include_str!(concat!(

@@ -8,9 +8,9 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
 use super::metrics::Arrival;
 use super::ApiState;
+use crate::api::schemas::SchemaId;
 use crate::domain::HookRecord;
 use crate::fire::{self, Fired, Trigger};
-use crate::schemas::SchemaId;
 
 /// `POST /hooks/{hookGroupId}/{hookId}/trigger`
 pub async fn trigger_hook(

@@ -16,16 +16,13 @@ use crate::store::{HookStore, StoreError};
 
 pub mod payload;
 pub mod render;
-pub mod render_pool;
-pub mod render_protocol;
-pub mod render_worker;
 mod report;
 pub mod sink;
 mod trigger;
 
 pub use payload::{PayloadError, TriggerSchemas};
+pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
-pub use render_pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use sink::{SinkError, TaskSink};
 pub use trigger::{iso_time, Trigger};
 

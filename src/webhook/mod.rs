@@ -15,17 +15,17 @@ mod deliveries;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 pub use deliveries::DeliveryIds;
 
-use crate::client_tokens::hmac_sha256;
-use crate::webhook_signature::WebhookSecret;
+use crate::crypto::{hmac_sha256, random_bytes};
+
+mod secret;
+pub use secret::{SecretError, WebhookSecret, SECRET_PREFIX};
 
 /// How far a Standard Webhooks timestamp may be from the service clock.
 pub const TIMESTAMP_WINDOW: Duration = Duration::minutes(5);
-const SECRET_PREFIX: &str = "whsec_";
 
 /// The request parts a signature covers.
 pub struct Delivery<'a> {
@@ -62,9 +62,7 @@ pub enum WebhookError {
 
 /// A fresh secret: `whsec_` and 32 random bytes in base64, usable by all three schemes.
 pub fn generate_secret() -> String {
-    let mut key = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut key);
-    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(random_bytes::<32>()))
 }
 
 /// Checks `delivery` against `secrets` at `now`, returning the scheme that signed it.

@@ -5,8 +5,8 @@
 //! The client signs with the wall clock, so the app's clock is set to it first.
 
 use chrono::Utc;
-use hookd::client_file::ClientFile;
-use hookd::client_tokens::TokenDeriver;
+use hookd::clients::file::ClientFile;
+use hookd::clients::tokens::TokenDeriver;
 use hookd::data_dir::DataDir;
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! ping and the Dockerflow endpoints.
 
-use hookd::schemas::SchemaId;
+use hookd::api::schemas::SchemaId;
 use reqwest::Method;
 use serde_json::json;
 

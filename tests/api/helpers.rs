@@ -8,12 +8,12 @@
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+use hookd::api::schemas::{SchemaId, SchemaSet};
 use hookd::clients::{hash_token, ClientConfig};
 use hookd::clock::ManualClock;
 use hookd::config::Settings;
 use hookd::domain::Role;
 use hookd::scheduler::Scheduler;
-use hookd::schemas::{SchemaId, SchemaSet};
 use hookd::startup::Application;
 use hookd::store::MongoOptions;
 use reqwest::{Method, StatusCode};

@@ -1,6 +1,6 @@
 //! Hook definitions: create, update, get, list and remove.
 
-use hookd::schemas::SchemaId;
+use hookd::api::schemas::SchemaId;
 use reqwest::Method;
 use serde_json::json;
 

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth, TestApp};
-use hookd::schemas::SchemaId;
+use hookd::api::schemas::SchemaId;
 
 async fn token(app: &TestApp, path: &str) -> String {
     let body = app

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Duration;
-use hookd::client_tokens::hmac_sha256;
-use hookd::schemas::SchemaId;
+use hookd::api::schemas::SchemaId;
+use hookd::crypto::hmac_sha256;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use hookd::schemas::SchemaId;
+use hookd::api::schemas::SchemaId;
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 

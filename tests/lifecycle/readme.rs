@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use clap::Command;
+use hookd::config::layers::{self as config_layers, CONFIG_ARG, FILE_ONLY_KEYS};
 use hookd::config::ServeArgs;
-use hookd::config_layers::{self, CONFIG_ARG, FILE_ONLY_KEYS};
 
 const BEGIN: &str = "<!-- settings:begin -->";
 const END: &str = "<!-- settings:end -->";

@@ -7,13 +7,13 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use hookd::clock::ManualClock;
+use hookd::crypto::TokenCipher;
 use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Roles};
 use hookd::fire::sink::LocalSink;
 use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink, TriggerSchemas};
 use hookd::registry::HookRegistry;
 use hookd::scheduler::{CatchUp, Scheduler};
 use hookd::store::{HookStore, SqliteStore};
-use hookd::token_cipher::TokenCipher;
 use serde_json::json;
 
 /// The start time of every test.

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use hookd::schemas::{fragments, SchemaId, SchemaSet, BASE_URI};
+use hookd::api::schemas::{fragments, SchemaId, SchemaSet, BASE_URI};
 
 #[path = "../common/taskcluster.rs"]
 mod taskcluster;

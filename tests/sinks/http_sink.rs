@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use hookd::config::TaskQueue;
-use hookd::webhook_signature::WebhookSecret;
+use hookd::webhook::WebhookSecret;
 use serde_json::json;
 use sha2::Sha256;
 

@@ -15,7 +15,7 @@ use super::retry::{self, Attempt, RetryPolicy};
 use super::{SinkError, TaskSink};
 use crate::clock::Clock;
 use crate::domain::SubmittedTask;
-use crate::webhook_signature::WebhookSecret;
+use crate::webhook::WebhookSecret;
 
 /// Posts tasks to one URL.
 pub struct HttpSink {

@@ -3,6 +3,9 @@
 //! Access tokens are stored only as SHA-256 hashes. Tokens are long random strings, not
 //! passwords, so a fast hash is enough: there is no dictionary to attack.
 
+pub mod file;
+pub mod tokens;
+
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,7 @@ pub struct ClientConfig {
     /// Scopes the client holds, before role expansion.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// Salt of a derived token (see `crate::client_tokens`); such clients may sign with Hawk.
+    /// Salt of a derived token (see `crate::clients::tokens`); such clients may sign with Hawk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_salt: Option<String>,
 }
@@ -105,7 +108,7 @@ impl ClientRegistry {
     /// Lets `client_id` sign with Hawk, keeping `access_token` in memory as its MAC key.
     ///
     /// Hawk needs the token itself, which the stored hash cannot give back; the caller knows it
-    /// only for clients whose token it can reproduce (see `crate::client_tokens`).
+    /// only for clients whose token it can reproduce (see `crate::clients::tokens`).
     ///
     /// # Errors
     /// [`ClientError::SigningKeyMismatch`] when the client is unknown or the token does not

@@ -9,21 +9,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sha2::Sha256;
 
-use crate::token_cipher::KEY_LEN;
+use crate::crypto::{hmac_sha256, random_bytes, KEY_LEN};
 
 const SALT_BYTES: usize = 16;
-
-/// HMAC-SHA256 of `data` under `key`; any key length is valid for HMAC.
-pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
 
 /// Derives access tokens from one client key.
 pub struct TokenDeriver {
@@ -38,9 +27,7 @@ impl TokenDeriver {
 
     /// A fresh random salt; a new salt means a new token.
     pub fn generate_salt() -> String {
-        let mut bytes = [0u8; SALT_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        hex::encode(bytes)
+        hex::encode(random_bytes::<SALT_BYTES>())
     }
 
     /// The access token of `client_id` with `salt`.

@@ -9,8 +9,8 @@
 
 use std::io::{self, Read, Write};
 
-use super::render::{self, RenderError};
-use super::render_protocol::{self, HeaderError, RenderRequest, Tag, HEADER_LEN};
+use super::protocol::{self, HeaderError, RenderRequest, Tag, HEADER_LEN};
+use super::{self as render, RenderError};
 
 /// What a worker is allowed.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +62,7 @@ pub fn run(
             )
         })
         .unwrap_or(Err(RenderError::Crashed));
-        output.write_all(&render_protocol::reply(outcome, options.max_task_bytes))?;
+        output.write_all(&protocol::reply(outcome, options.max_task_bytes))?;
         output.flush()?;
     }
     Ok(())
@@ -76,7 +76,7 @@ fn read_request(input: &mut impl Read, limit: usize) -> Result<Option<Vec<u8>>, 
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let (tag, len) = render_protocol::parse_header(header, limit)?;
+    let (tag, len) = protocol::parse_header(header, limit)?;
     if tag != Tag::Request {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "expected a request frame").into());
     }
@@ -117,7 +117,7 @@ fn limit_address_space(_budget: u64) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::domain::TaskId;
-    use render_protocol::frame;
+    use protocol::frame;
     use serde_json::json;
     use std::borrow::Cow;
 

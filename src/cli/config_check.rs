@@ -12,8 +12,8 @@
 
 use std::fmt::Write as _;
 
+use crate::config::layers::{self as config_layers, Layered, Source};
 use crate::config::ConfigFile;
-use crate::config_layers::{self, Layered, Source};
 
 /// What a redacted value (or part of one) prints as.
 pub const REDACTED: &str = "<redacted>";

@@ -1,4 +1,5 @@
-//! Trigger tokens: generation, sealing at rest and constant-time checking.
+//! hookd's cryptography in one place: HMAC-SHA256, random bytes, 256-bit keys and the
+//! trigger-token cipher (generation, sealing at rest and constant-time checking).
 //!
 //! getTriggerToken must hand the token back, so it cannot be hashed; instead it is encrypted
 //! with AES-256-GCM under a key kept outside the store (in the data dir or the config). The
@@ -9,16 +10,49 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::domain::{HookKey, SealedToken};
 
-/// Length of a token cipher key in bytes.
+/// Length of a key in bytes: the token cipher's, the client token deriver's.
 pub const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 /// Random bytes per trigger token: 256 bits, far beyond guessing.
 const TOKEN_BYTES: usize = 32;
+
+/// HMAC-SHA256 of `data` under `key`; any key length is valid for HMAC.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// `N` bytes from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A key written as hex is not exactly [`KEY_LEN`] bytes.
+#[derive(Debug, thiserror::Error)]
+#[error("a key must be {} hex digits", KEY_LEN * 2)]
+pub struct BadKey;
+
+/// Parses a key written as hex (surrounding whitespace allowed).
+///
+/// # Errors
+/// [`BadKey`] unless it is exactly 64 hex digits.
+pub fn parse_key(hex_key: &str) -> Result<[u8; KEY_LEN], BadKey> {
+    hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(BadKey)
+}
 
 /// Why a sealed token could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -53,16 +87,12 @@ impl TokenCipher {
 
     /// A fresh random key.
     pub fn generate_key() -> [u8; KEY_LEN] {
-        let mut key = [0u8; KEY_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        key
+        random_bytes()
     }
 
     /// A fresh random trigger token, URL-safe.
     pub fn generate_token() -> String {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        URL_SAFE_NO_PAD.encode(bytes)
+        URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>())
     }
 
     /// Encrypts `token` for the hook `key`.
@@ -70,8 +100,7 @@ impl TokenCipher {
     /// # Errors
     /// [`TokenError::Unsealable`] if the cipher refuses the input (only for gigabyte inputs).
     pub fn seal(&self, hook: &HookKey, token: &str) -> Result<SealedToken, TokenError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let nonce = random_bytes::<NONCE_LEN>();
         let aad = hook.to_string();
         let payload = Payload {
             msg: token.as_bytes(),

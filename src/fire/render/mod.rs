@@ -1,5 +1,9 @@
 //! Rendering a hook's JSON-e template into a task definition, with Taskcluster's defaults.
 
+pub mod pool;
+pub mod protocol;
+pub mod worker;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

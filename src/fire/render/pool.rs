@@ -19,8 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::Semaphore;
 
-use super::render::RenderError;
-use super::render_protocol::{self, RenderRequest, Tag, HEADER_LEN};
+use super::protocol::{self, RenderRequest, Tag, HEADER_LEN};
+use super::RenderError;
 use crate::domain::TaskId;
 
 /// Bounds on rendering, and where the worker program lives.
@@ -241,7 +241,7 @@ impl Worker {
         request: &[u8],
         reply_limit: usize,
     ) -> Result<Result<Option<Value>, RenderError>, WorkerFailure> {
-        let frame = render_protocol::frame(Tag::Request, request);
+        let frame = protocol::frame(Tag::Request, request);
         self.stdin
             .write_all(&frame)
             .await
@@ -252,15 +252,14 @@ impl Worker {
             .read_exact(&mut header)
             .await
             .map_err(|_| WorkerFailure::Io)?;
-        let (tag, len) = render_protocol::parse_header(header, reply_limit)
+        let (tag, len) = protocol::parse_header(header, reply_limit)
             .map_err(|e| WorkerFailure::Garbage(e.to_string()))?;
         let mut payload = vec![0; len];
         self.stdout
             .read_exact(&mut payload)
             .await
             .map_err(|_| WorkerFailure::Io)?;
-        render_protocol::decode_reply(tag, &payload)
-            .map_err(|e| WorkerFailure::Garbage(e.to_string()))
+        protocol::decode_reply(tag, &payload).map_err(|e| WorkerFailure::Garbage(e.to_string()))
     }
 
     /// What a broken pipe means: a worker killed by a signal (the abort of a failed

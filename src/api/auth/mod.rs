@@ -3,7 +3,7 @@
 //! Handlers take a [`Caller`]; how it was established is the [`Authenticator`]'s business.
 //! [`ClientAuthenticator`] accepts bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`,
 //! for curl) and Hawk (`Authorization: Hawk ...`, what Taskcluster's clients send; see
-//! [`super::hawk`]).
+//! [`hawk`]).
 
 use std::sync::Arc;
 
@@ -11,45 +11,16 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 
+mod caller;
+pub mod hawk;
+
+pub use caller::{Caller, ANONYMOUS};
+
 use super::error::{ApiError, ErrorCode};
-use super::hawk::HawkVerifier;
 use super::ApiState;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
-use crate::domain::ScopeSet;
-
-/// The client id given to requests without credentials.
-pub const ANONYMOUS: &str = "anonymous";
-
-/// An authenticated (or anonymous) caller and the scopes it holds.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The client id, or [`ANONYMOUS`].
-    pub client_id: String,
-    /// Scopes, expanded through roles.
-    pub scopes: ScopeSet,
-}
-
-impl Caller {
-    /// Requires every scope in `required`.
-    ///
-    /// # Errors
-    /// `InsufficientScopes` naming each missing scope.
-    pub fn require<S: AsRef<str>>(&self, required: &[S]) -> Result<(), ApiError> {
-        let missing = self.scopes.missing(required.iter().map(AsRef::as_ref));
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(ApiError::new(
-            ErrorCode::InsufficientScopes,
-            format!(
-                "client {:?} lacks the scopes this request needs: {}",
-                self.client_id,
-                missing.join(", ")
-            ),
-        ))
-    }
-}
+use hawk::HawkVerifier;
 
 /// Establishes who made a request.
 pub trait Authenticator: Send + Sync + 'static {

@@ -1,8 +1,13 @@
 //! Settings: every option of `hookd serve`, from a TOML file, `HOOKD_*` environment variables
-//! and flags (layered by [`crate::config_layers`]), plus the file-only lists of clients and roles.
+//! and flags (layered by [`crate::config::layers`]), plus the file-only lists of clients and roles.
 //!
 //! Flags win over environment variables, which win over the file. [`Settings`] is the validated
 //! result that start-up consumes.
+
+mod error;
+pub mod layers;
+
+pub use error::ConfigError;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,14 +17,14 @@ use serde::Deserialize;
 
 use crate::api::rate_limit::{RateLimitSettings, DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK};
 use crate::clients::ClientConfig;
+use crate::crypto::KEY_LEN;
 use crate::domain::{MissedFires, Role};
-use crate::fire::render_pool::{RenderLimits, DEFAULT_MEMORY_MIB, DEFAULT_WORKERS};
+use crate::fire::render::pool::{RenderLimits, DEFAULT_MEMORY_MIB, DEFAULT_WORKERS};
 use crate::fire::sink::RetryPolicy;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
 use crate::telemetry::LogFormat;
-use crate::token_cipher::KEY_LEN;
-use crate::webhook_signature::{SecretError, WebhookSecret};
+use crate::webhook::WebhookSecret;
 
 /// Options of `hookd serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -423,7 +428,7 @@ pub enum ServiceRole {
 }
 
 /// The file-only part of the optional TOML configuration file; its other keys are settings
-/// (see [`crate::config_layers`]).
+/// (see [`crate::config::layers`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigFile {
@@ -433,76 +438,6 @@ pub struct ConfigFile {
     /// Roles for `assume:` scopes.
     #[serde(default)]
     pub roles: Vec<Role>,
-}
-
-/// Why the settings are unusable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The config file could not be read.
-    #[error("cannot read config file {path}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The config file is not valid TOML of the expected shape.
-    #[error("config file {path} is invalid")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: toml::de::Error,
-    },
-    /// The command line is invalid (or asked for help).
-    #[error(transparent)]
-    Command(#[from] clap::Error),
-    /// The config file has a key that names no setting.
-    #[error("config file {path}: unknown key `{key}`")]
-    UnknownKey {
-        /// The file.
-        path: PathBuf,
-        /// The key.
-        key: String,
-    },
-    /// A setting in the config file has a value its parser refuses.
-    #[error("config file {path}: bad value for `{key}`: {message}")]
-    BadValue {
-        /// The file.
-        path: PathBuf,
-        /// The key.
-        key: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The trigger token key is not 64 hex digits.
-    #[error("triggerTokenKey must be {} hex digits", KEY_LEN * 2)]
-    BadTokenKey,
-    /// The root access token is empty.
-    #[error("the root access token must not be empty")]
-    EmptyRootToken,
-    /// `--task-queue` names no known queue.
-    #[error(
-        "unknown task queue {0:?}: use `local`, `amqp` (with --amqp-url), an amqp:// URL, \
-         an http(s):// URL or taskcluster+http(s)://<rootUrl>"
-    )]
-    TaskQueue(String),
-    /// A Taskcluster queue needs credentials.
-    #[error(
-        "a taskcluster+ task queue needs --taskcluster-client-id and --taskcluster-access-token"
-    )]
-    MissingTaskclusterCredentials,
-    /// An HTTP task queue needs a signing secret.
-    #[error("an http(s) task queue needs --sink-secret, so receivers can verify what hookd sends")]
-    MissingSinkSecret,
-    /// The signing secret is unusable.
-    #[error("the sink secret is invalid")]
-    BadSinkSecret(#[source] SecretError),
-    /// A listener limit is zero.
-    #[error("--amqp-max-attempts and --amqp-prefetch must be at least 1")]
-    AmqpLimits,
 }
 
 /// Validated settings for one `hookd serve`.
@@ -601,7 +536,7 @@ impl Settings {
         let trigger_token_key = args
             .trigger_token_key
             .as_deref()
-            .map(parse_key)
+            .map(|key| crate::crypto::parse_key(key).map_err(|_| ConfigError::BadTokenKey))
             .transpose()?;
         let task_queue = TaskQueue::from_args(&args)?;
         let sink_retry = RetryPolicy {
@@ -656,7 +591,7 @@ impl Settings {
 }
 
 /// The file's clients and roles; its other keys must be settings (their values are taken by
-/// [`crate::config_layers`]).
+/// [`crate::config::layers`]).
 ///
 /// # Errors
 /// [`ConfigError`] when the file cannot be read, is not TOML of the expected shape, or has a key
@@ -672,10 +607,10 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     };
     let mut table: toml::Table = text.parse().map_err(parse_error)?;
     let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
-    let setting_keys: Vec<String> = crate::config_layers::settings(&command)
-        .map(|arg| crate::config_layers::toml_key(arg.get_id().as_str()))
+    let setting_keys: Vec<String> = layers::settings(&command)
+        .map(|arg| layers::toml_key(arg.get_id().as_str()))
         .collect();
-    let file_only = |key: &str| crate::config_layers::FILE_ONLY_KEYS.contains(&key);
+    let file_only = |key: &str| layers::FILE_ONLY_KEYS.contains(&key);
     if let Some(key) = table
         .keys()
         .find(|key| !setting_keys.contains(key) && !file_only(key))
@@ -687,17 +622,6 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     }
     table.retain(|key, _| file_only(key));
     toml::Value::Table(table).try_into().map_err(parse_error)
-}
-
-/// Parses a token key written as hex.
-///
-/// # Errors
-/// [`ConfigError::BadTokenKey`] unless it is exactly 64 hex digits.
-pub fn parse_key(hex_key: &str) -> Result<[u8; KEY_LEN], ConfigError> {
-    hex::decode(hex_key.trim())
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or(ConfigError::BadTokenKey)
 }
 
 /// Parses a catch-up window: a whole number followed by `s`, `m`, `h` or `d`.
@@ -811,8 +735,8 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_token_keys_are_refused() {
         assert!(toml::from_str::<ConfigFile>("listne = 1").is_err());
-        assert!(parse_key("abc").is_err());
-        assert!(parse_key(&"zz".repeat(32)).is_err());
+        assert!(crate::crypto::parse_key("abc").is_err());
+        assert!(crate::crypto::parse_key(&"zz".repeat(32)).is_err());
     }
 
     #[test]

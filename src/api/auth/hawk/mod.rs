@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use self::certificate::Certificate;
 use self::nonces::NonceCache;
-use super::auth::Caller;
+use super::caller::Caller;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
 

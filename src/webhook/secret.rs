@@ -7,9 +7,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::client_tokens::hmac_sha256;
+use crate::crypto::hmac_sha256;
 
-const PREFIX: &str = "whsec_";
+/// What marks a secret as base64 key bytes, as Standard Webhooks libraries write it.
+pub const SECRET_PREFIX: &str = "whsec_";
 
 /// A shared signing secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl WebhookSecret {
     /// # Errors
     /// [`SecretError`] for an empty secret or a `whsec_` one that is not base64.
     pub fn parse(secret: &str) -> Result<Self, SecretError> {
-        let key = match secret.strip_prefix(PREFIX) {
+        let key = match secret.strip_prefix(SECRET_PREFIX) {
             Some(encoded) => STANDARD
                 .decode(encoded)
                 .map_err(|_| SecretError::NotBase64)?,

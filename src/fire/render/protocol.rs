@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::render::RenderError;
+use super::RenderError;
 use crate::domain::TaskId;
 
 /// Bytes in a frame header: the payload length and the tag.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::config::ConfigError;
+use super::error::ConfigError;
 
 /// Id of the option naming the config file; it has no TOML key of its own.
 pub const CONFIG_ARG: &str = "config";

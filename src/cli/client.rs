@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::client_file::{ClientFile, ClientFileError};
-use crate::client_tokens::TokenDeriver;
+use crate::clients::file::{ClientFile, ClientFileError};
+use crate::clients::tokens::TokenDeriver;
 use crate::data_dir::DataDir;
 
 /// Options of `hookd client`.

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{decode_base64, HawkError};
-use crate::client_tokens::hmac_sha256;
 use crate::clients::ClientRegistry;
+use crate::crypto::hmac_sha256;
 use crate::domain::ScopeSet;
 
 /// Taskcluster refuses certificates that live longer than this.

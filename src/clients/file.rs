@@ -1,7 +1,7 @@
 //! The clients that `hookd client create|list|delete|reset` manage, kept in the data dir.
 //!
 //! Each record holds the client's scopes, the SHA-256 hash of its access token and the salt the
-//! token was derived with (see [`crate::client_tokens`]), never the token itself. Roles stay
+//! token was derived with (see [`crate::clients::tokens`]), never the token itself. Roles stay
 //! in the config file. A running server reads the file at start, so changes apply on restart.
 
 use std::fs;
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client_tokens::TokenDeriver;
+use crate::clients::tokens::TokenDeriver;
 use crate::clients::{hash_token, ClientConfig};
 use crate::data_dir::{write_private, ROOT_CLIENT_ID};
 
@@ -174,7 +174,7 @@ fn valid_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token_cipher::KEY_LEN;
+    use crate::crypto::KEY_LEN;
 
     #[test]
     fn clients_are_created_reset_and_deleted_with_only_hashes_on_disk() {
