@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hookd::clock::SystemClock;
-use hookd::config::{AmqpSettings, AmqpTaskQueue, Settings, TaskQueue};
+use hookd::config::{Settings, TaskQueue};
+use hookd::fire::sink::AmqpTaskQueue;
 use hookd::startup::Application;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
@@ -201,11 +202,18 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some(ROOT_TOKEN.into());
     settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
-    let mut amqp = AmqpSettings::new(url);
-    amqp.queue_prefix = format!("bench-{run}");
-    amqp.exchange_prefix = format!("bench-{run}/");
-    amqp.prefetch = 64;
-    settings.amqp = Some(amqp);
+    let (queue_prefix, exchange_prefix) = (format!("bench-{run}"), format!("bench-{run}/"));
+    let amqp = [
+        "--amqp-url",
+        url,
+        "--amqp-queue-prefix",
+        &queue_prefix,
+        "--amqp-exchange-prefix",
+        &exchange_prefix,
+        "--amqp-prefetch",
+        "64",
+    ];
+    settings.amqp = Settings::from_flags(amqp).unwrap().amqp;
     settings.task_queue = TaskQueue::Amqp(AmqpTaskQueue {
         url: url.into(),
         exchange: tasks.clone(),

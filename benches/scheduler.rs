@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::Utc;
 use hookd::clock::{Clock, SystemClock};
+use hookd::config::Settings;
 use hookd::domain::{
-    Hook, HookGroupId, HookId, HookRecord, Metadata, Roles, Schedule, SealedToken, SubmittedTask,
-    TaskId,
+    Hook, HookGroupId, HookId, HookRecord, Metadata, Schedule, SealedToken, SubmittedTask, TaskId,
 };
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{FireDeps, SinkError, TaskSink, TriggerSchemas};
-use hookd::scheduler::{CatchUp, Scheduler};
+use hookd::fire::{SinkError, TaskSink};
+use hookd::metrics::Metrics;
+use hookd::scheduler::Scheduler;
+use hookd::startup::fire_deps;
 use hookd::store::{HookStore, SqliteStore};
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -137,23 +139,22 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
         inner: LocalSink::new(Arc::clone(&dyn_store)),
         lateness_ms: Mutex::new(Vec::new()),
     });
-    let fire = FireDeps {
-        notifier: Arc::new(hookd::notify::Notifier::silent()),
-        renderer: Arc::new(hookd::fire::RenderPool::new(hookd::fire::RenderLimits {
-            worker_program: env!("CARGO_BIN_EXE_hookd").into(),
-            ..hookd::fire::RenderLimits::default()
-        })),
-        store: dyn_store,
-        sink: sink.clone(),
-        roles: Arc::new(Roles::new(vec![])),
-        trigger_schemas: Arc::new(TriggerSchemas::default()),
-        metrics: Arc::new(hookd::metrics::Metrics::new()),
-    };
+    let mut settings = Settings::new(dir.path());
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fire = fire_deps(
+        &settings,
+        dyn_store,
+        sink.clone(),
+        &clock,
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
     let (changes, _) = broadcast::channel(16);
     let scheduler = Arc::new(Scheduler::new(
         fire,
-        Arc::new(SystemClock),
-        CatchUp::default(),
+        clock,
+        settings.catch_up,
         changes.subscribe(),
     ));
     let started = Instant::now();

@@ -1,4 +1,9 @@
 //! Wiring: build every part from [`Settings`], bind the socket, run until told to stop.
+//!
+//! [`Application::build`] is a list of named steps, one function each below. Every background
+//! loop (the scheduler, the AMQP listener) is prepared in `build` and started in one place,
+//! [`Application::run_until_stopped`], under one `CancellationToken`. [`fire_deps`] is the one
+//! place the fire path's dependencies are put together, for the service and for tests.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -17,12 +22,13 @@ use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_id, request_info, ApiState};
 use crate::clients::file::{ClientFile, ClientFileError};
+use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
 use crate::clients::tokens::TokenDeriver;
 use crate::clients::{ClientError, ClientRegistry};
 use crate::clock::Clock;
 use crate::config::{ServiceRole, Settings, TaskQueue};
 use crate::crypto::TokenCipher;
-use crate::data_dir::{DataDir, DataDirError, ROOT_CLIENT_ID};
+use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
 use crate::fire::{FireDeps, RenderPool, TaskSink, TriggerSchemas};
@@ -140,18 +146,13 @@ fn http_client() -> Result<reqwest::Client, StartupError> {
         .map_err(StartupError::HttpClient)
 }
 
-/// A built, bound, not yet running service.
+/// A built, bound service whose background loops start with [`Application::run_until_stopped`].
 pub struct Application {
     port: u16,
     server: Server,
     new_root_token: Option<String>,
-    /// Stops the background loops (scheduler, AMQP listener) when the server stops.
-    stop_loops: CancellationToken,
-    /// The AMQP listener, when this process runs that role and `--amqp-url` turned it on.
-    listener: Option<JoinHandle<()>>,
-    /// The scheduler and the change subscription that wakes its loop, when this process
-    /// runs the scheduler role.
-    scheduler: Option<(Arc<Scheduler>, broadcast::Receiver<HookChange>)>,
+    /// The scheduler and the AMQP listener, prepared but not started.
+    loops: Loops,
     /// How long stopping may wait for work in flight, per stage (HTTP, then the loops).
     shutdown_grace: std::time::Duration,
 }
@@ -165,135 +166,38 @@ impl Application {
         let data_dir = DataDir::open(&settings.data_dir)?;
         // One registry per service, never a global: see `crate::metrics`.
         let metrics = Arc::new(Metrics::new());
-        // The data dir holds the root client and token key with either store.
-        let backend: Arc<dyn HookStore> = match &settings.mongodb {
-            Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
-            None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
-        };
-        let store: Arc<dyn HookStore> = Arc::new(MeteredStore::new(backend, Arc::clone(&metrics)));
-        let key = match settings.trigger_token_key {
-            Some(key) => key,
-            None => data_dir.token_key()?,
-        };
-        let deriver = TokenDeriver::new(data_dir.client_key()?);
-        let root = data_dir.root_client(settings.root_access_token.as_deref(), &deriver)?;
-        let roles = Arc::new(Roles::new(settings.roles.clone()));
-        let mut clients = settings.clients.clone();
-        clients.extend_from_slice(ClientFile::open(&data_dir.clients_path())?.clients());
-        clients.push(root.config);
-        let mut client_registry = ClientRegistry::new(&clients, &roles)?;
-        for client in &clients {
-            if let Some(salt) = &client.token_salt {
-                let token = deriver.token(&client.client_id, salt);
-                client_registry.allow_hawk(&client.client_id, token)?;
-            }
-        }
-        if let Some(token) = root.explicit_token {
-            client_registry.allow_hawk(ROOT_CLIENT_ID, token)?;
-        }
-        let authenticator: Arc<dyn Authenticator> = Arc::new(ClientAuthenticator::new(
-            client_registry,
-            Arc::clone(&clock),
-        ));
-
-        let fire = FireDeps {
-            store: Arc::clone(&store),
-            sink: task_sink(&settings, &store, &clock)?,
-            notifier: Arc::new(notifier(&settings, &clock)?),
-            roles,
-            trigger_schemas: Arc::new(TriggerSchemas::default()),
-            renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
-            metrics: Arc::clone(&metrics),
-        };
-        let registry = HookRegistry::new(
+        let store = open_store(&settings, &data_dir, &metrics).await?;
+        let (clients, root) = client_registry(&settings, &data_dir)?;
+        let sink = task_sink(&settings, &store, &clock)?;
+        let fire = fire_deps(
+            &settings,
             Arc::clone(&store),
-            TokenCipher::new(&key),
-            Arc::clone(&clock),
-        );
-        let stop_loops = CancellationToken::new();
-        let amqp = settings
-            .amqp
-            .clone()
-            .filter(|_| settings.runs(ServiceRole::Listener));
-        let listener_status = Arc::new(match &amqp {
-            Some(_) => ListenerStatus::connecting(),
-            None => ListenerStatus::disabled(),
-        });
-        let scheduler = if settings.runs(ServiceRole::Scheduler) {
-            let scheduler = Arc::new(Scheduler::new(
-                fire.clone(),
-                Arc::clone(&clock),
-                settings.catch_up,
-                registry.subscribe(),
-            ));
-            let wake = registry.subscribe();
-            scheduler.start().await?;
-            Some((scheduler, wake))
-        } else {
-            None
-        };
-        let amqp_listener = amqp.map(|amqp| {
-            let deps = ListenerDeps {
-                settings: amqp,
-                fire: fire.clone(),
-                clock: Arc::clone(&clock),
-                status: Arc::clone(&listener_status),
-            };
-            listener::spawn(deps, registry.subscribe(), stop_loops.clone())
-        });
-        let state = web::Data::new(ApiState {
+            sink,
+            &clock,
+            Arc::clone(&metrics),
+        )?;
+        let registry = hook_registry(&settings, &data_dir, &store, &clock)?;
+        let loops = Loops::prepare(&settings, &fire, &registry, &clock).await?;
+        let state = ApiState {
             registry,
-            store: Arc::clone(&store),
+            store,
             fire,
             schemas: Arc::new(SchemaSet::load()?),
             rate_limits: RateLimits::new(settings.rate_limits, Arc::clone(&clock)),
             webhooks: WebhookState::new(settings.webhook_secret_grace),
             openapi: OpenApiDocument::build()?,
-            clock,
             started: Instant::now(),
-            listener: listener_status,
-        });
-        let authenticator = web::Data::new(authenticator);
-        let metrics = web::Data::from(metrics);
-        let body_limit = BodyLimit(settings.body_limit);
-
-        let bind_error = |source| StartupError::Bind {
-            address: settings.listen,
-            source,
+            listener: Arc::clone(&loops.listener_status),
+            clock: Arc::clone(&clock),
         };
-        let listener = TcpListener::bind(settings.listen).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
-        let routes = if settings.runs(ServiceRole::Api) {
-            api::routes
-        } else {
-            api::health_routes
-        };
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(authenticator.clone())
-                .app_data(body_limit)
-                .app_data(metrics.clone())
-                .wrap(from_fn(request_info::attach))
-                // Outer layers run first: the id covers everything, including the counting.
-                .wrap(from_fn(api::metrics::count))
-                .wrap(from_fn(request_id::assign))
-                .configure(routes)
-        })
-        // The caller decides when to stop (signals in main, a future in tests).
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_grace.as_secs());
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener).map_err(bind_error)?.run();
+        let authenticator: Arc<dyn Authenticator> =
+            Arc::new(ClientAuthenticator::new(clients, clock));
+        let (server, port) = http_server(&settings, state, authenticator, metrics)?;
         Ok(Self {
             port,
             server,
             new_root_token: root.new_token,
-            stop_loops,
-            listener: amqp_listener,
-            scheduler,
+            loops,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -310,7 +214,8 @@ impl Application {
 
     /// The scheduler, when this process runs one; tests drive it with [`Scheduler::tick`].
     pub fn scheduler(&self) -> Option<Arc<Scheduler>> {
-        self.scheduler
+        self.loops
+            .scheduler
             .as_ref()
             .map(|(scheduler, _)| Arc::clone(scheduler))
     }
@@ -327,10 +232,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let scheduling = self.scheduler.map(|(scheduler, wake)| {
-            let stop = self.stop_loops.clone();
-            tokio::spawn(async move { scheduler.run(wake, stop).await })
-        });
+        let stop_loops = CancellationToken::new();
+        let running = self.loops.start(&stop_loops);
         let handle = self.server.handle();
         let server = self.server;
         tokio::pin!(server);
@@ -342,19 +245,15 @@ impl Application {
                 result
             }
         };
-        self.stop_loops.cancel();
-        let loops = async {
-            if let Some(scheduling) = scheduling {
-                if let Err(e) = scheduling.await {
-                    tracing::error!(error = %e, "the scheduler loop ended abnormally");
+        stop_loops.cancel();
+        let stopped = async {
+            for (name, running) in running {
+                if let Err(e) = running.await {
+                    tracing::error!(error = %e, "the {name} loop ended abnormally");
                 }
             }
-            if let Some(listener) = self.listener {
-                // A listener that panicked has nothing left to stop.
-                let _ = listener.await;
-            }
         };
-        if tokio::time::timeout(self.shutdown_grace, loops)
+        if tokio::time::timeout(self.shutdown_grace, stopped)
             .await
             .is_err()
         {
@@ -362,6 +261,202 @@ impl Application {
         }
         result
     }
+}
+
+/// The background loops this process runs, each with the change subscription it was built
+/// with (taken in `build`, so no change between build and start is missed).
+struct Loops {
+    /// The scheduler, when this process runs that role.
+    scheduler: Option<(Arc<Scheduler>, broadcast::Receiver<HookChange>)>,
+    /// The AMQP listener, when this process runs that role and `--amqp-url` turned it on.
+    listener: Option<(ListenerDeps, broadcast::Receiver<HookChange>)>,
+    /// What the listener is doing, for the API; "disabled" without a listener.
+    listener_status: Arc<ListenerStatus>,
+}
+
+impl Loops {
+    /// Builds the loops the settings ask for; the scheduler loads its timers from the store.
+    async fn prepare(
+        settings: &Settings,
+        fire: &FireDeps,
+        registry: &HookRegistry,
+        clock: &Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let scheduler = if settings.runs(ServiceRole::Scheduler) {
+            let scheduler = Arc::new(Scheduler::new(
+                fire.clone(),
+                Arc::clone(clock),
+                settings.catch_up,
+                registry.subscribe(),
+            ));
+            let wake = registry.subscribe();
+            scheduler.start().await?;
+            Some((scheduler, wake))
+        } else {
+            None
+        };
+        let amqp = settings
+            .amqp
+            .clone()
+            .filter(|_| settings.runs(ServiceRole::Listener));
+        let listener_status = Arc::new(match &amqp {
+            Some(_) => ListenerStatus::connecting(),
+            None => ListenerStatus::disabled(),
+        });
+        let listener = amqp.map(|amqp| {
+            let deps = ListenerDeps {
+                settings: amqp,
+                fire: fire.clone(),
+                clock: Arc::clone(clock),
+                status: Arc::clone(&listener_status),
+            };
+            (deps, registry.subscribe())
+        });
+        Ok(Self {
+            scheduler,
+            listener,
+            listener_status,
+        })
+    }
+
+    /// Starts every loop on the current runtime; each ends when `stop` is cancelled.
+    fn start(self, stop: &CancellationToken) -> Vec<(&'static str, JoinHandle<()>)> {
+        let scheduling = self.scheduler.map(|(scheduler, wake)| {
+            let stop = stop.clone();
+            let run = tokio::spawn(async move { scheduler.run(wake, stop).await });
+            ("scheduler", run)
+        });
+        let listening = self.listener.map(|(deps, changes)| {
+            (
+                "AMQP listener",
+                listener::spawn(deps, changes, stop.clone()),
+            )
+        });
+        scheduling.into_iter().chain(listening).collect()
+    }
+}
+
+/// The fire path's dependencies: the one place a [`FireDeps`] is put together. The sink is an
+/// argument (see [`task_sink`]) so that tests and benchmarks can put their own behind it.
+///
+/// # Errors
+/// [`StartupError::Email`] or [`StartupError::HttpClient`] when a notice channel is unusable.
+pub fn fire_deps(
+    settings: &Settings,
+    store: Arc<dyn HookStore>,
+    sink: Arc<dyn TaskSink>,
+    clock: &Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> Result<FireDeps, StartupError> {
+    Ok(FireDeps {
+        store,
+        sink,
+        notifier: Arc::new(notifier(settings, clock)?),
+        roles: Arc::new(Roles::new(settings.roles.clone())),
+        trigger_schemas: Arc::new(TriggerSchemas::default()),
+        renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
+        metrics,
+    })
+}
+
+/// The store the settings ask for (MongoDB, or SQLite in the data dir), counted in `metrics`.
+async fn open_store(
+    settings: &Settings,
+    data_dir: &DataDir,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<dyn HookStore>, StartupError> {
+    // The data dir holds the root client and token key with either store.
+    let backend: Arc<dyn HookStore> = match &settings.mongodb {
+        Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
+        None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
+    };
+    Ok(Arc::new(MeteredStore::new(backend, Arc::clone(metrics))))
+}
+
+/// Every client: the configured ones, `hookd client`'s in the data dir, and root. Clients whose
+/// token hookd can derive (and root with an explicit token) may also sign with Hawk.
+fn client_registry(
+    settings: &Settings,
+    data_dir: &DataDir,
+) -> Result<(ClientRegistry, RootClient), StartupError> {
+    let deriver = TokenDeriver::open(data_dir)?;
+    let root = RootClient::load(data_dir, settings.root_access_token.as_deref(), &deriver)?;
+    let roles = Roles::new(settings.roles.clone());
+    let mut clients = settings.clients.clone();
+    clients.extend_from_slice(ClientFile::open_in(data_dir)?.clients());
+    clients.push(root.config.clone());
+    let mut registry = ClientRegistry::new(&clients, &roles)?;
+    for client in &clients {
+        if let Some(salt) = &client.token_salt {
+            let token = deriver.token(&client.client_id, salt);
+            registry.allow_hawk(&client.client_id, token)?;
+        }
+    }
+    if let Some(token) = &root.explicit_token {
+        registry.allow_hawk(ROOT_CLIENT_ID, token.clone())?;
+    }
+    Ok((registry, root))
+}
+
+/// The hook registry, sealing trigger tokens with the configured key or the data dir's.
+fn hook_registry(
+    settings: &Settings,
+    data_dir: &DataDir,
+    store: &Arc<dyn HookStore>,
+    clock: &Arc<dyn Clock>,
+) -> Result<HookRegistry, StartupError> {
+    let key = match settings.trigger_token_key {
+        Some(key) => key,
+        None => data_dir.token_key()?,
+    };
+    Ok(HookRegistry::new(
+        Arc::clone(store),
+        TokenCipher::new(&key),
+        Arc::clone(clock),
+    ))
+}
+
+/// Binds the listen address and starts the HTTP server on it; returns the server and the port.
+fn http_server(
+    settings: &Settings,
+    state: ApiState,
+    authenticator: Arc<dyn Authenticator>,
+    metrics: Arc<Metrics>,
+) -> Result<(Server, u16), StartupError> {
+    let state = web::Data::new(state);
+    let authenticator = web::Data::new(authenticator);
+    let metrics = web::Data::from(metrics);
+    let body_limit = BodyLimit(settings.body_limit);
+    let bind_error = |source| StartupError::Bind {
+        address: settings.listen,
+        source,
+    };
+    let listener = TcpListener::bind(settings.listen).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let routes = if settings.runs(ServiceRole::Api) {
+        api::routes
+    } else {
+        api::health_routes
+    };
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(authenticator.clone())
+            .app_data(body_limit)
+            .app_data(metrics.clone())
+            .wrap(from_fn(request_info::attach))
+            // Outer layers run first: the id covers everything, including the counting.
+            .wrap(from_fn(api::metrics::count))
+            .wrap(from_fn(request_id::assign))
+            .configure(routes)
+    })
+    // The caller decides when to stop (signals in main, a future in tests).
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_grace.as_secs());
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok((server.listen(listener).map_err(bind_error)?.run(), port))
 }
 
 /// Connects to MongoDB, migrating first when asked, and refuses a database that is behind.

@@ -62,8 +62,8 @@ pub enum ClientCommandError {
 /// [`ClientCommandError`] when the data dir or the clients file refuse.
 pub fn run(args: ClientArgs) -> Result<String, ClientCommandError> {
     let data_dir = DataDir::open(&args.data_dir)?;
-    let mut file = ClientFile::open(&data_dir.clients_path())?;
-    let deriver = || data_dir.client_key().map(TokenDeriver::new);
+    let mut file = ClientFile::open_in(&data_dir)?;
+    let deriver = || TokenDeriver::open(&data_dir);
     Ok(match args.action {
         ClientAction::Create { client_id, scopes } => {
             let token = file.create(&client_id, scopes, &deriver()?)?;

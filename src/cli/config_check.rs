@@ -13,13 +13,12 @@
 use std::fmt::Write as _;
 
 use crate::config::layers::{self as config_layers, Layered, Source};
-use crate::config::ConfigFile;
 
 /// What a redacted value (or part of one) prints as.
 pub const REDACTED: &str = "<redacted>";
 
 /// The effective configuration as commented TOML.
-pub fn render(layered: &Layered, file: &ConfigFile) -> String {
+pub fn render(layered: &Layered) -> String {
     let mut out =
         String::from("# hookd: effective configuration (file < env < flag), secrets redacted.\n");
     if let Some(path) = layered
@@ -54,6 +53,7 @@ pub fn render(layered: &Layered, file: &ConfigFile) -> String {
         out.push_str(&line);
         out.push('\n');
     }
+    let file = layered.file_lists();
     let clients: Vec<&str> = file.clients.iter().map(|c| c.client_id.as_str()).collect();
     let roles: Vec<&str> = file.roles.iter().map(|r| r.role_id.as_str()).collect();
     let _ = writeln!(out, "# clients from the file: {}", list_or_none(&clients));

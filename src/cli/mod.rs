@@ -10,7 +10,7 @@ pub mod config_check;
 
 use crate::clock::SystemClock;
 use crate::config::layers::{self as config_layers, Layered};
-use crate::config::{read_config_file, ConfigError, ConfigFile, MongoArgs, ServeArgs, Settings};
+use crate::config::{ConfigError, MongoArgs, ServeArgs, Settings};
 use crate::fire::render::worker::{self as render_worker, WorkerOptions};
 use crate::startup::Application;
 use crate::store::MongoStore;
@@ -97,7 +97,7 @@ pub fn run() -> ExitCode {
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
     let result = match cli.command {
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => serve(*args, &layered),
         Command::Migrate(args) => migrate(args),
         Command::Client(args) => client::run(args)
             .map(|text| print!("{text}"))
@@ -121,12 +121,8 @@ fn failure(e: &dyn std::error::Error) -> ExitCode {
 
 /// Validates the settings as `hookd serve` would, then prints them.
 fn config_check(args: ServeArgs, layered: &Layered) -> Result<(), Box<dyn std::error::Error>> {
-    let file = match &args.config {
-        Some(path) => read_config_file(path)?,
-        None => ConfigFile::default(),
-    };
-    Settings::load(args)?;
-    print!("{}", config_check::render(layered, &file));
+    Settings::load(args, layered.file_lists())?;
+    print!("{}", config_check::render(layered));
     Ok(())
 }
 
@@ -173,8 +169,8 @@ fn render_worker(args: &RenderWorkerArgs) -> Result<(), Box<dyn std::error::Erro
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let settings = Settings::load(args)?;
+fn serve(args: ServeArgs, layered: &Layered) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::load(args, layered.file_lists())?;
     let listen = settings.listen;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, Arc::new(SystemClock)).await?;

@@ -9,9 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::root::ROOT_CLIENT_ID;
 use crate::clients::tokens::TokenDeriver;
 use crate::clients::{hash_token, ClientConfig};
-use crate::data_dir::{write_private, ROOT_CLIENT_ID};
+use crate::data_dir::{write_private, DataDir};
+
+/// The clients file in the data dir.
+const CLIENTS_FILE: &str = "clients.toml";
 
 /// Why the clients file could not be used or changed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,14 @@ pub struct ClientFile {
 }
 
 impl ClientFile {
+    /// Reads the clients file of `data_dir`; a missing file means no clients.
+    ///
+    /// # Errors
+    /// [`ClientFileError`] when the file cannot be read or parsed.
+    pub fn open_in(data_dir: &DataDir) -> Result<Self, ClientFileError> {
+        Self::open(&data_dir.file(CLIENTS_FILE))
+    }
+
     /// Reads `path`; a missing file means no clients.
     ///
     /// # Errors

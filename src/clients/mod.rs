@@ -4,6 +4,7 @@
 //! passwords, so a fast hash is enough: there is no dictionary to attack.
 
 pub mod file;
+pub mod root;
 pub mod tokens;
 
 use std::collections::HashMap;

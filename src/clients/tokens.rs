@@ -3,7 +3,8 @@
 //! Hawk uses a client's access token as its MAC key, so the server needs the token itself,
 //! while clients are stored with only a hash of it. hookd squares this by deriving the token:
 //! `token = base64url(HMAC-SHA256(client key, "<clientId>\n<salt>"))`. The client record keeps
-//! the hash and the random salt; the 256-bit client key lives in its own file in the data dir.
+//! the hash and the random salt; the 256-bit client key lives in its own file in the data dir
+//! ([`TokenDeriver::open`]).
 //! A leaked clients file alone yields no token; the client key plus the clients file yield
 //! all of them, so the key file gets the same care as the trigger-token key.
 
@@ -11,8 +12,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::crypto::{hmac_sha256, random_bytes, KEY_LEN};
+use crate::data_dir::{DataDir, DataDirError};
 
 const SALT_BYTES: usize = 16;
+
+/// The client key's file in the data dir.
+const CLIENT_KEY_FILE: &str = "client-token.key";
 
 /// Derives access tokens from one client key.
 pub struct TokenDeriver {
@@ -23,6 +28,14 @@ impl TokenDeriver {
     /// A deriver for `key`.
     pub fn new(key: [u8; KEY_LEN]) -> Self {
         Self { key }
+    }
+
+    /// A deriver for the client key of `data_dir`, created on first use.
+    ///
+    /// # Errors
+    /// [`DataDirError`] when the key file cannot be read, written or parsed.
+    pub fn open(data_dir: &DataDir) -> Result<Self, DataDirError> {
+        data_dir.key(CLIENT_KEY_FILE).map(Self::new)
     }
 
     /// A fresh random salt; a new salt means a new token.

@@ -6,9 +6,10 @@
 //! [`toml_key`]), so adding a setting is a one-place change: a new field. The file's values enter
 //! clap as the *defaults* of a second parse. Clap's own precedence (flag, then environment,
 //! then default) then gives flag > env > file > built-in default, and the same value parsers
-//! check every layer. What this module leaves to others: validating the combination
-//! ([`Settings::load`](crate::config::Settings::load)) and the file-only lists of clients and
-//! roles ([`ConfigFile`](crate::config::ConfigFile)).
+//! check every layer. What this module leaves to others: reading the file
+//! ([`ConfigFile`](crate::config::ConfigFile), whose clients and roles travel on in
+//! [`Layered::file`]) and validating the combination
+//! ([`Settings::load`](crate::config::Settings::load)).
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -17,12 +18,10 @@ use std::path::{Path, PathBuf};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::error::ConfigError;
+use super::file::{ConfigFile, FileLists};
 
 /// Id of the option naming the config file; it has no TOML key of its own.
 pub const CONFIG_ARG: &str = "config";
-
-/// Top-level keys of the file that are not settings of the command line: lists of tables.
-pub const FILE_ONLY_KEYS: [&str; 2] = ["clients", "roles"];
 
 /// A parsed command line with the config file's values applied.
 #[derive(Debug, Clone)]
@@ -35,9 +34,19 @@ pub struct Layered {
     pub leaf_matches: ArgMatches,
     /// Ids of the settings whose value came from the file.
     pub from_file: BTreeSet<String>,
+    /// The config file, when one was named.
+    pub file: Option<ConfigFile>,
 }
 
 impl Layered {
+    /// The file's clients and roles; none without a file.
+    pub fn file_lists(&self) -> FileLists {
+        self.file
+            .as_ref()
+            .map(|file| file.lists.clone())
+            .unwrap_or_default()
+    }
+
     /// Where the value of setting `id` came from.
     pub fn source(&self, id: &str) -> Source {
         match self.leaf_matches.value_source(id) {
@@ -132,11 +141,12 @@ where
             leaf,
             leaf_matches,
             from_file: BTreeSet::new(),
+            file: None,
         });
     };
-    let table = read_table(&config)?;
+    let file = ConfigFile::read(&config)?;
     let leaf = leaf_command(&command, &path);
-    let defaults = file_defaults(&leaf, &table, &config)?;
+    let defaults = file_defaults(&leaf, &file.settings, &file.path)?;
     let from_file = defaults.iter().map(|(id, _)| id.clone()).collect();
     // The mutated command lists the file's settings last; `leaf` keeps the declared order.
     let command = with_defaults(command, &path, &defaults);
@@ -147,6 +157,7 @@ where
         matches,
         leaf_matches,
         from_file,
+        file: Some(file),
     })
 }
 
@@ -184,17 +195,6 @@ fn with_defaults(command: Command, path: &[String], defaults: &[(String, Vec<Str
     }
 }
 
-fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    text.parse().map_err(|source| ConfigError::Parse {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 /// The file's settings as (clap id, values) pairs, each value checked by the setting's own
 /// parser so that a bad one is reported with the file and key that hold it.
 fn file_defaults(
@@ -204,9 +204,6 @@ fn file_defaults(
 ) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
     let mut defaults = Vec::new();
     for (key, value) in table {
-        if FILE_ONLY_KEYS.contains(&key.as_str()) {
-            continue;
-        }
         let arg = settings(leaf)
             .find(|arg| toml_key(arg.get_id().as_str()) == *key)
             .ok_or_else(|| ConfigError::UnknownKey {

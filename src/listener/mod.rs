@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config::AmqpSettings;
 use crate::domain::{Binding, HookKey};
 use crate::fire::FireDeps;
 use crate::metrics::AmqpEvent;
@@ -27,9 +26,11 @@ mod backoff;
 mod delivery;
 mod events;
 mod reconcile;
+mod settings;
 mod status;
 mod topology;
 
+pub use settings::AmqpSettings;
 pub use status::{ListenerState, ListenerStatus};
 
 use events::Events;

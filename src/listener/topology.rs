@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use lapin::{Channel, Connection, ExchangeKind};
 
-use crate::config::AmqpSettings;
+use super::AmqpSettings;
 use crate::domain::{Binding, HookKey};
 
 /// Why a declaration failed.

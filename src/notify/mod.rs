@@ -26,6 +26,20 @@ pub use email::{EmailError, EmailNotifier};
 /// The failure codes of fires that a later attempt may well get through; no email for those.
 const TRANSIENT_CODES: &[&str] = &["ServiceUnavailable"];
 
+/// Failure notices: where they go and how often. Built by `crate::config`, which holds the
+/// defaults.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// SMTP server for emails to hook owners, if any.
+    pub smtp_url: Option<String>,
+    /// Sender of those emails.
+    pub from: String,
+    /// Chat webhook for every error fire, if any.
+    pub chat_webhook_url: Option<String>,
+    /// At most one notice per hook and channel within this window.
+    pub window: Duration,
+}
+
 /// What a notice says: the hook, the fire and what went wrong.
 #[derive(Debug, Clone)]
 pub struct Notice {

@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hookd::config::{AmqpSettings, AmqpTaskQueue, TaskQueue};
+use hookd::config::{Settings, TaskQueue};
+use hookd::fire::sink::AmqpTaskQueue;
+use hookd::listener::AmqpSettings;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
     QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -58,7 +60,10 @@ pub fn unique(what: &str) -> String {
 /// Listener settings for tests: own prefixes, quick retries and reconnects, a short periodic
 /// reconciliation.
 pub fn listener_settings(url: &str, prefix: &str) -> AmqpSettings {
-    let mut settings = AmqpSettings::new(url);
+    let mut settings = Settings::from_flags(["--amqp-url", url])
+        .expect("the listener's defaults are valid")
+        .amqp
+        .expect("a URL turns the listener on");
     settings.queue_prefix = prefix.to_owned();
     settings.exchange_prefix = format!("{prefix}/exchange/");
     settings.max_attempts = 3;

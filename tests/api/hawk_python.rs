@@ -139,12 +139,12 @@ async fn a_cli_managed_client_signs_with_hawk_within_its_scopes() {
         "assume:hook-id:py-group/*",
         "auth:create-client:py-temp",
     ];
-    let token = ClientFile::open(&data.clients_path())
+    let token = ClientFile::open_in(&data)
         .unwrap()
         .create(
             "py-ci",
             scopes.iter().map(|s| s.to_string()).collect(),
-            &TokenDeriver::new(data.client_key().unwrap()),
+            &TokenDeriver::open(&data).unwrap(),
         )
         .unwrap();
     let app = app.restart().await;

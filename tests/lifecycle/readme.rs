@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use clap::Command;
-use hookd::config::layers::{self as config_layers, CONFIG_ARG, FILE_ONLY_KEYS};
+use hookd::config::file::FILE_ONLY_KEYS;
+use hookd::config::layers::{self as config_layers, CONFIG_ARG};
 use hookd::config::ServeArgs;
 
 const BEGIN: &str = "<!-- settings:begin -->";

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use hookd::clock::ManualClock;
+use hookd::clock::{Clock, ManualClock};
+use hookd::config::Settings;
 use hookd::crypto::TokenCipher;
-use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Roles};
+use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata};
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink, TriggerSchemas};
+use hookd::fire::TaskSink;
+use hookd::metrics::Metrics;
 use hookd::registry::HookRegistry;
-use hookd::scheduler::{CatchUp, Scheduler};
+use hookd::scheduler::Scheduler;
+use hookd::startup::fire_deps;
 use hookd::store::{HookStore, SqliteStore};
 use serde_json::json;
 
@@ -47,22 +50,16 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
         TokenCipher::new(&TokenCipher::generate_key()),
         Arc::new(clock.clone()),
     );
-    let fire = FireDeps {
-        notifier: Arc::new(hookd::notify::Notifier::silent()),
-        renderer: Arc::new(RenderPool::new(RenderLimits {
-            worker_program: env!("CARGO_BIN_EXE_hookd").into(),
-            ..RenderLimits::default()
-        })),
-        store: Arc::clone(&store),
-        sink,
-        roles: Arc::new(Roles::new(vec![])),
-        trigger_schemas: Arc::new(TriggerSchemas::default()),
-        metrics: Arc::new(hookd::metrics::Metrics::new()),
-    };
+    let mut settings = Settings::new(db.parent().expect("the store file is in a directory"));
+    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let metrics = Arc::new(Metrics::new());
+    let fire = fire_deps(&settings, Arc::clone(&store), sink, &clock, metrics)
+        .expect("the default settings have no notice channel to fail");
     let scheduler = Arc::new(Scheduler::new(
         fire,
-        Arc::new(clock.clone()),
-        CatchUp::default(),
+        clock,
+        settings.catch_up,
         registry.subscribe(),
     ));
     scheduler.start().await.expect("scheduler starts");

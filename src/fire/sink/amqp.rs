@@ -17,7 +17,6 @@ use tokio::runtime::Handle;
 use tokio::sync::Mutex;
 
 use super::{SinkError, TaskSink};
-use crate::config::AmqpTaskQueue;
 use crate::domain::SubmittedTask;
 
 /// How long a publish may wait for the broker's confirmation before it counts as failed.
@@ -53,6 +52,17 @@ impl From<PublishError> for SinkError {
     fn from(e: PublishError) -> Self {
         SinkError::Unavailable(Box::new(e))
     }
+}
+
+/// Where the `amqp` sink publishes: a broker and an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmqpTaskQueue {
+    /// Broker URL.
+    pub url: String,
+    /// Exchange tasks are published to.
+    pub exchange: String,
+    /// Routing key of tasks that name no queue.
+    pub default_routing_key: String,
 }
 
 /// Publishes tasks to an exchange, reconnecting on demand.

@@ -13,7 +13,7 @@ mod local;
 pub mod retry;
 mod taskcluster;
 
-pub use amqp::AmqpSink;
+pub use amqp::{AmqpSink, AmqpTaskQueue};
 pub use http::HttpSink;
 pub use local::LocalSink;
 pub use retry::RetryPolicy;
