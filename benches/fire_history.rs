@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use hookd::config::MongoArgs;
 use hookd::domain::{FireRecord, FiredBy, HookGroupId, HookId, HookKey, TaskId};
-use hookd::store::{FireCursor, HookStore, MongoOptions, MongoStore, SqliteStore};
+use hookd::store::{FireCursor, HookStore, MongoStore, SqliteStore};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -42,7 +43,7 @@ fn main() {
                 uri.trim_end_matches('/'),
                 Uuid::new_v4().simple()
             );
-            let mongo = MongoStore::connect(&MongoOptions::new(uri))
+            let mongo = MongoStore::connect(&MongoArgs::options_for(&uri).unwrap())
                 .await
                 .expect("mongodb");
             mongo.migrate().await.expect("migrate");

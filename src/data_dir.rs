@@ -4,7 +4,7 @@
 //!
 //! A first start creates what is missing, so a fresh install needs no configuration. Files
 //! that belong to API clients (the root client, the client key, `hookd client`'s clients) are
-//! named and handled by [`crate::clients`], which builds on this module; this module knows
+//! named and handled by the `clients` module, which builds on this one; this module knows
 //! nothing of clients.
 
 use std::fs;

@@ -45,11 +45,6 @@ pub struct RateLimitSettings {
     pub per_hook: Option<NonZeroU32>,
 }
 
-/// Default authenticated requests per client per minute.
-pub const DEFAULT_PER_CLIENT: u32 = 6000;
-/// Default HTTP fires per hook per minute.
-pub const DEFAULT_PER_HOOK: u32 = 600;
-
 impl RateLimitSettings {
     /// Limits from per-minute counts, where 0 means unlimited.
     pub fn per_minute(per_client: u32, per_hook: u32) -> Self {

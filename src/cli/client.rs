@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::tokens::TokenDeriver;
+use crate::config::serve::DEFAULT_DATA_DIR;
 use crate::data_dir::DataDir;
 
 /// Options of `hookd client`.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
     /// The data directory of the server these clients are for.
-    #[arg(long, env = "HOOKD_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(long, env = "HOOKD_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
     pub data_dir: PathBuf,
     /// What to do.
     #[command(subcommand)]

@@ -13,11 +13,12 @@ use std::path::PathBuf;
 
 use clap::{Args, FromArgMatches};
 
-use crate::api::rate_limit::{DEFAULT_PER_CLIENT, DEFAULT_PER_HOOK};
 use crate::domain::MissedFires;
-use crate::fire::render::pool::{DEFAULT_MEMORY_MIB, DEFAULT_WORKERS};
 use crate::store::MongoOptions;
 use crate::telemetry::LogFormat;
+
+/// The data dir when none is set; `hookd client` shares it with `hookd serve`.
+pub const DEFAULT_DATA_DIR: &str = "./data";
 
 /// Options of `hookd serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Directory for the embedded store, the root client and the token key.
-    #[arg(long, env = "HOOKD_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "HOOKD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// TOML file with any of these settings (camelCase keys) plus `[[clients]]` and
     /// `[[roles]]`; environment variables and flags override it.
@@ -116,16 +117,18 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
     pub max_task_bytes: usize,
     /// Memory one render worker process may use, in MiB; a render that needs more fails.
-    #[arg(long, env = "HOOKD_RENDER_MEMORY_MB", default_value_t = DEFAULT_MEMORY_MIB)]
+    // Ample for any task under the size bound.
+    #[arg(long, env = "HOOKD_RENDER_MEMORY_MB", default_value_t = 256)]
     pub render_memory_mb: u64,
     /// How many render worker processes render task templates at once.
-    #[arg(long, env = "HOOKD_RENDER_WORKERS", default_value_t = DEFAULT_WORKERS)]
+    // Enough that one slow template does not stall the fires of other hooks.
+    #[arg(long, env = "HOOKD_RENDER_WORKERS", default_value_t = 4)]
     pub render_workers: usize,
     /// Authenticated requests per client per minute; 0 for no limit.
-    #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = DEFAULT_PER_CLIENT)]
+    #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = 6000)]
     pub client_rate_limit: u32,
     /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
-    #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = DEFAULT_PER_HOOK)]
+    #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = 600)]
     pub hook_rate_limit: u32,
     /// How long a rotated-out webhook secret keeps working, in seconds.
     #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
@@ -153,10 +156,20 @@ impl ServeArgs {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let command = Self::augment_args(clap::Command::new("serve").no_binary_name(true))
-            .mut_args(|arg| arg.env(None));
-        Self::from_arg_matches(&command.try_get_matches_from(flags)?)
+        parse_flags(flags)
     }
+}
+
+/// `A` from `flags` (no program name), without environment variables.
+fn parse_flags<A, I, T>(flags: I) -> Result<A, clap::Error>
+where
+    A: Args + FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = A::augment_args(clap::Command::new("hookd").no_binary_name(true))
+        .mut_args(|arg| arg.env(None));
+    A::from_arg_matches(&command.try_get_matches_from(flags)?)
 }
 
 /// Options of the AMQP listener; it runs only when `--amqp-url` is set.
@@ -223,6 +236,18 @@ pub struct MongoArgs {
 }
 
 impl MongoArgs {
+    /// The store options of `--mongodb-uri <uri>` with the built-in defaults for the rest,
+    /// whatever the environment says.
+    ///
+    /// # Errors
+    /// The [`clap::Error`] of a URI clap refuses (one that is not valid UTF-8, say).
+    pub fn options_for(uri: &str) -> Result<MongoOptions, clap::Error> {
+        let args: Self = parse_flags(["--mongodb-uri", uri])?;
+        Ok(args
+            .options()
+            .expect("--mongodb-uri was given, so the options exist"))
+    }
+
     /// The store options, when a URI is set.
     pub fn options(&self) -> Option<MongoOptions> {
         let uri = self.mongodb_uri.clone()?;

@@ -18,7 +18,7 @@ use crate::api::rate_limit::RateLimitSettings;
 use crate::clients::ClientConfig;
 use crate::crypto::KEY_LEN;
 use crate::domain::Role;
-use crate::fire::render::pool::RenderLimits;
+use crate::fire::render::pool::{this_executable, RenderLimits};
 use crate::fire::sink::RetryPolicy;
 use crate::listener::AmqpSettings;
 use crate::notify::NotifySettings;
@@ -118,11 +118,10 @@ impl Settings {
         Ok(Self {
             task_queue: TaskQueue::from_args(&args)?,
             amqp: amqp_settings(&args.amqp)?,
-            sink_retry: RetryPolicy {
-                attempts: args.sink_attempts.max(1),
-                attempt_timeout: Duration::from_secs(args.sink_timeout.max(1)),
-                ..RetryPolicy::default()
-            },
+            sink_retry: RetryPolicy::new(
+                args.sink_attempts,
+                Duration::from_secs(args.sink_timeout.max(1)),
+            ),
             notify: NotifySettings {
                 smtp_url: args.smtp_url,
                 from: args.notify_from,
@@ -151,7 +150,7 @@ impl Settings {
                 max_task_bytes: args.max_task_bytes,
                 memory_limit: args.render_memory_mb.saturating_mul(1024 * 1024),
                 workers: args.render_workers.max(1),
-                ..RenderLimits::default()
+                worker_program: this_executable(),
             },
             rate_limits: RateLimitSettings::per_minute(
                 args.client_rate_limit,

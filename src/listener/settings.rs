@@ -1,7 +1,7 @@
 //! What the listener is told at start-up: the broker, its names and its limits.
 //!
-//! Built from the command line by `crate::config`, which also holds every default; the
-//! listener only reads these values.
+//! Built from the command line by the configuration module, which also holds every default;
+//! the listener only reads these values.
 
 use std::time::Duration;
 

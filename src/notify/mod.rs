@@ -26,8 +26,8 @@ pub use email::{EmailError, EmailNotifier};
 /// The failure codes of fires that a later attempt may well get through; no email for those.
 const TRANSIENT_CODES: &[&str] = &["ServiceUnavailable"];
 
-/// Failure notices: where they go and how often. Built by `crate::config`, which holds the
-/// defaults.
+/// Failure notices: where they go and how often. Built from the command line by the
+/// configuration module, which holds the defaults.
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
     /// SMTP server for emails to hook owners, if any.

@@ -18,15 +18,6 @@ pub struct CatchUp {
     pub window: Duration,
 }
 
-impl Default for CatchUp {
-    fn default() -> Self {
-        Self {
-            policy: MissedFires::Once,
-            window: Duration::hours(24),
-        }
-    }
-}
-
 /// What a scheduler does with a hook whose next slot is `due`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -103,7 +94,7 @@ mod tests {
     fn with(policy: MissedFires) -> CatchUp {
         CatchUp {
             policy,
-            ..CatchUp::default()
+            window: Duration::hours(24),
         }
     }
 

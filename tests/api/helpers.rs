@@ -119,8 +119,9 @@ fn test_backend() -> Option<MongoOptions> {
             // The test clock starts in 2026; without a long retention the TTL monitor would
             // delete the test's fires once the real date is a year past that.
             Some(MongoOptions {
+                uri,
                 fire_retention: chrono::Duration::days(365 * 200),
-                ..MongoOptions::new(uri)
+                fires_per_hook: None,
             })
         }
         Ok(other) => panic!("HOOKD_TEST_BACKEND={other:?}; expected sqlite or mongodb"),

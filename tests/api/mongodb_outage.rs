@@ -5,9 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hookd::config::Settings;
+use hookd::config::{MongoArgs, Settings};
 use hookd::startup::{Application, StartupError};
-use hookd::store::MongoOptions;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
@@ -23,7 +22,7 @@ async fn a_server_on_an_unmigrated_database_refuses_to_start() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
-    settings.mongodb = Some(MongoOptions::new(uri));
+    settings.mongodb = Some(MongoArgs::options_for(&uri).unwrap());
     settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
     let clock = Arc::new(hookd::clock::ManualClock::new(chrono::Utc::now()));
     let Err(err) = Application::build(settings.clone(), clock.clone()).await else {
@@ -118,7 +117,7 @@ async fn a_database_restart_under_triggers_costs_only_503s_and_loses_no_fire() {
     };
     // A short selection timeout so that requests during the outage fail fast.
     let uri = format!("{}/outage?serverSelectionTimeoutMS=1000", server.uri());
-    let app = Arc::new(spawn_app_on(Some(MongoOptions::new(uri)), |_| {}).await);
+    let app = Arc::new(spawn_app_on(Some(MongoArgs::options_for(&uri).unwrap()), |_| {}).await);
     app.create_hook("g/h", hook_body()).await;
 
     let (stop, stopped) = watch::channel(false);

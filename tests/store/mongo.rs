@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use hookd::config::MongoArgs;
 use hookd::store::{FireCursor, HookStore, MongoOptions, MongoStore, StoreError};
 use mongodb::bson::{doc, Bson, Document};
 use tokio::task::JoinSet;
@@ -15,8 +16,9 @@ use crate::mongo_server::{fresh_database_uri, PrivateServer};
 /// epoch, and the default one-year retention would let the TTL monitor delete them mid-test.
 fn options(uri: impl Into<String>) -> MongoOptions {
     MongoOptions {
+        uri: uri.into(),
         fire_retention: chrono::Duration::days(365 * 200),
-        ..MongoOptions::new(uri)
+        fires_per_hook: None,
     }
 }
 
@@ -146,7 +148,7 @@ async fn a_lock_left_by_a_dead_migrator_is_taken_over_after_its_lease() {
 #[tokio::test]
 async fn documents_have_readable_keys_real_dates_and_sealed_tokens() {
     with_server!(uri);
-    let store = migrated(&MongoOptions::new(&uri)).await;
+    let store = migrated(&MongoArgs::options_for(&uri).unwrap()).await;
     let hook = scheduled(hook_record("g", "nightly/linux"), 1_760_000_000_000);
     // Recent, so that the default retention keeps it.
     let fired_ms = chrono::Utc::now().timestamp_millis();
@@ -308,7 +310,7 @@ async fn an_unreachable_server_is_unavailable() {
         .unwrap()
         .port();
     let uri = format!("mongodb://127.0.0.1:{port}/hookd?serverSelectionTimeoutMS=300");
-    let store = MongoStore::connect(&MongoOptions::new(uri)).await.unwrap();
+    let store = MongoStore::connect(&options(uri)).await.unwrap();
     let err = store.ping().await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let err = store.insert_hook(&hook_record("g", "h")).await.unwrap_err();

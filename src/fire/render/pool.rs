@@ -38,30 +38,10 @@ pub struct RenderLimits {
     pub worker_program: PathBuf,
 }
 
-/// Memory a render worker may use by default, in MiB: ample for any task under the size bound.
-pub const DEFAULT_MEMORY_MIB: u64 = 256;
-
-/// How many render workers run by default: enough that one slow template does not stall the
-/// fires of other hooks.
-pub const DEFAULT_WORKERS: usize = 4;
-
-impl Default for RenderLimits {
-    /// Two seconds, 1 MiB (Taskcluster's queue refuses larger task definitions anyway),
-    /// [`DEFAULT_MEMORY_MIB`] and [`DEFAULT_WORKERS`].
-    fn default() -> Self {
-        Self {
-            deadline: Duration::from_secs(2),
-            max_task_bytes: 1024 * 1024,
-            memory_limit: DEFAULT_MEMORY_MIB * 1024 * 1024,
-            workers: DEFAULT_WORKERS,
-            worker_program: this_executable(),
-        }
-    }
-}
-
-/// The running hookd binary. On Linux `/proc/self/exe`, which names the running image even
-/// after an upgrade replaced or removed the file it was started from.
-fn this_executable() -> PathBuf {
+/// The running hookd binary, the usual [`RenderLimits::worker_program`]. On Linux
+/// `/proc/self/exe`, which names the running image even after an upgrade replaced or removed
+/// the file it was started from.
+pub fn this_executable() -> PathBuf {
     if cfg!(target_os = "linux") {
         PathBuf::from("/proc/self/exe")
     } else {
@@ -321,8 +301,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = RenderPool::new(RenderLimits {
             deadline: Duration::from_secs(2),
+            max_task_bytes: 1024 * 1024,
+            memory_limit: 256 * 1024 * 1024,
+            workers: 4,
             worker_program: silent_worker(dir.path()),
-            ..RenderLimits::default()
         });
         let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
 

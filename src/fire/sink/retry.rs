@@ -24,18 +24,19 @@ pub struct RetryPolicy {
     pub attempt_timeout: Duration,
 }
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
+impl RetryPolicy {
+    /// `attempts` attempts (at least 1) of at most `attempt_timeout` each, the first wait
+    /// 200 ms, doubling up to 10 s. The counts are settings (their defaults are the command
+    /// line's); the shape of the backoff is not.
+    pub fn new(attempts: u32, attempt_timeout: Duration) -> Self {
         Self {
-            attempts: 5,
+            attempts: attempts.max(1),
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
-            attempt_timeout: Duration::from_secs(10),
+            attempt_timeout,
         }
     }
-}
 
-impl RetryPolicy {
     /// The wait after failed attempt number `attempt` (1-based).
     fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
@@ -176,10 +177,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_failures_are_retried_until_the_attempts_run_out() {
-        let policy = RetryPolicy {
-            attempts: 3,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::new(3, Duration::from_secs(10));
         let mut calls = 0;
         let result = deliver(&policy, || {
             calls += 1;
@@ -200,7 +198,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_refusal_stops_at_once_and_an_acceptance_succeeds() {
-        let policy = RetryPolicy::default();
+        let policy = RetryPolicy::new(5, Duration::from_secs(10));
         let mut calls = 0;
         let refused = deliver(&policy, || {
             calls += 1;

@@ -48,17 +48,6 @@ pub struct MongoOptions {
     pub fires_per_hook: Option<u64>,
 }
 
-impl MongoOptions {
-    /// Options for `uri` with the default retention (one year) and no per-hook cap.
-    pub fn new(uri: impl Into<String>) -> Self {
-        Self {
-            uri: uri.into(),
-            fire_retention: chrono::Duration::days(365),
-            fires_per_hook: None,
-        }
-    }
-}
-
 /// A [`HookStore`] in a MongoDB database. Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
 pub struct MongoStore {
