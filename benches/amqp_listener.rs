@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hookd::clock::SystemClock;
-use hookd::config::{Settings, TaskQueue};
-use hookd::fire::sink::AmqpTaskQueue;
+use hookd::config::Settings;
 use hookd::startup::Application;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
@@ -214,11 +213,8 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
         "64",
     ];
     settings.amqp = Settings::from_flags(amqp).unwrap().amqp;
-    settings.task_queue = TaskQueue::Amqp(AmqpTaskQueue {
-        url: url.into(),
-        exchange: tasks.clone(),
-        default_routing_key: "default".into(),
-    });
+    let task_queue = ["--task-queue", url, "--task-exchange", &tasks];
+    settings.task_queue = Settings::from_flags(task_queue).unwrap().task_queue;
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .unwrap();

@@ -4,10 +4,9 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines look.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// One human-readable line per event, with its spans (such as the request id) in front.
-    #[default]
     Human,
     /// One JSON object per line: `timestamp`, `level`, `target`, the event's fields, and the
     /// `span`/`spans` it happened in, for log collectors.

@@ -90,10 +90,11 @@ pub fn run() -> ExitCode {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let log_format = match &cli.command {
         Command::Serve(args) => args.log_format,
+        // The other commands run in a terminal, for a person; they have no log format setting.
         Command::Migrate(_)
         | Command::Client(_)
         | Command::Config(_)
-        | Command::RenderWorker(_) => LogFormat::default(),
+        | Command::RenderWorker(_) => LogFormat::Human,
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
     let result = match cli.command {

@@ -6,13 +6,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The missed-fire policy: how a scheduler catches up on slots it finds well past due.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MissedFires {
     /// No catch-up: missed slots are dropped.
     Skip,
     /// One fire, for the latest missed slot, stands for all of them (as Taskcluster does).
-    #[default]
     Once,
     /// Every missed slot inside the catch-up window fires, oldest first.
     All,
@@ -61,6 +60,5 @@ mod tests {
             assert_eq!(policy.as_str().parse::<MissedFires>(), Ok(policy));
         }
         assert!("ONCE".parse::<MissedFires>().is_err());
-        assert_eq!(MissedFires::default(), MissedFires::Once);
     }
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hookd::config::{Settings, TaskQueue};
-use hookd::fire::sink::AmqpTaskQueue;
 use hookd::listener::AmqpSettings;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
@@ -75,11 +74,9 @@ pub fn listener_settings(url: &str, prefix: &str) -> AmqpSettings {
 
 /// The AMQP task queue for tests: `exchange` on the test broker.
 pub fn task_queue(url: &str, exchange: &str) -> TaskQueue {
-    TaskQueue::Amqp(AmqpTaskQueue {
-        url: url.to_owned(),
-        exchange: exchange.to_owned(),
-        default_routing_key: "default".into(),
-    })
+    Settings::from_flags(["--task-queue", url, "--task-exchange", exchange])
+        .expect("an amqp:// URL is a task queue")
+        .task_queue
 }
 
 /// An app whose listener uses `prefix`, with the local sink.
