@@ -114,6 +114,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKD_RENDER_TIMEOUT_MS", default_value_t = 2000)]
     pub render_timeout_ms: u64,
     /// Largest rendered task, in bytes of JSON.
+    // Taskcluster's queue refuses larger task definitions anyway.
     #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
     pub max_task_bytes: usize,
     /// Memory one render worker process may use, in MiB; a render that needs more fails.

@@ -73,6 +73,9 @@ pub struct Settings {
 impl Settings {
     /// The settings of `hookd serve --data-dir <data_dir>`: the built-in defaults for
     /// everything else, whatever the environment says. The base for tests and embedders.
+    ///
+    /// # Panics
+    /// Only if the built-in defaults do not validate, a defect of the build.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         let flags = [
             OsString::from("--data-dir"),
