@@ -24,7 +24,7 @@ use crate::domain::HookKey;
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
 use crate::store::{HookStore, StoreError};
-use claim::{Claim, Fired, Slots};
+use claim::{Claim, SlotFate, Slots};
 use state::{adopt, ArmedAs, Outcome, Pending, State};
 
 mod claim;
@@ -238,8 +238,8 @@ impl Scheduler {
             Job::Visit(key) => self.visit(key, now).await,
             Job::Retry(pending, attempts) => {
                 let outcome = match self.slots.refire(&pending.key, pending.slot).await {
-                    Ok(Fired::Done) => Outcome::Finished(pending),
-                    Ok(Fired::RetryLater) => Outcome::RetryLater(pending, attempts + 1),
+                    Ok(SlotFate::Done) => Outcome::Finished(pending),
+                    Ok(SlotFate::RetryLater) => Outcome::RetryLater(pending, attempts + 1),
                     Err(e) => {
                         tracing::warn!(hook = %pending.key, error = %e, "retry of a slot failed");
                         Outcome::RetryLater(pending, attempts + 1)
@@ -275,8 +275,8 @@ impl Scheduler {
                         };
                         self.slots.fire.metrics.slot_fired(now - slot);
                         match self.slots.fire(&record, slot).await {
-                            Ok(Fired::Done) => {}
-                            Ok(Fired::RetryLater) => {
+                            Ok(SlotFate::Done) => {}
+                            Ok(SlotFate::RetryLater) => {
                                 outcomes.push(Outcome::RetryLater(pending, 1));
                             }
                             Err(e) => {
