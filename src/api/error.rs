@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
 use crate::domain::DomainError;
-use crate::fire::{FireError, PayloadError, SinkError};
+use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 
@@ -185,21 +185,20 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// The status follows the fire path's own classification ([`FireError::disposition`]) rather
+/// than a second match on the error's variants: what a caller is told then cannot disagree with
+/// what was recorded or retried. The match stays exhaustive, over the classes: a new
+/// `FireError` variant forces a decision in `disposition`, a new class forces one here.
 impl From<FireError> for ApiError {
     fn from(e: FireError) -> Self {
-        let code = match &e {
-            FireError::Payload(PayloadError::Invalid(_)) => ErrorCode::InputValidationError,
-            FireError::Payload(PayloadError::BadSchema(_))
-            | FireError::TaskId(_)
-            | FireError::Render(_)
-            | FireError::Sink(SinkError::Rejected { .. }) => ErrorCode::InputError,
-            FireError::InsufficientScopes { .. }
-            | FireError::Sink(SinkError::InsufficientScopes(_)) => ErrorCode::InsufficientScopes,
-            FireError::Sink(SinkError::Conflict(_)) => ErrorCode::RequestConflict,
-            FireError::Sink(SinkError::Unavailable(_)) | FireError::RenderWorker(_) => {
-                return Self::server(ErrorCode::ServiceUnavailable, &e)
-            }
-            FireError::Store(store) => return Self::from_store(store),
+        let code = match e.disposition().class {
+            FailureClass::Malformed => ErrorCode::MalformedPayload,
+            FailureClass::InvalidPayload => ErrorCode::InputValidationError,
+            FailureClass::BadInput => ErrorCode::InputError,
+            FailureClass::MissingScopes => ErrorCode::InsufficientScopes,
+            FailureClass::Conflict => ErrorCode::RequestConflict,
+            FailureClass::Unavailable => return Self::server(ErrorCode::ServiceUnavailable, &e),
+            FailureClass::Store(store) => return Self::from_store(store),
         };
         Self::new(code, e.to_string())
     }

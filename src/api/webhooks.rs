@@ -2,7 +2,7 @@
 //!
 //! `POST …/webhook` accepts GitHub, GitLab and Standard Webhooks signatures (see
 //! [`crate::webhook`]). Like the trigger-token endpoint it does not tell an unknown hook from
-//! a bad signature. A refused delivery is logged and counted in
+//! a bad signature; a store outage while looking either up answers 503. A refused delivery is logged and counted in
 //! `hookd_webhook_signature_failures_total`, never recorded as a fire. The template sees
 //! `firedBy: "webhook"`, the body as `payload`, and the allow-listed `headers`.
 
@@ -18,6 +18,7 @@ use super::request_info::RawBody;
 use super::triggers::fire_and_answer;
 use super::ApiState;
 use crate::fire::Trigger;
+use crate::registry::RegistryError;
 use crate::webhook::{self, Delivery, DeliveryIds, Scheme};
 
 /// Headers offered to templates, lower-case: event types and delivery ids.
@@ -61,11 +62,15 @@ pub async fn receive(
         tracing::warn!(hook = %key, reason = %why, "webhook delivery refused");
         ApiError::new(ErrorCode::AuthenticationFailed, why.to_string())
     };
-    let record = state
-        .registry
-        .get(&key)
-        .await
-        .map_err(|_| refused(&"no hook with this name accepts this signature"))?;
+    let record = match state.registry.get(&key).await {
+        Ok(record) => record,
+        Err(RegistryError::NotFound(_)) => {
+            return Err(refused(&"no hook with this name accepts this signature"))
+        }
+        // A store that cannot answer says nothing about the signature: 503, so the sender
+        // retries, rather than a refusal it would take for a wrong secret.
+        Err(e) => return Err(e.into()),
+    };
     let secrets = state
         .registry
         .webhook_secrets(&record, now, state.webhooks.grace)?;

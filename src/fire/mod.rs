@@ -8,18 +8,20 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainError, FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
+    FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
 };
 use crate::metrics::Metrics;
-use crate::notify::Notifier;
-use crate::store::{HookStore, StoreError};
+use crate::notify::{Audience, Notifier};
+use crate::store::HookStore;
 
+mod error;
 pub mod payload;
 pub mod render;
 mod report;
 pub mod sink;
 mod trigger;
 
+pub use error::{Disposition, FailureClass, FireError, Record};
 pub use payload::{PayloadError, TriggerSchemas};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
@@ -56,62 +58,11 @@ pub enum Fired {
     Declined,
 }
 
-/// Why a fire failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FireError {
-    /// The payload or the hook's trigger schema was refused; not recorded as a fire.
-    #[error(transparent)]
-    Payload(#[from] PayloadError),
-    /// `payload.taskId` is not a slugid; not recorded as a fire.
-    #[error(transparent)]
-    TaskId(#[from] DomainError),
-    /// The template did not render into a task; recorded as an error fire.
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    /// The task asks for scopes the hook does not hold; recorded as an error fire.
-    #[error("the task requires scopes that hook {hook} does not hold: {}", missing.join(", "))]
-    InsufficientScopes {
-        /// `group/id` of the hook.
-        hook: String,
-        /// The scopes not granted.
-        missing: Vec<String>,
-    },
-    /// No render worker could render the task; not recorded, the caller may retry.
-    #[error(transparent)]
-    RenderWorker(#[from] RenderWorkerUnavailable),
-    /// The sink did not accept the task; recorded as an error fire.
-    #[error(transparent)]
-    Sink(#[from] SinkError),
-    /// The fire could not be recorded.
-    #[error("the fire could not be recorded")]
-    Store(#[from] StoreError),
-}
-
-impl FireError {
-    /// The failure stored in the fire record, for errors that are recorded.
-    fn failure(&self) -> Option<FireFailure> {
-        let code = match self {
-            Self::Payload(_) | Self::TaskId(_) | Self::RenderWorker(_) | Self::Store(_) => {
-                return None
-            }
-            Self::Render(_) => "InputError",
-            Self::InsufficientScopes { .. } => "InsufficientScopes",
-            Self::Sink(SinkError::Rejected { code, .. }) => code.as_str(),
-            Self::Sink(SinkError::InsufficientScopes(_)) => "InsufficientScopes",
-            Self::Sink(SinkError::Conflict(_)) => "RequestConflict",
-            Self::Sink(SinkError::Unavailable(_)) => "ServiceUnavailable",
-        };
-        Some(FireFailure {
-            code: code.to_owned(),
-            message: self.to_string(),
-        })
-    }
-}
-
 /// Fires the hook in `record` for `trigger`.
 ///
 /// # Errors
-/// [`FireError`]; render, scope and sink failures are recorded as error fires first.
+/// [`FireError`]; its [`FireError::disposition`] says whether it was recorded, and whether
+/// firing again may help.
 #[tracing::instrument(skip_all, fields(hook = %record.hook.key(), fired_by = trigger.fired_by().as_str()))]
 pub async fn fire(
     deps: &FireDeps,
@@ -119,81 +70,30 @@ pub async fn fire(
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
     let report = Report::start(deps, record.hook.key(), &trigger);
-    if let Some(payload) = trigger.payload() {
-        if let Err(e) = deps.trigger_schemas.check(record, payload) {
-            return report.finish(None, Err(e.into()));
-        }
-    }
-    let task_id = match trigger.task_id() {
-        Ok(task_id) => task_id,
-        Err(e) => return report.finish(None, Err(e.into())),
-    };
-    let mut fire = FireRecord::new(
+    let fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
-        task_id,
+        trigger.recorded_task_id(),
         trigger.time(),
         None,
     );
     let outcome = create_task(deps, record, &trigger, &fire).await;
-    // `None`: it worked; `Some(None)`: it failed in a way that is not recorded (see
-    // `FireError::failure`), and the caller retries or answers 503.
-    let failure = outcome.as_ref().err().map(FireError::failure);
-    // A declined fire is not a fire.
-    if matches!(outcome, Ok(Fired::Declined)) || matches!(failure, Some(None)) {
-        return report.finish(Some(&fire.task_id), outcome);
-    }
-    fire.failure = failure.flatten();
-    if let Err(e) = deps.store.record_fire(&fire).await {
-        return report.finish(Some(&fire.task_id), Err(e.into()));
-    }
-    if fire.failure.is_some() {
-        notify_in_background(deps, &record.hook, &fire);
-    }
-    report.finish(Some(&fire.task_id), outcome)
+    let outcome = write_down(deps, &record.hook, &trigger, fire.clone(), outcome).await;
+    report.finish(&fire.task_id, outcome)
 }
 
-/// Sends failure notices without making the fire wait for them, or fail with them.
-fn notify_in_background(deps: &FireDeps, hook: &Hook, fire: &FireRecord) {
-    let (notifier, hook, fire) = (Arc::clone(&deps.notifier), hook.clone(), fire.clone());
-    tokio::spawn(async move { notifier.error_fire(&hook, &fire).await });
-}
-
-/// Records a fire that was refused before a task could be made (a message body that is not
-/// JSON, or a payload the trigger schema rejects), so the hook's owner sees it in
-/// listLastFires. [`fire`] does not record such refusals: an API caller hears about them in the
-/// response instead.
-///
-/// # Errors
-/// [`FireError::Store`] when the record could not be written.
-pub async fn record_refused(
-    deps: &FireDeps,
-    record: &HookRecord,
-    trigger: &Trigger,
-    failure: FireFailure,
-) -> Result<(), FireError> {
-    let task_id = trigger
-        .task_id()
-        .unwrap_or_else(|_| trigger.fallback_task_id());
-    let fire = FireRecord::new(
-        &record.hook.key(),
-        trigger.fired_by(),
-        task_id,
-        trigger.time(),
-        Some(failure),
-    );
-    deps.store.record_fire(&fire).await?;
-    tracing::info!(task_id = %fire.task_id, hook = %record.hook.key(), "refused fire recorded");
-    Ok(())
-}
-
-/// Renders, checks and submits the task of one fire.
+/// Checks the input, then renders, checks and submits the task of one fire.
 async fn create_task(
     deps: &FireDeps,
     record: &HookRecord,
     trigger: &Trigger,
     fire: &FireRecord,
 ) -> Result<Fired, FireError> {
+    trigger.check_readable()?;
+    if let Some(payload) = trigger.payload() {
+        deps.trigger_schemas.check(record, payload)?;
+    }
+    trigger.check_task_id()?;
     let hook = &record.hook;
     let context = trigger.context(&fire.task_id);
     let rendered = deps
@@ -223,13 +123,53 @@ async fn create_task(
     Ok(Fired::Created(submitted.task_id))
 }
 
-impl From<PoolError> for FireError {
-    fn from(error: PoolError) -> Self {
-        match error {
-            PoolError::Render(e) => Self::Render(e),
-            PoolError::Unavailable(e) => Self::RenderWorker(e),
+/// Writes `fire` into the hook's history as `outcome`'s disposition says, and has a failure
+/// announced to whoever it concerns. When the write fails, so does the fire, whatever
+/// happened before: the caller retries it or answers 503.
+async fn write_down(
+    deps: &FireDeps,
+    hook: &Hook,
+    trigger: &Trigger,
+    mut fire: FireRecord,
+    outcome: Result<Fired, FireError>,
+) -> Result<Fired, FireError> {
+    match &outcome {
+        // A declined fire is not a fire.
+        Ok(Fired::Declined) => return outcome,
+        Ok(Fired::Created(_)) => {}
+        Err(e) => match failure_to_record(e, trigger) {
+            Some(failure) => fire.failure = Some(failure),
+            None => return outcome,
+        },
+    }
+    deps.store.record_fire(&fire).await?;
+    if let Err(e) = &outcome {
+        match e.disposition().audience() {
+            Some(audience) => notify_in_background(deps, hook, &fire, audience),
+            // The fire's log line leaves out the task id of a refusal; this one has it.
+            None => tracing::info!(task_id = %fire.task_id, "refused fire recorded"),
         }
     }
+    outcome
+}
+
+/// The failure `error` leaves in the hook's history, if any.
+fn failure_to_record(error: &FireError, trigger: &Trigger) -> Option<FireFailure> {
+    let code = match error.disposition().record {
+        Record::ErrorFire(code) => code,
+        Record::Refusal if !trigger.has_caller() => Record::REFUSAL_CODE,
+        Record::Refusal | Record::Nothing => return None,
+    };
+    Some(FireFailure {
+        code: code.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Sends failure notices without making the fire wait for them, or fail with them.
+fn notify_in_background(deps: &FireDeps, hook: &Hook, fire: &FireRecord, audience: Audience) {
+    let (notifier, hook, fire) = (Arc::clone(&deps.notifier), hook.clone(), fire.clone());
+    tokio::spawn(async move { notifier.error_fire(&hook, &fire, audience).await });
 }
 
 /// What a hook's tasks may ask for: its own `scopes` when it has them, else its role's.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::{FireDeps, FireError, Fired, Trigger};
 use crate::domain::{FiredBy, HookKey, TaskId};
+use crate::metrics::FireResult;
 
 /// A fire under way: what the closing line and count will say about it.
 pub(super) struct Report<'a> {
@@ -32,17 +33,22 @@ impl<'a> Report<'a> {
     /// Logs and counts how the fire ended, then hands `outcome` back to the caller.
     pub(super) fn finish(
         self,
-        task_id: Option<&TaskId>,
+        task_id: &TaskId,
         outcome: Result<Fired, FireError>,
     ) -> Result<Fired, FireError> {
         let result = result_of(&outcome);
         let fired_by = self.fired_by.as_str();
         self.deps.metrics.fire(fired_by, result);
+        // A refused fire was turned away before its task id was settled.
+        let task_id = match result {
+            FireResult::Refused => "",
+            _ => task_id.as_str(),
+        };
         tracing::info!(
             hook = %self.hook,
             fired_by,
-            task_id = task_id.map_or("", TaskId::as_str),
-            result,
+            task_id,
+            result = result.as_str(),
             duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             "hook fired"
         );
@@ -51,16 +57,10 @@ impl<'a> Report<'a> {
 }
 
 /// The `result` label and log field: how a fire ended, in one word.
-fn result_of(outcome: &Result<Fired, FireError>) -> &'static str {
+fn result_of(outcome: &Result<Fired, FireError>) -> FireResult {
     match outcome {
-        Ok(Fired::Created(_)) => "success",
-        Ok(Fired::Declined) => "declined",
-        // Turned away before a task id was settled; the caller hears why, nothing is recorded.
-        Err(FireError::Payload(_) | FireError::TaskId(_)) => "refused",
-        // Whatever happened, the fire could not be written down, or no worker could render it.
-        Err(FireError::Store(_) | FireError::RenderWorker(_)) => "unrecorded",
-        Err(FireError::Render(_) | FireError::InsufficientScopes { .. } | FireError::Sink(_)) => {
-            "error"
-        }
+        Ok(Fired::Created(_)) => FireResult::Success,
+        Ok(Fired::Declined) => FireResult::Declined,
+        Err(e) => e.disposition().result(),
     }
 }

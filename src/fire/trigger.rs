@@ -1,8 +1,15 @@
 //! What fired a hook, converted at the edge into one shape the fire path understands.
+//!
+//! Whatever differs between kinds of trigger (the template context, a reserved task id, a body
+//! that did not parse, whether a caller hears about a refusal) is settled by the constructors
+//! here, so [`super::fire`] never asks which kind it is firing for.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use super::FireError;
 use crate::domain::{DomainError, FiredBy, TaskId};
 
 /// One request to fire a hook: who fired it, with what payload, at what time.
@@ -10,9 +17,14 @@ use crate::domain::{DomainError, FiredBy, TaskId};
 pub struct Trigger {
     fired_by: FiredBy,
     payload: Option<Value>,
+    /// Why the input could not be read as a payload; the fire is refused.
+    unreadable: Option<Arc<serde_json::Error>>,
     extra_context: Map<String, Value>,
     time: DateTime<Utc>,
     reserved_task_id: Option<TaskId>,
+    /// Whether someone waits for the answer (an HTTP caller). Without one, a refusal is
+    /// recorded in the hook's history instead, where its owner can find it.
+    has_caller: bool,
 }
 
 impl Trigger {
@@ -28,10 +40,11 @@ impl Trigger {
         Self::with_payload(FiredBy::TriggerHookWithToken, payload, Map::new(), time)
     }
 
-    /// A message delivered on a queue bound to `exchange`. `task_id` is derived from the message,
-    /// so a redelivery of it submits the same task; `payload.taskId` still wins when present.
+    /// A message delivered on a queue bound to `exchange`, with its body parsed as JSON (a body
+    /// that is not JSON is refused and recorded). `task_id` is derived from the message, so a
+    /// redelivery of it submits the same task; `payload.taskId` still wins when present.
     pub fn pulse_message(
-        payload: Value,
+        body: Result<Value, serde_json::Error>,
         exchange: &str,
         routing_key: &str,
         redelivered: bool,
@@ -42,8 +55,14 @@ impl Trigger {
         extra_context.insert("exchange".into(), exchange.into());
         extra_context.insert("routingKey".into(), routing_key.into());
         extra_context.insert("redelivered".into(), redelivered.into());
+        let (payload, unreadable) = match body {
+            Ok(payload) => (payload, None),
+            Err(e) => (Value::Null, Some(Arc::new(e))),
+        };
         let mut trigger = Self::with_payload(FiredBy::PulseMessage, payload, extra_context, time);
+        trigger.unreadable = unreadable;
         trigger.reserved_task_id = Some(task_id);
+        trigger.has_caller = false;
         trigger
     }
 
@@ -53,9 +72,11 @@ impl Trigger {
         Self {
             fired_by: FiredBy::Schedule,
             payload: None,
+            unreadable: None,
             extra_context: Map::new(),
             time: slot,
             reserved_task_id: Some(task_id),
+            has_caller: false,
         }
     }
 
@@ -76,9 +97,11 @@ impl Trigger {
         Self {
             fired_by,
             payload: Some(payload),
+            unreadable: None,
             extra_context,
             time,
             reserved_task_id: None,
+            has_caller: true,
         }
     }
 
@@ -92,6 +115,22 @@ impl Trigger {
         self.payload.as_ref()
     }
 
+    /// Checks that the input was read as a payload at all.
+    ///
+    /// # Errors
+    /// [`FireError::NotJson`] for a message body that is not JSON.
+    pub(super) fn check_readable(&self) -> Result<(), FireError> {
+        match &self.unreadable {
+            Some(e) => Err(FireError::NotJson(Arc::clone(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a caller hears about this fire's refusal in an answer.
+    pub(super) fn has_caller(&self) -> bool {
+        self.has_caller
+    }
+
     /// The time of the fire: `now` in the template and the fire record's time.
     pub fn time(&self) -> DateTime<Utc> {
         self.time
@@ -103,16 +142,34 @@ impl Trigger {
     /// # Errors
     /// [`DomainError::InvalidTaskId`] when `payload.taskId` is present but not a slugid.
     pub fn task_id(&self) -> Result<TaskId, DomainError> {
+        Ok(self
+            .payload_task_id()?
+            .unwrap_or_else(|| self.fallback_task_id()))
+    }
+
+    /// Checks `payload.taskId`, when given, without choosing a task id.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidTaskId`] when it is not a slugid.
+    pub(super) fn check_task_id(&self) -> Result<(), DomainError> {
+        self.payload_task_id().map(drop)
+    }
+
+    fn payload_task_id(&self) -> Result<Option<TaskId>, DomainError> {
         match self.payload.as_ref().and_then(|p| p.get("taskId")) {
-            Some(Value::String(id)) => TaskId::parse(id.as_str()),
+            Some(Value::String(id)) => TaskId::parse(id.as_str()).map(Some),
             Some(other) => Err(DomainError::InvalidTaskId(other.to_string())),
-            None => Ok(self.fallback_task_id()),
+            None => Ok(None),
         }
     }
 
-    /// A task id for recording a fire that never got as far as choosing one: the reserved id, or
-    /// a fresh one.
-    pub(super) fn fallback_task_id(&self) -> TaskId {
+    /// The task id a fire goes by in its record: [`Trigger::task_id`], or when `payload.taskId`
+    /// is refused, the reserved id or a fresh one.
+    pub(super) fn recorded_task_id(&self) -> TaskId {
+        self.task_id().unwrap_or_else(|_| self.fallback_task_id())
+    }
+
+    fn fallback_task_id(&self) -> TaskId {
         self.reserved_task_id
             .clone()
             .unwrap_or_else(TaskId::generate)
@@ -186,7 +243,7 @@ mod tests {
     fn pulse_messages_carry_exchange_routing_key_and_redelivery_and_reuse_their_task_id() {
         let id = TaskId::derived_from(b"message");
         let trigger = Trigger::pulse_message(
-            json!({"n": 1}),
+            Ok(json!({"n": 1})),
             "exchange/x",
             "a.b",
             true,
@@ -201,6 +258,19 @@ mod tests {
         assert_eq!(context["exchange"], "exchange/x");
         assert_eq!(context["routingKey"], "a.b");
         assert_eq!(context["redelivered"], true);
+    }
+
+    #[test]
+    fn a_message_body_that_is_not_json_is_refused_under_the_message_s_task_id() {
+        let id = TaskId::derived_from(b"message");
+        let body = serde_json::from_slice::<Value>(b"{not json");
+        let trigger = Trigger::pulse_message(body, "exchange/x", "a.b", false, id.clone(), time());
+        assert!(matches!(
+            trigger.check_readable(),
+            Err(FireError::NotJson(_))
+        ));
+        assert_eq!(trigger.recorded_task_id(), id);
+        assert!(!trigger.has_caller(), "nobody waits for a message's answer");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::backoff;
 use crate::clock::Clock;
-use crate::domain::{FireFailure, HookKey, TaskId};
-use crate::fire::{self, FireDeps, FireError, SinkError, Trigger};
+use crate::domain::{HookKey, TaskId};
+use crate::fire::{self, FireDeps, Trigger};
 use crate::metrics::AmqpEvent;
 
 /// The longest wait before a message is handed back for another attempt.
@@ -34,9 +34,9 @@ pub(super) struct DeliveryContext {
     pub(super) retry_backoff: Duration,
 }
 
-/// How a message's processing ended.
+/// Whether a message is finished with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum Processed {
     /// Fired, declined, or recorded as an error fire: nothing more to do.
     Done,
     /// The sink or the store could not take it right now.
@@ -45,7 +45,7 @@ enum Outcome {
 
 /// What to tell the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Disposition {
+enum Settlement {
     Ack,
     /// Hand it back after waiting this long.
     Retry(Duration),
@@ -59,11 +59,11 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
     let metrics = &ctx.fire.metrics;
     metrics.amqp(AmqpEvent::Consumed);
     let attempt = attempt(&delivery);
-    let outcome = process(ctx, &delivery).await;
-    let disposition = disposition(outcome, attempt, ctx.max_attempts, ctx.retry_backoff);
-    let settled = match disposition {
-        Disposition::Ack => delivery.ack(BasicAckOptions::default()).await,
-        Disposition::Retry(wait) => {
+    let processed = process(ctx, &delivery).await;
+    let settlement = settlement(processed, attempt, ctx.max_attempts, ctx.retry_backoff);
+    let settled = match settlement {
+        Settlement::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Settlement::Retry(wait) => {
             tracing::info!(
                 attempt,
                 ?wait,
@@ -76,7 +76,7 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
             };
             delivery.nack(requeue).await
         }
-        Disposition::DeadLetter => {
+        Settlement::DeadLetter => {
             tracing::error!(
                 attempt,
                 "task still not accepted; dead-lettering the message"
@@ -87,10 +87,10 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
     // Unsettled messages (a channel that closed, an error) are delivered again by the broker;
     // the derived task id makes that harmless.
     match settled {
-        Ok(true) => metrics.amqp(match disposition {
-            Disposition::Ack => AmqpEvent::Acked,
-            Disposition::Retry(_) => AmqpEvent::Requeued,
-            Disposition::DeadLetter => AmqpEvent::DeadLettered,
+        Ok(true) => metrics.amqp(match settlement {
+            Settlement::Ack => AmqpEvent::Acked,
+            Settlement::Retry(_) => AmqpEvent::Requeued,
+            Settlement::DeadLetter => AmqpEvent::DeadLettered,
         }),
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "could not settle a message"),
@@ -98,25 +98,25 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
 }
 
 /// Ack what is done; retry what may work later, `max_attempts` deliveries in all.
-fn disposition(outcome: Outcome, attempt: u32, max_attempts: u32, base: Duration) -> Disposition {
-    match outcome {
-        Outcome::Done => Disposition::Ack,
-        Outcome::Transient if attempt >= max_attempts => Disposition::DeadLetter,
-        Outcome::Transient => Disposition::Retry(backoff::delay(base, attempt, MAX_RETRY_DELAY)),
+fn settlement(processed: Processed, attempt: u32, max_attempts: u32, base: Duration) -> Settlement {
+    match processed {
+        Processed::Done => Settlement::Ack,
+        Processed::Transient if attempt >= max_attempts => Settlement::DeadLetter,
+        Processed::Transient => Settlement::Retry(backoff::delay(base, attempt, MAX_RETRY_DELAY)),
     }
 }
 
-async fn process(ctx: &DeliveryContext, delivery: &Delivery) -> Outcome {
+async fn process(ctx: &DeliveryContext, delivery: &Delivery) -> Processed {
     let record = match ctx.fire.store.get_hook(&ctx.key).await {
         Ok(Some(record)) => record,
         Ok(None) => {
             // The hook is gone and its queue is about to be deleted with what it holds.
             tracing::warn!("message for a removed hook dropped");
-            return Outcome::Done;
+            return Processed::Done;
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the hook");
-            return Outcome::Transient;
+            return Processed::Transient;
         }
     };
     let message_id = delivery
@@ -130,44 +130,19 @@ async fn process(ctx: &DeliveryContext, delivery: &Delivery) -> Outcome {
         [delivery.exchange.as_str(), delivery.routing_key.as_str()],
         &delivery.data,
     );
-    let parsed = serde_json::from_slice::<Value>(&delivery.data);
     let trigger = Trigger::pulse_message(
-        parsed.as_ref().cloned().unwrap_or(Value::Null),
+        serde_json::from_slice::<Value>(&delivery.data),
         delivery.exchange.as_str(),
         delivery.routing_key.as_str(),
         delivery.redelivered,
         task_id,
         ctx.clock.now(),
     );
-    let refusal = match parsed {
-        Err(e) => format!("the message body is not JSON: {e}"),
-        Ok(_) => match fire::fire(&ctx.fire, &record, trigger.clone()).await {
-            Ok(_) => return Outcome::Done,
-            Err(e @ (FireError::Payload(_) | FireError::TaskId(_))) => e.to_string(),
-            // Recorded as error fires by the fire path; retrying cannot help.
-            Err(
-                FireError::Render(_)
-                | FireError::InsufficientScopes { .. }
-                | FireError::Sink(
-                    SinkError::Rejected { .. }
-                    | SinkError::InsufficientScopes(_)
-                    | SinkError::Conflict(_),
-                ),
-            ) => return Outcome::Done,
-            Err(
-                FireError::Sink(SinkError::Unavailable(_))
-                | FireError::RenderWorker(_)
-                | FireError::Store(_),
-            ) => return Outcome::Transient,
-        },
-    };
-    let failure = FireFailure {
-        code: "InputError".into(),
-        message: refusal,
-    };
-    match fire::record_refused(&ctx.fire, &record, &trigger, failure).await {
-        Ok(()) => Outcome::Done,
-        Err(_) => Outcome::Transient,
+    match fire::fire(&ctx.fire, &record, trigger).await {
+        Err(e) if e.disposition().transient => Processed::Transient,
+        // Fired, declined, or in the hook's history now (a refused message included, since
+        // nobody else would hear of it); another delivery cannot change that.
+        Ok(_) | Err(_) => Processed::Done,
     }
 }
 
@@ -227,12 +202,12 @@ mod tests {
     #[test]
     fn transient_failures_retry_with_growing_waits_until_the_last_attempt() {
         let ms = Duration::from_millis;
-        let d = |outcome, attempt| disposition(outcome, attempt, 3, ms(10));
-        assert_eq!(d(Outcome::Done, 1), Disposition::Ack);
-        assert_eq!(d(Outcome::Done, 3), Disposition::Ack);
-        assert_eq!(d(Outcome::Transient, 1), Disposition::Retry(ms(10)));
-        assert_eq!(d(Outcome::Transient, 2), Disposition::Retry(ms(20)));
-        assert_eq!(d(Outcome::Transient, 3), Disposition::DeadLetter);
+        let d = |processed, attempt| settlement(processed, attempt, 3, ms(10));
+        assert_eq!(d(Processed::Done, 1), Settlement::Ack);
+        assert_eq!(d(Processed::Done, 3), Settlement::Ack);
+        assert_eq!(d(Processed::Transient, 1), Settlement::Retry(ms(10)));
+        assert_eq!(d(Processed::Transient, 2), Settlement::Retry(ms(20)));
+        assert_eq!(d(Processed::Transient, 3), Settlement::DeadLetter);
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl Metrics {
     }
 
     /// One pass through the fire path ended with `result`.
-    pub fn fire(&self, fired_by: &'static str, result: &'static str) {
+    pub fn fire(&self, fired_by: &'static str, result: FireResult) {
+        let result = result.as_str();
         self.fires
             .get_or_create(&FireLabels { fired_by, result })
             .inc();
@@ -228,6 +229,34 @@ impl Metrics {
     }
 }
 
+/// How one pass through the fire path ended: the `result` label of `hookd_fires_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireResult {
+    /// A task was submitted and the fire recorded.
+    Success,
+    /// The template rendered to `null`: nothing submitted, nothing recorded.
+    Declined,
+    /// The input was turned away before a task was made.
+    Refused,
+    /// Recorded as an error fire.
+    Error,
+    /// Whatever happened, the fire could not be written down, or no worker could render it.
+    Unrecorded,
+}
+
+impl FireResult {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Declined => "declined",
+            Self::Refused => "refused",
+            Self::Error => "error",
+            Self::Unrecorded => "unrecorded",
+        }
+    }
+}
+
 /// What the AMQP listener counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AmqpEvent {
@@ -250,7 +279,7 @@ mod tests {
     #[test]
     fn every_family_is_exposed_with_its_labels_and_the_prefix() {
         let metrics = Metrics::new();
-        metrics.fire("schedule", "success");
+        metrics.fire("schedule", FireResult::Success);
         metrics.http_request("GET", "/api/hooks/v1/ping", 200);
         metrics.slot_fired(chrono::Duration::seconds(-3));
         let text = metrics.encode();

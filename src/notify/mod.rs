@@ -4,6 +4,9 @@
 //!   and the hook's `metadata.emailOnError` is set, its `metadata.owner` hears about it.
 //! - Chat (extension): every error fire is announced to one Slack-compatible incoming webhook.
 //!
+//! Whether a retry may fix a failure is not decided here: the fire path classifies its error
+//! once and passes the verdict in as an [`Audience`].
+//!
 //! Each channel sends at most one notice per hook per window, so a broken hook firing every
 //! second does not flood anyone. Notices are sent in the background: a slow or broken mail
 //! server never delays, fails or retries the fire itself; a failed notice is logged and counted.
@@ -23,8 +26,16 @@ mod email;
 pub use chat::ChatNotifier;
 pub use email::{EmailError, EmailNotifier};
 
-/// The failure codes of fires that a later attempt may well get through; no email for those.
-const TRANSIENT_CODES: &[&str] = &["ServiceUnavailable"];
+/// Who may hear about an error fire, as the fire path classified its failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A retry will not fix it: every channel, including the owner's mail for a scheduled fire
+    /// of a hook with `emailOnError`.
+    Everyone,
+    /// A later attempt may well get through (an outage): the chat channel only, since the
+    /// owner can do nothing about it.
+    ChatOnly,
+}
 
 /// Failure notices: where they go and how often. Built from the command line by the
 /// configuration module, which holds the defaults.
@@ -148,9 +159,9 @@ impl Notifier {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// Notifies about `fire` of `hook` if it failed, on every channel that wants it, and
-    /// returns when the notices were sent or failed.
-    pub async fn error_fire(&self, hook: &Hook, fire: &FireRecord) {
+    /// Notifies about `fire` of `hook` if it failed, on every channel that wants it and that
+    /// `audience` allows, and returns when the notices were sent or failed.
+    pub async fn error_fire(&self, hook: &Hook, fire: &FireRecord, audience: Audience) {
         let Some(failure) = &fire.failure else {
             return;
         };
@@ -166,7 +177,7 @@ impl Notifier {
         if let Some((email, window)) = &self.email {
             let wanted = fire.fired_by == FiredBy::Schedule
                 && hook.metadata.email_on_error
-                && !TRANSIENT_CODES.contains(&failure.code.as_str());
+                && audience == Audience::Everyone;
             if wanted && window.admit(&notice.hook, now) {
                 let sent = email.send(&hook.metadata.owner, &notice).await;
                 self.count("email", sent.err().map(|e| e.to_string()));

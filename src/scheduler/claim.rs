@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::plan::{plan, CatchUp, Plan};
 use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
-use crate::fire::{self, FireDeps, FireError, SinkError, Trigger};
+use crate::fire::{self, FireDeps, Trigger};
 use crate::store::StoreError;
 
 /// How often one step re-reads and retries after losing a compare-and-set race.
@@ -41,9 +41,9 @@ pub(super) enum Claim {
     },
 }
 
-/// How firing a claimed slot ended.
+/// What became of a claimed slot after its fire.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Fired {
+pub(super) enum SlotFate {
     /// The fire was recorded (successful or not) and the claim released.
     Done,
     /// The task sink or the store was out of reach; the slot stays claimed for a retry.
@@ -140,20 +140,20 @@ impl Slots {
         &self,
         record: &HookRecord,
         slot: DateTime<Utc>,
-    ) -> Result<Fired, StoreError> {
+    ) -> Result<SlotFate, StoreError> {
         let key = record.hook.key();
         let trigger = Trigger::schedule(slot, TaskId::for_slot(&key, slot));
         match fire::fire(&self.fire, record, trigger).await {
             Ok(_) => {}
-            Err(e) if is_transient(&e) => {
+            Err(e) if e.disposition().transient => {
                 tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire will be retried");
-                return Ok(Fired::RetryLater);
+                return Ok(SlotFate::RetryLater);
             }
             // Recorded as an error fire by the fire path; the schedule moves on.
             Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
         }
         self.release(record.clone(), slot).await?;
-        Ok(Fired::Done)
+        Ok(SlotFate::Done)
     }
 
     /// Fires a slot claimed earlier (by this process before a retry, or by one that crashed),
@@ -162,10 +162,10 @@ impl Slots {
         &self,
         key: &HookKey,
         slot: DateTime<Utc>,
-    ) -> Result<Fired, StoreError> {
+    ) -> Result<SlotFate, StoreError> {
         match self.fire.store.get_hook(key).await? {
             Some(record) if record.claimed_slots.contains(&slot) => self.fire(&record, slot).await,
-            _ => Ok(Fired::Done),
+            _ => Ok(SlotFate::Done),
         }
     }
 
@@ -191,21 +191,5 @@ impl Slots {
             }
         }
         Err(StoreError::VersionConflict)
-    }
-}
-
-/// Whether a failed fire may succeed if tried again with the same task id.
-fn is_transient(error: &FireError) -> bool {
-    match error {
-        FireError::Sink(SinkError::Unavailable(_))
-        | FireError::RenderWorker(_)
-        | FireError::Store(_) => true,
-        FireError::Payload(_)
-        | FireError::TaskId(_)
-        | FireError::Render(_)
-        | FireError::InsufficientScopes { .. }
-        | FireError::Sink(
-            SinkError::Rejected { .. } | SinkError::InsufficientScopes(_) | SinkError::Conflict(_),
-        ) => false,
     }
 }

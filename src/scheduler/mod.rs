@@ -24,8 +24,8 @@ use crate::domain::HookKey;
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
 use crate::store::{HookStore, StoreError};
-use claim::{Claim, Fired, Slots};
-use state::{adopt, ArmedAs, Outcome, Pending, State};
+use claim::{Claim, SlotFate, Slots};
+use state::{adopt, ArmedAs, Pending, State, TimerUpdate};
 
 mod claim;
 mod plan;
@@ -103,7 +103,7 @@ impl Scheduler {
             let attempts = state.attempts.get(&pending).copied().unwrap_or(0);
             jobs.push(Job::Retry(pending, attempts));
         }
-        let outcomes: Vec<Vec<Outcome>> = stream::iter(jobs)
+        let outcomes: Vec<Vec<TimerUpdate>> = stream::iter(jobs)
             .map(|job| self.work(job, now))
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -233,16 +233,16 @@ impl Scheduler {
         }
     }
 
-    async fn work(&self, job: Job, now: DateTime<Utc>) -> Vec<Outcome> {
+    async fn work(&self, job: Job, now: DateTime<Utc>) -> Vec<TimerUpdate> {
         match job {
             Job::Visit(key) => self.visit(key, now).await,
             Job::Retry(pending, attempts) => {
                 let outcome = match self.slots.refire(&pending.key, pending.slot).await {
-                    Ok(Fired::Done) => Outcome::Finished(pending),
-                    Ok(Fired::RetryLater) => Outcome::RetryLater(pending, attempts + 1),
+                    Ok(SlotFate::Done) => TimerUpdate::Finished(pending),
+                    Ok(SlotFate::RetryLater) => TimerUpdate::RetryLater(pending, attempts + 1),
                     Err(e) => {
                         tracing::warn!(hook = %pending.key, error = %e, "retry of a slot failed");
-                        Outcome::RetryLater(pending, attempts + 1)
+                        TimerUpdate::RetryLater(pending, attempts + 1)
                     }
                 };
                 vec![outcome]
@@ -251,15 +251,15 @@ impl Scheduler {
     }
 
     /// Claims and fires due slots of one hook until its next slot lies in the future.
-    async fn visit(&self, key: HookKey, now: DateTime<Utc>) -> Vec<Outcome> {
+    async fn visit(&self, key: HookKey, now: DateTime<Utc>) -> Vec<TimerUpdate> {
         let mut outcomes = Vec::new();
         let mut claims = 0;
         loop {
             match self.slots.claim(&key, now).await {
-                Ok(Claim::Gone) => return vec![Outcome::Armed(key, None)],
+                Ok(Claim::Gone) => return vec![TimerUpdate::Armed(key, None)],
                 Ok(Claim::Armed { next, abandoned }) => {
                     outcomes.extend(adopt(&key, abandoned));
-                    outcomes.push(Outcome::Armed(key, next));
+                    outcomes.push(TimerUpdate::Armed(key, next));
                     return outcomes;
                 }
                 Ok(Claim::Won {
@@ -275,13 +275,13 @@ impl Scheduler {
                         };
                         self.slots.fire.metrics.slot_fired(now - slot);
                         match self.slots.fire(&record, slot).await {
-                            Ok(Fired::Done) => {}
-                            Ok(Fired::RetryLater) => {
-                                outcomes.push(Outcome::RetryLater(pending, 1));
+                            Ok(SlotFate::Done) => {}
+                            Ok(SlotFate::RetryLater) => {
+                                outcomes.push(TimerUpdate::RetryLater(pending, 1));
                             }
                             Err(e) => {
                                 tracing::warn!(hook = %key, error = %e, "releasing a slot failed");
-                                outcomes.push(Outcome::RetryLater(pending, 1));
+                                outcomes.push(TimerUpdate::RetryLater(pending, 1));
                             }
                         }
                     }
@@ -291,13 +291,13 @@ impl Scheduler {
                     if claims >= MAX_CLAIMS_PER_VISIT
                         || record.next_scheduled_date.is_none_or(|next| next > now)
                     {
-                        outcomes.push(Outcome::Armed(key, record.next_scheduled_date));
+                        outcomes.push(TimerUpdate::Armed(key, record.next_scheduled_date));
                         return outcomes;
                     }
                 }
                 Err(e) => {
                     tracing::warn!(hook = %key, error = %e, "claiming a slot failed");
-                    outcomes.push(Outcome::VisitFailed(key));
+                    outcomes.push(TimerUpdate::VisitFailed(key));
                     return outcomes;
                 }
             }

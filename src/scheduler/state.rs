@@ -23,7 +23,7 @@ pub(super) struct Pending {
 }
 
 /// What a job left for the timer.
-pub(super) enum Outcome {
+pub(super) enum TimerUpdate {
     /// The hook's next slot, or `None` when it has none (or is gone).
     Armed(HookKey, Option<DateTime<Utc>>),
     /// The store failed while visiting the hook; visit it again soon.
@@ -130,22 +130,22 @@ impl State {
         }
     }
 
-    pub(super) fn apply(&mut self, outcome: Outcome, now: DateTime<Utc>) {
+    pub(super) fn apply(&mut self, outcome: TimerUpdate, now: DateTime<Utc>) {
         match outcome {
-            Outcome::Armed(key, Some(next)) => self.hooks.set(key, next),
-            Outcome::Armed(key, None) => {
+            TimerUpdate::Armed(key, Some(next)) => self.hooks.set(key, next),
+            TimerUpdate::Armed(key, None) => {
                 self.hooks.remove(&key);
                 self.schedules.remove(&key);
             }
-            Outcome::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
-            Outcome::RetryLater(pending, attempts) => {
+            TimerUpdate::VisitFailed(key) => self.hooks.set(key, now + RETRY_FIRST),
+            TimerUpdate::RetryLater(pending, attempts) => {
                 self.retries.set(pending.clone(), now + backoff(attempts));
                 self.attempts.insert(pending, attempts);
             }
-            Outcome::Finished(pending) => {
+            TimerUpdate::Finished(pending) => {
                 self.attempts.remove(&pending);
             }
-            Outcome::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
+            TimerUpdate::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
         }
     }
 
@@ -163,9 +163,9 @@ impl State {
 pub(super) fn adopt(
     key: &HookKey,
     abandoned: Vec<DateTime<Utc>>,
-) -> impl Iterator<Item = Outcome> + '_ {
+) -> impl Iterator<Item = TimerUpdate> + '_ {
     abandoned.into_iter().map(|slot| {
-        Outcome::Abandoned(Pending {
+        TimerUpdate::Abandoned(Pending {
             key: key.clone(),
             slot,
         })

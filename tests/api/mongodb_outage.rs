@@ -1,6 +1,6 @@
 //! hookd on MongoDB when the database is behind or away: `hookd migrate` and start-up refuse
 //! an un-migrated database, and a database restart under load costs 503s while it is down and
-//! nothing else.
+//! nothing else, for webhook deliveries too.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::helpers::{hook_body, spawn_app_on, Auth, TestApp};
 use crate::mongo_server::{fresh_database_uri, skipping, PrivateServer};
+use crate::webhooks::{deliver, github, webhook_hook};
 
 #[tokio::test]
 async fn a_server_on_an_unmigrated_database_refuses_to_start() {
@@ -179,4 +180,23 @@ async fn all_fire_task_ids(app: &TestApp) -> Vec<Value> {
             None => return ids,
         }
     }
+}
+
+#[tokio::test]
+async fn a_webhook_delivery_while_the_database_is_away_is_a_503_not_a_refused_signature() {
+    let Some(mut server) = PrivateServer::start().await else {
+        return skipping(module_path!());
+    };
+    // A short selection timeout so that the delivery during the outage fails fast.
+    let uri = format!("{}/webhook?serverSelectionTimeoutMS=1000", server.uri());
+    let app = spawn_app_on(Some(MongoOptions::new(uri)), |_| {}).await;
+    let secret = webhook_hook(&app).await;
+
+    server.crash();
+    deliver(&app, &github(&secret))
+        .await
+        .expect_error(503, "ServiceUnavailable");
+    server.resume().await;
+
+    deliver(&app, &github(&secret)).await.expect(200);
 }

@@ -22,7 +22,7 @@ use hookd::clock::{Clock, ManualClock};
 use hookd::domain::{
     FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, Metadata, TaskId,
 };
-use hookd::notify::{ChatNotifier, EmailNotifier, Notifier};
+use hookd::notify::{Audience, ChatNotifier, EmailNotifier, Notifier};
 use serde_json::json;
 
 use helpers::{hook_body, spawn_app_with};
@@ -114,6 +114,7 @@ async fn a_failing_scheduled_fire_mails_the_owner_once_per_window() {
             .error_fire(
                 &hook,
                 &failed_fire(&hook, FiredBy::Schedule, "InputError", clock.now()),
+                Audience::Everyone,
             )
             .await;
         clock.advance(Duration::minutes(10));
@@ -136,6 +137,7 @@ async fn a_failing_scheduled_fire_mails_the_owner_once_per_window() {
         .error_fire(
             &hook,
             &failed_fire(&hook, FiredBy::Schedule, "InputError", clock.now()),
+            Audience::Everyone,
         )
         .await;
     assert_eq!(
@@ -162,6 +164,7 @@ async fn no_mail_without_email_on_error_for_other_triggers_or_for_transient_fail
         .error_fire(
             &opted_out,
             &failed_fire(&opted_out, FiredBy::Schedule, "InputError", clock.now()),
+            Audience::Everyone,
         )
         .await;
     let triggered = hook(&owners[1], true);
@@ -169,6 +172,7 @@ async fn no_mail_without_email_on_error_for_other_triggers_or_for_transient_fail
         .error_fire(
             &triggered,
             &failed_fire(&triggered, FiredBy::TriggerHook, "InputError", clock.now()),
+            Audience::Everyone,
         )
         .await;
     let transient = hook(&owners[2], true);
@@ -181,6 +185,7 @@ async fn no_mail_without_email_on_error_for_other_triggers_or_for_transient_fail
                 "ServiceUnavailable",
                 clock.now(),
             ),
+            Audience::ChatOnly,
         )
         .await;
 
@@ -210,6 +215,7 @@ async fn an_unreachable_mail_server_is_counted_and_does_not_fail_the_caller() {
         .error_fire(
             &hook,
             &failed_fire(&hook, FiredBy::Schedule, "InputError", clock.now()),
+            Audience::Everyone,
         )
         .await;
     assert_eq!(notifier.failures(), 1);
@@ -234,6 +240,7 @@ async fn every_error_fire_is_announced_to_the_chat_webhook_once_per_window() {
             .error_fire(
                 &hook,
                 &failed_fire(&hook, fired_by, "InputError", clock.now()),
+                Audience::Everyone,
             )
             .await;
     }

@@ -27,7 +27,7 @@ const MAX_BATCH: usize = 256;
 const QUEUE_DEPTH: usize = 1024;
 
 /// One queued write, with its type erased so writes of any result type share the queue.
-trait Job: Send {
+trait QueuedWrite: Send {
     /// Runs the write inside its savepoint; true when it succeeded and should be kept.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch's fate is known: `Some` when the batch failed.
@@ -41,7 +41,7 @@ struct Pending<T, F> {
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
-impl<T, F> Job for Pending<T, F>
+impl<T, F> QueuedWrite for Pending<T, F>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -72,7 +72,7 @@ where
 /// connection, once every handle is dropped.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    jobs: mpsc::Sender<Box<dyn QueuedWrite>>,
 }
 
 impl Writer {
@@ -96,7 +96,7 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Pending {
+        let job: Box<dyn QueuedWrite> = Box::new(Pending {
             op: Some(op),
             outcome: None,
             reply,
@@ -113,8 +113,8 @@ impl Writer {
 
 /// The writer thread's loop: wait for one write, take whatever else is already queued,
 /// commit them together, answer everyone, repeat until every sender is gone.
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn Job>>) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn QueuedWrite>>) {
+    let mut batch: Vec<Box<dyn QueuedWrite>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -141,7 +141,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn Job>>) {
 ///
 /// An error here means nothing of the batch was committed: returning early drops the
 /// transaction, which rolls it back.
-fn commit(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+fn commit(conn: &mut Connection, batch: &mut [Box<dyn QueuedWrite>]) -> rusqlite::Result<()> {
     // IMMEDIATE takes the write lock up front, so contention with other replicas surfaces
     // here (after the busy timeout) rather than halfway through the batch.
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
