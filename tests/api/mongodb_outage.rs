@@ -189,7 +189,7 @@ async fn a_webhook_delivery_while_the_database_is_away_is_a_503_not_a_refused_si
     };
     // A short selection timeout so that the delivery during the outage fails fast.
     let uri = format!("{}/webhook?serverSelectionTimeoutMS=1000", server.uri());
-    let app = spawn_app_on(Some(MongoOptions::new(uri)), |_| {}).await;
+    let app = spawn_app_on(Some(MongoArgs::options_for(&uri).unwrap()), |_| {}).await;
     let secret = webhook_hook(&app).await;
 
     server.crash();
