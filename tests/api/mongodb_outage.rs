@@ -8,12 +8,11 @@ use std::sync::Arc;
 use hookd::config::Settings;
 use hookd::startup::{Application, StartupError};
 use hookd::store::MongoOptions;
+use hookd_testkit::app::{hook_body, spawn_app_on, Auth, TestApp};
+use hookd_testkit::mongodb::{fresh_database_uri, skipping, PrivateServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
-
-use crate::helpers::{hook_body, spawn_app_on, Auth, TestApp};
-use crate::mongo_server::{fresh_database_uri, skipping, PrivateServer};
 
 #[tokio::test]
 async fn a_server_on_an_unmigrated_database_refuses_to_start() {

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use hookd::clock::ManualClock;
@@ -14,10 +13,9 @@ use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink, TriggerSchemas};
 use hookd::registry::HookRegistry;
 use hookd::scheduler::{CatchUp, Scheduler};
 use hookd::store::{HookStore, SqliteStore};
+use hookd_testkit::app::hookd_binary;
+pub use hookd_testkit::app::START;
 use serde_json::json;
-
-/// The start time of every test.
-pub const START: &str = "2026-05-01T10:00:00Z";
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -50,7 +48,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     let fire = FireDeps {
         notifier: Arc::new(hookd::notify::Notifier::silent()),
         renderer: Arc::new(RenderPool::new(RenderLimits {
-            worker_program: env!("CARGO_BIN_EXE_hookd").into(),
+            worker_program: hookd_binary(),
             ..RenderLimits::default()
         })),
         store: Arc::clone(&store),
@@ -109,20 +107,4 @@ pub async fn fires(store: &dyn HookStore, key: &HookKey) -> Vec<FireRecord> {
 /// The stored record of `key`.
 pub async fn record(store: &dyn HookStore, key: &HookKey) -> HookRecord {
     store.get_hook(key).await.unwrap().expect("hook exists")
-}
-
-/// Waits, in short real-time steps with a bound, until `done` says yes; for the one place a
-/// test must watch another task reach a point it cannot signal.
-pub async fn wait_until<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..500 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-    panic!("gave up waiting until {what}");
 }
