@@ -79,7 +79,7 @@ async fn tasks(peer: &impl Peer) -> Vec<(String, Value)> {
 }
 
 /// A task as `fire()` hands it to a sink, with a fresh id, for a queue named `proj/workers`.
-pub fn task(label: &str) -> SubmittedTask {
+fn task(label: &str) -> SubmittedTask {
     SubmittedTask {
         task_id: TaskId::generate(),
         hook_group_id: HookGroupId::parse("contract").expect("valid group id"),
