@@ -3,6 +3,7 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY tests/common ./tests/common
 COPY schemas ./schemas
 # Compiled in: the MongoDB migrations (include_str!).
 COPY migrations ./migrations

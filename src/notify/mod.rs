@@ -144,16 +144,6 @@ impl Notifier {
         }
     }
 
-    /// A notifier with no channels: it tells no one.
-    pub fn silent() -> Self {
-        Self::new(
-            None,
-            None,
-            Duration::zero(),
-            Arc::new(crate::clock::SystemClock),
-        )
-    }
-
     /// How many notices failed to send since start-up.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)

@@ -1,11 +1,10 @@
 //! Every error code of the contract, the error body's shape, and bad input that must never
 //! cause a 5xx.
 
+use hookd_testkit::app::{hook_body, spawn_app, spawn_app_with, Auth};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth};
 
 #[tokio::test]
 async fn error_bodies_describe_the_request_with_secrets_redacted() {

@@ -1,10 +1,9 @@
 //! Firing through triggerHook: payload validation, rendering, defaults, scopes and the sink.
 
 use chrono::Duration;
+use hookd_testkit::app::{client, hook_body, role, spawn_app, spawn_app_with, Auth};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-use crate::helpers::{client, hook_body, role, spawn_app, spawn_app_with, Auth};
 
 fn echo_hook() -> Value {
     let mut body = hook_body();

@@ -1,10 +1,9 @@
 //! Fire history: getHookStatus and listLastFires with pagination.
 
 use chrono::Duration;
+use hookd_testkit::app::{hook_body, spawn_app, Auth};
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{hook_body, spawn_app, Auth};
 
 #[tokio::test]
 async fn status_of_a_hook_that_never_fired_is_no_fire() {

@@ -4,10 +4,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::Duration as Minutes;
+use hookd_testkit::app::{hook_body, spawn_app, Auth, TestApp, ROOT_TOKEN};
 use reqwest::header::AUTHORIZATION;
 use reqwest::Method;
-
-use crate::helpers::{hook_body, spawn_app, Auth, TestApp, ROOT_TOKEN};
 
 const PATH: &str = "/api/hooks/v1/hooks";
 
@@ -27,7 +26,7 @@ pub fn header(app: &TestApp, nonce: &str, token: &str, offset: Minutes) -> Strin
 }
 
 /// `GET <PATH>` with `authorization`.
-pub async fn list_groups(app: &TestApp, authorization: String) -> crate::helpers::Reply {
+pub async fn list_groups(app: &TestApp, authorization: String) -> hookd_testkit::app::Reply {
     let request = reqwest::Client::new()
         .get(format!("{}{PATH}", app.address))
         .header(AUTHORIZATION, authorization);

@@ -8,9 +8,8 @@ use chrono::Utc;
 use hookd::clients::file::ClientFile;
 use hookd::clients::tokens::TokenDeriver;
 use hookd::data_dir::DataDir;
+use hookd_testkit::app::{spawn_app, TestApp, ROOT_TOKEN};
 use serde_json::Value;
-
-use crate::helpers::{spawn_app, TestApp, ROOT_TOKEN};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -133,7 +132,7 @@ async fn a_cli_managed_client_signs_with_hawk_within_its_scopes() {
         return;
     };
     let app = spawn_app().await;
-    let data = DataDir::open(app.data_path()).unwrap();
+    let data = DataDir::open(app.data_dir()).unwrap();
     let scopes = [
         "hooks:*",
         "assume:hook-id:py-group/*",

@@ -3,10 +3,9 @@
 //! The crate signs with the wall clock, so the app's clock is set to it first.
 
 use chrono::Utc;
+use hookd_testkit::app::{hook_body, spawn_app, ROOT_TOKEN};
 use serde_json::{json, Value};
 use taskcluster::{ClientBuilder, Credentials, Hooks};
-
-use crate::helpers::{hook_body, spawn_app, ROOT_TOKEN};
 
 fn hooks(root_url: &str, credentials: Credentials) -> Hooks {
     Hooks::new(

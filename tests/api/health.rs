@@ -1,10 +1,9 @@
 //! ping and the Dockerflow endpoints.
 
 use hookd::api::schemas::SchemaId;
+use hookd_testkit::app::{assert_matches_schemas, hook_body, spawn_app, Auth};
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth};
 
 #[tokio::test]
 async fn ping_is_alive_with_an_uptime() {

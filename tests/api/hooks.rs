@@ -1,10 +1,9 @@
 //! Hook definitions: create, update, get, list and remove.
 
 use hookd::api::schemas::SchemaId;
+use hookd_testkit::app::{assert_matches_schemas, hook_body, spawn_app, Auth};
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth};
 
 #[tokio::test]
 async fn create_fills_defaults_and_get_returns_the_same_definition() {

@@ -2,11 +2,10 @@
 //! content types and path traversal. Each case expects its 4xx JSON error, and afterwards the
 //! server still answers.
 
+use hookd_testkit::app::{hook_body, spawn_app, TestApp};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{hook_body, spawn_app, TestApp};
 
 /// Every endpoint under a hook: method, path after `/hooks/<g>/<h>`, whether it reads a body.
 const ENDPOINTS: &[(Method, &str, bool)] = &[

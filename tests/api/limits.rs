@@ -3,11 +3,10 @@
 
 use chrono::Duration;
 use hookd::api::rate_limit::RateLimitSettings;
+use hookd_testkit::app::{hook_body, spawn_app_with, Auth};
 use reqwest::header::RETRY_AFTER;
 use reqwest::Method;
 use serde_json::json;
-
-use crate::helpers::{hook_body, spawn_app_with, Auth};
 
 #[tokio::test]
 async fn a_client_over_its_rate_limit_gets_429_with_retry_after_until_time_passes() {

@@ -1,10 +1,5 @@
-//! Black-box tests of the HTTP API: one binary, one module per resource.
-
-mod helpers;
-#[path = "../common/mongodb.rs"]
-mod mongo_server;
-#[path = "../common/taskcluster.rs"]
-mod taskcluster;
+//! Black-box tests of the HTTP API: one binary, one module per resource. The app they start
+//! and its typed client are `hookd_testkit::app`.
 
 mod errors;
 mod fire;

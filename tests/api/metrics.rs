@@ -4,10 +4,10 @@
 //! parallel.
 
 use chrono::Duration;
+use hookd_testkit::app::{hook_body, spawn_app, Auth};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{hook_body, spawn_app, Auth};
 use crate::webhooks::{deliver, github, webhook_hook};
 
 const HOOK_ROUTE: &str = "/api/hooks/v1/hooks/{hookGroupId}/{hookId}";
@@ -32,7 +32,7 @@ async fn a_trigger_counts_one_successful_fire_its_latency_its_store_calls_and_it
     app.trigger("g/h", json!({})).await.expect(200);
 
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     assert_eq!(
         value(&fires("triggerHook", "success")),
         Some(1.0),
@@ -75,7 +75,7 @@ async fn failed_and_refused_triggers_are_counted_by_result_without_a_latency() {
         .expect_error(404, "ResourceNotFound");
 
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     assert_eq!(value(&fires("triggerHook", "error")), Some(1.0), "{scrape}");
     assert_eq!(
         value(&fires("triggerHook", "refused")),
@@ -104,7 +104,7 @@ async fn a_bad_webhook_signature_is_counted_and_is_not_a_fire() {
     deliver(&app, &[]).await.expect(401);
 
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     assert_eq!(value(failures), Some(2.0), "{scrape}");
     assert!(!scrape.contains(r#"fired_by="webhook""#), "{scrape}");
     let webhook_route = format!("{HOOK_ROUTE}/webhook");
@@ -112,7 +112,7 @@ async fn a_bad_webhook_signature_is_counted_and_is_not_a_fire() {
 
     deliver(&app, &github(&secret)).await.expect(200);
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     assert_eq!(value(&fires("webhook", "success")), Some(1.0), "{scrape}");
     assert_eq!(value(failures), Some(2.0), "a good delivery is no failure");
 }
@@ -130,7 +130,7 @@ async fn a_scheduled_fire_is_counted_with_how_late_it_fired() {
     app.tick().await;
 
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     assert_eq!(value(&fires("schedule", "success")), Some(1.0), "{scrape}");
     assert_eq!(value("hookd_scheduler_lateness_seconds_count"), Some(1.0));
     assert_eq!(value("hookd_scheduler_lateness_seconds_sum"), Some(30.0));
@@ -168,7 +168,7 @@ async fn requests_are_counted_by_route_pattern_and_unknown_paths_as_unmatched() 
         .expect(403);
 
     let scrape = app.metrics().await;
-    let value = |series: &str| crate::helpers::metric_value(&scrape, series);
+    let value = |series: &str| hookd_testkit::app::metric_value(&scrape, series);
     let with_token = format!("{HOOK_ROUTE}/trigger/{{token}}");
     assert_eq!(value(&requests("POST", &with_token, 200)), Some(1.0));
     assert_eq!(value(&requests("GET", "unmatched", 404)), Some(1.0));

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use hookd::config::{MongoArgs, Settings};
 use hookd::startup::{Application, StartupError};
+use hookd_testkit::app::{hook_body, spawn_app_on, Auth, TestApp};
+use hookd_testkit::mongodb::{fresh_database_uri, skipping, PrivateServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
-use crate::helpers::{hook_body, spawn_app_on, Auth, TestApp};
-use crate::mongo_server::{fresh_database_uri, skipping, PrivateServer};
 use crate::webhooks::{deliver, github, webhook_hook};
 
 #[tokio::test]

@@ -3,10 +3,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use hookd::api::endpoints::ENDPOINTS;
+use hookd_testkit::app::{spawn_app, Auth};
 use reqwest::Method;
 use serde_json::Value;
-
-use crate::helpers::{spawn_app, Auth};
 
 /// The methods an OpenAPI 3.1 path item may describe.
 const METHODS: [&str; 8] = [

@@ -7,8 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use hookd::config::Settings;
-
-use crate::helpers::{hook_body, spawn_app_with, Auth, TestApp};
+use hookd_testkit::app::{hook_body, spawn_app_with, Auth, TestApp};
 
 /// An app customized by `customize` with hook `g/h` whose task payload is `payload`, and
 /// hook `g/fast` with a plain task.

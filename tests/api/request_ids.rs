@@ -2,11 +2,11 @@
 //! answer carries the id (errors too, without adding it to `requestInfo`), and the request's
 //! log lines show it.
 
+use hookd_testkit::app::{hook_body, spawn_app, TestApp};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{hook_body, spawn_app, TestApp};
 use crate::secrets::capture;
 
 /// Sends `GET /api/hooks/v1<path>` as root with `id` as `X-Request-Id`; returns the status and

@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use hookd::domain::{HookGroupId, HookId, HookKey, MissedFires, TaskId};
+use hookd_testkit::app::{hook_body, spawn_app, spawn_app_with, Auth, TestApp, START};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-use crate::helpers::{hook_body, spawn_app, spawn_app_with, Auth, TestApp, START};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

@@ -1,10 +1,9 @@
 //! Scope enforcement: every endpoint refuses a client without its scopes with a 403 that names
 //! them, and accepts a client holding exactly those scopes.
 
+use hookd_testkit::app::{client, hook_body, role, spawn_app_with, Auth, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-use crate::helpers::{client, hook_body, role, spawn_app_with, Auth, TestApp};
 
 /// An endpoint, a body, and the scopes it needs for hook `g/h` (or group `g`).
 struct Case {

@@ -6,12 +6,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use chrono::Duration;
+use hookd_testkit::app::{hook_body, spawn_app, Auth, ROOT_TOKEN};
 use reqwest::Method;
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::hawk::{header, list_groups};
-use crate::helpers::{hook_body, spawn_app, Auth, ROOT_TOKEN};
 
 /// Everything logged in this test binary since the capture was installed.
 #[derive(Clone, Default)]

@@ -3,8 +3,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth, TestApp};
 use hookd::api::schemas::SchemaId;
+use hookd_testkit::app::{assert_matches_schemas, hook_body, spawn_app, Auth, TestApp};
 
 async fn token(app: &TestApp, path: &str) -> String {
     let body = app
@@ -25,7 +25,7 @@ async fn trigger_with(
     path: &str,
     token: &str,
     payload: Value,
-) -> crate::helpers::Reply {
+) -> hookd_testkit::app::Reply {
     app.call(
         Method::POST,
         &format!("/hooks/{path}/trigger/{token}"),

@@ -6,11 +6,10 @@ use base64::Engine;
 use chrono::Duration;
 use hookd::api::schemas::SchemaId;
 use hookd::crypto::hmac_sha256;
+use hookd_testkit::app::{assert_matches_schemas, hook_body, spawn_app, Auth, Reply, TestApp};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-use crate::helpers::{assert_matches_schemas, hook_body, spawn_app, Auth, Reply, TestApp};
 
 const BODY: &str = r#"{"ref":"refs/heads/main"}"#;
 

@@ -11,10 +11,11 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use mongodb::bson::doc;
 use tempfile::TempDir;
+
+use crate::wait::eventually;
 
 /// A URI naming a database no other test uses, on the shared server.
 pub fn fresh_database_uri() -> Option<String> {
@@ -101,24 +102,15 @@ impl Drop for PrivateServer {
     }
 }
 
-/// Polls `ping` until the server answers; panics after a minute.
+/// Waits until the server answers `ping`.
 async fn wait_for_ping(uri: &str) {
     let options = format!("{uri}/?serverSelectionTimeoutMS=250&connectTimeoutMS=250");
     let client = mongodb::Client::with_uri_str(&options)
         .await
         .expect("client");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match client
-            .database("admin")
-            .run_command(doc! { "ping": 1 })
-            .await
-        {
-            Ok(_) => return,
-            Err(e) if tokio::time::Instant::now() > deadline => {
-                panic!("SecantusDB at {uri} did not answer ping within 60 s: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let admin = client.database("admin");
+    eventually(&format!("SecantusDB at {uri} answers ping"), || async {
+        admin.run_command(doc! { "ping": 1 }).await.ok()
+    })
+    .await;
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 /// Where the reference schemas live.
 pub const TASKCLUSTER_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/taskcluster-hooks-v1/schemas"
+    "/../../../shared/reference/taskcluster-hooks-v1/schemas"
 );
 /// Where Taskcluster's schemas are registered; their own `$id`s are host-relative.
 const TASKCLUSTER_BASE: &str = "https://taskcluster.invalid";

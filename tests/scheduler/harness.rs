@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use hookd::clock::{Clock, ManualClock};
@@ -17,10 +16,9 @@ use hookd::registry::HookRegistry;
 use hookd::scheduler::Scheduler;
 use hookd::startup::fire_deps;
 use hookd::store::{HookStore, SqliteStore};
+use hookd_testkit::app::hookd_binary;
+pub use hookd_testkit::app::START;
 use serde_json::json;
-
-/// The start time of every test.
-pub const START: &str = "2026-05-01T10:00:00Z";
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -51,7 +49,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
         Arc::new(clock.clone()),
     );
     let mut settings = Settings::new(db.parent().expect("the store file is in a directory"));
-    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
+    settings.render_limits.worker_program = hookd_binary();
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let metrics = Arc::new(Metrics::new());
     let fire = fire_deps(&settings, Arc::clone(&store), sink, &clock, metrics)
@@ -106,20 +104,4 @@ pub async fn fires(store: &dyn HookStore, key: &HookKey) -> Vec<FireRecord> {
 /// The stored record of `key`.
 pub async fn record(store: &dyn HookStore, key: &HookKey) -> HookRecord {
     store.get_hook(key).await.unwrap().expect("hook exists")
-}
-
-/// Waits, in short real-time steps with a bound, until `done` says yes; for the one place a
-/// test must watch another task reach a point it cannot signal.
-pub async fn wait_until<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..500 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-    panic!("gave up waiting until {what}");
 }

@@ -11,9 +11,10 @@ use hookd::clock::ManualClock;
 use hookd::domain::{SubmittedTask, TaskId};
 use hookd::fire::{SinkError, TaskSink};
 use hookd::store::HookStore;
+use hookd_testkit::wait::eventually;
 use tokio::task::JoinSet;
 
-use crate::harness::{at, fires, fresh_store, hook, key, node, record, wait_until, Node, START};
+use crate::harness::{at, fires, fresh_store, hook, key, node, record, Node, START};
 
 const HOOKS: usize = 8;
 const SLOTS: i64 = 25;
@@ -102,9 +103,10 @@ async fn crash_after_claiming(
     let scheduler = Arc::clone(&doomed.scheduler);
     let crashed = tokio::spawn(async move { scheduler.tick().await });
     let store = Arc::clone(&doomed.store);
-    wait_until("the slot is claimed", || {
+    // The claim is the crashing tick's first write; nothing in it signals the point.
+    eventually("the slot is claimed", || {
         let store = Arc::clone(&store);
-        async move { record(&*store, &key("h")).await.claimed_slots == [slot] }
+        async move { (record(&*store, &key("h")).await.claimed_slots == [slot]).then_some(()) }
     })
     .await;
     crashed.abort();

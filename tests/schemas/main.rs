@@ -7,11 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hookd::api::schemas::{fragments, SchemaId, SchemaSet, BASE_URI};
-
-#[path = "../common/taskcluster.rs"]
-mod taskcluster;
+use hookd_testkit::taskcluster::{read_dir, taskcluster_file, Taskcluster, TASKCLUSTER_DIR};
 use serde_json::{json, Value};
-use taskcluster::{read_dir, taskcluster_file, Taskcluster, TASKCLUSTER_DIR};
 
 const HOOKD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/v1");
 

@@ -4,6 +4,4 @@
 mod contract;
 mod metered;
 mod mongo;
-#[path = "../common/mongodb.rs"]
-mod mongo_server;
 mod sqlite;

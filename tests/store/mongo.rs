@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use hookd::config::MongoArgs;
 use hookd::store::{FireCursor, HookStore, MongoOptions, MongoStore, StoreError};
+use hookd_testkit::mongodb::{fresh_database_uri, PrivateServer};
 use mongodb::bson::{doc, Bson, Document};
 use tokio::task::JoinSet;
 
 use crate::contract::{fire_at, hook_record, key, scheduled, store_contract, updated};
-use crate::mongo_server::{fresh_database_uri, PrivateServer};
 
 /// Options for `uri` that keep fires for centuries: the shared fixtures date fires near the
 /// epoch, and the default one-year retention would let the TTL monitor delete them mid-test.
@@ -45,7 +45,7 @@ store_contract!(mongo, fresh_store());
 macro_rules! with_server {
     ($uri:ident) => {
         let Some($uri) = fresh_database_uri() else {
-            crate::mongo_server::skipping(module_path!());
+            hookd_testkit::mongodb::skipping(module_path!());
             return;
         };
     };
@@ -320,7 +320,7 @@ async fn an_unreachable_server_is_unavailable() {
 #[tokio::test]
 async fn the_store_recovers_by_itself_when_its_server_returns() {
     let Some(mut server) = PrivateServer::start().await else {
-        return crate::mongo_server::skipping(module_path!());
+        return hookd_testkit::mongodb::skipping(module_path!());
     };
     let uri = format!("{}/recovery?serverSelectionTimeoutMS=500", server.uri());
     let store = migrated(&options(uri)).await;

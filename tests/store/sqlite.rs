@@ -1,10 +1,13 @@
 //! The SQLite backend: the contract suite, plus what only a file-backed store has: durability
 //! across reopening, several replicas on one file, WAL, lock contention and schema versions.
 
+use std::future::{poll_fn, Future};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use hookd::store::{HookStore, SqliteStore, StoreError};
 use rusqlite::Connection;
 use tempfile::TempDir;
@@ -139,15 +142,22 @@ async fn writes_queued_behind_another_process_lock_commit_together_minus_the_fai
     // while the remaining writes queue up behind it and then go out as one batch.
     let blocker = raw(&db_path(&dir));
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut writers = JoinSet::new();
-    for i in 0..12 {
-        let store = Arc::clone(&store);
-        let record = if i == 5 {
-            updated(&existing, "duplicate")
-        } else {
-            hook_record("g", &format!("queued-{i:02}"))
-        };
-        writers.spawn(async move { (i, store.insert_hook(&record).await) });
+    let mut writers: Vec<_> = (0..12)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let record = if i == 5 {
+                updated(&existing, "duplicate")
+            } else {
+                hook_record("g", &format!("queued-{i:02}"))
+            };
+            Box::pin(async move { (i, store.insert_hook(&record).await) })
+        })
+        .collect();
+    // The signal that a write is queued: a store write hands its job to the writer thread on
+    // its first poll and then waits for the answer, which cannot come while the lock is held.
+    for writer in &mut writers {
+        let first_poll = poll_fn(|cx| Poll::Ready(writer.as_mut().poll(cx))).await;
+        assert!(first_poll.is_pending(), "a write finished under the lock");
     }
     // WAL: reads go on while the file is locked for writing.
     let started = Instant::now();
@@ -159,10 +169,9 @@ async fn writes_queued_behind_another_process_lock_commit_together_minus_the_fai
         started.elapsed() < Duration::from_secs(1),
         "a read waited for the write lock"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
     blocker.execute_batch("COMMIT").unwrap();
 
-    for (i, result) in writers.join_all().await {
+    for (i, result) in join_all(writers).await {
         if i == 5 {
             assert!(
                 matches!(result, Err(StoreError::AlreadyExists)),

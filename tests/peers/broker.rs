@@ -5,16 +5,19 @@
 //! seeing each other's queues. The one test that restarts the broker takes [`exclusive`]; all
 //! others hold [`shared`] while they run.
 
-use std::future::Future;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hookd::config::{Settings, TaskQueue};
+use hookd::fire::sink::AmqpTaskQueue;
 use hookd::listener::AmqpSettings;
+use hookd_testkit::app::{spawn_app_with, TestApp};
+use hookd_testkit::services::amqp_url;
+use hookd_testkit::wait::eventually;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
@@ -22,8 +25,6 @@ use lapin::{BasicProperties, Channel, Connection, Consumer, ExchangeKind};
 use serde_json::{json, Value};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
-
-use crate::helpers::{spawn_app_with, TestApp};
 
 static BROKER: RwLock<()> = RwLock::const_new(());
 
@@ -35,20 +36,6 @@ pub async fn shared() -> RwLockReadGuard<'static, ()> {
 /// Held by the test that stops and starts the broker.
 pub async fn exclusive() -> RwLockWriteGuard<'static, ()> {
     BROKER.write().await
-}
-
-/// The broker's URL; `None` skips the test outside `scripts/test.sh`, which always sets it.
-pub fn url() -> Option<String> {
-    match std::env::var("HOOKD_TEST_AMQP_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("HOOKD_TEST_RUN_DIR").is_some() => {
-            panic!("scripts/test.sh must start RabbitMQ and set HOOKD_TEST_AMQP_URL")
-        }
-        Err(_) => {
-            eprintln!("skipped: HOOKD_TEST_AMQP_URL is not set (run scripts/test.sh)");
-            None
-        }
-    }
 }
 
 /// A unique name for this test's queues and exchanges.
@@ -79,6 +66,14 @@ pub fn task_queue(url: &str, exchange: &str) -> TaskQueue {
         .task_queue
 }
 
+/// The settings of an AMQP sink publishing to `exchange` on the test broker.
+pub fn amqp_task_queue(url: &str, exchange: &str) -> AmqpTaskQueue {
+    match task_queue(url, exchange) {
+        TaskQueue::Amqp(queue) => queue,
+        other => panic!("an amqp:// URL makes an AMQP task queue, not {other:?}"),
+    }
+}
+
 /// An app whose listener uses `prefix`, with the local sink.
 pub async fn listening_app(url: &str, prefix: &str) -> TestApp {
     let settings = listener_settings(url, prefix);
@@ -96,9 +91,9 @@ pub struct Fixture {
     _broker: RwLockReadGuard<'static, ()>,
 }
 
-/// A [`Fixture`] named after the test; `None` skips the test (see [`url`]).
+/// A [`Fixture`] named after the test; `None` skips the test (see [`amqp_url`]).
 pub async fn fixture(name: &str) -> Option<Fixture> {
-    let url = url()?;
+    let url = amqp_url()?;
     let broker = shared().await;
     let (prefix, exchange) = (unique(name), unique("exchange"));
     let client = Client::connect(&url).await;
@@ -154,25 +149,6 @@ pub async fn await_listener(app: &TestApp, state: &str) -> Value {
         listener_state(app).await.filter(|l| l["state"] == state)
     })
     .await
-}
-
-/// Retries `check` until it returns `Some`, for at most a minute; the one place tests wait.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`), off the test's
@@ -269,6 +245,12 @@ impl Client {
 
     /// Declares a queue bound to `exchange` for `pattern` and consumes it.
     pub async fn consume(&self, queue: &str, exchange: &str, pattern: &str) -> Consumer {
+        self.bound_queue(queue, exchange, pattern).await;
+        self.consume_existing(queue).await
+    }
+
+    /// Declares a queue bound to `exchange` (unless empty: the default exchange) for `pattern`.
+    pub async fn bound_queue(&self, queue: &str, exchange: &str, pattern: &str) {
         let options = QueueDeclareOptions {
             auto_delete: true,
             ..QueueDeclareOptions::default()
@@ -289,7 +271,17 @@ impl Client {
                 .await
                 .expect("queue bound");
         }
-        self.consume_existing(queue).await
+    }
+
+    /// Takes the next message waiting in `queue`, if there is one, without waiting for more.
+    pub async fn take(&self, queue: &str) -> Option<lapin::message::Delivery> {
+        let options = BasicGetOptions { no_ack: true };
+        let message = self
+            .channel
+            .basic_get(queue, options)
+            .await
+            .expect("basic.get");
+        message.map(|m| m.delivery)
     }
 
     /// Consumes a queue someone else declared.

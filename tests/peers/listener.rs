@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
+use hookd_testkit::app::{hook_body, spawn_app_with, Auth};
+use hookd_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::broker::{
-    self, await_listener, bound_hook, eventually, next_message, queue_exists, unique,
-};
+use crate::broker::{self, await_listener, bound_hook, next_message, queue_exists, unique};
 use crate::fires::{await_fires, by_result, fires, task_payload};
-use crate::helpers::{hook_body, spawn_app_with, Auth};
 
 #[tokio::test]
 async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_context() {

@@ -1,26 +1,68 @@
-//! The plain HTTP sink: signed POSTs, retries, and refusals as error fires.
+//! The plain HTTP sink: the sink contract, signed POSTs, retries, and refusals as error fires.
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use hookd::clock::SystemClock;
 use hookd::config::TaskQueue;
+use hookd::fire::sink::HttpSink;
+use hookd::fire::TaskSink;
 use hookd::webhook::WebhookSecret;
-use serde_json::json;
+use hookd_testkit::app::{hook_body, spawn_app_with, TestApp};
+use hookd_testkit::receiver::{answer, Answer, Received, Receiver};
+use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{hook_body, spawn_app_with, TestApp};
 use crate::quick_retries;
-use crate::receiver::{answer, Answer, Received, Receiver};
+use crate::sink_contract::{sink_contract, Peer};
 
 const SECRET_KEY: &[u8] = b"receiver-shared-secret";
+
+/// The secret hookd signs with, shared with the receiver.
+fn secret() -> WebhookSecret {
+    WebhookSecret::parse(&format!("whsec_{}", STANDARD.encode(SECRET_KEY))).unwrap()
+}
+
+/// An HTTP sink posting to a receiver on loopback, which deduplicates by `Idempotency-Key`.
+struct HttpReceiver {
+    sink: HttpSink,
+    receiver: Receiver,
+}
+
+async fn http_receiver() -> Option<HttpReceiver> {
+    let receiver = Receiver::start().await;
+    let sink = HttpSink::new(
+        reqwest::Client::new(),
+        format!("{}/tasks", receiver.url),
+        secret(),
+        quick_retries(3),
+        Arc::new(SystemClock),
+    );
+    Some(HttpReceiver { sink, receiver })
+}
+
+impl Peer for HttpReceiver {
+    fn sink(&self) -> &dyn TaskSink {
+        &self.sink
+    }
+
+    async fn deliveries(&self) -> Vec<(String, Value)> {
+        let key = |r: &Received| r.header("Idempotency-Key").unwrap_or_default().to_owned();
+        let received = self.receiver.received();
+        received.iter().map(|r| (key(r), r.json())).collect()
+    }
+}
+
+sink_contract!(http, http_receiver());
 
 async fn app_posting_to(receiver: &Receiver, attempts: u32) -> TestApp {
     let url = format!("{}/tasks", receiver.url);
     let app = spawn_app_with(move |s| {
         s.task_queue = TaskQueue::Http {
             url: url.clone(),
-            secret: WebhookSecret::parse(&format!("whsec_{}", STANDARD.encode(SECRET_KEY)))
-                .unwrap(),
+            secret: secret(),
         };
         s.sink_retry = quick_retries(attempts);
     })

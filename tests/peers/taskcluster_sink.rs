@@ -1,4 +1,5 @@
-//! The Taskcluster queue sink, against a receiver that checks requests as the queue does.
+//! The Taskcluster queue sink, against a receiver that checks requests as the queue does; and
+//! the sink contract, with a receiver that keeps tasks as the queue does.
 
 use std::time::Duration;
 
@@ -6,15 +7,52 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hawk::{Header, Key, RequestBuilder, SHA256};
 use hookd::config::TaskQueue;
+use hookd::fire::sink::TaskclusterSink;
+use hookd::fire::TaskSink;
+use hookd_testkit::app::{hook_body, spawn_app_with, Auth, TestApp};
+use hookd_testkit::receiver::{answer, Received, Receiver};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{hook_body, spawn_app_with, Auth, TestApp};
 use crate::quick_retries;
-use crate::receiver::{answer, Received, Receiver};
+use crate::sink_contract::{sink_contract, Peer};
 
 const CLIENT_ID: &str = "static/hookd";
 const ACCESS_TOKEN: &str = "queue-access-token";
+
+/// A Taskcluster sink and a queue on loopback. The real queue keeps one task per task id (the
+/// one in the URL) and accepts an identical `createTask` again.
+struct Queue {
+    sink: TaskclusterSink,
+    receiver: Receiver,
+}
+
+async fn queue() -> Option<Queue> {
+    let receiver = Receiver::start().await;
+    let sink = TaskclusterSink::new(
+        reqwest::Client::new(),
+        &receiver.url,
+        CLIENT_ID,
+        ACCESS_TOKEN,
+        quick_retries(4),
+    )
+    .expect("the receiver's URL is a root URL");
+    Some(Queue { sink, receiver })
+}
+
+impl Peer for Queue {
+    fn sink(&self) -> &dyn TaskSink {
+        &self.sink
+    }
+
+    async fn deliveries(&self) -> Vec<(String, Value)> {
+        let task_id = |r: &Received| r.path.trim_start_matches("/api/queue/v1/task/").to_owned();
+        let created = puts(&self.receiver);
+        created.iter().map(|r| (task_id(r), r.json())).collect()
+    }
+}
+
+sink_contract!(taskcluster, queue());
 
 async fn app_using_queue(receiver: &Receiver) -> TestApp {
     let root_url = receiver.url.clone();

@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use hookd_testkit::app::{hook_body, spawn_app_with, TestApp};
+use hookd_testkit::services::amqp_url;
+use hookd_testkit::wait::eventually;
 use serde_json::json;
 
-use crate::broker::{self, await_listener, bound_hook, eventually, rabbitmqctl, unique, Client};
+use crate::broker::{self, await_listener, bound_hook, rabbitmqctl, unique, Client};
 use crate::fires::fires;
-use crate::helpers::{hook_body, spawn_app_with, TestApp};
 
 /// Messages published before the broker stops, and again after it is back.
 const BATCH: usize = 20;
@@ -22,7 +24,7 @@ async fn publish_batch(client: &Client, exchange: &str, range: std::ops::Range<u
 
 #[tokio::test]
 async fn after_a_broker_restart_the_listener_reconnects_and_every_message_fires_once() {
-    let Some(url) = broker::url() else { return };
+    let Some(url) = amqp_url() else { return };
     let _broker = broker::exclusive().await;
     let (prefix, exchange, tasks) = (unique("restart"), unique("exchange"), unique("tasks"));
     let client = Client::connect(&url).await;

@@ -1,11 +1,73 @@
-//! The AMQP task sink, and the listener's retries when the sink cannot take a task.
+//! The AMQP task sink under the sink contract, and the listener's retries when the sink cannot
+//! take a task.
 
+use std::sync::Mutex;
+
+use hookd::fire::sink::AmqpSink;
+use hookd::fire::TaskSink;
+use hookd_testkit::app::{metric_value, spawn_app_with};
+use hookd_testkit::services::amqp_url;
+use hookd_testkit::wait::eventually;
 use lapin::types::AMQPValue;
 use serde_json::{json, Value};
+use tokio::sync::RwLockReadGuard;
 
 use crate::broker::{self, bound_hook, next_message, unique, Client};
 use crate::fires::{await_fires, by_result};
-use crate::helpers::{metric_value, spawn_app_with};
+use crate::sink_contract::{sink_contract, Peer};
+
+/// An AMQP sink publishing to an exchange of its own, and a queue bound to every routing key
+/// on it; the message id is the key consumers deduplicate by.
+struct Exchange {
+    sink: AmqpSink,
+    client: Client,
+    queue: String,
+    /// Every message taken from the queue so far.
+    taken: Mutex<Vec<(String, Value)>>,
+    _broker: RwLockReadGuard<'static, ()>,
+}
+
+/// A fresh exchange and queue; `None` skips the test without a broker.
+async fn exchange() -> Option<Exchange> {
+    let url = amqp_url()?;
+    let broker = broker::shared().await;
+    let (exchange, queue) = (unique("sink"), unique("sink-tasks"));
+    let client = Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    client.bound_queue(&queue, &exchange, "#").await;
+    Some(Exchange {
+        sink: AmqpSink::new(broker::amqp_task_queue(&url, &exchange)),
+        client,
+        queue,
+        taken: Mutex::new(Vec::new()),
+        _broker: broker,
+    })
+}
+
+impl Peer for Exchange {
+    fn sink(&self) -> &dyn TaskSink {
+        &self.sink
+    }
+
+    /// A confirmed publish is in the queue already, so taking until it is empty sees them all.
+    async fn deliveries(&self) -> Vec<(String, Value)> {
+        let mut fresh = Vec::new();
+        while let Some(message) = self.client.take(&self.queue).await {
+            let id = message
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string());
+            let body: Value = serde_json::from_slice(&message.data).expect("a JSON task");
+            fresh.push((id.unwrap_or_default(), body["task"].clone()));
+        }
+        let mut taken = self.taken.lock().unwrap();
+        taken.extend(fresh);
+        taken.clone()
+    }
+}
+
+sink_contract!(amqp, exchange());
 
 /// A header of a task message, as text.
 fn header(message: &lapin::message::Delivery, name: &str) -> String {
@@ -18,7 +80,7 @@ fn header(message: &lapin::message::Delivery, name: &str) -> String {
 
 #[tokio::test]
 async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lettered() {
-    let Some(url) = broker::url() else { return };
+    let Some(url) = amqp_url() else { return };
     let _broker = broker::shared().await;
     let (prefix, exchange, tasks) = (unique("retry"), unique("exchange"), unique("tasks"));
     let client = Client::connect(&url).await;
@@ -95,7 +157,7 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
 
     // Seven deliveries: two messages three times each, then one that was acked. The ack is
     // counted just after it reaches the broker, so the scrape may have to wait for it.
-    let scrape = broker::eventually("the listener counted its ack", || async {
+    let scrape = eventually("the listener counted its ack", || async {
         let scrape = app.metrics().await;
         let acked = metric_value(&scrape, "hookd_amqp_messages_acked_total");
         (acked == Some(1.0)).then_some(scrape)
@@ -120,7 +182,7 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
 
 #[tokio::test]
 async fn a_full_queue_dead_letters_its_oldest_messages_instead_of_dropping_them() {
-    let Some(url) = broker::url() else { return };
+    let Some(url) = amqp_url() else { return };
     let _broker = broker::shared().await;
     let (prefix, exchange) = (unique("overflow"), unique("exchange"));
     let client = Client::connect(&url).await;
@@ -132,7 +194,7 @@ async fn a_full_queue_dead_letters_its_oldest_messages_instead_of_dropping_them(
         .await;
     broker::await_listener(&app, "connected").await;
     let queue = format!("{prefix}/g/full");
-    broker::eventually("the hook's queue is declared", || async {
+    eventually("the hook's queue is declared", || async {
         broker::queue_exists(&url, &queue).await.then_some(())
     })
     .await;

@@ -1,9 +1,8 @@
 //! Reading what the listener did through the API: fires and the tasks in the local outbox.
 
+use hookd_testkit::app::TestApp;
+use hookd_testkit::wait::eventually;
 use serde_json::Value;
-
-use crate::broker::eventually;
-use crate::helpers::TestApp;
 
 /// Every recorded fire of `hook`, newest first.
 pub async fn fires(app: &TestApp, hook: &str) -> Vec<Value> {

@@ -1,21 +1,7 @@
 //! Failure notices: email through a real SMTP server (aiosmtpd, started by scripts/test.sh),
 //! and chat notices to a real HTTP receiver on loopback.
 
-// Shared with other test binaries; not every helper is used here.
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-#[allow(dead_code)]
-#[path = "../common/mongodb.rs"]
-mod mongo_server;
-#[allow(dead_code)]
-#[path = "../sinks/receiver.rs"]
-mod receiver;
-#[path = "../common/taskcluster.rs"]
-mod taskcluster;
-
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use hookd::clock::{Clock, ManualClock};
@@ -23,18 +9,11 @@ use hookd::domain::{
     FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, Metadata, TaskId,
 };
 use hookd::notify::{Audience, ChatNotifier, EmailNotifier, Notifier};
+use hookd_testkit::app::{hook_body, spawn_app_with};
+use hookd_testkit::receiver::Receiver;
+use hookd_testkit::services::smtp;
+use hookd_testkit::wait::eventually;
 use serde_json::json;
-
-use helpers::{hook_body, spawn_app_with};
-use receiver::Receiver;
-
-/// Where scripts/test.sh's SMTP server listens, and the maildir it delivers to.
-fn smtp() -> (String, std::path::PathBuf) {
-    let url = std::env::var("HOOKD_TEST_SMTP_URL")
-        .expect("HOOKD_TEST_SMTP_URL: run the tests through scripts/test.sh");
-    let maildir = std::env::var("HOOKD_TEST_MAILDIR").expect("HOOKD_TEST_MAILDIR");
-    (url, maildir.into())
-}
 
 /// Every delivered mail addressed to `to`.
 fn mails_to(maildir: &std::path::Path, to: &str) -> Vec<String> {
@@ -265,29 +244,16 @@ async fn an_error_fire_through_the_api_reaches_the_chat_webhook() {
         .await
         .expect_error(400, "InputError");
 
-    // The notice is sent in the background, after the answer; wait for it, boundedly.
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
-    while chat.received().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
-    let received = chat.received();
+    // The notice is sent in the background, after the answer.
+    let received = eventually("the chat webhook receives a notice", || async {
+        Some(chat.received()).filter(|r| !r.is_empty())
+    })
+    .await;
     assert_eq!(received.len(), 1, "one notice for the error fire");
     assert!(received[0].json()["text"]
         .as_str()
         .unwrap()
         .contains("g/broken"));
-}
-
-/// Waits, boundedly, until `owner` has `count` mails, and returns what arrived.
-async fn wait_for_mails(maildir: &std::path::Path, owner: &str, count: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
-    loop {
-        let mails = mails_to(maildir, owner);
-        if mails.len() >= count || std::time::Instant::now() >= deadline {
-            return mails;
-        }
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -319,7 +285,11 @@ async fn a_failing_scheduled_hook_mails_its_owner_once_per_window_and_only_if_it
         "every slot fired and failed: {fires:#}"
     );
 
-    let mails = wait_for_mails(&maildir, &loud, 1).await;
+    // The mail is sent in the background and delivered by another process.
+    let mails = eventually(&format!("a mail reaches {loud}"), || async {
+        Some(mails_to(&maildir, &loud)).filter(|m| !m.is_empty())
+    })
+    .await;
     assert_eq!(
         mails.len(),
         1,

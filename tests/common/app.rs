@@ -2,9 +2,11 @@
 //!
 //! Each app is the real `Application` on a random port with its own temp data dir and a
 //! `ManualClock`. The store is the embedded SQLite one, or, with `HOOKD_TEST_BACKEND=mongodb`,
-//! a fresh database on the MongoDB test server (`HOOKD_TEST_MONGODB_URI`). Every answer is checked against hookd's own schemas, and, for bodies that use
-//! no extension, against Taskcluster's published ones.
+//! a fresh database on the MongoDB test server (`HOOKD_TEST_MONGODB_URI`). Every answer is
+//! checked against hookd's own schemas, and, for bodies that use no extension, against
+//! Taskcluster's published ones.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -21,7 +23,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-use crate::mongo_server::fresh_database_uri;
+use crate::mongodb::fresh_database_uri;
 use crate::taskcluster::{taskcluster_file, Taskcluster};
 
 /// The root client's token in every test app.
@@ -140,7 +142,7 @@ async fn start(
     settings.workers = Some(2);
     settings.mongodb = mongodb.clone();
     settings.migrate = true;
-    settings.render_limits.worker_program = env!("CARGO_BIN_EXE_hookd").into();
+    settings.render_limits.worker_program = hookd_binary();
     customize(&mut settings);
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await
@@ -162,6 +164,24 @@ async fn start(
         server: Some(server),
         customize,
     }
+}
+
+/// The `hookd` binary of this test run, which render workers are started from.
+///
+/// Cargo names it in `CARGO_BIN_EXE_hookd` at run time as well as at compile time; a library
+/// cannot use the compile-time `env!`, which only the test binaries themselves see.
+pub fn hookd_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_hookd") {
+        return path.into();
+    }
+    // A test binary run directly, not through cargo: it sits in `target/<profile>/deps/`,
+    // hookd in `target/<profile>/`.
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in target/<profile>/deps/")
+        .join("hookd")
 }
 
 /// A client `id` with token `id-token` holding `scopes`, for `Settings::clients`.
@@ -364,12 +384,6 @@ impl TestApp {
         metric_value(&self.metrics().await, series)
     }
 
-    /// The app's data directory, e.g. for a second app on the same store.
-    #[allow(dead_code)] // used by the AMQP tests, which share these helpers
-    pub fn data_dir(&self) -> &std::path::Path {
-        self.data_dir.path()
-    }
-
     /// Runs everything the scheduler has due at the current test time, to completion.
     pub async fn tick(&self) {
         self.scheduler
@@ -394,8 +408,8 @@ impl TestApp {
         body[field].as_str().expect("a string field").to_owned()
     }
 
-    /// The app's data directory.
-    pub fn data_path(&self) -> &std::path::Path {
+    /// The app's data directory, e.g. for a second app on the same store.
+    pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }
 
@@ -414,7 +428,6 @@ impl TestApp {
     }
 
     /// Stops the server (and its scheduler and listener) for good.
-    #[allow(dead_code)] // used by the AMQP tests, which share these helpers
     pub async fn stop(mut self) {
         self.client = reqwest::Client::new();
         self.stop_server().await;

@@ -1,0 +1,35 @@
+//! The one bounded wait of the test suite.
+//!
+//! Tests synchronise on real signals wherever hookd gives one (an awaited answer, the next
+//! message of a consumer, `scheduler.tick()`). Some outcomes have none a test can await: a
+//! notice sent in the background, a listener reconnecting, a mail delivered by another
+//! process. For those, and only those, [`eventually`] checks again until the outcome shows,
+//! with a deadline so that a test that would wait forever fails instead.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long [`eventually`] keeps checking. Generous: a passing test returns as soon as its
+/// check does, so the bound only decides how long a failing test takes to say so.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The pause between two checks.
+const STEP: Duration = Duration::from_millis(25);
+
+/// Runs `check` until it returns `Some`, and returns that; panics with `what` once
+/// [`PATIENCE`] has passed. The deadline is on the real clock, so it holds in tests that pause
+/// or drive tokio's timer too.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting until {what}");
+        tokio::time::sleep(STEP).await;
+    }
+}
