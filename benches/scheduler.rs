@@ -15,10 +15,10 @@ use chrono::Utc;
 use hookd::clock::{Clock, SystemClock};
 use hookd::domain::{
     Hook, HookGroupId, HookId, HookRecord, Metadata, Roles, Schedule, SealedToken, SubmittedTask,
-    TaskId,
+    TaskId, TriggerSchema,
 };
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{FireDeps, SinkError, TaskSink, TriggerSchemas};
+use hookd::fire::{FireDeps, SinkError, TaskSink};
 use hookd::scheduler::{CatchUp, Scheduler};
 use hookd::store::{HookStore, SqliteStore};
 use serde_json::json;
@@ -53,22 +53,19 @@ fn record(i: usize, schedule: &str) -> HookRecord {
             owner: "bench@example.com".into(),
             email_on_error: false,
         },
-        schedule: vec![schedule.into()],
+        schedule: Schedule::parse(&[schedule]).unwrap(),
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
                      "created": {"$fromNow": "0 seconds"}, "deadline": {"$fromNow": "1 day"},
                      "metadata": {"name": "${firedBy} at ${now}", "description": "",
                                   "owner": "bench@example.com", "source": "https://example.com"}}),
-        trigger_schema: json!({"type": "object"}),
+        trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,
         missed_fires: None,
     };
     let mut record = HookRecord::new(hook, SealedToken("v1.bench".into()));
     // As a running scheduler would have left it: the next slot stored.
-    let next = Schedule::parse(&[schedule])
-        .unwrap()
-        .next_after(Utc::now())
-        .unwrap();
+    let next = record.hook.schedule.next_after(Utc::now()).unwrap();
     record.next_task_id = Some(TaskId::for_slot(&record.hook.key(), next));
     record.next_scheduled_date = Some(next);
     record
@@ -146,7 +143,6 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
         store: dyn_store,
         sink: sink.clone(),
         roles: Arc::new(Roles::new(vec![])),
-        trigger_schemas: Arc::new(TriggerSchemas::default()),
         metrics: Arc::new(hookd::metrics::Metrics::new()),
     };
     let (changes, _) = broadcast::channel(16);

@@ -25,7 +25,7 @@ use crate::crypto::TokenCipher;
 use crate::data_dir::{DataDir, DataDirError, ROOT_CLIENT_ID};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
-use crate::fire::{FireDeps, RenderPool, TaskSink, TriggerSchemas};
+use crate::fire::{FireDeps, RenderPool, TaskSink};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
@@ -201,7 +201,6 @@ impl Application {
             sink: task_sink(&settings, &store, &clock)?,
             notifier: Arc::new(notifier(&settings, &clock)?),
             roles,
-            trigger_schemas: Arc::new(TriggerSchemas::default()),
             renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
             metrics: Arc::clone(&metrics),
         };

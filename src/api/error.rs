@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
 use crate::domain::DomainError;
-use crate::fire::{FireError, PayloadError, SinkError};
+use crate::fire::{FireError, SinkError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 
@@ -188,9 +188,8 @@ impl From<RegistryError> for ApiError {
 impl From<FireError> for ApiError {
     fn from(e: FireError) -> Self {
         let code = match &e {
-            FireError::Payload(PayloadError::Invalid(_)) => ErrorCode::InputValidationError,
-            FireError::Payload(PayloadError::BadSchema(_))
-            | FireError::TaskId(_)
+            FireError::Payload(_) => ErrorCode::InputValidationError,
+            FireError::TaskId(_)
             | FireError::Render(_)
             | FireError::Sink(SinkError::Rejected { .. }) => ErrorCode::InputError,
             FireError::InsufficientScopes { .. }

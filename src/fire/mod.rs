@@ -8,19 +8,18 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainError, FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
+    DomainError, FireFailure, FireRecord, Hook, HookRecord, PayloadError, Roles, ScopeSet,
+    SubmittedTask, TaskId,
 };
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::{HookStore, StoreError};
 
-pub mod payload;
 pub mod render;
 mod report;
 pub mod sink;
 mod trigger;
 
-pub use payload::{PayloadError, TriggerSchemas};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
@@ -37,8 +36,6 @@ pub struct FireDeps {
     pub sink: Arc<dyn TaskSink>,
     /// Roles, for hooks that act as `hook-id:<group>/<id>`.
     pub roles: Arc<Roles>,
-    /// Compiled trigger schemas.
-    pub trigger_schemas: Arc<TriggerSchemas>,
     /// Who hears about error fires.
     pub notifier: Arc<Notifier>,
     /// The render workers, with their deadline, memory and size bounds.
@@ -59,7 +56,7 @@ pub enum Fired {
 /// Why a fire failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FireError {
-    /// The payload or the hook's trigger schema was refused; not recorded as a fire.
+    /// The payload breaks the hook's trigger schema; not recorded as a fire.
     #[error(transparent)]
     Payload(#[from] PayloadError),
     /// `payload.taskId` is not a slugid; not recorded as a fire.
@@ -120,7 +117,7 @@ pub async fn fire(
 ) -> Result<Fired, FireError> {
     let report = Report::start(deps, record.hook.key(), &trigger);
     if let Some(payload) = trigger.payload() {
-        if let Err(e) = deps.trigger_schemas.check(record, payload) {
+        if let Err(e) = record.hook.trigger_schema.validate(payload) {
             return report.finish(None, Err(e.into()));
         }
     }

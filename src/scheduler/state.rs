@@ -40,7 +40,7 @@ pub(super) enum Outcome {
 #[derive(Debug)]
 pub(super) struct ArmedAs {
     pub(super) key: HookKey,
-    schedule: Vec<String>,
+    schedule: Schedule,
     next: Option<DateTime<Utc>>,
 }
 
@@ -62,7 +62,7 @@ pub(super) struct State {
     pub(super) changes: broadcast::Receiver<HookChange>,
     /// The schedule each hook was armed with from the store, so a resync can tell which hooks
     /// another process changed.
-    schedules: HashMap<HookKey, Vec<String>>,
+    schedules: HashMap<HookKey, Schedule>,
 }
 
 impl State {
@@ -117,9 +117,7 @@ impl State {
             schedule,
             next: stored,
         } = hook;
-        let resumed = Schedule::parse(&schedule)
-            .ok()
-            .and_then(|schedule| schedule.resume(stored, now));
+        let resumed = schedule.resume(stored, now);
         self.schedules.insert(key.clone(), schedule);
         match (resumed, stored) {
             // Up to date: wait for the slot without touching the store.

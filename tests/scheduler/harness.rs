@@ -8,9 +8,12 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use hookd::clock::ManualClock;
 use hookd::crypto::TokenCipher;
-use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Roles};
+use hookd::domain::{
+    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Roles, Schedule,
+    TriggerSchema,
+};
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink, TriggerSchemas};
+use hookd::fire::{FireDeps, RenderLimits, RenderPool, TaskSink};
 use hookd::registry::HookRegistry;
 use hookd::scheduler::{CatchUp, Scheduler};
 use hookd::store::{HookStore, SqliteStore};
@@ -56,7 +59,6 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
         store: Arc::clone(&store),
         sink,
         roles: Arc::new(Roles::new(vec![])),
-        trigger_schemas: Arc::new(TriggerSchemas::default()),
         metrics: Arc::new(hookd::metrics::Metrics::new()),
     };
     let scheduler = Arc::new(Scheduler::new(
@@ -89,10 +91,10 @@ pub fn hook(id: &str, schedule: &[&str]) -> Hook {
             owner: "o@example.com".into(),
             email_on_error: false,
         },
-        schedule: schedule.iter().map(|s| s.to_string()).collect(),
+        schedule: Schedule::parse(schedule).expect("the test's schedule parses"),
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
                      "metadata": {"name": "${firedBy} at ${now}"}}),
-        trigger_schema: json!({"type": "object"}),
+        trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,
         missed_fires: None,

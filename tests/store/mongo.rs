@@ -232,6 +232,33 @@ async fn a_stored_hook_with_an_invalid_id_reads_as_corrupt() {
 }
 
 #[tokio::test]
+async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_can_be_deleted() {
+    // What a release that parses schedules more strictly finds in a database an older one wrote.
+    with_server!(uri);
+    let store = migrated(&options(&uri)).await;
+    let hook = hook_record("g", "stale");
+    store.insert_hook(&hook).await.unwrap();
+    raw(&uri)
+        .await
+        .collection::<Document>("hooks")
+        .update_one(
+            doc! { "_id": "g/stale" },
+            doc! { "$set": { "schedule": [", * * * *"] } },
+        )
+        .await
+        .unwrap();
+
+    let err = store.get_hook(&hook.hook.key()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let err = store
+        .list_hooks(&hook.hook.hook_group_id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(store.delete_hook(&hook.hook.key()).await.unwrap());
+}
+
+#[tokio::test]
 async fn the_per_hook_cap_keeps_only_the_newest_fires() {
     with_server!(uri);
     let mut capped = options(&uri);

@@ -102,6 +102,29 @@ async fn two_replicas_on_one_file_see_each_others_writes() {
     assert_eq!(b.list_hook_groups().await.unwrap(), []);
 }
 
+#[tokio::test]
+async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_can_be_deleted() {
+    // What a release that parses schedules more strictly finds in a file an older one wrote.
+    let (store, dir) = temp_store();
+    let hook = hook_record("g", "stale");
+    store.insert_hook(&hook).await.unwrap();
+    raw(&db_path(&dir))
+        .execute(
+            "UPDATE hooks SET doc = json_set(doc, '$.hook.schedule', json('[\", * * * *\"]'))",
+            [],
+        )
+        .unwrap();
+
+    let err = store.get_hook(&hook.hook.key()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let err = store
+        .list_hooks(&hook.hook.hook_group_id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(store.delete_hook(&hook.hook.key()).await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_racing_compare_and_set_have_exactly_one_winner() {
     let (a, dir) = temp_store();
