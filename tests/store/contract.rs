@@ -222,6 +222,18 @@ pub fn submitted_task(key: &HookKey) -> SubmittedTask {
     }
 }
 
+/// Checks what a backend does with a stored hook whose definition no longer parses (a backend
+/// test breaks the document by hand first): reads of it and of its group are corrupt, never a
+/// hook with an empty schedule, and deleting it still works.
+pub async fn unparsable_hook_is_corrupt_until_deleted<S: HookStore>(store: &S, hook: &HookRecord) {
+    let key = hook.hook.key();
+    let err = store.get_hook(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "get: {err:?}");
+    let err = store.list_hooks(&key.group).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "list: {err:?}");
+    assert!(store.delete_hook(&key).await.unwrap(), "delete");
+}
+
 /// Pages through every fire of `key`, `page` at a time, following the last item's cursor.
 pub async fn all_fires<S: HookStore>(store: &S, key: &HookKey, page: usize) -> Vec<FireRecord> {
     let mut seen = Vec::new();

@@ -8,7 +8,10 @@ use hookd::store::{FireCursor, HookStore, MongoOptions, MongoStore, StoreError};
 use mongodb::bson::{doc, Bson, Document};
 use tokio::task::JoinSet;
 
-use crate::contract::{fire_at, hook_record, key, scheduled, store_contract, updated};
+use crate::contract::{
+    fire_at, hook_record, key, scheduled, store_contract, unparsable_hook_is_corrupt_until_deleted,
+    updated,
+};
 use crate::mongo_server::{fresh_database_uri, PrivateServer};
 
 /// Options for `uri` that keep fires for centuries: the shared fixtures date fires near the
@@ -248,14 +251,7 @@ async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_ca
         .await
         .unwrap();
 
-    let err = store.get_hook(&hook.hook.key()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    let err = store
-        .list_hooks(&hook.hook.hook_group_id)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    assert!(store.delete_hook(&hook.hook.key()).await.unwrap());
+    unparsable_hook_is_corrupt_until_deleted(&store, &hook).await;
 }
 
 #[tokio::test]

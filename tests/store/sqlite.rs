@@ -10,7 +10,10 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
-use crate::contract::{fire_at, hook_record, key, store_contract, submitted_task, updated};
+use crate::contract::{
+    fire_at, hook_record, key, store_contract, submitted_task,
+    unparsable_hook_is_corrupt_until_deleted, updated,
+};
 
 /// A fresh store in its own temporary directory; the directory lives as long as the guard.
 fn temp_store() -> (SqliteStore, TempDir) {
@@ -115,14 +118,7 @@ async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_ca
         )
         .unwrap();
 
-    let err = store.get_hook(&hook.hook.key()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    let err = store
-        .list_hooks(&hook.hook.hook_group_id)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    assert!(store.delete_hook(&hook.hook.key()).await.unwrap());
+    unparsable_hook_is_corrupt_until_deleted(&store, &hook).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
