@@ -159,6 +159,14 @@ mod tests {
     }
 
     #[test]
+    fn hooks_with_the_same_schema_share_one_compiled_validator() {
+        let schema = json!({"type": "object", "title": "written by two hooks"});
+        let a = TriggerSchema::parse(schema.clone()).unwrap();
+        let b: TriggerSchema = serde_json::from_value(schema).unwrap();
+        assert!(Arc::ptr_eq(&a.validator, &b.validator));
+    }
+
+    #[test]
     fn a_stored_schema_that_does_not_compile_does_not_deserialize() {
         let err = serde_json::from_value::<TriggerSchema>(json!({"type": 5})).unwrap_err();
         assert!(err.to_string().contains("triggerSchema"), "{err}");

@@ -62,8 +62,7 @@ impl Slots {
         key: &HookKey,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        let store = &*self.fire.store;
-        let claimed = compare_and_set(store, key, None, |record| {
+        let claimed = compare_and_set(&*self.fire.store, key, None, |record| {
             let step = self.plan(record, now);
             let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
             let abandoned: Vec<_> = (record.claimed_slots.iter().copied())

@@ -61,3 +61,78 @@ pub async fn compare_and_set<T>(
     }
     Err(StoreError::VersionConflict)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Hook, SealedToken};
+    use crate::store::SqliteStore;
+    use serde_json::json;
+
+    /// A stored hook `g/h` at version 1.
+    async fn stored(store: &SqliteStore) -> HookRecord {
+        let hook: Hook = serde_json::from_value(json!({
+            "hookGroupId": "g", "hookId": "h", "schedule": [], "task": {},
+            "triggerSchema": {}, "bindings": [],
+            "metadata": {"name": "n", "description": "d", "owner": "o@example.com"},
+        }))
+        .unwrap();
+        let record = HookRecord::new(hook, SealedToken("sealed".into()));
+        store.insert_hook(&record).await.unwrap();
+        record
+    }
+
+    #[tokio::test]
+    async fn a_change_that_lost_a_race_runs_again_on_the_record_that_won() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let stale = stored(&store).await;
+        let mut winner = stale.clone();
+        winner.hook.metadata.description = "the other writer's".into();
+        winner.version = 2;
+        store.replace_hook(&winner, 1).await.unwrap();
+
+        let mut seen = Vec::new();
+        let (written, ()) = compare_and_set(&store, &stale.hook.key(), Some(stale), |record| {
+            seen.push(record.hook.metadata.description.clone());
+            record.hook.metadata.name = "mine".into();
+            Change::Write(())
+        })
+        .await
+        .unwrap()
+        .expect("the hook exists");
+
+        assert_eq!(
+            seen,
+            ["d", "the other writer's"],
+            "the second run saw the winner"
+        );
+        assert_eq!(written.version, 3);
+        assert_eq!(written.hook.metadata.description, "the other writer's");
+        let stored = store.get_hook(&written.hook.key()).await.unwrap();
+        assert_eq!(stored, Some(written));
+    }
+
+    #[tokio::test]
+    async fn keep_writes_nothing_and_a_missing_hook_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let record = stored(&store).await;
+        let key = record.hook.key();
+
+        let kept = compare_and_set(&store, &key, None, |_| Change::Keep("unchanged"))
+            .await
+            .unwrap();
+        assert_eq!(
+            kept.map(|(r, value)| (r.version, value)),
+            Some((1, "unchanged"))
+        );
+        assert_eq!(store.get_hook(&key).await.unwrap().unwrap().version, 1);
+
+        store.delete_hook(&key).await.unwrap();
+        let gone = compare_and_set(&store, &key, None, |_| Change::Write(()))
+            .await
+            .unwrap();
+        assert!(gone.is_none());
+    }
+}
