@@ -9,7 +9,7 @@
 //! the many hooks with the same (usually the default) schema hold one validator between them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use jsonschema::Validator;
 use serde::{Deserialize, Serialize, Serializer};
@@ -21,7 +21,7 @@ const SHARED_LIMIT: usize = 10_000;
 
 /// Compiled validators by schema text. One per process: compiling is a pure function of the
 /// text, so every store, registry and test may share the results.
-static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Validator>>>> = LazyLock::new(Mutex::default);
+static COMPILED: LazyLock<RwLock<HashMap<String, Arc<Validator>>>> = LazyLock::new(RwLock::default);
 
 /// A `triggerSchema` that is not a usable JSON Schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,14 +49,14 @@ impl TryFrom<Value> for TriggerSchema {
     /// checked on load.
     fn try_from(schema: Value) -> Result<Self, TriggerSchemaError> {
         let text = schema.to_string();
-        let shared = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = COMPILED.read().unwrap_or_else(PoisonError::into_inner);
         let validator = match shared.get(&text) {
             Some(validator) => Arc::clone(validator),
             None => {
                 // Compiled outside the lock: a slow schema must not hold up every other read.
                 drop(shared);
                 let validator = Arc::new(compile(&schema)?);
-                let mut shared = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut shared = COMPILED.write().unwrap_or_else(PoisonError::into_inner);
                 if shared.len() >= SHARED_LIMIT {
                     shared.clear();
                 }
