@@ -74,7 +74,10 @@ fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
 /// schedule, else (the schedule just changed, or no scheduler has armed the hook yet) the
 /// schedule's next time from now, which is what the scheduler will store.
 fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
-    (record.hook.schedule).resume(record.next_scheduled_date, state.clock.now())
+    record
+        .hook
+        .schedule
+        .resume(record.next_scheduled_date, state.clock.now())
 }
 
 #[derive(Deserialize)]
