@@ -132,6 +132,12 @@ impl Schedule {
         &self.written
     }
 
+    /// The entries as given, without the parsed form: what to keep of a schedule that only
+    /// needs comparing.
+    pub fn into_entries(self) -> Vec<String> {
+        self.written
+    }
+
     /// Whether the schedule has no entries.
     pub fn is_empty(&self) -> bool {
         self.parsed.is_empty()
