@@ -16,6 +16,7 @@ use hookd::clock::{Clock, SystemClock};
 use hookd::config::Settings;
 use hookd::domain::{
     Hook, HookGroupId, HookId, HookRecord, Metadata, Schedule, SealedToken, SubmittedTask, TaskId,
+    TriggerSchema,
 };
 use hookd::fire::sink::LocalSink;
 use hookd::fire::{SinkError, TaskSink};
@@ -55,22 +56,19 @@ fn record(i: usize, schedule: &str) -> HookRecord {
             owner: "bench@example.com".into(),
             email_on_error: false,
         },
-        schedule: vec![schedule.into()],
+        schedule: Schedule::parse(&[schedule]).unwrap(),
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
                      "created": {"$fromNow": "0 seconds"}, "deadline": {"$fromNow": "1 day"},
                      "metadata": {"name": "${firedBy} at ${now}", "description": "",
                                   "owner": "bench@example.com", "source": "https://example.com"}}),
-        trigger_schema: json!({"type": "object"}),
+        trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,
         missed_fires: None,
     };
     let mut record = HookRecord::new(hook, SealedToken("v1.bench".into()));
     // As a running scheduler would have left it: the next slot stored.
-    let next = Schedule::parse(&[schedule])
-        .unwrap()
-        .next_after(Utc::now())
-        .unwrap();
+    let next = record.hook.schedule.next_after(Utc::now()).unwrap();
     record.next_task_id = Some(TaskId::for_slot(&record.hook.key(), next));
     record.next_scheduled_date = Some(next);
     record

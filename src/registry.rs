@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::clock::Clock;
 use crate::crypto::{TokenCipher, TokenError};
 use crate::domain::{Hook, HookKey, HookRecord, WebhookSecrets};
-use crate::store::{HookStore, StoreError};
+use crate::store::{compare_and_set, Change, HookStore, StoreError};
 use crate::webhook;
 
 /// Changes buffered per subscriber; a subscriber that falls further behind is told it lagged
@@ -44,9 +44,6 @@ pub struct HookChange {
     /// What happened.
     pub kind: ChangeKind,
 }
-
-/// How often an update retries after losing a compare-and-set race before giving up.
-const MAX_CAS_ATTEMPTS: usize = 16;
 
 /// Why a hook write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -301,30 +298,27 @@ impl HookRegistry {
             .ok_or_else(|| RegistryError::NotFound(key.clone()))
     }
 
-    /// Read-modify-write with compare-and-set, retried when another writer got in between.
+    /// Read-modify-write with compare-and-set (see [`compare_and_set`]); `change` refusing
+    /// writes nothing.
     async fn modify<E: From<RegistryError>>(
         &self,
         key: &HookKey,
         change: impl Fn(&mut HookRecord) -> Result<(), E>,
     ) -> Result<HookRecord, E> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let mut record = self.get(key).await?;
-            let expected = record.version;
-            change(&mut record)?;
-            record.version = expected + 1;
-            match self.store.replace_hook(&record, expected).await {
-                Ok(()) => {
-                    self.announce(key, ChangeKind::Updated);
-                    return Ok(record);
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => {
-                    return Err(RegistryError::NotFound(key.clone()).into())
-                }
-                Err(e) => return Err(RegistryError::from(e).into()),
+        let changed = compare_and_set(&*self.store, key, None, |record| match change(record) {
+            Ok(()) => Change::Write(Ok(())),
+            Err(refused) => Change::Keep(Err(refused)),
+        })
+        .await
+        .map_err(RegistryError::from)?;
+        match changed {
+            None => Err(RegistryError::NotFound(key.clone()).into()),
+            Some((_, Err(refused))) => Err(refused),
+            Some((record, Ok(()))) => {
+                self.announce(key, ChangeKind::Updated);
+                Ok(record)
             }
         }
-        Err(RegistryError::from(StoreError::VersionConflict).into())
     }
 }
 
@@ -332,7 +326,7 @@ impl HookRegistry {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::domain::{HookGroupId, HookId, Metadata, TaskId};
+    use crate::domain::{HookGroupId, HookId, Metadata, Schedule, TaskId, TriggerSchema};
     use crate::store::SqliteStore;
     use serde_json::json;
 
@@ -346,9 +340,9 @@ mod tests {
                 owner: "o@example.com".into(),
                 email_on_error: true,
             },
-            schedule: vec![],
+            schedule: Schedule::default(),
             task: json!({}),
-            trigger_schema: json!({"type": "object"}),
+            trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
             bindings: vec![],
             scopes: None,
             missed_fires: None,
@@ -371,7 +365,7 @@ mod tests {
         let clock = ManualClock::new(at("2026-05-01T10:00:00Z"));
         let registry = registry(&dir, clock.clone());
         let mut every_minute = hook("h");
-        every_minute.schedule = vec!["* * * * *".into()];
+        every_minute.schedule = Schedule::parse(&["* * * * *"]).unwrap();
         let key = every_minute.key();
 
         let Created::New(created) = registry.create(every_minute).await.unwrap() else {
@@ -403,7 +397,7 @@ mod tests {
         let hourly = registry
             .update(&key, |h| {
                 let mut h = h.clone();
-                h.schedule = vec!["0 * * * *".into()];
+                h.schedule = Schedule::parse(&["0 * * * *"]).unwrap();
                 Ok::<_, RegistryError>(h)
             })
             .await

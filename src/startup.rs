@@ -31,7 +31,7 @@ use crate::crypto::TokenCipher;
 use crate::data_dir::{DataDir, DataDirError};
 use crate::domain::Roles;
 use crate::fire::sink::{AmqpSink, HttpSink, LocalSink, TaskclusterSink, TaskclusterSinkError};
-use crate::fire::{FireDeps, RenderPool, TaskSink, TriggerSchemas};
+use crate::fire::{FireDeps, RenderPool, TaskSink};
 use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
@@ -353,7 +353,6 @@ pub fn fire_deps(
         sink,
         notifier: Arc::new(notifier(settings, clock)?),
         roles: Arc::new(Roles::new(settings.roles.clone())),
-        trigger_schemas: Arc::new(TriggerSchemas::default()),
         renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
         metrics,
     })

@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
-use crate::domain::{FireRecord, HookRecord, Schedule, TaskState};
+use crate::domain::{FireRecord, HookRecord, TaskState};
 use crate::fire::iso_time;
 use crate::listener::ListenerState;
 use crate::store::FireCursor;
@@ -74,8 +74,9 @@ fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
 /// schedule, else (the schedule just changed, or no scheduler has armed the hook yet) the
 /// schedule's next time from now, which is what the scheduler will store.
 fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
-    Schedule::parse(&record.hook.schedule)
-        .ok()?
+    record
+        .hook
+        .schedule
         .resume(record.next_scheduled_date, state.clock.now())
 }
 

@@ -9,8 +9,9 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
 use crate::api::schemas::SchemaId;
-use crate::domain::{Binding, Hook, HookGroupId, HookKey, Metadata, MissedFires, Schedule};
-use crate::fire::payload;
+use crate::domain::{
+    Binding, Hook, HookGroupId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
+};
 use crate::registry::Created;
 
 /// The body of createHook and updateHook, after schema validation.
@@ -52,15 +53,16 @@ impl HookDraft {
         let trigger_schema = body
             .trigger_schema
             .unwrap_or_else(|| json!({"type": "object", "additionalProperties": false}));
-        payload::check_schema(&trigger_schema)
+        // The definition enters the domain here: parsed once, trusted from now on.
+        let trigger_schema = TriggerSchema::try_from(trigger_schema)
             .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
-        Schedule::parse(&body.schedule)
+        let schedule = Schedule::try_from(body.schedule)
             .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
         let hook = Hook {
             hook_group_id: key.group.clone(),
             hook_id: key.id.clone(),
             metadata: body.metadata,
-            schedule: body.schedule,
+            schedule,
             task: body.task,
             trigger_schema,
             bindings: Vec::new(),

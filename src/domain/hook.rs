@@ -1,10 +1,14 @@
 //! Hook definitions and the stored record around them.
+//!
+//! A [`Hook`] is valid by construction: its schedule and trigger schema are domain types that
+//! only parsing makes, and deserializing a hook (a stored one included) parses them. The parsed
+//! parts serialize back to exactly what was given, so the API echoes a definition unchanged.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId};
+use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId, TriggerSchema};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +51,12 @@ pub struct Hook {
     pub hook_id: HookId,
     /// Who owns it and what it is.
     pub metadata: Metadata,
-    /// Cron patterns; empty when the hook never fires on time.
-    pub schedule: Vec<String>,
+    /// Cron patterns, parsed; empty when the hook never fires on time.
+    pub schedule: Schedule,
     /// JSON-e template of the task to create.
     pub task: Value,
-    /// JSON Schema that trigger payloads must satisfy.
-    pub trigger_schema: Value,
+    /// JSON Schema that trigger payloads must satisfy, compiled.
+    pub trigger_schema: TriggerSchema,
     /// AMQP bindings that fire the hook.
     pub bindings: Vec<Binding>,
     /// Extension: the scopes tasks of this hook may carry. When absent, the role
@@ -136,12 +140,9 @@ impl HookRecord {
 
     /// Sets the next slot to the schedule's first fire time after `now`, the moment its
     /// definition was accepted, with that slot's task id. Without it the first slot would be
-    /// whichever follows the moment a scheduler first looked at the hook. A schedule that does
-    /// not parse (the API refuses those) leaves nothing scheduled.
+    /// whichever follows the moment a scheduler first looked at the hook.
     pub fn schedule_from(&mut self, now: DateTime<Utc>) {
-        let next = Schedule::parse(&self.hook.schedule)
-            .ok()
-            .and_then(|schedule| schedule.resume(None, now));
+        let next = self.hook.schedule.resume(None, now);
         self.next_task_id = next.map(|slot| TaskId::for_slot(&self.hook.key(), slot));
         self.next_scheduled_date = next;
     }

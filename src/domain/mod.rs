@@ -1,6 +1,8 @@
 //! The hook model: validated identifiers, scopes, hook definitions, fires and submitted tasks.
 //!
-//! Everything here is plain data plus the rules that keep it valid. Nothing in this module does
+//! Everything here is plain data plus the rules that keep it valid. Values are parsed where they
+//! enter, whatever the path (an API body, a stored document, a test): a [`Hook`] holds a parsed
+//! [`Schedule`] and a compiled [`TriggerSchema`], so nothing downstream checks them again. Nothing in this module does
 //! I/O or knows about HTTP, storage or brokers; the outer layers convert into these types at
 //! their edges and trust them afterwards.
 
@@ -11,6 +13,7 @@ mod missed_fires;
 mod schedule;
 pub mod scopes;
 mod task;
+mod trigger_schema;
 
 pub use fire::{FireFailure, FireRecord, FiredBy};
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
@@ -19,6 +22,7 @@ pub use missed_fires::{MissedFires, UnknownMissedFires};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};
+pub use trigger_schema::{PayloadError, TriggerSchema, TriggerSchemaError};
 
 /// A value that failed domain validation; the message is written for the API caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,9 @@
 //! Cron schedules: parsing a hook's `schedule` entries and finding fire times.
 //!
+//! A [`Schedule`] can only be made by parsing, so a hook that holds one never needs to check its
+//! entries again. It keeps the entries as given, which is what it serializes back to and what
+//! two schedules are compared by.
+//!
 //! Entries have 5 fields, or 6 with seconds first, with standard weekday numbering (0 and 7
 //! are Sunday), names (`MON`, `JAN`) and the `@daily`-style macros. Times are UTC unless the
 //! entry starts with `TZ=<IANA name> ` (an extension). With several entries, the earliest next
@@ -13,6 +17,7 @@ use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A schedule entry that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +41,77 @@ struct Entry {
 }
 
 /// A parsed schedule; empty (the default) when the hook never fires on time.
-#[derive(Debug, Clone, Default)]
-pub struct Schedule(Vec<Entry>);
+///
+/// Equality compares the entries as written: a changed entry is a changed schedule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Schedule {
+    /// The entries as given, for serializing back exactly.
+    written: Vec<String>,
+    parsed: Vec<Entry>,
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.written == other.written
+    }
+}
+
+impl TryFrom<Vec<String>> for Schedule {
+    type Error = ScheduleError;
+
+    /// Parses every entry; serde goes through here too, so a stored hook is parsed on load.
+    fn try_from(entries: Vec<String>) -> Result<Self, ScheduleError> {
+        let parser = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .year(Year::Disallowed)
+            .build();
+        let parsed = entries
+            .iter()
+            .map(|entry| parse_entry(&parser, entry))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            written: entries,
+            parsed,
+        })
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.written.serialize(serializer)
+    }
+}
+
+/// Parses one entry, see the module docs.
+fn parse_entry(parser: &CronParser, entry: &str) -> Result<Entry, ScheduleError> {
+    let invalid = |reason: String| ScheduleError {
+        entry: entry.to_owned(),
+        reason,
+    };
+    let (zone, pattern) = split_zone(entry).map_err(invalid)?;
+    // croner accepts more fields than cron does; only 5 or 6 are cron.
+    let fields = pattern.split_whitespace().count();
+    if !pattern.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(invalid(format!(
+            "expected 5 fields, or 6 with seconds first, not {fields}"
+        )));
+    }
+    // croner reads a stray comma as an empty list: a field that matches nothing, so finding
+    // the next time would search for tens of seconds and find none.
+    if pattern
+        .split_whitespace()
+        .any(|field| field.split(',').any(str::is_empty))
+    {
+        return Err(invalid(
+            "a field has an empty list item (a stray comma)".into(),
+        ));
+    }
+    let cron = parser
+        .parse(expand_alias(pattern))
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Entry { cron, zone })
+}
 
 impl Schedule {
     /// Parses every entry.
@@ -45,58 +119,38 @@ impl Schedule {
     /// # Errors
     /// [`ScheduleError`] naming the first entry that does not parse, and why.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, ScheduleError> {
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .build();
-        entries
-            .iter()
-            .map(|entry| {
-                let entry = entry.as_ref();
-                let invalid = |reason: String| ScheduleError {
-                    entry: entry.to_owned(),
-                    reason,
-                };
-                let (zone, pattern) = split_zone(entry).map_err(invalid)?;
-                // croner accepts more fields than cron does; only 5 or 6 are cron.
-                let fields = pattern.split_whitespace().count();
-                if !pattern.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
-                    return Err(invalid(format!(
-                        "expected 5 fields, or 6 with seconds first, not {fields}"
-                    )));
-                }
-                // croner reads a stray comma as an empty list: a field that matches nothing,
-                // so finding the next time would search for tens of seconds and find none.
-                if pattern
-                    .split_whitespace()
-                    .any(|field| field.split(',').any(str::is_empty))
-                {
-                    return Err(invalid(
-                        "a field has an empty list item (a stray comma)".into(),
-                    ));
-                }
-                let cron = parser
-                    .parse(expand_alias(pattern))
-                    .map_err(|e| invalid(e.to_string()))?;
-                Ok(Entry { cron, zone })
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
+        Self::try_from(
+            entries
+                .iter()
+                .map(|e| e.as_ref().to_owned())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The entries as given.
+    pub fn entries(&self) -> &[String] {
+        &self.written
+    }
+
+    /// The entries as given, without the parsed form: what to keep of a schedule that only
+    /// needs comparing.
+    pub fn into_entries(self) -> Vec<String> {
+        self.written
     }
 
     /// Whether the schedule has no entries.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.parsed.is_empty()
     }
 
     /// The earliest time strictly after `after` that some entry matches.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.0.iter().filter_map(|e| e.next_after(after)).min()
+        self.parsed.iter().filter_map(|e| e.next_after(after)).min()
     }
 
     /// The latest time at or before `at` that some entry matches.
     pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.0
+        self.parsed
             .iter()
             .filter_map(|e| e.latest_at_or_before(at))
             .max()
@@ -383,6 +437,16 @@ mod tests {
             schedule.latest_at_or_before(at("2026-05-01T10:30:00Z")),
             Some(at("2026-05-01T10:30:00Z"))
         );
+    }
+
+    #[test]
+    fn a_schedule_serializes_back_as_written_and_a_bad_stored_one_does_not_load() {
+        let written = serde_json::json!(["0 0 * * *", "TZ=Europe/Berlin 30 9 * * 1-5"]);
+        let schedule: Schedule = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&schedule).unwrap(), written);
+        assert_eq!(schedule, Schedule::parse(schedule.entries()).unwrap());
+        let err = serde_json::from_value::<Schedule>(serde_json::json!([", * * * *"])).unwrap_err();
+        assert!(err.to_string().contains("stray comma"), "{err}");
     }
 
     #[test]

@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use super::payload::PayloadError;
 use super::render::pool::{PoolError, RenderWorkerUnavailable};
 use super::render::RenderError;
 use super::sink::SinkError;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, PayloadError};
 use crate::metrics::FireResult;
 use crate::notify::Audience;
 use crate::store::StoreError;
@@ -118,10 +117,8 @@ impl FireError {
         use FailureClass as Class;
         let (record, transient, class) = match self {
             Self::NotJson(_) => (Record::Refusal, false, Class::Malformed),
-            Self::Payload(PayloadError::Invalid(_)) => {
-                (Record::Refusal, false, Class::InvalidPayload)
-            }
-            Self::Payload(PayloadError::BadSchema(_)) | Self::TaskId(_) => {
+            Self::Payload(_) => (Record::Refusal, false, Class::InvalidPayload),
+            Self::TaskId(_) => {
                 (Record::Refusal, false, Class::BadInput)
             }
             Self::Render(_) => (Record::ErrorFire("InputError"), false, Class::BadInput),
@@ -186,7 +183,11 @@ mod tests {
     fn only_outages_are_transient_and_only_what_reached_the_render_step_is_an_error_fire() {
         let cases: Vec<(FireError, FireResult, bool, Option<Audience>)> = vec![
             (
-                PayloadError::Invalid("x".into()).into(),
+                crate::domain::TriggerSchema::parse(serde_json::json!({"type": "string"}))
+                    .expect("a valid schema")
+                    .validate(&serde_json::json!(1))
+                    .expect_err("1 is not a string")
+                    .into(),
                 FireResult::Refused,
                 false,
                 None,

@@ -15,14 +15,12 @@ use crate::notify::{Audience, Notifier};
 use crate::store::HookStore;
 
 mod error;
-pub mod payload;
 pub mod render;
 mod report;
 pub mod sink;
 mod trigger;
 
 pub use error::{Disposition, FailureClass, FireError, Record};
-pub use payload::{PayloadError, TriggerSchemas};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
@@ -39,8 +37,6 @@ pub struct FireDeps {
     pub sink: Arc<dyn TaskSink>,
     /// Roles, for hooks that act as `hook-id:<group>/<id>`.
     pub roles: Arc<Roles>,
-    /// Compiled trigger schemas.
-    pub trigger_schemas: Arc<TriggerSchemas>,
     /// Who hears about error fires.
     pub notifier: Arc<Notifier>,
     /// The render workers, with their deadline, memory and size bounds.
@@ -91,7 +87,7 @@ async fn create_task(
 ) -> Result<Fired, FireError> {
     trigger.check_readable()?;
     if let Some(payload) = trigger.payload() {
-        deps.trigger_schemas.check(record, payload)?;
+        record.hook.trigger_schema.validate(payload)?;
     }
     trigger.check_task_id()?;
     let hook = &record.hook;

@@ -21,6 +21,7 @@ use super::delivery::{self, DeliveryContext};
 use super::topology::{Topology, TopologyError};
 use super::ListenerDeps;
 use crate::domain::{Binding, HookKey};
+use crate::store::{every_hook, StoreError};
 
 /// A running consumer of one hook's queue.
 struct HookConsumer {
@@ -144,16 +145,14 @@ impl<'a> Reconciler<'a> {
     }
 
     /// Every stored hook that has bindings.
-    async fn wanted(&self) -> Result<HashMap<HookKey, Vec<Binding>>, crate::store::StoreError> {
-        let store = &self.deps.fire.store;
+    async fn wanted(&self) -> Result<HashMap<HookKey, Vec<Binding>>, StoreError> {
         let mut wanted = HashMap::new();
-        for group in store.list_hook_groups().await? {
-            for record in store.list_hooks(&group).await? {
-                if !record.hook.bindings.is_empty() {
-                    wanted.insert(record.hook.key(), record.hook.bindings);
-                }
+        every_hook(&*self.deps.fire.store, |record| {
+            if !record.hook.bindings.is_empty() {
+                wanted.insert(record.hook.key(), record.hook.bindings);
             }
-        }
+        })
+        .await?;
         Ok(wanted)
     }
 

@@ -10,12 +10,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::{plan, CatchUp, Plan};
-use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
+use crate::domain::{HookKey, HookRecord, TaskId};
 use crate::fire::{self, FireDeps, Trigger};
-use crate::store::StoreError;
-
-/// How often one step re-reads and retries after losing a compare-and-set race.
-const MAX_CAS_ATTEMPTS: usize = 16;
+use crate::store::{compare_and_set, Change, StoreError};
 
 /// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
 /// any scheduler visiting the hook fires it. A live replica finishes a slot within seconds
@@ -65,11 +62,8 @@ impl Slots {
         key: &HookKey,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let Some(mut record) = self.fire.store.get_hook(key).await? else {
-                return Ok(Claim::Gone);
-            };
-            let step = self.plan(&record, now);
+        let claimed = compare_and_set(&*self.fire.store, key, None, |record| {
+            let step = self.plan(record, now);
             let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
             let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
                 .filter(|slot| *slot < now - CLAIM_LEASE)
@@ -78,54 +72,39 @@ impl Slots {
                 && record.next_scheduled_date == step.next
                 && record.next_task_id == next_task_id
             {
-                return Ok(Claim::Armed {
-                    next: step.next,
-                    abandoned,
-                });
+                return Change::Keep((step, abandoned));
             }
-            let expected = record.version;
-            record.version += 1;
             record.next_scheduled_date = step.next;
             record.next_task_id = next_task_id;
             record.claimed_slots.extend(&step.fire);
             record.claimed_slots.sort_unstable();
             record.claimed_slots.dedup();
-            match self.fire.store.replace_hook(&record, expected).await {
-                Ok(()) if step.fire.is_empty() => {
-                    return Ok(Claim::Armed {
-                        next: step.next,
-                        abandoned,
-                    })
-                }
-                Ok(()) => {
-                    return Ok(Claim::Won {
-                        record: Box::new(record),
-                        slots: step.fire,
-                        abandoned,
-                    })
-                }
-                Err(StoreError::VersionConflict) => continue,
-                Err(StoreError::NotFound) => return Ok(Claim::Gone),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::VersionConflict)
+            Change::Write((step, abandoned))
+        })
+        .await?;
+        Ok(match claimed {
+            None => Claim::Gone,
+            Some((_, (step, abandoned))) if step.fire.is_empty() => Claim::Armed {
+                next: step.next,
+                abandoned,
+            },
+            Some((record, (step, abandoned))) => Claim::Won {
+                record: Box::new(record),
+                slots: step.fire,
+                abandoned,
+            },
+        })
     }
 
     fn plan(&self, record: &HookRecord, now: DateTime<Utc>) -> Plan {
-        // The API refuses bad entries, so a stored one that does not parse is left alone
-        // rather than fired on a guess.
-        let schedule = Schedule::parse(&record.hook.schedule).unwrap_or_else(|e| {
-            tracing::warn!(hook = %record.hook.key(), error = %e, "stored schedule does not parse");
-            Schedule::default()
-        });
+        let schedule = &record.hook.schedule;
         match schedule.resume(record.next_scheduled_date, now) {
             Some(due) => {
                 let catch_up = CatchUp {
                     policy: record.hook.missed_fires.unwrap_or(self.catch_up.policy),
                     ..self.catch_up
                 };
-                plan(&schedule, due, now, catch_up)
+                plan(schedule, due, now, catch_up)
             }
             None => Plan {
                 fire: Vec::new(),
@@ -171,25 +150,16 @@ impl Slots {
 
     /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
     /// saves a read when nobody wrote the hook since.
-    async fn release(&self, mut record: HookRecord, slot: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn release(&self, record: HookRecord, slot: DateTime<Utc>) -> Result<(), StoreError> {
         let key = record.hook.key();
-        for _ in 0..MAX_CAS_ATTEMPTS {
+        compare_and_set(&*self.fire.store, &key, Some(record), |record| {
             if !record.claimed_slots.contains(&slot) {
-                return Ok(());
+                return Change::Keep(());
             }
-            let expected = record.version;
-            record.version += 1;
             record.claimed_slots.retain(|claimed| *claimed != slot);
-            match self.fire.store.replace_hook(&record, expected).await {
-                Ok(()) | Err(StoreError::NotFound) => return Ok(()),
-                Err(StoreError::VersionConflict) => {}
-                Err(e) => return Err(e),
-            }
-            match self.fire.store.get_hook(&key).await? {
-                Some(current) => record = current,
-                None => return Ok(()),
-            }
-        }
-        Err(StoreError::VersionConflict)
+            Change::Write(())
+        })
+        .await?;
+        Ok(())
     }
 }

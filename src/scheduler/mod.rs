@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::domain::HookKey;
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
-use crate::store::{HookStore, StoreError};
+use crate::store::{every_hook, HookStore, StoreError};
 use claim::{Claim, SlotFate, Slots};
 use state::{adopt, ArmedAs, Pending, State, TimerUpdate};
 
@@ -173,11 +173,7 @@ impl Scheduler {
         let store = &self.slots.fire.store;
         let now = self.clock.now();
         state.clear();
-        for group in store.list_hook_groups().await? {
-            for record in store.list_hooks(&group).await? {
-                state.arm_with_claims(&record, now);
-            }
-        }
+        every_hook(&**store, |record| state.arm_with_claims(&record, now)).await?;
         tracing::info!(hooks = state.hooks.len(), "scheduler armed");
         Ok(())
     }
@@ -305,11 +301,9 @@ impl Scheduler {
     }
 }
 
-/// What the timer needs of every stored hook, read group by group.
+/// What the timer needs of every stored hook.
 async fn read_all(store: Arc<dyn HookStore>) -> Result<Vec<ArmedAs>, StoreError> {
     let mut stored = Vec::new();
-    for group in store.list_hook_groups().await? {
-        stored.extend(store.list_hooks(&group).await?.iter().map(ArmedAs::of));
-    }
+    every_hook(&*store, |record| stored.push(ArmedAs::of(&record))).await?;
     Ok(stored)
 }

@@ -40,7 +40,7 @@ pub(super) enum TimerUpdate {
 #[derive(Debug)]
 pub(super) struct ArmedAs {
     pub(super) key: HookKey,
-    schedule: Vec<String>,
+    schedule: Schedule,
     next: Option<DateTime<Utc>>,
 }
 
@@ -60,8 +60,9 @@ pub(super) struct State {
     pub(super) retries: Timer<Pending>,
     pub(super) attempts: HashMap<Pending, u32>,
     pub(super) changes: broadcast::Receiver<HookChange>,
-    /// The schedule each hook was armed with from the store, so a resync can tell which hooks
-    /// another process changed.
+    /// The schedule entries each hook was armed with from the store, so a resync can tell
+    /// which hooks another process changed. The entries as written, not the parsed schedule:
+    /// this map lives as long as the process and holds every scheduled hook.
     schedules: HashMap<HookKey, Vec<String>>,
 }
 
@@ -99,7 +100,7 @@ impl State {
 
     /// Whether the timer already holds the hook as stored: same schedule, same next slot.
     pub(super) fn is_armed_as(&self, stored: &ArmedAs) -> bool {
-        self.schedules.get(&stored.key) == Some(&stored.schedule)
+        self.schedules.get(&stored.key).map(Vec::as_slice) == Some(stored.schedule.entries())
             && self.hooks.due(&stored.key) == stored.next
     }
 
@@ -117,10 +118,8 @@ impl State {
             schedule,
             next: stored,
         } = hook;
-        let resumed = Schedule::parse(&schedule)
-            .ok()
-            .and_then(|schedule| schedule.resume(stored, now));
-        self.schedules.insert(key.clone(), schedule);
+        let resumed = schedule.resume(stored, now);
+        self.schedules.insert(key.clone(), schedule.into_entries());
         match (resumed, stored) {
             // Up to date: wait for the slot without touching the store.
             (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),

@@ -2,7 +2,9 @@
 //!
 //! [`HookStore`] is a handful of primitive document operations. Everything that is the same for
 //! every backend (id rules, defaults, idempotent-create comparison, token sealing) lives above the
-//! trait, so a backend only has to store and fetch faithfully. The behaviour every backend must
+//! trait, so a backend only has to store and fetch faithfully. Two mechanisms over the trait live
+//! here for every caller: the compare-and-set loop ([`compare_and_set`]) and the walk over every
+//! stored hook ([`every_hook`]). The behaviour every backend must
 //! show is written once, as the contract suite in `tests/store/`.
 
 use async_trait::async_trait;
@@ -11,10 +13,14 @@ use uuid::Uuid;
 
 use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
 
+mod cas;
 pub mod mongo;
+mod scan;
 pub mod sqlite;
 
+pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
+pub use scan::every_hook;
 pub use sqlite::SqliteStore;
 
 /// A position in a hook's fire history: fires strictly older than this come next.
@@ -46,7 +52,10 @@ pub enum StoreError {
     /// The backend failed in a way retrying will not fix.
     #[error("the store failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A stored document or key could not be decoded.
+    /// A stored document or key could not be decoded. This includes a hook whose definition no
+    /// longer parses (a release made parsing stricter since it was written): it is never loaded
+    /// half-parsed or with an empty schedule. Reads of that hook, and scans over every hook,
+    /// fail until an operator removes the hook or fixes its document; deleting it needs no read.
     #[error("a stored document is unreadable")]
     Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

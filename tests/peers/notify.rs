@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use hookd::clock::{Clock, ManualClock};
 use hookd::domain::{
-    FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, Metadata, TaskId,
+    FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, Metadata, Schedule, TaskId,
+    TriggerSchema,
 };
 use hookd::notify::{Audience, ChatNotifier, EmailNotifier, Notifier};
 use hookd_testkit::app::{hook_body, spawn_app_with};
@@ -41,9 +42,9 @@ fn hook(owner: &str, email_on_error: bool) -> Hook {
             owner: owner.into(),
             email_on_error,
         },
-        schedule: vec!["0 0 * * *".into()],
+        schedule: Schedule::parse(&["0 0 * * *"]).unwrap(),
         task: json!({}),
-        trigger_schema: json!({}),
+        trigger_schema: TriggerSchema::parse(json!({})).unwrap(),
         bindings: vec![],
         scopes: None,
         missed_fires: None,

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use hookd::clock::{Clock, ManualClock};
 use hookd::config::Settings;
 use hookd::crypto::TokenCipher;
-use hookd::domain::{FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata};
+use hookd::domain::{
+    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata,
+    Schedule, TriggerSchema};
 use hookd::fire::sink::LocalSink;
 use hookd::fire::TaskSink;
 use hookd::metrics::Metrics;
@@ -84,10 +86,10 @@ pub fn hook(id: &str, schedule: &[&str]) -> Hook {
             owner: "o@example.com".into(),
             email_on_error: false,
         },
-        schedule: schedule.iter().map(|s| s.to_string()).collect(),
+        schedule: Schedule::parse(schedule).expect("the test's schedule parses"),
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
                      "metadata": {"name": "${firedBy} at ${now}"}}),
-        trigger_schema: json!({"type": "object"}),
+        trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,
         missed_fires: None,

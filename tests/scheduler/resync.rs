@@ -1,6 +1,7 @@
 //! A scheduler-only process learns of hooks created, changed and removed through another
 //! process's API (whose change announcements it never hears) by resyncing with the store.
 
+use hookd::domain::Schedule;
 use hookd::registry::RegistryError;
 
 use crate::harness::{at, fires, fresh_store, hook, key, node};
@@ -30,7 +31,7 @@ async fn a_resync_picks_up_hooks_created_changed_and_removed_elsewhere() {
     api.registry
         .update(&key("moved"), |h| {
             let mut h = h.clone();
-            h.schedule = vec!["*/5 * * * *".into()];
+            h.schedule = Schedule::parse(&["*/5 * * * *"]).unwrap();
             Ok::<_, RegistryError>(h)
         })
         .await

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId, WebhookSecrets,
+    Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
+    WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -134,7 +135,7 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
             owner: "releng@example.com".into(),
             email_on_error: true,
         },
-        schedule: vec!["0 0 3 * * *".into(), "0 30 15 * * 1-5".into()],
+        schedule: Schedule::parse(&["0 0 3 * * *", "0 30 15 * * 1-5"]).expect("valid schedule"),
         task: json!({
             "$let": {"branch": {"$if": "firedBy == 'triggerHook'", "then": "${payload.branch}",
                                 "else": "main"}},
@@ -157,11 +158,12 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
                 "tags": {},
             },
         }),
-        trigger_schema: json!({
+        trigger_schema: TriggerSchema::parse(json!({
             "type": "object",
             "properties": {"branch": {"type": "string", "pattern": "^[a-z0-9/-]+$"}},
             "additionalProperties": false,
-        }),
+        }))
+        .expect("valid trigger schema"),
         bindings: vec![Binding {
             exchange: "exchange/taskcluster-github/v1/push".into(),
             routing_key_pattern: "primary.example.#".into(),
@@ -220,6 +222,18 @@ pub fn submitted_task(key: &HookKey) -> SubmittedTask {
     }
 }
 
+/// Checks what a backend does with a stored hook whose definition no longer parses (a backend
+/// test breaks the document by hand first): reads of it and of its group are corrupt, never a
+/// hook with an empty schedule, and deleting it still works.
+pub async fn unparsable_hook_is_corrupt_until_deleted<S: HookStore>(store: &S, hook: &HookRecord) {
+    let key = hook.hook.key();
+    let err = store.get_hook(&key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "get: {err:?}");
+    let err = store.list_hooks(&key.group).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "list: {err:?}");
+    assert!(store.delete_hook(&key).await.unwrap(), "delete");
+}
+
 /// Pages through every fire of `key`, `page` at a time, following the last item's cursor.
 pub async fn all_fires<S: HookStore>(store: &S, key: &HookKey, page: usize) -> Vec<FireRecord> {
     let mut seen = Vec::new();
@@ -270,7 +284,7 @@ pub async fn inserted_hooks_read_back_with_every_field<S: HookStore>(store: S) {
     full.hook.metadata.email_on_error = false;
     full.hook.scopes = Some(vec!["queue:create-task:proj-releng/*".into()]);
     full.hook.missed_fires = Some(MissedFires::All);
-    full.hook.schedule = vec![];
+    full.hook.schedule = Schedule::default();
     full.hook.bindings = vec![];
     for record in [&plain, &full] {
         store.insert_hook(record).await.expect("insert");

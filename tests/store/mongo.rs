@@ -10,7 +10,10 @@ use hookd_testkit::mongodb::{fresh_database_uri, PrivateServer};
 use mongodb::bson::{doc, Bson, Document};
 use tokio::task::JoinSet;
 
-use crate::contract::{fire_at, hook_record, key, scheduled, store_contract, updated};
+use crate::contract::{
+    fire_at, hook_record, key, scheduled, store_contract, unparsable_hook_is_corrupt_until_deleted,
+    updated,
+};
 
 /// Options for `uri` that keep fires for centuries: the shared fixtures date fires near the
 /// epoch, and the default one-year retention would let the TTL monitor delete them mid-test.
@@ -231,6 +234,26 @@ async fn a_stored_hook_with_an_invalid_id_reads_as_corrupt() {
         .unwrap();
     let err = store.list_hooks(&key("g", "x").group).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_can_be_deleted() {
+    // What a release that parses schedules more strictly finds in a database an older one wrote.
+    with_server!(uri);
+    let store = migrated(&options(&uri)).await;
+    let hook = hook_record("g", "stale");
+    store.insert_hook(&hook).await.unwrap();
+    raw(&uri)
+        .await
+        .collection::<Document>("hooks")
+        .update_one(
+            doc! { "_id": "g/stale" },
+            doc! { "$set": { "schedule": [", * * * *"] } },
+        )
+        .await
+        .unwrap();
+
+    unparsable_hook_is_corrupt_until_deleted(&store, &hook).await;
 }
 
 #[tokio::test]

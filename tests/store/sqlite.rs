@@ -13,7 +13,10 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
-use crate::contract::{fire_at, hook_record, key, store_contract, submitted_task, updated};
+use crate::contract::{
+    fire_at, hook_record, key, store_contract, submitted_task,
+    unparsable_hook_is_corrupt_until_deleted, updated,
+};
 
 /// A fresh store in its own temporary directory; the directory lives as long as the guard.
 fn temp_store() -> (SqliteStore, TempDir) {
@@ -103,6 +106,22 @@ async fn two_replicas_on_one_file_see_each_others_writes() {
     assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
     assert!(a.delete_hook(&hook.hook.key()).await.unwrap());
     assert_eq!(b.list_hook_groups().await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_stored_hook_whose_definition_no_longer_parses_reads_as_corrupt_and_can_be_deleted() {
+    // What a release that parses schedules more strictly finds in a file an older one wrote.
+    let (store, dir) = temp_store();
+    let hook = hook_record("g", "stale");
+    store.insert_hook(&hook).await.unwrap();
+    raw(&db_path(&dir))
+        .execute(
+            "UPDATE hooks SET doc = json_set(doc, '$.hook.schedule', json('[\", * * * *\"]'))",
+            [],
+        )
+        .unwrap();
+
+    unparsable_hook_is_corrupt_until_deleted(&store, &hook).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

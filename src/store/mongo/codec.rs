@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::error::{to_i64, MongoError};
 use crate::domain::{
     Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, SealedToken, SubmittedTask, TaskId, WebhookSecrets,
+    Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
+    WebhookSecrets,
 };
 use crate::store::StoreError;
 
@@ -107,9 +108,9 @@ impl HookDoc {
             hook_group_id: hook.hook_group_id.clone(),
             hook_id: hook.hook_id.clone(),
             metadata: hook.metadata.clone(),
-            schedule: hook.schedule.clone(),
+            schedule: hook.schedule.entries().to_vec(),
             task: to_json_text(&hook.task),
-            trigger_schema: to_json_text(&hook.trigger_schema),
+            trigger_schema: to_json_text(hook.trigger_schema.as_json()),
             bindings: hook.bindings.clone(),
             scopes: hook.scopes.clone(),
             missed_fires: hook.missed_fires,
@@ -132,9 +133,11 @@ impl HookDoc {
                 hook_group_id: self.hook_group_id,
                 hook_id: self.hook_id,
                 metadata: self.metadata,
-                schedule: self.schedule,
+                // Parsed like any definition that enters; see `StoreError::Corrupt`.
+                schedule: Schedule::try_from(self.schedule).map_err(corrupt)?,
                 task: from_json_text(&self.task)?,
-                trigger_schema: from_json_text(&self.trigger_schema)?,
+                trigger_schema: TriggerSchema::try_from(from_json_text(&self.trigger_schema)?)
+                    .map_err(corrupt)?,
                 bindings: self.bindings,
                 scopes: self.scopes,
                 missed_fires: self.missed_fires,
