@@ -4,6 +4,11 @@
 //! every backend (id rules, defaults, idempotent-create comparison, token sealing) lives above the
 //! trait, so a backend only has to store and fetch faithfully. The behaviour every backend must
 //! show is written once, as the contract suite in `tests/store/`.
+//!
+//! Owns: the trait, [`StoreError`] and the record shapes the backends share; `sqlite/` and
+//! `mongo/` each own their queries, schema and driver errors (which stop there). Leaves to
+//! others: the rules above the trait (`registry`), what a hook is (`domain`), timing each call
+//! (`metrics::MeteredStore`), and choosing a backend (`startup`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
