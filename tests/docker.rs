@@ -418,3 +418,23 @@ fn compose_hookd_reaches_its_services_and_is_reached_on_its_listen_port() {
         );
     }
 }
+
+#[test]
+fn compose_gives_hookd_twice_its_shutdown_grace_before_sigkill() {
+    let compose = compose();
+    let hookd = &services(&compose)["hookd"];
+    let grace: u64 = str_of(&hookd["environment"]["HOOKD_SHUTDOWN_GRACE_SECS"])
+        .parse()
+        .expect("HOOKD_SHUTDOWN_GRACE_SECS is a number of seconds");
+    let stop = str_of(&hookd["stop_grace_period"]);
+    let stop: u64 = stop
+        .strip_suffix('s')
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or_else(|| panic!("stop_grace_period {stop} is not whole seconds"));
+
+    // Requests drain first, then fires and loops, each for up to the grace (docs/configuration.md).
+    assert!(
+        stop > 2 * grace,
+        "stop_grace_period {stop}s does not outlast two shutdown graces of {grace}s"
+    );
+}
