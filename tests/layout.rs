@@ -10,7 +10,7 @@
 //! item) is seen at its `use` line.
 //!
 //! Run it with `cargo test --test layout`; a failure lists each cycle with its files and the
-//! lines that close it, and each import that points the wrong way.
+//! lines that make it, and each import that points the wrong way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -214,8 +214,8 @@ fn skip_string(chars: &[char], mut i: usize, line: &mut usize) -> usize {
     i
 }
 
-/// If `r"`, `r#"`, `br"`, ... starts at `i`: the index just past the opening quote and the
-/// number of `#`s, packed as `(index, hashes)` in the caller's skip.
+/// If a raw string (`r"`, `r#"`, `br"`, ..) starts at `i`: the index just past its opening
+/// quote, and how many `#`s close it.
 fn raw_string_start(chars: &[char], i: usize) -> Option<(usize, usize)> {
     let preceded_by_ident = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
     if preceded_by_ident {
@@ -506,11 +506,13 @@ fn is_public(tokens: &[Token], i: usize) -> bool {
     }
 }
 
-/// An identifier followed by `::` that is not itself the tail of a longer path.
+/// An identifier followed by `::` that is neither the tail of a longer path nor a method
+/// called with a turbofish (`x.parse::<u8>()`).
 fn is_path_start(tokens: &[Token], i: usize) -> bool {
+    let after = |tok: &Token| tok.tok == Tok::PathSep || tok.is_punct('.');
     tokens[i].ident().is_some()
         && tokens.get(i + 1).is_some_and(|t| t.tok == Tok::PathSep)
-        && !(i > 0 && tokens[i - 1].tok == Tok::PathSep)
+        && !(i > 0 && after(&tokens[i - 1]))
 }
 
 fn inline_path(tokens: &[Token], mut i: usize) -> Vec<String> {
