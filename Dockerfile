@@ -1,12 +1,20 @@
 # Build stage: compile a release binary.
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+# Every folder the build reads, and nothing else (.dockerignore lets only these through;
+# tests/docker.rs builds this context without Docker and fails when one is missing).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-COPY tests/common ./tests/common
+# Compiled in (include_str!): the JSON Schemas, the MongoDB migrations, the OpenAPI reference.
 COPY schemas ./schemas
-# Compiled in: the MongoDB migrations (include_str!).
 COPY migrations ./migrations
+COPY api-reference ./api-reference
+# Not built here, but Cargo.toml declares them as targets and cargo refuses a manifest whose
+# targets are missing.
+COPY benches ./benches
+COPY examples ./examples
+# A workspace member (the test kit): cargo loads every member's manifest, even for one binary.
+COPY tests/common ./tests/common
 RUN cargo build --release --locked --bin hookd
 
 # Runtime stage: the binary alone, run by an unprivileged user.

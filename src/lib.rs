@@ -1,7 +1,22 @@
 //! hookd: a hook registry that speaks the Taskcluster hooks v1 API.
 //!
-//! The layers point inward: `api` → `registry` and `fire` → the `store` and sink traits →
-//! `domain`. `startup` wires them together from `config`.
+//! This file owns the module list and the rule they follow; every module and folder opens with
+//! what it owns and what it leaves to others.
+//!
+//! The layers point inward: the ways in (`api`, `scheduler`, `listener`) → `registry` and
+//! `fire` → the `store` and sink traits → `domain`. `cli` is the command line; `startup` wires
+//! the parts together from `config`, and `config` assembles the settings structs each part
+//! declares for itself. Small leaves any layer may use: `clock`, `crypto`, `telemetry`,
+//! `metrics`, `amqp` (the connection), `webhook` (signatures), `clients`, `data_dir`.
+//!
+//! `cargo test --test layout` checks this (tests/layout.rs):
+//! - no import cycle between files: a file depends on the module files its `use` lines and
+//!   `crate::`/`super::`/`self::` paths name; `mod x;` and a folder's `pub use` of its own
+//!   children are its public face, not dependencies, and `#[cfg(test)]` code does not count;
+//! - `domain` imports no sibling module; `store` imports only `domain` and `clock`;
+//! - `fire` imports none of the ways into it (`api`, `scheduler`, `listener`);
+//! - only `cli` and `startup` import `config`, `cli` and `startup` (and `config` may import an
+//!   `api` settings struct, nothing else of `api`).
 
 pub mod amqp;
 pub mod api;

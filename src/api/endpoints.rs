@@ -1,6 +1,6 @@
 //! The route table: every endpoint hookd serves, declared once.
 //!
-//! [`ENDPOINTS`] is both what [`super::routes`] registers with actix and what the OpenAPI
+//! [`ENDPOINTS`] is both what [`routes`] registers with actix and what the OpenAPI
 //! reference is checked against (see `tests/api/openapi.rs`), so a route cannot be added to
 //! one without the other noticing. Adding an endpoint is adding one row here and its operation
 //! to `api-reference/openapi.yaml`.
@@ -8,6 +8,7 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
+use super::error::{ApiError, ErrorCode};
 use super::{fires, health, hooks, metrics, openapi, tasks, triggers, webhooks};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
@@ -130,4 +131,23 @@ pub fn register(cfg: &mut ServiceConfig, with_api: bool) {
             cfg.route(e.path, (e.handler)(e.verb.route()));
         }
     }
+}
+
+/// Registers every route of [`ENDPOINTS`].
+pub fn routes(cfg: &mut ServiceConfig) {
+    register(cfg, true);
+    cfg.default_service(web::to(not_found));
+}
+
+/// Only the health endpoints, for a process that does not run the API role.
+pub fn health_routes(cfg: &mut ServiceConfig) {
+    register(cfg, false);
+    cfg.default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::ResourceNotFound,
+        "no such endpoint",
+    ))
 }

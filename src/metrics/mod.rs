@@ -7,6 +7,10 @@
 //! small verbs below; they know nothing of Prometheus types. Label values come from fixed sets
 //! (trigger kinds, results, operation names, route patterns), never from ids, which keeps the
 //! number of series bounded.
+//!
+//! Owns: the metric families, their label sets, the scrape text, and `store` (timing any
+//! [`crate::store::HookStore`]). Leaves to others: deciding what happened (the fire path, the
+//! listener and `api/metrics.rs` call the verbs) and serving the scrape (`api/metrics.rs`).
 
 use std::time::Duration;
 

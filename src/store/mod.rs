@@ -6,6 +6,11 @@
 //! here for every caller: the compare-and-set loop ([`compare_and_set`]) and the walk over every
 //! stored hook ([`every_hook`]). The behaviour every backend must
 //! show is written once, as the contract suite in `tests/store/`.
+//!
+//! Owns: the trait, [`StoreError`] and the record shapes the backends share; `sqlite/` and
+//! `mongo/` each own their queries, schema and driver errors (which stop there). Leaves to
+//! others: the rules above the trait (`registry`), what a hook is (`domain`), timing each call
+//! (`metrics::MeteredStore`), and choosing a backend (`startup`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -9,6 +9,11 @@
 //!   more than five minutes off the service clock and, with [`DeliveryIds`], delivered once.
 //!
 //! A hook may have two valid secrets during a rotation; a signature by either is accepted.
+//!
+//! Owns: recognising and checking the three schemes (this file), Standard Webhooks secrets and
+//! signing (`secret`, also used by the HTTP task sink to sign what it sends) and delivery
+//! dedup (`deliveries`). Leaves to others: the endpoint, rate limits and firing (`api/webhooks.rs`),
+//! storing a hook's secrets (`registry`, `store`) and HMAC itself (`crypto`).
 
 mod deliveries;
 

@@ -4,6 +4,10 @@
 //! [`ClientAuthenticator`] accepts bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`,
 //! for curl) and Hawk (`Authorization: Hawk ...`, what Taskcluster's clients send; see
 //! [`hawk`]).
+//!
+//! Owns: the [`Authenticator`] seam, [`Caller`] and its scope check (`caller`), and Hawk
+//! (`hawk/`). Leaves to others: which clients exist and their scopes (`clients`), which scopes
+//! an endpoint needs (each handler), and how a refusal is answered (`api/error.rs`).
 
 use std::sync::Arc;
 
