@@ -188,8 +188,9 @@ impl From<RegistryError> for ApiError {
 impl From<FireError> for ApiError {
     fn from(e: FireError) -> Self {
         let code = match &e {
-            FireError::Payload(PayloadError::Invalid(_)) => ErrorCode::InputValidationError,
-            FireError::Payload(PayloadError::BadSchema(_))
+            // Taskcluster answers `InputError` for a payload its hook's triggerSchema refuses;
+            // `InputValidationError` is only for bodies failing the endpoint's own schema.
+            FireError::Payload(PayloadError::Invalid(_) | PayloadError::BadSchema(_))
             | FireError::TaskId(_)
             | FireError::Render(_)
             | FireError::Sink(SinkError::Rejected { .. }) => ErrorCode::InputError,
@@ -215,9 +216,10 @@ impl From<HawkError> for ApiError {
             | HawkError::Stale
             | HawkError::Replayed
             | HawkError::Certificate(_)
-            | HawkError::ScopesNotAuthorized => {
-                Self::new(ErrorCode::AuthenticationFailed, e.to_string())
-            }
+            | HawkError::ScopesNotAuthorized
+            | HawkError::MalformedBewit
+            | HawkError::BewitExpired
+            | HawkError::BewitNotGet => Self::new(ErrorCode::AuthenticationFailed, e.to_string()),
             HawkError::Crypto => Self::server(ErrorCode::InternalServerError, &e),
         }
     }

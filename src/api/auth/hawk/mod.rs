@@ -6,21 +6,24 @@
 //! runs with only those scopes). Replays are refused with a timestamp window read from the
 //! injectable [`Clock`] and a nonce cache ([`nonces`]).
 //!
+//! A GET may carry the same credentials in a `bewit` query parameter instead ([`bewit`]).
+//!
 //! Like Taskcluster, the optional payload hash is covered by the MAC but not compared with the
 //! body: the body is read later, by the handler, and the MAC already binds the request line.
 
+pub mod bewit;
 pub mod certificate;
 pub mod nonces;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::HttpRequest;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use hawk::mac::{Mac, MacType};
 use serde::Deserialize;
 
@@ -29,6 +32,7 @@ use self::nonces::NonceCache;
 use super::caller::Caller;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
+use crate::domain::ScopeSet;
 
 /// Taskcluster's tolerance for clock differences, both ways.
 pub const DEFAULT_SKEW: Duration = Duration::minutes(15);
@@ -60,6 +64,15 @@ pub enum HawkError {
     /// `authorizedScopes` asks for more than the credentials hold.
     #[error("authorizedScopes are not satisfied by the credentials' scopes")]
     ScopesNotAuthorized,
+    /// The `bewit` query parameter does not decode to `id\exp\mac\ext`, or appears twice.
+    #[error("the bewit is malformed: expected one url-safe base64 id\\exp\\mac\\ext")]
+    MalformedBewit,
+    /// The bewit's expiry has passed.
+    #[error("the bewit has expired")]
+    BewitExpired,
+    /// A bewit was sent with a method other than GET.
+    #[error("a bewit authorizes only GET requests")]
+    BewitNotGet,
     /// The HMAC implementation failed.
     #[error("the Hawk MAC could not be computed")]
     Crypto,
@@ -110,45 +123,20 @@ impl HawkVerifier {
             return Err(HawkError::Malformed);
         };
         let now = self.clock.now();
-        let (access_token, mut scopes) = match ext.certificate {
-            Some(field) => {
-                let granted =
-                    field
-                        .into_certificate()?
-                        .verify(id, &self.clients, now, DEFAULT_SKEW)?;
-                (granted.access_token, granted.scopes)
-            }
-            None => {
-                let client = self
-                    .clients
-                    .signing_client(id)
-                    .ok_or(HawkError::UnknownClient)?;
-                (client.access_token.to_owned(), client.scopes.clone())
-            }
-        };
-        let (host, port) = host_and_port(req);
+        let (access_token, scopes) = self.credentials(id, ext.certificate, now)?;
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let key = hawk::Key::new(access_token.as_bytes(), hawk::DigestAlgorithm::Sha256)
-            .map_err(|_| HawkError::Crypto)?;
-        let expected = Mac::new(
+        let expected = compute_mac(
             MacType::Header,
-            &key,
-            ts,
-            nonce,
-            req.method().as_str(),
-            &host,
-            port,
-            path,
+            &access_token,
+            (ts, nonce),
+            &RequestLine::of(req, path),
             header.hash.as_deref(),
             header.ext.as_deref(),
-        )
-        .map_err(|_| HawkError::Crypto)?;
+        )?;
         if &expected != mac {
             return Err(HawkError::BadMac);
         }
-        let ts = ts
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let ts = unix_seconds(ts);
         let now_secs = now.timestamp();
         let skew = DEFAULT_SKEW.num_seconds();
         if (ts - now_secs).abs() > skew {
@@ -157,20 +145,109 @@ impl HawkVerifier {
         if !self.nonces.first_use(id, ts, nonce, now_secs - skew) {
             return Err(HawkError::Replayed);
         }
-        if let Some(authorized) = ext.authorized_scopes {
-            if !scopes
-                .missing(authorized.iter().map(String::as_str))
-                .is_empty()
-            {
-                return Err(HawkError::ScopesNotAuthorized);
-            }
-            scopes = self.clients.expand(&authorized);
-        }
         Ok(Caller {
             client_id: id.clone(),
-            scopes,
+            scopes: self.restrict(scopes, ext.authorized_scopes)?,
         })
     }
+
+    /// The MAC key and scopes of Hawk id `id`: its own, or those of the temporary credentials
+    /// in `certificate`.
+    fn credentials(
+        &self,
+        id: &str,
+        certificate: Option<CertificateField>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, ScopeSet), HawkError> {
+        match certificate {
+            Some(field) => {
+                let granted =
+                    field
+                        .into_certificate()?
+                        .verify(id, &self.clients, now, DEFAULT_SKEW)?;
+                Ok((granted.access_token, granted.scopes))
+            }
+            None => {
+                let client = self
+                    .clients
+                    .signing_client(id)
+                    .ok_or(HawkError::UnknownClient)?;
+                Ok((client.access_token.to_owned(), client.scopes.clone()))
+            }
+        }
+    }
+
+    /// `scopes`, or only `authorized` (expanded) when the request asks for that and `scopes`
+    /// hold all of it.
+    fn restrict(
+        &self,
+        scopes: ScopeSet,
+        authorized: Option<Vec<String>>,
+    ) -> Result<ScopeSet, HawkError> {
+        let Some(authorized) = authorized else {
+            return Ok(scopes);
+        };
+        if !scopes
+            .missing(authorized.iter().map(String::as_str))
+            .is_empty()
+        {
+            return Err(HawkError::ScopesNotAuthorized);
+        }
+        Ok(self.clients.expand(&authorized))
+    }
+}
+
+/// What a Hawk MAC covers of the request: method, host, port and path (with query).
+struct RequestLine<'a> {
+    method: &'a str,
+    host: String,
+    port: u16,
+    path: &'a str,
+}
+
+impl<'a> RequestLine<'a> {
+    /// `req`'s line, with `path` as the signed path.
+    fn of(req: &'a HttpRequest, path: &'a str) -> Self {
+        let (host, port) = host_and_port(req);
+        Self {
+            method: req.method().as_str(),
+            host,
+            port,
+            path,
+        }
+    }
+}
+
+/// The MAC of `line` at `(ts, nonce)` under `access_token`.
+fn compute_mac(
+    kind: MacType,
+    access_token: &str,
+    (ts, nonce): (SystemTime, &str),
+    line: &RequestLine<'_>,
+    hash: Option<&[u8]>,
+    ext: Option<&str>,
+) -> Result<Mac, HawkError> {
+    let key = hawk::Key::new(access_token.as_bytes(), hawk::DigestAlgorithm::Sha256)
+        .map_err(|_| HawkError::Crypto)?;
+    Mac::new(
+        kind,
+        &key,
+        ts,
+        nonce,
+        line.method,
+        &line.host,
+        line.port,
+        line.path,
+        hash,
+        ext,
+    )
+    .map_err(|_| HawkError::Crypto)
+}
+
+/// Seconds since the epoch; times before it count as 0.
+fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl CertificateField {
