@@ -10,7 +10,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// True when `held` grants `required`.
 pub fn satisfies(held: &str, required: &str) -> bool {
@@ -52,7 +52,7 @@ impl ScopeSet {
 }
 
 /// A named bundle of scopes, granted to whoever holds `assume:<roleId>`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {
     /// The role's name; a trailing `*` makes it apply to every name with that prefix.

@@ -23,6 +23,7 @@ mod render_limits;
 mod request_ids;
 mod schedule;
 mod scopes;
+mod scopes_oracle;
 mod secrets;
 mod tokens;
 mod webhooks;
