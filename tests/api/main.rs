@@ -25,5 +25,6 @@ mod schedule;
 mod scopes;
 mod scopes_oracle;
 mod secrets;
+mod taskcluster_js;
 mod tokens;
 mod webhooks;

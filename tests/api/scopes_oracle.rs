@@ -193,5 +193,8 @@ async fn allow_and_deny_decisions_match_taskclusters_scope_library() {
         mismatches.join("\n")
     );
     // A table where everything is allowed or denied would prove little.
-    assert!(allowed > total / 10 && allowed < total * 9 / 10, "{allowed} of {total} allowed");
+    assert!(
+        allowed > total / 10 && allowed < total * 9 / 10,
+        "{allowed} of {total} allowed"
+    );
 }
