@@ -271,15 +271,19 @@ mod tests {
 
     #[test]
     fn every_matching_role_applies_and_parameters_recurse() {
-        let roles = Roles::new(vec![
+        let roles = [
             role("project:*", &["assume:team:<..>/dev"]),
             role("project:foo", &["exact"]),
             role("team:*", &["queue:route:<..>.*"]),
-        ]);
-        let set = roles.expand(&strings(&["assume:project:foo"]));
-        assert!(set.satisfies("exact"));
-        assert!(set.satisfies("queue:route:foo/dev.anything"));
-        assert!(!set.satisfies("queue:route:bar/dev.x"));
+        ];
+        let set = Roles::new(roles.to_vec()).expand(&strings(&["assume:project:foo"]));
+        for (scope, granted) in [
+            ("exact", true),
+            ("queue:route:foo/dev.anything", true),
+            ("queue:route:bar/dev.x", false),
+        ] {
+            assert_eq!(set.satisfies(scope), granted, "{scope}");
+        }
     }
 
     #[test]
