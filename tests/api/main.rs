@@ -6,6 +6,7 @@ mod mongo_server;
 #[path = "../common/taskcluster.rs"]
 mod taskcluster;
 
+mod anonymous_role;
 mod errors;
 mod fire;
 mod fires;
