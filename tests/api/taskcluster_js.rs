@@ -7,11 +7,10 @@
 //! clients sign with the wall clock, so the app's clock is set to it first; expiry is then
 //! tested by moving the app's clock, not by waiting.
 
-use std::process::Command;
-
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::process::Command;
 
 use crate::hawk_python::taskcluster_python;
 use crate::helpers::{hook_body, spawn_app, Auth, Reply, TestApp, ROOT_TOKEN};
@@ -29,19 +28,15 @@ const PY_SCRIPT: &str = concat!(
 
 /// Runs `program script root_url root token` (with `env`) and parses what it prints.
 async fn run(program: String, script: &str, app: &TestApp, env: Vec<(String, String)>) -> Value {
-    let mut command = Command::new(program);
-    command
-        .args([script, &app.address, "root", ROOT_TOKEN])
-        .envs(env);
-    let output = tokio::task::spawn_blocking(move || command.output())
+    let args = [script, &app.address, "root", ROOT_TOKEN];
+    let output = Command::new(program)
+        .args(args)
+        .envs(env)
+        .output()
         .await
-        .expect("the client thread finishes")
         .expect("the client runs");
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed: {stderr}");
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
 }
 
