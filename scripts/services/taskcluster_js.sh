@@ -22,7 +22,9 @@ taskcluster_js_install() {
     return 0
   fi
   if ! command -v npm >/dev/null; then
-    apt-get install -y nodejs npm >&2
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+      nodejs npm)
+    "${install[@]}" >&2 || { apt-get update >&2 && "${install[@]}" >&2; }
   fi
   mkdir -p "$dir"
   # --prefix keeps the install out of the clone; exact versions keep reruns identical.
