@@ -15,8 +15,9 @@ use actix_web::HttpRequest;
 use hawk::mac::MacType;
 use hawk::Bewit;
 
-use super::{compute_mac, parse_ext, unix_seconds, HawkError, HawkVerifier, RequestLine};
+use super::{compute_mac, decode_base64, parse_ext, unix_seconds, HawkError, HawkVerifier};
 use super::{Caller, DEFAULT_SKEW};
+use super::{RequestLine, MAX_TS};
 
 /// The query parameter that carries a bewit.
 const PARAMETER: &str = "bewit=";
@@ -63,6 +64,9 @@ impl HawkVerifier {
         if req.method() != Method::GET {
             return Err(HawkError::BewitNotGet);
         }
+        if !expiry_in_range(signed.bewit) {
+            return Err(HawkError::MalformedBewit);
+        }
         let bewit = Bewit::from_str(signed.bewit).map_err(|_| HawkError::MalformedBewit)?;
         let ext = parse_ext(bewit.ext())?;
         let now = self.clock.now();
@@ -92,8 +96,24 @@ impl HawkVerifier {
     }
 }
 
+/// Whether the bewit's expiry, if it has one, is a time the standard library can represent:
+/// the `hawk` crate adds it to the epoch without a check, and would panic on a huge one.
+fn expiry_in_range(bewit: &str) -> bool {
+    let Some(decoded) = decode_base64(bewit) else {
+        return true;
+    };
+    let expiry = decoded.split(|&b| b == b'\\').nth(1).unwrap_or_default();
+    std::str::from_utf8(expiry)
+        .ok()
+        .and_then(|digits| digits.parse::<u64>().ok())
+        .map_or(true, |exp| exp <= MAX_TS)
+}
+
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
 
     #[test]
@@ -117,5 +137,14 @@ mod tests {
             SignedQuery::find("bewit=a&bewit=b"),
             Err(HawkError::MalformedBewit)
         ));
+    }
+
+    #[test]
+    fn an_expiry_that_would_overflow_the_clock_is_caught_first() {
+        let huge = URL_SAFE_NO_PAD.encode("id\\18446744073709551615\\bWFj\\");
+        assert!(!expiry_in_range(&huge));
+        let fine = URL_SAFE_NO_PAD.encode("id\\1700000000\\bWFj\\");
+        assert!(expiry_in_range(&fine));
+        assert!(Bewit::from_str(&fine).is_ok());
     }
 }
