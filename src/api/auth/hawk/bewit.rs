@@ -106,7 +106,7 @@ fn expiry_in_range(bewit: &str) -> bool {
     std::str::from_utf8(expiry)
         .ok()
         .and_then(|digits| digits.parse::<u64>().ok())
-        .map_or(true, |exp| exp <= MAX_TS)
+        .is_none_or(|exp| exp <= MAX_TS)
 }
 
 #[cfg(test)]
