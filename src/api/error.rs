@@ -193,7 +193,8 @@ impl From<FireError> for ApiError {
     fn from(e: FireError) -> Self {
         let code = match e.disposition().class {
             FailureClass::Malformed => ErrorCode::MalformedPayload,
-            FailureClass::InvalidPayload => ErrorCode::InputValidationError,
+            // Taskcluster answers `InputError` for a payload its hook's triggerSchema refuses;
+            // `InputValidationError` is only for bodies failing the endpoint's own schema.
             FailureClass::BadInput => ErrorCode::InputError,
             FailureClass::MissingScopes => ErrorCode::InsufficientScopes,
             FailureClass::Conflict => ErrorCode::RequestConflict,
@@ -214,9 +215,10 @@ impl From<HawkError> for ApiError {
             | HawkError::Stale
             | HawkError::Replayed
             | HawkError::Certificate(_)
-            | HawkError::ScopesNotAuthorized => {
-                Self::new(ErrorCode::AuthenticationFailed, e.to_string())
-            }
+            | HawkError::ScopesNotAuthorized
+            | HawkError::MalformedBewit
+            | HawkError::BewitExpired
+            | HawkError::BewitNotGet => Self::new(ErrorCode::AuthenticationFailed, e.to_string()),
             HawkError::Crypto => Self::server(ErrorCode::InternalServerError, &e),
         }
     }

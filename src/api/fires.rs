@@ -13,8 +13,8 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
+use crate::domain::iso_time;
 use crate::domain::{FireRecord, HookRecord, TaskState};
-use crate::fire::iso_time;
 use crate::listener::ListenerState;
 use crate::store::FireCursor;
 

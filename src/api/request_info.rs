@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use crate::fire::iso_time;
+use crate::domain::iso_time;
 
 /// Path parameters whose values never appear in error bodies.
 const SECRET_PARAMS: &[&str] = &["token"];

@@ -80,7 +80,8 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Builds the registry. Requests without credentials get the scopes of role `anonymous`.
+    /// Builds the registry. Requests without credentials get the scopes of role `anonymous`,
+    /// which every other caller holds too.
     ///
     /// # Errors
     /// [`ClientError`] for a malformed hash or a duplicate client id.
@@ -98,7 +99,8 @@ impl ClientRegistry {
                 return Err(ClientError::Duplicate(config.client_id.clone()));
             }
         }
-        let anonymous = roles.expand(&["assume:anonymous".to_owned()]);
+        // Every scope set from `Roles::expand` includes the anonymous role's scopes.
+        let anonymous = roles.expand(&[]);
         Ok(Self {
             clients,
             anonymous,

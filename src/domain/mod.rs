@@ -13,6 +13,7 @@ mod missed_fires;
 mod schedule;
 pub mod scopes;
 mod task;
+mod time;
 mod trigger_schema;
 
 pub use fire::{FireFailure, FireRecord, FiredBy};
@@ -22,6 +23,7 @@ pub use missed_fires::{MissedFires, UnknownMissedFires};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};
+pub use time::iso_time;
 pub use trigger_schema::{PayloadError, TriggerSchema, TriggerSchemaError};
 
 /// A value that failed domain validation; the message is written for the API caller.

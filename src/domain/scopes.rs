@@ -1,12 +1,16 @@
-//! Scope satisfaction and role expansion, with Taskcluster's rules.
+//! Scope satisfaction and role expansion, with Taskcluster's rules: the one scope algebra of
+//! hookd (callers, hooks' owner scopes, rendered tasks' scopes all go through it).
 //!
 //! A held scope ending in `*` satisfies every scope that starts with the part before the star.
-//! `assume:<role>` grants the role's scopes, recursively. A role id may itself end in `*`, in
-//! which case it applies to every role name with that prefix (`hook-id:nightly/*`).
+//! `assume:<role>` grants the role's scopes, recursively, and every holder also holds
+//! `assume:anonymous`, as every Taskcluster caller does. A role id may end in `*`: it then
+//! applies to every assumed name with that prefix, and `<..>` in its scopes stands for the part
+//! of the name the star matched (parameterized roles, [`Roles::expand`]).
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// True when `held` grants `required`.
 pub fn satisfies(held: &str, required: &str) -> bool {
@@ -48,22 +52,32 @@ impl ScopeSet {
 }
 
 /// A named bundle of scopes, granted to whoever holds `assume:<roleId>`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Role {
     /// The role's name; a trailing `*` makes it apply to every name with that prefix.
     pub role_id: String,
-    /// What the role grants.
+    /// What the role grants; in a role whose id ends in `*`, the first `<..>` of a scope is
+    /// replaced by the part of the assumed name that the star matched.
     pub scopes: Vec<String>,
 }
+
+/// The role every caller assumes, with credentials or without.
+const ANONYMOUS_ROLE: &str = "anonymous";
+
+/// Where a role's parameter goes in its scopes.
+const PARAMETER: &str = "<..>";
 
 /// All configured roles.
 #[derive(Debug, Clone, Default)]
 pub struct Roles(Vec<Role>);
 
-/// Expansion stops after this many rounds; a configuration with deeper chains than this is
-/// almost certainly a cycle, and every round only ever adds scopes, so stopping is safe.
-const MAX_EXPANSION_ROUNDS: usize = 32;
+/// Expansion stops once a set holds this many scopes. Without parameters every expansion is
+/// finite (it only ever adds role scopes, each once), but a parameterized role that assumes a
+/// longer name under its own prefix (`a*` granting `assume:ab<..>`) grows without end;
+/// Taskcluster refuses such cycles when a role is written, hookd's roles come from
+/// configuration, so it stops here instead of hanging. Real sets are far smaller.
+const MAX_EXPANDED_SCOPES: usize = 10_000;
 
 impl Roles {
     /// Wraps the configured roles.
@@ -71,47 +85,77 @@ impl Roles {
         Self(roles)
     }
 
-    /// Expands `scopes` through every role they can assume, until nothing new is added.
+    /// What a holder of `scopes` holds: those scopes, `assume:anonymous`, and everything the
+    /// roles they can assume grant, recursively, until nothing new is added.
+    ///
+    /// A held `assume:` scope reaches a role when it satisfies `assume:<roleId>`, or when the
+    /// role id ends in `*` and the held scope assumes a name with the role's prefix; every
+    /// matching role applies, not only the most specific one.
     pub fn expand(&self, scopes: &[String]) -> ScopeSet {
-        let mut held: Vec<String> = scopes.to_vec();
-        for _ in 0..MAX_EXPANSION_ROUNDS {
-            let granted = self.granted_by(&held);
-            let before = held.len();
-            for scope in granted {
-                if !held.contains(&scope) {
-                    held.push(scope);
-                }
-            }
-            if held.len() == before {
+        let mut held: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let anonymous = format!("assume:{ANONYMOUS_ROLE}");
+        // Breadth first, so that when a runaway expansion is cut off, every role reachable in
+        // few steps has been applied.
+        let mut pending: VecDeque<String> = scopes.iter().cloned().chain([anonymous]).collect();
+        while let Some(scope) = pending.pop_front() {
+            if held.len() >= MAX_EXPANDED_SCOPES {
                 break;
             }
+            if !seen.insert(scope.clone()) {
+                continue;
+            }
+            for role in &self.0 {
+                if let Some(parameter) = role_parameter(&scope, &role.role_id) {
+                    pending.extend(
+                        role.scopes
+                            .iter()
+                            .map(|s| substitute(s, parameter.as_deref())),
+                    );
+                }
+            }
+            held.push(scope);
         }
         ScopeSet(held.into())
     }
-
-    /// Scopes of every role that `held` can assume in one step.
-    fn granted_by(&self, held: &[String]) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|role| held.iter().any(|h| can_assume(h, &role.role_id)))
-            .flat_map(|role| role.scopes.iter().cloned())
-            .collect()
-    }
 }
 
-/// True when the held scope `held` grants role `role_id`.
+/// Whether the held scope `held` reaches role `role_id`: `None` when it does not,
+/// `Some(None)` for a role without a parameter, and `Some(Some(p))` for a role ending in `*`,
+/// with `p` the part of the assumed name its star matched.
 ///
-/// Either the held scope covers `assume:<role_id>` directly, or the role id ends in `*` and the
-/// held scope assumes a name inside the role's prefix.
-fn can_assume(held: &str, role_id: &str) -> bool {
-    let assume = format!("assume:{role_id}");
-    if satisfies(held, &assume) {
-        return true;
-    }
-    match (role_id.strip_suffix('*'), held.strip_prefix("assume:")) {
-        (Some(role_prefix), Some(assumed)) => assumed.starts_with(role_prefix),
-        _ => false,
-    }
+/// A held scope ending in `*` assumes a whole family of names; its parameter keeps the star
+/// (`assume:project:ops*` gives `ops*` to `project:*`), and when the family is wider than the
+/// role's prefix (`assume:proj*`) the star matched everything: the parameter is `*`.
+fn role_parameter(held: &str, role_id: &str) -> Option<Option<String>> {
+    let Some(role_prefix) = role_id.strip_suffix('*') else {
+        return satisfies(held, &format!("assume:{role_id}")).then_some(None);
+    };
+    let pattern = format!("assume:{role_prefix}");
+    let parameter = match held.strip_suffix('*') {
+        Some(family) => match family.strip_prefix(pattern.as_str()) {
+            Some(rest) => format!("{rest}*"),
+            None if pattern.starts_with(family) => "*".to_owned(),
+            None => return None,
+        },
+        None => held.strip_prefix(pattern.as_str())?.to_owned(),
+    };
+    Some(Some(parameter))
+}
+
+/// `scope` with its first `<..>` replaced by `parameter`. A parameter ending in `*` already
+/// covers whatever followed `<..>`, so that rest is dropped (`a:<..>/b` with `x*` is `a:x*`,
+/// which is what `assume` of every name in the family would have granted together).
+fn substitute(scope: &str, parameter: Option<&str>) -> String {
+    let (Some(parameter), Some(at)) = (parameter, scope.find(PARAMETER)) else {
+        return scope.to_owned();
+    };
+    let rest = if parameter.ends_with('*') {
+        ""
+    } else {
+        &scope[at + PARAMETER.len()..]
+    };
+    format!("{}{parameter}{rest}", &scope[..at])
 }
 
 #[cfg(test)]
@@ -190,5 +234,63 @@ mod tests {
         ]);
         let set = roles.expand(&strings(&["assume:a"]));
         assert!(set.satisfies("x") && set.satisfies("y"));
+    }
+
+    #[test]
+    fn every_holder_assumes_the_anonymous_role() {
+        let roles = Roles::new(vec![role("anonymous", &["hooks:list-hooks:"])]);
+        assert!(roles.expand(&[]).satisfies("hooks:list-hooks:"));
+        assert!(roles
+            .expand(&strings(&["hooks:get:*"]))
+            .satisfies("hooks:list-hooks:"));
+    }
+
+    #[test]
+    fn a_parameterized_role_puts_the_matched_suffix_in_its_scopes() {
+        let roles = Roles::new(vec![role(
+            "project:*",
+            &["hooks:get:<..>:*", "secrets:<..>/x", "plain"],
+        )]);
+        let set = roles.expand(&strings(&["assume:project:foo"]));
+        assert!(set.satisfies("hooks:get:foo:nightly"));
+        assert!(set.satisfies("secrets:foo/x") && set.satisfies("plain"));
+        assert!(!set.satisfies("hooks:get:bar:nightly"));
+        assert!(!set.satisfies("secrets:foo/y"));
+    }
+
+    #[test]
+    fn a_star_in_the_parameter_swallows_the_rest_of_the_scope() {
+        let roles = Roles::new(vec![role("project:*", &["secrets:<..>/x"])]);
+        let family = roles.expand(&strings(&["assume:project:ops*"]));
+        assert!(family.satisfies("secrets:ops-dns/y"));
+        assert!(!family.satisfies("secrets:web/x"));
+        // A family wider than the role's prefix matched everything.
+        let wider = roles.expand(&strings(&["assume:proj*"]));
+        assert!(wider.satisfies("secrets:anything"));
+    }
+
+    #[test]
+    fn every_matching_role_applies_and_parameters_recurse() {
+        let roles = [
+            role("project:*", &["assume:team:<..>/dev"]),
+            role("project:foo", &["exact"]),
+            role("team:*", &["queue:route:<..>.*"]),
+        ];
+        let set = Roles::new(roles.to_vec()).expand(&strings(&["assume:project:foo"]));
+        for (scope, granted) in [
+            ("exact", true),
+            ("queue:route:foo/dev.anything", true),
+            ("queue:route:bar/dev.x", false),
+        ] {
+            assert_eq!(set.satisfies(scope), granted, "{scope}");
+        }
+    }
+
+    #[test]
+    fn parameterized_growth_stops() {
+        let roles = Roles::new(vec![role("a*", &["assume:ab<..>", "assume:ac<..>"])]);
+        let set = roles.expand(&strings(&["assume:ax"]));
+        assert!(set.as_slice().len() <= MAX_EXPANDED_SCOPES);
+        assert!(set.satisfies("assume:abx"));
     }
 }

@@ -7,52 +7,24 @@
 
 use std::sync::Arc;
 
-use crate::domain::{
-    FireFailure, FireRecord, Hook, HookRecord, Roles, ScopeSet, SubmittedTask, TaskId,
-};
-use crate::metrics::Metrics;
-use crate::notify::{Audience, Notifier};
-use crate::store::HookStore;
+use crate::domain::{FireFailure, FireRecord, Hook, HookRecord, ScopeSet, SubmittedTask};
+use crate::notify::Audience;
 
-mod error;
+mod deps;
+mod outcome;
 pub mod render;
 mod report;
 pub mod sink;
 mod trigger;
 
-pub use error::{Disposition, FailureClass, FireError, Record};
+pub use deps::FireDeps;
+pub use outcome::{Disposition, FailureClass, FireError, Fired, Record};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
-pub use trigger::{iso_time, Trigger};
+pub use trigger::Trigger;
 
 use report::Report;
-
-/// What the fire path needs from the rest of the service.
-#[derive(Clone)]
-pub struct FireDeps {
-    /// Where fires are recorded.
-    pub store: Arc<dyn HookStore>,
-    /// Where tasks go.
-    pub sink: Arc<dyn TaskSink>,
-    /// Roles, for hooks that act as `hook-id:<group>/<id>`.
-    pub roles: Arc<Roles>,
-    /// Who hears about error fires.
-    pub notifier: Arc<Notifier>,
-    /// The render workers, with their deadline, memory and size bounds.
-    pub renderer: Arc<RenderPool>,
-    /// This service's metrics; the scheduler and listener reach them through here too.
-    pub metrics: Arc<Metrics>,
-}
-
-/// How a fire ended when it did not fail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fired {
-    /// A task was submitted under this id.
-    Created(TaskId),
-    /// The template rendered to `null`; nothing was submitted or recorded.
-    Declined,
-}
 
 /// Fires the hook in `record` for `trigger`.
 ///

@@ -7,7 +7,9 @@
 
 use std::time::Instant;
 
-use super::{FireDeps, FireError, Fired, Trigger};
+use super::deps::FireDeps;
+use super::outcome::{FireError, Fired};
+use super::trigger::Trigger;
 use crate::domain::{FiredBy, HookKey, TaskId};
 use crate::metrics::FireResult;
 

@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::FireError;
-use crate::domain::{DomainError, FiredBy, TaskId};
+use super::outcome::FireError;
+use crate::domain::{iso_time, DomainError, FiredBy, TaskId};
 
 /// One request to fire a hook: who fired it, with what payload, at what time.
 #[derive(Debug, Clone)]
@@ -186,11 +186,6 @@ impl Trigger {
         }
         Value::Object(context)
     }
-}
-
-/// ISO-8601 with milliseconds and a `Z`, the form JavaScript's `toJSON` produces.
-pub fn iso_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

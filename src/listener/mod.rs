@@ -16,20 +16,20 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Clock;
 use crate::domain::{Binding, HookKey};
-use crate::fire::FireDeps;
 use crate::metrics::AmqpEvent;
 use crate::registry::HookChange;
 
 mod backoff;
 mod delivery;
+mod deps;
 mod events;
 mod reconcile;
 mod settings;
 mod status;
 mod topology;
 
+pub use deps::ListenerDeps;
 pub use settings::AmqpSettings;
 pub use status::{ListenerState, ListenerStatus};
 
@@ -42,18 +42,6 @@ const RECONNECT_BASE: Duration = Duration::from_millis(100);
 
 /// How long connecting may take before the attempt counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the listener works with.
-pub struct ListenerDeps {
-    /// Its settings.
-    pub settings: AmqpSettings,
-    /// The fire path; its store is also where hooks are read.
-    pub fire: FireDeps,
-    /// The time of message fires.
-    pub clock: Arc<dyn Clock>,
-    /// Where it reports its state.
-    pub status: Arc<ListenerStatus>,
-}
 
 /// Starts the listener on the current runtime; it runs until `stop` is cancelled.
 pub fn spawn(

@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
 use super::delivery::{self, DeliveryContext};
+use super::deps::ListenerDeps;
 use super::topology::{Topology, TopologyError};
-use super::ListenerDeps;
 use crate::domain::{Binding, HookKey};
 use crate::store::{every_hook, StoreError};
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use lapin::{Channel, Connection, ExchangeKind};
 
-use super::AmqpSettings;
+use super::settings::AmqpSettings;
 use crate::domain::{Binding, HookKey};
 
 /// Why a declaration failed.

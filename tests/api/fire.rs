@@ -80,13 +80,13 @@ async fn a_payload_that_breaks_the_trigger_schema_is_refused_and_not_recorded() 
     let message = app
         .trigger("g/h", json!({"branch": 42}))
         .await
-        .expect_error(400, "InputValidationError");
+        .expect_error(400, "InputError");
     assert!(message.contains("/branch"), "{message}");
     // The default schema accepts only an empty object.
     app.create_hook("g/strict", hook_body()).await;
     app.trigger("g/strict", json!({"extra": true}))
         .await
-        .expect_error(400, "InputValidationError");
+        .expect_error(400, "InputError");
     assert_eq!(
         app.status("g/h").await["lastFire"],
         json!({"result": "no-fire"})

@@ -17,7 +17,7 @@ const SCRIPT: &str = concat!(
 );
 
 /// The venv's Python, or `None` (skip) when run outside `scripts/test.sh`.
-fn taskcluster_python() -> Option<String> {
+pub fn taskcluster_python() -> Option<String> {
     match std::env::var("HOOKD_TEST_TASKCLUSTER_PYTHON") {
         Ok(python) => Some(python),
         Err(_) if std::env::var_os("HOOKD_TEST_RUN_DIR").is_none() => {

@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API: one binary, one module per resource. The app they start
 //! and its typed client are `hookd_testkit::app`.
 
+mod anonymous_role;
 mod errors;
 mod fire;
 mod fires;
@@ -18,6 +19,8 @@ mod render_limits;
 mod request_ids;
 mod schedule;
 mod scopes;
+mod scopes_oracle;
 mod secrets;
+mod taskcluster_js;
 mod tokens;
 mod webhooks;

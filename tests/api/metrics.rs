@@ -69,7 +69,7 @@ async fn failed_and_refused_triggers_are_counted_by_result_without_a_latency() {
         .expect_error(400, "InputError");
     app.trigger("g/strict", json!({"extra": true}))
         .await
-        .expect_error(400, "InputValidationError");
+        .expect_error(400, "InputError");
     app.trigger("g/missing", json!({}))
         .await
         .expect_error(404, "ResourceNotFound");

@@ -9,8 +9,8 @@ use hookd::clock::{Clock, ManualClock};
 use hookd::config::Settings;
 use hookd::crypto::TokenCipher;
 use hookd::domain::{
-    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata,
-    Schedule, TriggerSchema};
+    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Schedule, TriggerSchema,
+};
 use hookd::fire::sink::LocalSink;
 use hookd::fire::TaskSink;
 use hookd::metrics::Metrics;

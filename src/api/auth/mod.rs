@@ -2,11 +2,12 @@
 //!
 //! Handlers take a [`Caller`]; how it was established is the [`Authenticator`]'s business.
 //! [`ClientAuthenticator`] accepts bearer tokens (`Authorization: Bearer <clientId>:<accessToken>`,
-//! for curl) and Hawk (`Authorization: Hawk ...`, what Taskcluster's clients send; see
-//! [`hawk`]).
+//! for curl), Hawk (`Authorization: Hawk ...`, what Taskcluster's clients send; see
+//! [`hawk`]) and, on a GET without that header, a Hawk `bewit` in the query (signed URLs, see
+//! [`hawk::bewit`]). Every caller, anonymous or not, holds the anonymous role's scopes.
 //!
-//! Owns: the [`Authenticator`] seam, [`Caller`] and its scope check (`caller`), and Hawk
-//! (`hawk/`). Leaves to others: which clients exist and their scopes (`clients`), which scopes
+//! Owns: the [`Authenticator`] seam, [`Caller`] and its scope check (`caller`), Hawk and
+//! bewits (`hawk/`). Leaves to others: which clients exist and their scopes (`clients`), which scopes
 //! an endpoint needs (each handler), and how a refusal is answered (`api/error.rs`).
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use super::error::{ApiError, ErrorCode};
 use super::ApiState;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
+use hawk::bewit::SignedQuery;
 use hawk::HawkVerifier;
 
 /// Establishes who made a request.
@@ -65,6 +67,31 @@ impl ClientAuthenticator {
             scopes: scopes.clone(),
         })
     }
+
+    /// The caller behind an `Authorization` header.
+    fn header(&self, req: &HttpRequest, header: &str) -> Result<Caller, ApiError> {
+        if let Some(credentials) = header.strip_prefix("Bearer ") {
+            self.bearer(credentials)
+        } else if let Some(hawk) = header.strip_prefix("Hawk ") {
+            self.hawk.verify(req, hawk).map_err(ApiError::from)
+        } else {
+            Err(failed(
+                "expected \"Authorization: Bearer <clientId>:<accessToken>\" or a Hawk header",
+            ))
+        }
+    }
+
+    /// The caller of a request without an `Authorization` header: the bewit's, or anonymous.
+    /// Like Taskcluster, a bewit counts only without a header.
+    fn without_header(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
+        match SignedQuery::find(req.query_string())? {
+            Some(signed) => Ok(self.hawk.verify_bewit(req, &signed)?),
+            None => Ok(Caller {
+                client_id: ANONYMOUS.to_owned(),
+                scopes: self.clients.anonymous().clone(),
+            }),
+        }
+    }
 }
 
 fn failed(why: &str) -> ApiError {
@@ -73,24 +100,12 @@ fn failed(why: &str) -> ApiError {
 
 impl Authenticator for ClientAuthenticator {
     fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
-        let Some(header) = req.headers().get(AUTHORIZATION) else {
-            return Ok(Caller {
-                client_id: ANONYMOUS.to_owned(),
-                scopes: self.clients.anonymous().clone(),
-            });
-        };
-        let header = header.to_str().unwrap_or_default();
-        let caller = if let Some(credentials) = header.strip_prefix("Bearer ") {
-            self.bearer(credentials)
-        } else if let Some(hawk) = header.strip_prefix("Hawk ") {
-            self.hawk.verify(req, hawk).map_err(ApiError::from)
-        } else {
-            Err(failed(
-                "expected \"Authorization: Bearer <clientId>:<accessToken>\" or a Hawk header",
-            ))
+        let caller = match req.headers().get(AUTHORIZATION) {
+            Some(header) => self.header(req, header.to_str().unwrap_or_default()),
+            None => self.without_header(req),
         };
         // Failed attempts are worth an operator's attention; the reason never holds a secret,
-        // and the header itself is never logged.
+        // and neither the header nor the query string (a bewit) is ever logged.
         if let Err(e) = &caller {
             tracing::warn!(reason = %e.message, "authentication failed");
         }

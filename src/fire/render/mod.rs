@@ -8,8 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::trigger::iso_time;
-use crate::domain::TaskId;
+use crate::domain::{iso_time, TaskId};
 
 /// Why a template did not render into a task. It crosses the pipe from a render worker, hence
 /// serde.

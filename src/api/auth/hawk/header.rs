@@ -57,21 +57,23 @@ pub fn parse(header: &str) -> Result<ParsedHeader, HawkError> {
     Ok(ParsedHeader { header, ext })
 }
 
+/// Timestamps past this are refused before the `hawk` crate sees them: far beyond any real
+/// clock (year 33658), far below where its time arithmetic overflows.
+pub(super) const MAX_TS: u64 = 1_000_000_000_000;
+
 /// Whether every `ts="…"` in the header is a time the standard library can represent.
 ///
 /// The `hawk` crate adds the parsed seconds to the epoch without a check and panics on
 /// overflow (found by the `hawk_header` fuzz target), so huge values are refused first.
 /// Attribute values cannot contain `"`, so `ts="` only ever starts the `ts` attribute.
 fn timestamps_in_range(header: &str) -> bool {
-    /// Far beyond any real clock (year 33658), far below the overflow.
-    const MAX_TS: u64 = 1_000_000_000_000;
     header.match_indices("ts=\"").all(|(i, _)| {
         let digits = header[i + 4..].split('"').next().unwrap_or_default();
         digits.parse::<u64>().map_or(true, |ts| ts <= MAX_TS)
     })
 }
 
-fn parse_ext(ext: Option<&str>) -> Result<Ext, HawkError> {
+pub(super) fn parse_ext(ext: Option<&str>) -> Result<Ext, HawkError> {
     match ext {
         None | Some("") => Ok(Ext::default()),
         Some(ext) => {

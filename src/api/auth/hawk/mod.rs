@@ -6,13 +6,16 @@
 //! runs with only those scopes). Replays are refused with a timestamp window read from the
 //! injectable [`crate::clock::Clock`] and a nonce cache ([`nonces`]).
 //!
+//! A GET may carry the same credentials in a `bewit` query parameter instead ([`bewit`]).
+//!
 //! Like Taskcluster, the optional payload hash is covered by the MAC but not compared with the
 //! body: the body is read later, by the handler, and the MAC already binds the request line.
 //!
 //! This file owns what every step shares: [`HawkError`], the clock skew and Taskcluster's
-//! lenient base64. Parsing the header is [`header`]'s, checking it [`verifier`]'s; what the
-//! refusal answers over HTTP is `api/error.rs`'s.
+//! lenient base64. Parsing the header is [`header`]'s, checking it [`verifier`]'s, signed URLs
+//! [`bewit`]'s; what the refusal answers over HTTP is `api/error.rs`'s.
 
+pub mod bewit;
 pub mod certificate;
 mod header;
 pub mod nonces;
@@ -56,6 +59,15 @@ pub enum HawkError {
     /// `authorizedScopes` asks for more than the credentials hold.
     #[error("authorizedScopes are not satisfied by the credentials' scopes")]
     ScopesNotAuthorized,
+    /// The `bewit` query parameter does not decode to `id\exp\mac\ext`, or appears twice.
+    #[error("the bewit is malformed: expected one url-safe base64 id\\exp\\mac\\ext")]
+    MalformedBewit,
+    /// The bewit's expiry has passed.
+    #[error("the bewit has expired")]
+    BewitExpired,
+    /// A bewit was sent with a method other than GET.
+    #[error("a bewit authorizes only GET requests")]
+    BewitNotGet,
     /// The HMAC implementation failed.
     #[error("the Hawk MAC could not be computed")]
     Crypto,

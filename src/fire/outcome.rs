@@ -1,5 +1,5 @@
-//! Why a fire failed ([`FireError`]) and what that failure means for everyone downstream
-//! ([`Disposition`]).
+//! How a fire ends: [`Fired`] when it did not fail; otherwise why it failed ([`FireError`]) and
+//! what that failure means for everyone downstream ([`Disposition`]).
 //!
 //! Whether a failure is written into the hook's history, retried, counted, notified and what
 //! an HTTP caller is told is decided here, once per error, in [`FireError::disposition`]. The
@@ -11,10 +11,19 @@ use std::sync::Arc;
 use super::render::pool::{PoolError, RenderWorkerUnavailable};
 use super::render::RenderError;
 use super::sink::SinkError;
-use crate::domain::{DomainError, PayloadError};
+use crate::domain::{DomainError, PayloadError, TaskId};
 use crate::metrics::FireResult;
 use crate::notify::Audience;
 use crate::store::StoreError;
+
+/// How a fire ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    /// A task was submitted under this id.
+    Created(TaskId),
+    /// The template rendered to `null`; nothing was submitted or recorded.
+    Declined,
+}
 
 /// Why a fire failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,10 +105,8 @@ impl Record<'_> {
 pub enum FailureClass<'e> {
     /// The body is not JSON.
     Malformed,
-    /// The payload breaks the hook's trigger schema.
-    InvalidPayload,
-    /// The input cannot be acted on: a bad trigger schema or task id, a template that does not
-    /// render, a task the queue rejects.
+    /// The input cannot be acted on: a payload the hook's trigger schema refuses, a bad task
+    /// id, a template that does not render, a task the queue rejects.
     BadInput,
     /// The task needs scopes that the hook, or the queue, does not grant.
     MissingScopes,
@@ -117,10 +124,8 @@ impl FireError {
         use FailureClass as Class;
         let (record, transient, class) = match self {
             Self::NotJson(_) => (Record::Refusal, false, Class::Malformed),
-            Self::Payload(_) => (Record::Refusal, false, Class::InvalidPayload),
-            Self::TaskId(_) => {
-                (Record::Refusal, false, Class::BadInput)
-            }
+            Self::Payload(_) => (Record::Refusal, false, Class::BadInput),
+            Self::TaskId(_) => (Record::Refusal, false, Class::BadInput),
             Self::Render(_) => (Record::ErrorFire("InputError"), false, Class::BadInput),
             Self::InsufficientScopes { .. } | Self::Sink(SinkError::InsufficientScopes(_)) => (
                 Record::ErrorFire("InsufficientScopes"),
