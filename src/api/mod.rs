@@ -32,6 +32,7 @@ pub mod request_info;
 pub mod schemas;
 mod tasks;
 mod triggers;
+pub mod unread_body;
 pub mod webhooks;
 
 use error::{ApiError, ErrorCode};

@@ -12,9 +12,11 @@ use uuid::Uuid;
 use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
 
 pub mod mongo;
+pub mod outage;
 pub mod sqlite;
 
 pub use mongo::{MongoOptions, MongoStore};
+pub use outage::{one_outage, OutageGuard};
 pub use sqlite::SqliteStore;
 
 /// A position in a hook's fire history: fires strictly older than this come next.

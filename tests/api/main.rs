@@ -6,6 +6,7 @@ mod mongo_server;
 #[path = "../common/taskcluster.rs"]
 mod taskcluster;
 
+mod connections;
 mod errors;
 mod fire;
 mod fires;
@@ -24,5 +25,7 @@ mod request_ids;
 mod schedule;
 mod scopes;
 mod secrets;
+mod slow_clients;
+mod store_outage;
 mod tokens;
 mod webhooks;
