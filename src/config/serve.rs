@@ -246,7 +246,6 @@ pub struct MongoArgs {
         long,
         env = "HOOKD_MONGODB_TIMEOUT_MS",
         default_value_t = 1000,
-        value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
     pub mongodb_timeout_ms: u64,
@@ -272,7 +271,8 @@ impl MongoArgs {
             uri,
             fire_retention: chrono::Duration::days(i64::from(self.mongodb_fire_retention_days)),
             fires_per_hook: self.mongodb_fires_per_hook,
-            timeout: std::time::Duration::from_millis(self.mongodb_timeout_ms),
+            // A zero timeout would fail every operation, reachable server or not.
+            timeout: std::time::Duration::from_millis(self.mongodb_timeout_ms.max(1)),
         })
     }
 }
