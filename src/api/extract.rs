@@ -21,7 +21,6 @@ use serde_json::Value;
 use super::error::{ApiError, ErrorCode};
 use super::json_depth;
 use super::request_info::RawBody;
-use super::unread_body;
 use crate::domain::{HookGroupId, HookId, HookKey};
 
 /// The largest body a request may carry, in bytes; registered as app data.
@@ -105,13 +104,7 @@ impl FromRequest for JsonBody {
                 .copied()
                 .unwrap_or(BodyLimit(1024 * 1024))
                 .0;
-            let bytes = match read_within_limits(&req, &mut payload, limit).await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    unread_body::close_after_answer(&req, payload);
-                    return Err(e);
-                }
-            };
+            let bytes = read_within_limits(&req, &mut payload, limit).await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));

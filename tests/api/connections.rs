@@ -1,6 +1,7 @@
 //! Connections a client cannot hold hostage: a body that stops arriving is answered 408, an
-//! oversized chunked body 413, and either way the connection closes; compressed bodies are
-//! refused with 415. Raw sockets, because an HTTP client library would not send these.
+//! oversized chunked body 413, a body the endpoint does not read is not waited for, and each
+//! time the connection closes; compressed bodies are refused with 415. Raw sockets, because an
+//! HTTP client library would not send these.
 
 use std::time::Duration;
 
@@ -148,6 +149,19 @@ async fn an_oversized_chunked_body_is_answered_413_and_the_connection_closed() {
 
     assert_eq!(answer.status, 413, "{answer:?}");
     assert_eq!(answer.body["code"], "PayloadTooLarge", "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_chunked_body_an_endpoint_does_not_read_closes_the_connection_after_the_answer() {
+    // As above: only the server's own decision may close the connection in time.
+    let app = app_with_hook(|s| s.request_timeout = 10 * PATIENCE).await;
+    let head = request_head("GET", "/hooks/g/h", &["Transfer-Encoding: chunked"]);
+
+    let mut stream = open(&app, &head, b"5\r\nnever\r\n").await;
+    let answer = answer_then_close(&mut stream).await;
+
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["hookId"], "h", "{answer:?}");
 }
 
 /// `{}` compressed with gzip.
