@@ -27,8 +27,8 @@ use crate::domain::{HookGroupId, HookId, HookKey};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// The longest a request body may take to arrive, from the end of its head; registered as app
-/// data.
+/// The longest a request body may take to arrive, counted from when its extractor starts
+/// reading it (right after the head); registered as app data.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTimeout(pub Duration);
 
