@@ -10,17 +10,17 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
-use crate::api::extract::BodyLimit;
+use crate::api::extract::{BodyLimit, BodyTimeout};
 use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
-use crate::api::{self, request_id, request_info, ApiState};
+use crate::api::{self, request_id, request_info, unread_body, ApiState};
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
 use crate::clients::tokens::TokenDeriver;
@@ -37,7 +37,9 @@ use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
 use crate::scheduler::Scheduler;
-use crate::store::{HookStore, MongoOptions, MongoStore, SqliteStore, StoreError};
+use crate::store::{
+    one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
+};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -358,7 +360,8 @@ pub fn fire_deps(
     })
 }
 
-/// The store the settings ask for (MongoDB, or SQLite in the data dir), counted in `metrics`.
+/// The store the settings ask for (MongoDB, or SQLite in the data dir), counted in `metrics`
+/// and guarded so that one request waits for an outage at most once (see [`OutageGuard`]).
 async fn open_store(
     settings: &Settings,
     data_dir: &DataDir,
@@ -369,7 +372,9 @@ async fn open_store(
         Some(options) => Arc::new(open_mongo(options, settings.migrate).await?),
         None => Arc::new(SqliteStore::open(&data_dir.store_path())?),
     };
-    Ok(Arc::new(MeteredStore::new(backend, Arc::clone(metrics))))
+    // The guard outside the metering: the metrics count the calls that reached the backend.
+    let metered = Arc::new(MeteredStore::new(backend, Arc::clone(metrics)));
+    Ok(Arc::new(OutageGuard::new(metered)))
 }
 
 /// Every client: the configured ones, `hookd client`'s in the data dir, and root. Clients whose
@@ -426,6 +431,7 @@ fn http_server(
     let authenticator = web::Data::new(authenticator);
     let metrics = web::Data::from(metrics);
     let body_limit = BodyLimit(settings.body_limit);
+    let body_timeout = BodyTimeout(settings.request_timeout);
     let bind_error = |source| StartupError::Bind {
         address: settings.listen,
         source,
@@ -442,13 +448,20 @@ fn http_server(
             .app_data(state.clone())
             .app_data(authenticator.clone())
             .app_data(body_limit)
+            .app_data(body_timeout)
             .app_data(metrics.clone())
             .wrap(from_fn(request_info::attach))
+            // Outside `attach`, which rebuilds error bodies.
+            .wrap(from_fn(unread_body::hold))
             // Outer layers run first: the id covers everything, including the counting.
             .wrap(from_fn(api::metrics::count))
             .wrap(from_fn(request_id::assign))
+            // Each request is one unit for the store's outage guard.
+            .wrap_fn(|req, service| one_outage(service.call(req)))
             .configure(routes)
     })
+    // The head of a request is bounded here, its body by the `BodyTimeout` extractor setting.
+    .client_request_timeout(settings.request_timeout)
     // The caller decides when to stop (signals in main, a future in tests).
     .disable_signals()
     .shutdown_timeout(settings.shutdown_grace.as_secs());

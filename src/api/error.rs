@@ -37,6 +37,10 @@ pub enum ErrorCode {
     RequestConflict,
     /// The body is larger than the limit.
     PayloadTooLarge,
+    /// The body did not arrive in time.
+    RequestTimeout,
+    /// The body is sent in an encoding hookd does not read (compressed).
+    UnsupportedMediaType,
     /// Too many requests.
     TooManyRequests,
     /// A backend is out of reach; retry later.
@@ -58,6 +62,8 @@ impl ErrorCode {
             Self::ResourceNotFound => StatusCode::NOT_FOUND,
             Self::RequestConflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +82,8 @@ impl ErrorCode {
             Self::ResourceNotFound => "ResourceNotFound",
             Self::RequestConflict => "RequestConflict",
             Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::RequestTimeout => "RequestTimeout",
+            Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::TooManyRequests => "TooManyRequests",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::InternalServerError => "InternalServerError",

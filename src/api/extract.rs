@@ -1,11 +1,17 @@
 //! Request extractors: hook paths, JSON bodies and query parameters, each failing with the
 //! API's own error codes instead of actix's defaults.
+//!
+//! A JSON body is bounded in size ([`BodyLimit`]) and in time ([`BodyTimeout`]): a client that
+//! stops sending mid-body is answered 408 instead of holding its connection (actix bounds the
+//! request head itself). Compressed bodies are refused rather than decoded. A body refused
+//! before its end closes the connection after the answer (see [`super::unread_body`]).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
@@ -20,6 +26,11 @@ use crate::domain::{HookGroupId, HookId, HookKey};
 /// The largest body a request may carry, in bytes; registered as app data.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// The longest a request body may take to arrive, counted from when its extractor starts
+/// reading it (right after the head); registered as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
 
 /// Path parameters naming a hook.
 #[derive(Deserialize)]
@@ -86,14 +97,14 @@ impl FromRequest for JsonBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let payload = payload.take();
+        let mut payload = payload.take();
         Box::pin(async move {
             let limit = req
                 .app_data::<BodyLimit>()
                 .copied()
                 .unwrap_or(BodyLimit(1024 * 1024))
                 .0;
-            let bytes = read_body(&req, payload, limit).await?;
+            let bytes = read_within_limits(&req, &mut payload, limit).await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
@@ -125,9 +136,55 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// Reads the body, refusing it when it is compressed, too large or too slow.
+async fn read_within_limits(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    check_content_encoding(req)?;
+    match req.app_data::<BodyTimeout>() {
+        Some(BodyTimeout(timeout)) => {
+            tokio::time::timeout(*timeout, read_body(req, payload, limit))
+                .await
+                .map_err(|_| too_slow(*timeout))?
+        }
+        None => read_body(req, payload, limit).await,
+    }
+}
+
+fn too_slow(timeout: Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "the request body did not arrive within {} ms",
+            timeout.as_millis()
+        ),
+    )
+}
+
+/// Refuses a compressed body: parsing it as JSON would be wrong, and decoding it would need
+/// the size limit applied after decompression; no client of this API compresses requests.
+fn check_content_encoding(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(CONTENT_ENCODING) else {
+        return Ok(());
+    };
+    let encoding = String::from_utf8_lossy(value.as_bytes())
+        .trim()
+        .to_ascii_lowercase();
+    if encoding == "identity" {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("request bodies must not be compressed; got Content-Encoding {encoding:?}"),
+        ))
+    }
+}
+
 async fn read_body(
     req: &HttpRequest,
-    mut payload: Payload,
+    payload: &mut Payload,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
     let declared = req

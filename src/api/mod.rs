@@ -29,6 +29,7 @@ pub mod schemas;
 mod state;
 mod tasks;
 mod triggers;
+pub mod unread_body;
 pub mod webhooks;
 
 pub use endpoints::{health_routes, routes};

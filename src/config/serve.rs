@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HOOKD_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// How long one request may take to arrive, in milliseconds: its head, and then its body
+    /// (each bounded on its own). A slower request is answered 408 and its connection closed.
+    // Well under a minute: a client that stops sending must not hold a connection for long.
+    #[arg(long, env = "HOOKD_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
     /// HTTP worker threads; defaults to the number of cores.
     #[arg(long, env = "HOOKD_WORKERS")]
     pub workers: Option<usize>,
@@ -234,6 +239,16 @@ pub struct MongoArgs {
         global = true
     )]
     pub mongodb_fires_per_hook: Option<u64>,
+    /// How long a MongoDB operation waits for a reachable server, in milliseconds, before it
+    /// fails as unavailable; the URI's `serverSelectionTimeoutMS` and `connectTimeoutMS` win.
+    // Short: while the database is away, a caller should hear 503 quickly, not wait it out.
+    #[arg(
+        long,
+        env = "HOOKD_MONGODB_TIMEOUT_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub mongodb_timeout_ms: u64,
 }
 
 impl MongoArgs {
@@ -256,6 +271,8 @@ impl MongoArgs {
             uri,
             fire_retention: chrono::Duration::days(i64::from(self.mongodb_fire_retention_days)),
             fires_per_hook: self.mongodb_fires_per_hook,
+            // A zero timeout would fail every operation, reachable server or not.
+            timeout: std::time::Duration::from_millis(self.mongodb_timeout_ms.max(1)),
         })
     }
 }

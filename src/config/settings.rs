@@ -42,6 +42,8 @@ pub struct Settings {
     pub trigger_token_key: Option<[u8; KEY_LEN]>,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// How long a request's head, and then its body, may take to arrive.
+    pub request_timeout: Duration,
     /// HTTP worker threads.
     pub workers: Option<usize>,
     /// Where rendered tasks go.
@@ -141,6 +143,7 @@ impl Settings {
             roles: lists.roles,
             trigger_token_key,
             body_limit: args.body_limit,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
             workers: args.workers,
             migrate: args.migrate,
             service_roles: args.service_roles,

@@ -20,11 +20,13 @@ use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
 
 mod cas;
 pub mod mongo;
+pub mod outage;
 mod scan;
 pub mod sqlite;
 
 pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
+pub use outage::{one_outage, OutageGuard};
 pub use scan::every_hook;
 pub use sqlite::SqliteStore;
 

@@ -2,6 +2,7 @@
 //! and its typed client are `hookd_testkit::app`.
 
 mod anonymous_role;
+mod connections;
 mod errors;
 mod fire;
 mod fires;
@@ -21,6 +22,8 @@ mod schedule;
 mod scopes;
 mod scopes_oracle;
 mod secrets;
+mod slow_clients;
+mod store_outage;
 mod taskcluster_js;
 mod tokens;
 mod webhooks;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use hookd::api::schemas::{SchemaId, SchemaSet};
 use hookd::clients::{hash_token, ClientConfig};
 use hookd::clock::ManualClock;
-use hookd::config::Settings;
+use hookd::config::{MongoArgs, Settings};
 use hookd::domain::Role;
 use hookd::scheduler::Scheduler;
 use hookd::startup::Application;
@@ -121,9 +121,8 @@ fn test_backend() -> Option<MongoOptions> {
             // The test clock starts in 2026; without a long retention the TTL monitor would
             // delete the test's fires once the real date is a year past that.
             Some(MongoOptions {
-                uri,
                 fire_retention: chrono::Duration::days(365 * 200),
-                fires_per_hook: None,
+                ..MongoArgs::options_for(&uri).expect("the test URI parses")
             })
         }
         Ok(other) => panic!("HOOKD_TEST_BACKEND={other:?}; expected sqlite or mongodb"),

@@ -19,9 +19,8 @@ use crate::contract::{
 /// epoch, and the default one-year retention would let the TTL monitor delete them mid-test.
 fn options(uri: impl Into<String>) -> MongoOptions {
     MongoOptions {
-        uri: uri.into(),
         fire_retention: chrono::Duration::days(365 * 200),
-        fires_per_hook: None,
+        ..MongoArgs::options_for(&uri.into()).expect("the test URI parses")
     }
 }
 

@@ -27,10 +27,6 @@ pub use self::migrate::MigrationState;
 use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
 use crate::store::{FireCursor, HookStore, StoreError};
 
-/// How long an operation waits for a reachable server before failing as unavailable, unless
-/// the URI sets `serverSelectionTimeoutMS`. The driver's 30 s would hold API callers too long.
-const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
 
@@ -46,6 +42,10 @@ pub struct MongoOptions {
     pub fire_retention: chrono::Duration,
     /// When set, only this many of each hook's newest fires are kept.
     pub fires_per_hook: Option<u64>,
+    /// How long an operation waits for a reachable server (and for a new connection) before
+    /// failing as unavailable, unless the URI says otherwise. The driver's own 30 s would hold
+    /// API callers far too long while the database is away.
+    pub timeout: Duration,
 }
 
 /// A [`HookStore`] in a MongoDB database. Cloning is cheap and shares the connection pool.
@@ -67,6 +67,22 @@ impl std::fmt::Debug for MongoStore {
     }
 }
 
+/// The driver's options for `options`: the URI's, with hookd's timeout and name where the URI
+/// is silent.
+async fn client_options(options: &MongoOptions) -> Result<ClientOptions, StoreError> {
+    let mut client_options = ClientOptions::parse(&options.uri).await.map_err(driver)?;
+    client_options
+        .server_selection_timeout
+        .get_or_insert(options.timeout);
+    client_options
+        .connect_timeout
+        .get_or_insert(options.timeout);
+    client_options
+        .app_name
+        .get_or_insert_with(|| "hookd".into());
+    Ok(client_options)
+}
+
 impl MongoStore {
     /// Prepares a connection pool for `options.uri`. The driver connects lazily, so this does
     /// not contact the server; check [`MongoStore::pending_migrations`] before serving.
@@ -75,16 +91,7 @@ impl MongoStore {
     /// [`StoreError::Backend`] when the URI is invalid, [`StoreError::Unavailable`] when an
     /// SRV lookup fails.
     pub async fn connect(options: &MongoOptions) -> Result<Self, StoreError> {
-        let mut client_options = ClientOptions::parse(&options.uri).await.map_err(driver)?;
-        client_options
-            .server_selection_timeout
-            .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        client_options
-            .connect_timeout
-            .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        client_options
-            .app_name
-            .get_or_insert_with(|| "hookd".into());
+        let client_options = client_options(options).await?;
         let name = client_options
             .default_database
             .clone()
@@ -361,5 +368,37 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MongoArgs;
+
+    #[tokio::test]
+    async fn the_configured_timeout_bounds_server_selection_and_connecting() {
+        let mut options = MongoArgs::options_for("mongodb://db.invalid:27017/hookd").unwrap();
+        assert!(
+            options.timeout <= Duration::from_secs(2),
+            "a caller would wait {:?} for a database that is away",
+            options.timeout
+        );
+        options.timeout = Duration::from_millis(1234);
+        let driver = client_options(&options).await.unwrap();
+        assert_eq!(driver.server_selection_timeout, Some(options.timeout));
+        assert_eq!(driver.connect_timeout, Some(options.timeout));
+    }
+
+    #[tokio::test]
+    async fn timeouts_the_uri_sets_win_over_the_setting() {
+        let uri = "mongodb://db.invalid:27017/hookd?serverSelectionTimeoutMS=300";
+        let driver = client_options(&MongoArgs::options_for(uri).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            driver.server_selection_timeout,
+            Some(Duration::from_millis(300))
+        );
     }
 }

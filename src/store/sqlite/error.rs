@@ -34,17 +34,27 @@ pub(super) enum SqliteError {
     Encode(#[source] serde_json::Error),
 }
 
-/// True when the error means another connection held a lock for longer than the busy timeout.
-fn is_busy(e: &rusqlite::Error) -> bool {
+/// True when retrying later may succeed: another connection held a lock for longer than the
+/// busy timeout, or the file cannot be written for now (a full disk, a read-only file or file
+/// system, an I/O error). Nothing of the failed write was committed, and once an operator has
+/// made room or made the file writable again the same connection writes again.
+fn is_unavailable(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+        Some(
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+        )
     )
 }
 
-/// Maps an SQLite error: lock contention is worth retrying, anything else is not.
+/// Maps an SQLite error: what may pass (see [`is_unavailable`]) is worth retrying, anything else
+/// is not.
 pub(super) fn sql(e: rusqlite::Error) -> StoreError {
-    if is_busy(&e) {
+    if is_unavailable(&e) {
         StoreError::Unavailable(Box::new(e))
     } else {
         StoreError::Backend(Box::new(e))
@@ -63,7 +73,7 @@ pub(super) fn insert(e: rusqlite::Error) -> StoreError {
 /// The error each caller of a failed batch receives; all of them share the one cause.
 pub(super) fn batch(e: &Arc<rusqlite::Error>) -> StoreError {
     let wrapped = Box::new(SqliteError::BatchFailed(Arc::clone(e)));
-    if is_busy(e) {
+    if is_unavailable(e) {
         StoreError::Unavailable(wrapped)
     } else {
         StoreError::Backend(wrapped)

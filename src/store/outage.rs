@@ -1,0 +1,121 @@
+//! [`OutageGuard`]: within one request, a store that has answered "unavailable" is not asked
+//! again.
+//!
+//! While the database is away, each store call waits out the backend's timeout before it fails.
+//! A trigger makes several calls (the task into the outbox, then the error fire recording that
+//! failure), so it used to wait once per call for the same outage. Work run inside
+//! [`one_outage`] (each HTTP request) remembers the first [`StoreError::Unavailable`] it met,
+//! and its later calls fail at once. Nothing is shared between requests: the next request, and
+//! `/__heartbeat__`, asks the store afresh, so the heartbeat reports what the store says now and
+//! recovery needs no restart. Outside such a scope (the scheduler, the listener) every call goes
+//! through; those loops decide about retries themselves.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::store::{FireCursor, HookStore, StoreError};
+
+tokio::task_local! {
+    /// Whether the store answered "unavailable" earlier in the current unit of work.
+    static OUTAGE_SEEN: Cell<bool>;
+}
+
+/// Runs `work` as one unit: once a store call in it fails as unavailable, later calls in it
+/// fail at once instead of waiting for the same outage again.
+pub async fn one_outage<F: Future>(work: F) -> F::Output {
+    OUTAGE_SEEN.scope(Cell::new(false), work).await
+}
+
+/// Why a call failed without reaching the store.
+#[derive(Debug, thiserror::Error)]
+#[error("the store was unavailable earlier in this request; not waiting for it again")]
+pub struct OutageSeen;
+
+/// A [`HookStore`] that, inside [`one_outage`], stops calling a backend that has already
+/// failed as unavailable; everything else passes through unchanged.
+pub struct OutageGuard {
+    inner: Arc<dyn HookStore>,
+}
+
+impl OutageGuard {
+    /// Guards `inner`.
+    pub fn new(inner: Arc<dyn HookStore>) -> Self {
+        Self { inner }
+    }
+
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if OUTAGE_SEEN.try_with(Cell::get).unwrap_or(false) {
+            return Err(StoreError::Unavailable(Box::new(OutageSeen)));
+        }
+        let result = call.await;
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            // Outside a unit of work there is nothing to remember it in, which is fine.
+            let _ = OUTAGE_SEEN.try_with(|seen| seen.set(true));
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl HookStore for OutageGuard {
+    async fn insert_hook(&self, record: &HookRecord) -> Result<(), StoreError> {
+        self.guarded(self.inner.insert_hook(record)).await
+    }
+
+    async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
+        self.guarded(self.inner.get_hook(key)).await
+    }
+
+    async fn replace_hook(
+        &self,
+        record: &HookRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.guarded(self.inner.replace_hook(record, expected_version))
+            .await
+    }
+
+    async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
+        self.guarded(self.inner.delete_hook(key)).await
+    }
+
+    async fn list_hook_groups(&self) -> Result<Vec<HookGroupId>, StoreError> {
+        self.guarded(self.inner.list_hook_groups()).await
+    }
+
+    async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
+        self.guarded(self.inner.list_hooks(group)).await
+    }
+
+    async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
+        self.guarded(self.inner.record_fire(fire)).await
+    }
+
+    async fn list_fires(
+        &self,
+        key: &HookKey,
+        limit: usize,
+        after: Option<&FireCursor>,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        self.guarded(self.inner.list_fires(key, limit, after)).await
+    }
+
+    async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
+        self.guarded(self.inner.insert_task(task)).await
+    }
+
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
+        self.guarded(self.inner.get_task(task_id)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.guarded(self.inner.ping()).await
+    }
+}
