@@ -1,5 +1,10 @@
 //! The `hookd` command line: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
 //! database up to date; `hookd config check` shows the effective configuration.
+//!
+//! Owns: parsing the command line (through `config`'s layering) and one function per
+//! subcommand: `serve`, `migrate`, `client` ([`client`]), `config check` ([`config_check`]) and
+//! the hidden `render-worker`. Leaves to others: what the service is (`startup`), what a setting
+//! means (`config`), rendering (`fire::render`).
 
 use std::process::ExitCode;
 use std::sync::Arc;

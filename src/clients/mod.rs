@@ -2,6 +2,11 @@
 //!
 //! Access tokens are stored only as SHA-256 hashes. Tokens are long random strings, not
 //! passwords, so a fast hash is enough: there is no dictionary to attack.
+//!
+//! Owns: the [`ClientRegistry`] (bearer and Hawk credentials, scopes expanded through roles),
+//! the `hookd client` file ([`file`]), derived access tokens ([`tokens`]) and the built-in root
+//! client ([`root`]). Leaves to others: the scope algebra and roles (`domain::scopes`), checking a
+//! request's credentials (`api::auth`), key files on disk (`data_dir`).
 
 pub mod file;
 pub mod root;

@@ -2,9 +2,12 @@
 //!
 //! Everything here is plain data plus the rules that keep it valid. Values are parsed where they
 //! enter, whatever the path (an API body, a stored document, a test): a [`Hook`] holds a parsed
-//! [`Schedule`] and a compiled [`TriggerSchema`], so nothing downstream checks them again. Nothing in this module does
-//! I/O or knows about HTTP, storage or brokers; the outer layers convert into these types at
-//! their edges and trust them afterwards.
+//! [`Schedule`] and a compiled [`TriggerSchema`], so nothing downstream checks them again.
+//! Nothing in this module does I/O or knows about HTTP, storage or brokers; the outer layers
+//! convert into these types at their edges and trust them afterwards.
+//!
+//! Owns: every type the other layers share and its rules. Leaves to others: everything with a
+//! clock, a socket or a file.
 
 mod fire;
 mod hook;

@@ -4,6 +4,12 @@
 //! input into a [`Trigger`] at the edge, so this path has no per-trigger branches. Retries are
 //! not made here: a sink retries what is transient, a scheduler or listener re-fires a slot or
 //! message with the same task id.
+//!
+//! Owns: [`fire`] and what it needs ([`FireDeps`], `deps`), how a fire ends and what that means
+//! downstream ([`Fired`], [`FireError`], `outcome`), the trigger context ([`Trigger`]), the log
+//! line and metric of each fire (`report`), rendering in worker processes ([`render`]) and the task
+//! sinks ([`sink`]). Leaves to others: when to fire (`scheduler`, `listener`, `api`), storing
+//! (`store`), what a notice says and where it goes (`notify`).
 
 use std::sync::Arc;
 

@@ -5,6 +5,12 @@
 //! replicas', announced on the hook-change exchanges) and periodically. Each hook's queue has a
 //! consumer whose deliveries go through [`crate::fire::fire`]. When the broker goes away the task
 //! reconnects with capped exponential backoff and reconciles again; the process keeps serving.
+//!
+//! Owns: the connection loop (this file), queue and binding names and declarations (`topology`),
+//! reconciliation (`reconcile`), hook-change events between replicas (`events`), deliveries and
+//! their ack, nack and dead-lettering (`delivery`, `backoff`), the state shown in getHookStatus
+//! (`status`) and its settings (`settings`). Leaves to others: firing (`fire`), the broker
+//! connection itself (`amqp`), hook storage (`store`, `registry`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,6 +10,9 @@
 //! Each channel sends at most one notice per hook per window, so a broken hook firing every
 //! second does not flood anyone. Notices are sent in the background: a slow or broken mail
 //! server never delays, fails or retries the fire itself; a failed notice is logged and counted.
+//!
+//! Owns: the two channels (`email`, `chat`), their settings and rate windows. Leaves to others:
+//! which failures are worth a notice (`fire::outcome`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

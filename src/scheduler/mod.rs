@@ -8,6 +8,11 @@
 //! `ManualClock` and call [`Scheduler::tick`].
 //!
 //! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
+//!
+//! Owns: the timer and its start-up load (`state`, `timer`), claims and releases (`claim`), which
+//! slots a hook owes after downtime (`plan`). Leaves to others: firing (`fire`), the
+//! compare-and-set loop and the scan over every hook (`store`), schedules themselves
+//! (`domain::Schedule`).
 
 use std::collections::HashSet;
 use std::sync::Arc;

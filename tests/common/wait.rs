@@ -33,3 +33,14 @@ where
         tokio::time::sleep(STEP).await;
     }
 }
+
+/// [`eventually`] for tests without a runtime of their own (those that drive the `hookd`
+/// binary from plain threads): the same checks, deadline and message, on a runtime made for
+/// the wait.
+pub fn eventually_blocking<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime for the wait")
+        .block_on(eventually(what, || std::future::ready(check())))
+}

@@ -7,7 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use hookd_testkit::wait::eventually_blocking;
 
 use crate::hookd;
 
@@ -87,25 +89,9 @@ impl Server {
     }
 
     /// Waits up to `limit` for the process to end and returns whether it exited with status 0.
-    fn exit_success(&mut self, limit: Duration) -> bool {
+    fn exit_success(&mut self) -> bool {
         let child = &mut self.child;
-        let status = wait_until(limit, || child.try_wait().unwrap()).expect("hookd exits");
-        status.success()
-    }
-}
-
-/// Polls `probe` until it yields a value or `limit` passes: the one bounded polling helper,
-/// for states the binary does not announce (a closed socket, an exited process, a consumer).
-fn wait_until<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe() {
-            return Some(value);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        eventually_blocking("hookd exits", || child.try_wait().unwrap()).success()
     }
 }
 
@@ -232,16 +218,14 @@ fn sigterm_finishes_a_fire_in_flight_records_it_and_exits_zero() {
     server.sigterm();
     server.await_line("hookd is stopping");
     let port = server.port;
-    let refused = wait_until(LIMIT, || TcpStream::connect(("127.0.0.1", port)).err());
-    assert!(
-        refused.is_some(),
-        "a stopping hookd accepts no new connections"
-    );
+    eventually_blocking("a stopping hookd accepts no new connections", || {
+        TcpStream::connect(("127.0.0.1", port)).err()
+    });
     receiver.release.send(()).unwrap();
 
     let (status, body) = trigger.join().unwrap();
     assert_eq!(status, 200, "the fire in flight completes: {body}");
-    assert!(server.exit_success(LIMIT), "hookd exits 0 after SIGTERM");
+    assert!(server.exit_success(), "hookd exits 0 after SIGTERM");
 
     // The fire was recorded: a new process over the same data dir lists it.
     let again = Server::start(&config, &[]);
@@ -366,8 +350,9 @@ fn sigterm_stops_consuming_amqp_finishes_the_fire_in_flight_and_acknowledges_it(
         1,
     );
     assert_eq!(request(server.port, "PUT", "/hooks/g/bound", &hook).0, 200);
-    let consuming = wait_until(LIMIT, || (consumers(&ctl, &prefix) > 0).then_some(()));
-    assert!(consuming.is_some(), "hookd consumes its hook's queue");
+    eventually_blocking("hookd consumes its hook's queue", || {
+        (consumers(&ctl, &prefix) > 0).then_some(())
+    });
     publish(&url, &format!("lifecycle.{prefix}"));
     receiver
         .received
@@ -375,10 +360,11 @@ fn sigterm_stops_consuming_amqp_finishes_the_fire_in_flight_and_acknowledges_it(
         .expect("the message's fire reaches the receiver");
 
     server.sigterm();
-    let cancelled = wait_until(LIMIT, || (consumers(&ctl, &prefix) == 0).then_some(()));
-    assert!(cancelled.is_some(), "hookd stops consuming");
+    eventually_blocking("hookd stops consuming", || {
+        (consumers(&ctl, &prefix) == 0).then_some(())
+    });
     receiver.release.send(()).unwrap();
-    assert!(server.exit_success(LIMIT), "hookd exits 0 after SIGTERM");
+    assert!(server.exit_success(), "hookd exits 0 after SIGTERM");
     assert!(
         !holds_a_message(&url, &format!("{prefix}/g/bound")),
         "the fire finished after the consumer stopped, and its message was acknowledged"

@@ -1,4 +1,10 @@
 //! Rendering a hook's JSON-e template into a task definition, with Taskcluster's defaults.
+//!
+//! Owns: the render itself (this file: `now` pinned, Taskcluster's task defaults, the task's
+//! scopes), the pool of worker processes that run it under a deadline and a memory limit
+//! ([`pool`]), the worker's side ([`worker`], run by `hookd render-worker`) and the pipe format
+//! between them ([`protocol`]). Leaves to others: which context a fire renders with
+//! (`fire::trigger`) and what a failed render means (`fire::outcome`).
 
 pub mod pool;
 pub mod protocol;

@@ -2,6 +2,13 @@
 //!
 //! A sink accepts a task under its task id. Submitting the same id twice with the same
 //! definition must succeed without creating a second task, so callers can retry freely.
+//!
+//! Owns: the trait, [`SinkError`] and one file per sink: the local outbox (`local`), AMQP
+//! (`amqp`), HTTP with Standard Webhooks signatures (`http`) and a Taskcluster queue
+//! (`taskcluster`), plus the retry policy the HTTP sinks share ([`retry`]). Leaves to others: which
+//! sink runs (`startup` from `config::task_queue`), what a failed submit means for the fire
+//! (`fire::outcome`). The promise above is checked against every sink by the contract suite in
+//! `tests/peers/sink_contract.rs`.
 
 use async_trait::async_trait;
 
