@@ -97,6 +97,29 @@ impl DockerIgnore {
         }
         excluded
     }
+
+    /// Whether an exception (`!pattern`) lets something inside the folder `dir` back in.
+    fn reopens_inside(&self, dir: &str) -> bool {
+        let inside = format!("{dir}/");
+        self.patterns
+            .iter()
+            .any(|(exclude, pattern)| !exclude && pattern.starts_with(&inside))
+    }
+
+    /// The outermost paths under `dir` (named `prefix` in the context) that reach the context:
+    /// an entry let in counts whole; an excluded folder is searched only when an exception
+    /// reaches inside it.
+    fn sent(&self, dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
+        for entry in fs::read_dir(dir).expect("reading a folder of the repository") {
+            let entry = entry.expect("an entry");
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if !self.excludes(&name) {
+                out.insert(name);
+            } else if entry.path().is_dir() && self.reopens_inside(&name) {
+                self.sent(&entry.path(), &format!("{name}/"), out);
+            }
+        }
+    }
 }
 
 /// Go's `filepath.Match` with Docker's `**`: `*` and `?` stop at `/`, `**` does not.
@@ -236,20 +259,12 @@ fn the_build_context_holds_what_the_dockerfile_copies_and_nothing_else() {
         .flat_map(|(sources, _)| sources)
         .map(|source| source.trim_end_matches('/').to_string())
         .collect();
-    // Docker reads these two itself, whatever .dockerignore says.
-    let always = ["Dockerfile", ".dockerignore"];
-
-    let sent: BTreeSet<String> = fs::read_dir(repo())
-        .expect("reading the repository")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|name| !always.contains(&name.as_str()) && !ignore.excludes(name))
-        .collect();
+    let mut sent = BTreeSet::new();
+    ignore.sent(&repo(), "", &mut sent);
+    // Docker reads the Dockerfile and .dockerignore itself, whatever .dockerignore says.
+    for always in ["Dockerfile", ".dockerignore"] {
+        sent.remove(always);
+    }
 
     assert_eq!(
         sent, copied,
