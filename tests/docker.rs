@@ -260,7 +260,7 @@ fn the_build_context_holds_what_the_dockerfile_copies_and_nothing_else() {
         .map(|source| source.trim_end_matches('/').to_string())
         .collect();
     let mut sent = BTreeSet::new();
-    ignore.sent(&repo(), "", &mut sent);
+    ignore.sent(repo(), "", &mut sent);
     // Docker reads the Dockerfile and .dockerignore itself, whatever .dockerignore says.
     for always in ["Dockerfile", ".dockerignore"] {
         sent.remove(always);
