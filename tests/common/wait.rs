@@ -19,12 +19,22 @@ const STEP: Duration = Duration::from_millis(25);
 /// Runs `check` until it returns `Some`, and returns that; panics with `what` once
 /// [`PATIENCE`] has passed. The deadline is on the real clock, so it holds in tests that pause
 /// or drive tokio's timer too.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + PATIENCE;
+    eventually_within(PATIENCE, what, check).await
+}
+
+/// [`eventually`] with a bound of the test's own, for a test whose point is that something
+/// happens well before [`PATIENCE`] (e.g. a stop that must not wait out a longer timeout).
+pub async fn eventually_within<T, F, Fut>(patience: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + patience;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -34,13 +44,18 @@ where
     }
 }
 
-/// [`eventually`] for tests without a runtime of their own (those that drive the `hookd`
-/// binary from plain threads): the same checks, deadline and message, on a runtime made for
-/// the wait.
-pub fn eventually_blocking<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+/// [`eventually_within`] for tests without a runtime of their own (those that drive the
+/// `hookd` binary from plain threads), on a runtime made for the wait.
+pub fn eventually_blocking<T>(
+    patience: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a runtime for the wait")
-        .block_on(eventually(what, || std::future::ready(check())))
+        .block_on(eventually_within(patience, what, || {
+            std::future::ready(check())
+        }))
 }

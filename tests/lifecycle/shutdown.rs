@@ -89,9 +89,10 @@ impl Server {
     }
 
     /// Waits up to `limit` for the process to end and returns whether it exited with status 0.
-    fn exit_success(&mut self) -> bool {
+    /// Whether hookd exits 0; it must exit within `limit`.
+    fn exit_success(&mut self, limit: Duration) -> bool {
         let child = &mut self.child;
-        eventually_blocking("hookd exits", || child.try_wait().unwrap()).success()
+        eventually_blocking(limit, "hookd exits", || child.try_wait().unwrap()).success()
     }
 }
 
@@ -218,14 +219,14 @@ fn sigterm_finishes_a_fire_in_flight_records_it_and_exits_zero() {
     server.sigterm();
     server.await_line("hookd is stopping");
     let port = server.port;
-    eventually_blocking("a stopping hookd accepts no new connections", || {
+    eventually_blocking(LIMIT, "a stopping hookd accepts no new connections", || {
         TcpStream::connect(("127.0.0.1", port)).err()
     });
     receiver.release.send(()).unwrap();
 
     let (status, body) = trigger.join().unwrap();
     assert_eq!(status, 200, "the fire in flight completes: {body}");
-    assert!(server.exit_success(), "hookd exits 0 after SIGTERM");
+    assert!(server.exit_success(LIMIT), "hookd exits 0 after SIGTERM");
 
     // The fire was recorded: a new process over the same data dir lists it.
     let again = Server::start(&config, &[]);
@@ -350,7 +351,7 @@ fn sigterm_stops_consuming_amqp_finishes_the_fire_in_flight_and_acknowledges_it(
         1,
     );
     assert_eq!(request(server.port, "PUT", "/hooks/g/bound", &hook).0, 200);
-    eventually_blocking("hookd consumes its hook's queue", || {
+    eventually_blocking(LIMIT, "hookd consumes its hook's queue", || {
         (consumers(&ctl, &prefix) > 0).then_some(())
     });
     publish(&url, &format!("lifecycle.{prefix}"));
@@ -360,11 +361,11 @@ fn sigterm_stops_consuming_amqp_finishes_the_fire_in_flight_and_acknowledges_it(
         .expect("the message's fire reaches the receiver");
 
     server.sigterm();
-    eventually_blocking("hookd stops consuming", || {
+    eventually_blocking(LIMIT, "hookd stops consuming", || {
         (consumers(&ctl, &prefix) == 0).then_some(())
     });
     receiver.release.send(()).unwrap();
-    assert!(server.exit_success(), "hookd exits 0 after SIGTERM");
+    assert!(server.exit_success(LIMIT), "hookd exits 0 after SIGTERM");
     assert!(
         !holds_a_message(&url, &format!("{prefix}/g/bound")),
         "the fire finished after the consumer stopped, and its message was acknowledged"
