@@ -1,5 +1,6 @@
 //! The `hookd` command line: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
-//! database up to date; `hookd config check` shows the effective configuration.
+//! database up to date; `hookd config check` shows the effective configuration; `hookd render`
+//! previews a fire of a hook definition offline.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod client;
 pub mod config_check;
+pub mod render;
 
 use crate::clock::SystemClock;
 use crate::config::layers::{self as config_layers, Layered};
@@ -37,6 +39,9 @@ enum Command {
     Client(ClientArgs),
     /// Inspect the configuration (`hookd config check`).
     Config(ConfigArgs),
+    /// Preview a fire of a hook definition in a file, offline: print what it would submit; exit
+    /// status 0 when it would fire, 1 otherwise.
+    Render(Box<render::RenderCommand>),
     /// Render task templates for a running hookd over stdin and stdout (started by hookd).
     #[command(hide = true)]
     RenderWorker(RenderWorkerArgs),
@@ -94,6 +99,7 @@ pub fn run() -> ExitCode {
         Command::Migrate(_)
         | Command::Client(_)
         | Command::Config(_)
+        | Command::Render(_)
         | Command::RenderWorker(_) => LogFormat::Human,
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
@@ -103,6 +109,7 @@ pub fn run() -> ExitCode {
         Command::Client(args) => client::run(args)
             .map(|text| print!("{text}"))
             .map_err(Into::into),
+        Command::Render(args) => return render::run(*args),
         Command::RenderWorker(args) => render_worker(&args),
         Command::Config(ConfigArgs {
             action: ConfigAction::Check(args),
