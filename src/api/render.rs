@@ -1,6 +1,6 @@
 //! Extension: render without firing. `POST /hooks/{g}/{h}/render` previews a fire of a stored
 //! hook, `POST /render` one of a definition that is not stored; both answer what a fire would
-//! validate, render and check ([`Preview`]), in the same render workers and bounds, and neither
+//! validate, render and check ([`fire::Preview`]), in the same render workers and bounds, and neither
 //! submits, records, counts or notifies anything.
 
 use actix_web::{web, HttpResponse};
@@ -15,7 +15,7 @@ use super::hooks;
 use super::schemas::{SchemaId, SchemaSet};
 use super::ApiState;
 use crate::domain::{FiredBy, Hook, TaskId};
-use crate::fire::{self, Preview, Trigger};
+use crate::fire::{self, Trigger};
 
 /// What a render request says about the fire to preview, after schema validation. `hook` is
 /// only in `POST /render` bodies.
@@ -106,8 +106,8 @@ pub async fn render_candidate(
     answer(&state, &hook, trigger).await
 }
 
+/// Previews firing `hook` for `trigger` with the service's render workers and roles.
 async fn answer(state: &ApiState, hook: &Hook, trigger: Trigger) -> Result<HttpResponse, ApiError> {
-    let preview: Preview =
-        fire::preview(&state.fire.renderer, &state.fire.roles, hook, trigger).await?;
+    let preview = fire::preview(&state.fire.renderer, &state.fire.roles, hook, trigger).await?;
     Ok(HttpResponse::Ok().json(preview))
 }
