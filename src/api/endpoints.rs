@@ -9,7 +9,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
-use super::{fires, health, hooks, metrics, openapi, tasks, triggers, webhooks};
+use super::{fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -121,6 +121,8 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get hook!("/webhook-secret"), Api => webhooks::get_secret;
     Post hook!("/webhook-secret"), Api => webhooks::rotate_secret;
     Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
+    Post hook!("/render"), Api => render::render_hook;
+    Post v1!("/render"), Api => render::render_candidate;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
+use super::schemas::{SchemaId, Violations};
 use crate::domain::DomainError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
@@ -111,6 +112,17 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    /// `InputValidationError` for a request body that breaks the schema `id`.
+    pub fn invalid_body(id: SchemaId, violations: &Violations) -> Self {
+        Self::new(
+            ErrorCode::InputValidationError,
+            format!(
+                "the request body does not match {}: {violations}",
+                id.file_name()
+            ),
+        )
     }
 
     /// The same error, telling the caller to retry after `seconds`.

@@ -10,7 +10,7 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
 use crate::api::schemas::SchemaId;
 use crate::domain::{
-    Binding, Hook, HookGroupId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
+    Binding, Hook, HookGroupId, HookId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
 };
 use crate::registry::Created;
 
@@ -42,6 +42,11 @@ struct HookDraft {
 impl HookDraft {
     fn parse(state: &ApiState, key: &HookKey, body: Value) -> Result<Self, ApiError> {
         state.validate_body(SchemaId::CreateHookRequest, &body)?;
+        Self::from_checked(key, body)
+    }
+
+    /// [`HookDraft::parse`] for a body that already matched `create-hook-request.json`.
+    fn from_checked(key: &HookKey, body: Value) -> Result<Self, ApiError> {
         let body: HookBody = serde_json::from_value(body)
             .map_err(|e| ApiError::new(ErrorCode::InputValidationError, e.to_string()))?;
         check_body_id(
@@ -94,6 +99,31 @@ impl HookDraft {
             .or_else(|| previous.and_then(|p| p.missed_fires));
         hook
     }
+}
+
+/// A hook definition that is not stored, as `POST /render` and `hookd render` take it: a body
+/// that matched `create-hook-request.json` and names its `hookGroupId` and `hookId`, which the
+/// hook's role and scopes depend on.
+///
+/// # Errors
+/// `InputValidationError` without the ids, and what createHook refuses in a definition.
+pub(super) fn candidate(body: Value) -> Result<Hook, ApiError> {
+    let id = |field: &str| {
+        body.get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InputValidationError,
+                    format!("a hook definition to render must give its {field}"),
+                )
+            })
+    };
+    let key = HookKey::new(
+        HookGroupId::parse(id("hookGroupId")?)?,
+        HookId::parse(id("hookId")?)?,
+    );
+    Ok(HookDraft::from_checked(&key, body)?.apply(None))
 }
 
 fn check_body_id(field: &str, given: Option<&str>, path: &str) -> Result<(), ApiError> {

@@ -4,8 +4,8 @@
 //! fire path, and shape the answer. Paths follow Taskcluster's hooks v1 API under
 //! `/api/hooks/v1`.
 //!
-//! Owns: one file per resource (`hooks`, `fires`, `triggers`, `webhooks`, `tasks`, `health`,
-//! `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
+//! Owns: one file per resource (`hooks`, `fires`, `triggers`, `webhooks`, `tasks`, `render`,
+//! `health`, `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
 //! plumbing (`extract`, `json_depth`, `request_id`, `request_info`, `rate_limit`, `schemas`),
 //! `auth/` (bearer tokens and Hawk) and the one HTTP error mapping (`error`). Leaves to others:
 //! what a hook is (`domain`), storing it (`registry`, `store`), firing it (`fire`) and building
@@ -23,6 +23,7 @@ pub mod json_depth;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
+pub mod render;
 pub mod request_id;
 pub mod request_info;
 pub mod schemas;

@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 24] = embed![
+const SOURCES: [(&str, &str); 27] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -44,6 +44,9 @@ const SOURCES: [(&str, &str); 24] = embed![
     "ping-response.json",
     "error.json",
     "submitted-task.json",
+    "render-hook-request.json",
+    "render-request.json",
+    "render-response.json",
     "bindings.json",
     "fired-by.json",
     "hook-group-id.json",
@@ -99,11 +102,17 @@ pub enum SchemaId {
     Error,
     /// Response of the extension endpoint `GET /tasks/{taskId}`.
     SubmittedTask,
+    /// Body of the extension endpoint `POST /hooks/{hookGroupId}/{hookId}/render`.
+    RenderHookRequest,
+    /// Body of the extension endpoint `POST /render`.
+    RenderRequest,
+    /// Response of both render endpoints.
+    RenderResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 12] = [
+    pub const ALL: [SchemaId; 15] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -116,6 +125,9 @@ impl SchemaId {
         Self::PingResponse,
         Self::Error,
         Self::SubmittedTask,
+        Self::RenderHookRequest,
+        Self::RenderRequest,
+        Self::RenderResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -133,6 +145,9 @@ impl SchemaId {
             Self::PingResponse => "ping-response.json",
             Self::Error => "error.json",
             Self::SubmittedTask => "submitted-task.json",
+            Self::RenderHookRequest => "render-hook-request.json",
+            Self::RenderRequest => "render-request.json",
+            Self::RenderResponse => "render-response.json",
         }
     }
 }

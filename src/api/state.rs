@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use super::schemas::{SchemaId, SchemaSet};
 use super::{openapi, rate_limit, webhooks};
 use crate::clock::Clock;
@@ -45,14 +45,8 @@ impl ApiState {
     /// # Errors
     /// `InputValidationError` listing every violation.
     pub(super) fn validate_body(&self, id: SchemaId, body: &Value) -> Result<(), ApiError> {
-        self.schemas.validate(id, body).map_err(|violations| {
-            ApiError::new(
-                ErrorCode::InputValidationError,
-                format!(
-                    "the request body does not match {}: {violations}",
-                    id.file_name()
-                ),
-            )
-        })
+        self.schemas
+            .validate(id, body)
+            .map_err(|violations| ApiError::invalid_body(id, &violations))
     }
 }

@@ -1,10 +1,11 @@
 //! The `hookd` command line: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
-//! database up to date; `hookd config check` shows the effective configuration.
+//! database up to date; `hookd config check` shows the effective configuration; `hookd render`
+//! previews a fire of a hook definition offline.
 //!
 //! Owns: parsing the command line (through `config`'s layering) and one function per
-//! subcommand: `serve`, `migrate`, `client` ([`client`]), `config check` ([`config_check`]) and
-//! the hidden `render-worker`. Leaves to others: what the service is (`startup`), what a setting
-//! means (`config`), rendering (`fire::render`).
+//! subcommand: `serve`, `migrate`, `client` ([`client`]), `config check` ([`config_check`]),
+//! `render` ([`render`]) and the hidden `render-worker`. Leaves to others: what the service is
+//! (`startup`), what a setting means (`config`), rendering (`fire::render`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod client;
 pub mod config_check;
+pub mod render;
 
 use crate::clock::SystemClock;
 use crate::config::layers::{self as config_layers, Layered};
@@ -42,6 +44,9 @@ enum Command {
     Client(ClientArgs),
     /// Inspect the configuration (`hookd config check`).
     Config(ConfigArgs),
+    /// Preview a fire of a hook definition in a file, offline: print what it would submit; exit
+    /// status 0 when it would fire, 1 otherwise.
+    Render(Box<render::RenderCommand>),
     /// Render task templates for a running hookd over stdin and stdout (started by hookd).
     #[command(hide = true)]
     RenderWorker(RenderWorkerArgs),
@@ -99,6 +104,7 @@ pub fn run() -> ExitCode {
         Command::Migrate(_)
         | Command::Client(_)
         | Command::Config(_)
+        | Command::Render(_)
         | Command::RenderWorker(_) => LogFormat::Human,
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
@@ -108,6 +114,7 @@ pub fn run() -> ExitCode {
         Command::Client(args) => client::run(args)
             .map(|text| print!("{text}"))
             .map_err(Into::into),
+        Command::Render(args) => return render::run(*args),
         Command::RenderWorker(args) => render_worker(&args),
         Command::Config(ConfigArgs {
             action: ConfigAction::Check(args),

@@ -10,10 +10,12 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, FromArgMatches};
 
 use crate::domain::MissedFires;
+use crate::fire::render::pool::{this_executable, RenderLimits};
 use crate::store::MongoOptions;
 use crate::telemetry::LogFormat;
 
@@ -115,21 +117,9 @@ pub struct ServeArgs {
     /// `90m`, `2d`, `3600s`.
     #[arg(long, env = "HOOKD_CATCH_UP_WINDOW", default_value = "24h", value_parser = parse_window)]
     pub catch_up_window: chrono::Duration,
-    /// How long rendering one task template may take, in milliseconds.
-    #[arg(long, env = "HOOKD_RENDER_TIMEOUT_MS", default_value_t = 2000)]
-    pub render_timeout_ms: u64,
-    /// Largest rendered task, in bytes of JSON.
-    // Taskcluster's queue refuses larger task definitions anyway.
-    #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
-    pub max_task_bytes: usize,
-    /// Memory one render worker process may use, in MiB; a render that needs more fails.
-    // Ample for any task under the size bound.
-    #[arg(long, env = "HOOKD_RENDER_MEMORY_MB", default_value_t = 256)]
-    pub render_memory_mb: u64,
-    /// How many render worker processes render task templates at once.
-    // Enough that one slow template does not stall the fires of other hooks.
-    #[arg(long, env = "HOOKD_RENDER_WORKERS", default_value_t = 4)]
-    pub render_workers: usize,
+    /// Bounds on rendering task templates.
+    #[command(flatten)]
+    pub render: RenderArgs,
     /// Authenticated requests per client per minute; 0 for no limit.
     #[arg(long, env = "HOOKD_CLIENT_RATE_LIMIT", default_value_t = 6000)]
     pub client_rate_limit: u32,
@@ -332,5 +322,38 @@ mod tests {
         assert_eq!(args.listen, SocketAddr::from(([127, 0, 0, 1], 0)));
         assert_eq!(args.body_limit, 1024 * 1024);
         assert!(ServeArgs::from_flags(["--body-limit", "x"]).is_err());
+    }
+}
+
+/// Bounds on rendering task templates, shared by `hookd serve` and `hookd render`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderArgs {
+    /// How long rendering one task template may take, in milliseconds.
+    #[arg(long, env = "HOOKD_RENDER_TIMEOUT_MS", default_value_t = 2000)]
+    pub render_timeout_ms: u64,
+    /// Largest rendered task, in bytes of JSON.
+    // Taskcluster's queue refuses larger task definitions anyway.
+    #[arg(long, env = "HOOKD_MAX_TASK_BYTES", default_value_t = 1024 * 1024)]
+    pub max_task_bytes: usize,
+    /// Memory one render worker process may use, in MiB; a render that needs more fails.
+    // Ample for any task under the size bound.
+    #[arg(long, env = "HOOKD_RENDER_MEMORY_MB", default_value_t = 256)]
+    pub render_memory_mb: u64,
+    /// How many render worker processes render task templates at once.
+    // Enough that one slow template does not stall the fires of other hooks.
+    #[arg(long, env = "HOOKD_RENDER_WORKERS", default_value_t = 4)]
+    pub render_workers: usize,
+}
+
+impl RenderArgs {
+    /// The render pool's limits, with this executable as the render worker.
+    pub fn limits(&self) -> RenderLimits {
+        RenderLimits {
+            deadline: Duration::from_millis(self.render_timeout_ms),
+            max_task_bytes: self.max_task_bytes,
+            memory_limit: self.render_memory_mb.saturating_mul(1024 * 1024),
+            workers: self.render_workers.max(1),
+            worker_program: this_executable(),
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::api::rate_limit::RateLimitSettings;
 use crate::clients::ClientConfig;
 use crate::crypto::KEY_LEN;
 use crate::domain::Role;
-use crate::fire::render::pool::{this_executable, RenderLimits};
+use crate::fire::render::pool::RenderLimits;
 use crate::fire::sink::RetryPolicy;
 use crate::listener::AmqpSettings;
 use crate::notify::NotifySettings;
@@ -151,13 +151,7 @@ impl Settings {
                 policy: args.missed_fires,
                 window: args.catch_up_window,
             },
-            render_limits: RenderLimits {
-                deadline: Duration::from_millis(args.render_timeout_ms),
-                max_task_bytes: args.max_task_bytes,
-                memory_limit: args.render_memory_mb.saturating_mul(1024 * 1024),
-                workers: args.render_workers.max(1),
-                worker_program: this_executable(),
-            },
+            render_limits: args.render.limits(),
             rate_limits: RateLimitSettings::per_minute(
                 args.client_rate_limit,
                 args.hook_rate_limit,

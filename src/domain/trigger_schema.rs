@@ -30,8 +30,15 @@ pub struct TriggerSchemaError(String);
 
 /// A trigger payload that breaks the hook's `triggerSchema`; the message lists every violation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the payload does not match the hook's triggerSchema: {0}")]
-pub struct PayloadError(String);
+#[error("the payload does not match the hook's triggerSchema: {}", .0.join("; "))]
+pub struct PayloadError(Vec<String>);
+
+impl PayloadError {
+    /// Every violation, each as `<JSON pointer>: <problem>`, in the order they were found.
+    pub fn violations(&self) -> &[String] {
+        &self.0
+    }
+}
 
 /// A compiled `triggerSchema`.
 #[derive(Clone, Deserialize)]
@@ -96,7 +103,7 @@ impl TriggerSchema {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(PayloadError(violations.join("; ")))
+            Err(PayloadError(violations))
         }
     }
 }

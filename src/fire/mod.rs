@@ -1,4 +1,5 @@
-//! Firing a hook: validate the payload, render the task, check its scopes, submit it, record it.
+//! Firing a hook: validate the payload, render the task, check its scopes, submit it, record it;
+//! and previewing a fire, which shares every step up to the submission (see [`preview`]).
 //!
 //! Every trigger (API call, token, schedule, message) ends in [`fire`]. Triggers convert their
 //! input into a [`Trigger`] at the edge, so this path has no per-trigger branches. Retries are
@@ -13,11 +14,13 @@
 
 use std::sync::Arc;
 
-use crate::domain::{FireFailure, FireRecord, Hook, HookRecord, ScopeSet, SubmittedTask};
+use crate::domain::{FireFailure, FireRecord, Hook, HookRecord, SubmittedTask};
 use crate::notify::Audience;
 
 mod deps;
 mod outcome;
+mod prepare;
+mod preview;
 pub mod render;
 mod report;
 pub mod sink;
@@ -25,11 +28,13 @@ mod trigger;
 
 pub use deps::FireDeps;
 pub use outcome::{Disposition, FailureClass, FireError, Fired, Record};
+pub use preview::{preview, Preview};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
 pub use sink::{SinkError, TaskSink};
 pub use trigger::Trigger;
 
+use prepare::prepare;
 use report::Report;
 
 /// Fires the hook in `record` for `trigger`.
@@ -63,27 +68,11 @@ async fn create_task(
     trigger: &Trigger,
     fire: &FireRecord,
 ) -> Result<Fired, FireError> {
-    trigger.check_readable()?;
-    if let Some(payload) = trigger.payload() {
-        record.hook.trigger_schema.validate(payload)?;
-    }
-    trigger.check_task_id()?;
     let hook = &record.hook;
-    let context = trigger.context(&fire.task_id);
-    let rendered = deps
-        .renderer
-        .task(&hook.task, &context, &fire.task_id, trigger.time())
-        .await;
-    let Some(task) = rendered? else {
+    let prepared = prepare(&deps.renderer, &deps.roles, hook, trigger, &fire.task_id).await?;
+    let Some(task) = prepared.into_task(hook)? else {
         return Ok(Fired::Declined);
     };
-    let missing = hook_scopes(deps, record).missing(render::task_scopes(&task)?);
-    if !missing.is_empty() {
-        return Err(FireError::InsufficientScopes {
-            hook: hook.key().to_string(),
-            missing,
-        });
-    }
     let submitted = SubmittedTask {
         task_id: fire.task_id.clone(),
         hook_group_id: fire.hook_group_id.clone(),
@@ -144,13 +133,4 @@ fn failure_to_record(error: &FireError, trigger: &Trigger) -> Option<FireFailure
 fn notify_in_background(deps: &FireDeps, hook: &Hook, fire: &FireRecord, audience: Audience) {
     let (notifier, hook, fire) = (Arc::clone(&deps.notifier), hook.clone(), fire.clone());
     tokio::spawn(async move { notifier.error_fire(&hook, &fire, audience).await });
-}
-
-/// What a hook's tasks may ask for: its own `scopes` when it has them, else its role's.
-fn hook_scopes(deps: &FireDeps, record: &HookRecord) -> ScopeSet {
-    let hook = &record.hook;
-    match &hook.scopes {
-        Some(scopes) => deps.roles.expand(scopes),
-        None => deps.roles.expand(&[format!("assume:{}", hook.role_id())]),
-    }
 }

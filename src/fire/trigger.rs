@@ -88,6 +88,31 @@ impl Trigger {
         Self::with_payload(FiredBy::Webhook, payload, extra_context, time)
     }
 
+    /// The trigger a preview (`render`) stands in for: what `fired_by` would have fired with
+    /// `payload` at `time`, by `client_id` for a `triggerHook` call, under `task_id` when given.
+    /// A message gets no exchange or routing key, a webhook no headers, a schedule no payload.
+    pub fn preview(
+        fired_by: FiredBy,
+        payload: Value,
+        client_id: &str,
+        time: DateTime<Utc>,
+        task_id: Option<TaskId>,
+    ) -> Self {
+        let mut trigger = match fired_by {
+            FiredBy::TriggerHook => Self::api_call(payload, client_id, time),
+            FiredBy::TriggerHookWithToken => Self::token_call(payload, time),
+            FiredBy::Webhook => Self::webhook(payload, Map::new(), time),
+            FiredBy::PulseMessage => {
+                Self::pulse_message(Ok(payload), "", "", false, TaskId::generate(), time)
+            }
+            FiredBy::Schedule => Self::schedule(time, TaskId::generate()),
+        };
+        if task_id.is_some() {
+            trigger.reserved_task_id = task_id;
+        }
+        trigger
+    }
+
     fn with_payload(
         fired_by: FiredBy,
         payload: Value,

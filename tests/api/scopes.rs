@@ -88,6 +88,13 @@ fn cases() -> Vec<Case> {
             &["hooks:list-last-fires:g/h"],
         ),
         case(
+            "renderHook",
+            Method::POST,
+            "/hooks/g/h/render",
+            Some(json!({"payload": {}})),
+            &["hooks:get:g:h"],
+        ),
+        case(
             "removeHook",
             Method::DELETE,
             "/hooks/g/h",

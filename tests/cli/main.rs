@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod render;
+
 /// How long a start may take before the test gives up.
 const START_LIMIT: Duration = Duration::from_secs(30);
 

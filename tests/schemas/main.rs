@@ -452,6 +452,24 @@ fn hookd_only_cases() -> Vec<Case> {
             "time": "2024-05-01T00:00:00.000Z"
         }
     });
+    let render_request = json!({
+        "payload": {"branch": "main"},
+        "firedBy": "triggerHook",
+        "now": "2024-05-01T00:00:00.000Z",
+        "taskId": "fN1SbArXTPSVFNUvaOlinQ",
+    });
+    let named_request = with(
+        with(request(), "hookGroupId", Some(json!("ci"))),
+        "hookId",
+        Some(json!("nightly")),
+    );
+    let render_response = json!({
+        "task": {"provisionerId": "p"},
+        "declined": false,
+        "schemaErrors": [],
+        "missingScopes": ["queue:route:x"],
+        "taskBytes": 22,
+    });
     let submitted = json!({
         "taskId": TASK_ID,
         "hookGroupId": "g",
@@ -489,6 +507,26 @@ fn hookd_only_cases() -> Vec<Case> {
             with(submitted.clone(), "taskId", Some(json!("task-1")))),
         case("a submitted task without task", SubmittedTask, false,
             with(submitted, "task", None)),
+        case("a render request with only a payload", RenderHookRequest, true,
+            json!({"payload": {}})),
+        case("a render request with every field", RenderHookRequest, true,
+            render_request.clone()),
+        case("a render request without payload", RenderHookRequest, false,
+            with(render_request.clone(), "payload", None)),
+        case("a render request with a bad firedBy", RenderHookRequest, false,
+            with(render_request.clone(), "firedBy", Some(json!("manual")))),
+        case("a render request with a hook", RenderHookRequest, false,
+            with(render_request.clone(), "hook", Some(named_request.clone()))),
+        case("a definition render request", RenderRequest, true,
+            with(render_request.clone(), "hook", Some(named_request.clone()))),
+        case("a definition render request without hookId", RenderRequest, false,
+            with(render_request.clone(), "hook", Some(with(named_request, "hookId", None)))),
+        case("a definition render request without hook", RenderRequest, false, render_request),
+        case("a render answer", RenderResponse, true, render_response.clone()),
+        case("a declined render answer", RenderResponse, true,
+            with(with(render_response.clone(), "task", Some(Value::Null)), "declined", Some(json!(true)))),
+        case("a render answer without missingScopes", RenderResponse, false,
+            with(render_response, "missingScopes", None)),
     ]
 }
 
