@@ -304,11 +304,21 @@ async fn a_message_redelivered_after_its_fire_was_recorded_is_acked_without_anot
     assert!(publish().await, "the hook's queue outlives its consumer");
     assert!(client.bounce(&format!("{prefix}/g/redelivered")).await);
     let second = listening(data.path().to_owned()).await;
-    eventually("the redelivered message is acked", || async {
+    let scrape = eventually("the redelivered message is acked", || async {
         let scrape = second.metrics().await;
-        metric_value(&scrape, "hookd_amqp_messages_acked_total").filter(|acked| *acked >= 1.0)
+        metric_value(&scrape, "hookd_amqp_messages_acked_total")
+            .is_some_and(|acked| acked >= 1.0)
+            .then_some(scrape)
     })
     .await;
+    for result in ["success", "error"] {
+        let series = format!("hookd_fires_total{{fired_by=\"pulseMessage\",result=\"{result}\"}}");
+        assert_eq!(
+            metric_value(&scrape, &series),
+            None,
+            "not fired again: {scrape}"
+        );
+    }
 
     let fires = fires(&second, "g/redelivered").await;
     assert_eq!(fires.len(), 1, "one message, one fire: {fires:?}");

@@ -58,7 +58,10 @@ async fn a_claim_left_behind_after_the_fire_was_recorded_is_released_without_a_s
     second.scheduler.tick().await;
 
     let task_id = TaskId::for_slot(&key("h"), slot);
-    assert_eq!(*sink.submitted.lock().unwrap(), [task_id.clone()]);
+    assert_eq!(
+        *sink.submitted.lock().unwrap(),
+        std::slice::from_ref(&task_id)
+    );
     let fires = fires(&*second.store, &key("h")).await;
     assert_eq!(fires.len(), 1, "{fires:?}");
     assert_eq!(fires[0].task_id, task_id);
