@@ -55,14 +55,9 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     settings.render_limits.worker_program = hookd_binary();
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let metrics = Arc::new(Metrics::new());
-    let fire = fire_deps(
-        &settings,
-        Arc::clone(&store),
-        sink,
-        &clock,
-        Arc::clone(&metrics),
-    )
-    .expect("the default settings have no notice channel to fail");
+    let fire = fire_deps(&settings, Arc::clone(&store), sink, &clock, metrics)
+        .expect("the default settings have no notice channel to fail");
+    let metrics = Arc::clone(&fire.metrics);
     let scheduler = Arc::new(Scheduler::new(
         fire,
         clock,
