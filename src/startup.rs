@@ -36,7 +36,7 @@ use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
@@ -285,12 +285,15 @@ impl Loops {
         clock: &Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let scheduler = if settings.runs(ServiceRole::Scheduler) {
-            let scheduler = Arc::new(Scheduler::new(
-                fire.clone(),
-                Arc::clone(clock),
-                settings.catch_up,
-                registry.subscribe(),
-            ));
+            let scheduler = Arc::new(
+                Scheduler::new(
+                    fire.clone(),
+                    Arc::clone(clock),
+                    settings.catch_up,
+                    registry.subscribe(),
+                )
+                .with_failpoint(Failpoint::from_env()),
+            );
             let wake = registry.subscribe();
             scheduler.start().await?;
             Some((scheduler, wake))

@@ -49,7 +49,9 @@ pub struct FireFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FireRecord {
-    /// Unique id of this fire; a time-ordered UUID, which breaks ties between equal times.
+    /// Unique id of this fire, which also breaks ties between equal times: a time-ordered UUID,
+    /// or for the final fire of a slot or message the id [`FireRecord::settled_id`] derives
+    /// from its task id, so a second attempt at it finds it recorded.
     pub fire_id: Uuid,
     /// The hook that fired.
     pub hook_group_id: super::HookGroupId,
@@ -85,8 +87,46 @@ impl FireRecord {
         }
     }
 
+    /// The fire id under which the final fire (a success, or a failure that no retry can fix)
+    /// of the slot or message reserving `task_id` is recorded. Derived from the task id
+    /// alone, so whoever fires the slot or message again, after a crash, on another replica or
+    /// after a lost acknowledgement, can ask the store whether it was already fired to the end.
+    ///
+    /// Its first 48 bits, where a time-ordered id holds its milliseconds, are all ones, so it
+    /// sorts after every time-ordered id: among fires at one time (a slot's attempts all carry
+    /// the slot time) the final one is listed as the newest. The rest is the task id's hash.
+    pub fn settled_id(task_id: &TaskId) -> Uuid {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(task_id.as_str().as_bytes());
+        let mut bytes = [0xff; 16];
+        bytes[6..].copy_from_slice(&digest[..10]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+
     /// The hook this fire belongs to.
     pub fn key(&self) -> HookKey {
         HookKey::new(self.hook_group_id.clone(), self.hook_id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settled_id_depends_on_the_task_id_alone_and_sorts_after_time_ordered_ids() {
+        let (a, b) = (TaskId::generate(), TaskId::generate());
+        assert_eq!(FireRecord::settled_id(&a), FireRecord::settled_id(&a));
+        assert_ne!(FireRecord::settled_id(&a), FireRecord::settled_id(&b));
+        let earlier_attempt = Uuid::now_v7();
+        assert!(FireRecord::settled_id(&a) > earlier_attempt);
+        assert!(
+            fire_id_text(FireRecord::settled_id(&a)) > fire_id_text(earlier_attempt),
+            "the stores order fire ids by their hyphenated text"
+        );
+    }
+
+    fn fire_id_text(id: Uuid) -> String {
+        id.hyphenated().to_string()
     }
 }

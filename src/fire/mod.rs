@@ -14,8 +14,11 @@
 
 use std::sync::Arc;
 
+use uuid::Uuid;
+
 use crate::domain::{FireFailure, FireRecord, Hook, HookRecord, SubmittedTask};
 use crate::notify::Audience;
+use crate::store::StoreError;
 
 mod deps;
 mod outcome;
@@ -49,13 +52,16 @@ pub async fn fire(
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
     let report = Report::start(deps, record.hook.key(), &trigger);
-    let fire = FireRecord::new(
+    let mut fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
         trigger.recorded_task_id(),
         trigger.time(),
         None,
     );
+    if let Some(settled) = trigger.settled_fire_id() {
+        fire.fire_id = settled;
+    }
     let outcome = create_task(deps, record, &trigger, &fire).await;
     let outcome = write_down(deps, &record.hook, &trigger, fire.clone(), outcome).await;
     report.finish(&fire.task_id, outcome)
@@ -105,6 +111,11 @@ async fn write_down(
             None => return outcome,
         },
     }
+    if outcome.as_ref().is_err_and(|e| e.disposition().transient) {
+        // Not the final fire: the slot or message is fired again, and that fire's record must
+        // not be taken for a repeat of this one.
+        fire.fire_id = Uuid::now_v7();
+    }
     deps.store.record_fire(&fire).await?;
     if let Err(e) = &outcome {
         match e.disposition().audience() {
@@ -114,6 +125,19 @@ async fn write_down(
         }
     }
     outcome
+}
+
+/// The final fire already recorded for `trigger`, when it is a slot or message that was fired
+/// to the end before (by a process that crashed before it could say so, or whose message
+/// acknowledgement was lost). Firing it again would submit its task again.
+///
+/// # Errors
+/// The store's failure to answer.
+pub async fn settled(deps: &FireDeps, trigger: &Trigger) -> Result<Option<FireRecord>, StoreError> {
+    match trigger.settled_fire_id() {
+        Some(id) => deps.store.get_fire(id).await,
+        None => Ok(None),
+    }
 }
 
 /// The failure `error` leaves in the hook's history, if any.

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::outcome::FireError;
-use crate::domain::{iso_time, DomainError, FiredBy, TaskId};
+use uuid::Uuid;
+
+use crate::domain::{iso_time, DomainError, FireRecord, FiredBy, TaskId};
 
 /// One request to fire a hook: who fired it, with what payload, at what time.
 #[derive(Debug, Clone)]
@@ -192,6 +194,13 @@ impl Trigger {
     /// is refused, the reserved id or a fresh one.
     pub(super) fn recorded_task_id(&self) -> TaskId {
         self.task_id().unwrap_or_else(|_| self.fallback_task_id())
+    }
+
+    /// The fire id under which this trigger's final fire is recorded, when the trigger is one
+    /// that may be fired again (a slot, a message): derived from the task id reserved for it,
+    /// which names the slot or message even when `payload.taskId` picks the task's id.
+    pub fn settled_fire_id(&self) -> Option<Uuid> {
+        self.reserved_task_id.as_ref().map(FireRecord::settled_id)
     }
 
     fn fallback_task_id(&self) -> TaskId {

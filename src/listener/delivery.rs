@@ -5,7 +5,8 @@
 //! recorded and its task accepted, and its task id is derived from the message, so a redelivery
 //! submits the same task id and the sink can recognise it. Messages that can never succeed
 //! (not JSON, refused by the trigger schema, a template that does not render) are recorded as
-//! error fires and acked, so they do not block the queue.
+//! error fires and acked, so they do not block the queue. A redelivered message whose final
+//! fire is already recorded (its acknowledgement was lost) is acked without firing again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::clock::Clock;
 use crate::domain::{HookKey, TaskId};
 use crate::fire::{self, FireDeps, Trigger};
 use crate::metrics::AmqpEvent;
+use crate::store::one_outage;
 
 /// The longest wait before a message is handed back for another attempt.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -138,7 +140,24 @@ async fn process(ctx: &DeliveryContext, delivery: &Delivery) -> Processed {
         task_id,
         ctx.clock.now(),
     );
-    match fire::fire(&ctx.fire, &record, trigger).await {
+    if delivery.redelivered {
+        match fire::settled(&ctx.fire, &trigger).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                // Its acknowledgement was lost after its fire was recorded: firing it again
+                // would render a different task (a new `now`, `redelivered: true`) under the
+                // same task id, and the sink would call that a conflict.
+                tracing::info!("redelivered message was fired before; acknowledging it");
+                return Processed::Done;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether the message was fired before");
+                return Processed::Transient;
+            }
+        }
+    }
+    // One store outage costs one wait, not one for the task and another for the record.
+    match one_outage(fire::fire(&ctx.fire, &record, trigger)).await {
         Err(e) if e.disposition().transient => Processed::Transient,
         // Fired, declined, or in the hook's history now (a refused message included, since
         // nobody else would hear of it); another delivery cannot change that.

@@ -72,6 +72,10 @@ impl HookStore for MeteredStore {
             .await
     }
 
+    async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
+        self.timed("get_fire", self.inner.get_fire(fire_id)).await
+    }
+
     async fn list_fires(
         &self,
         key: &HookKey,

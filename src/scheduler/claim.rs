@@ -6,13 +6,22 @@
 //! compare-and-set on the version it read, so exactly one replica wins each slot. A slot stays
 //! in `claimedSlots` until its fire is recorded, so a crash in between leaves it for the next
 //! start to finish, with the same task id.
+//!
+//! Recording the fire and releasing the claim are two writes, so a crash between them leaves
+//! a claim on a slot that was fired. Whoever finishes the claim first asks the store whether
+//! the slot's final fire is recorded (under the fire id derived from the slot's task id, see
+//! [`fire::settled`]); if so it only releases the claim, and no sink sees the task twice.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::failpoint::{self, Failpoint};
 use super::plan::{plan, CatchUp, Plan};
+use crate::clock::Clock;
 use crate::domain::{HookKey, HookRecord, TaskId};
-use crate::fire::{self, FireDeps, Trigger};
-use crate::store::{compare_and_set, Change, StoreError};
+use crate::fire::{self, FireDeps, Fired, Trigger};
+use crate::store::{compare_and_set, one_outage, Change, StoreError};
 
 /// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
 /// any scheduler visiting the hook fires it. A live replica finishes a slot within seconds
@@ -52,6 +61,10 @@ pub(super) enum SlotFate {
 pub(super) struct Slots {
     pub(super) fire: FireDeps,
     pub(super) catch_up: CatchUp,
+    /// The time at which a slot's task reached the sink, for the lateness metric.
+    pub(super) clock: Arc<dyn Clock>,
+    /// Set only by crash tests.
+    pub(super) failpoint: Option<Failpoint>,
 }
 
 impl Slots {
@@ -121,9 +134,14 @@ impl Slots {
         slot: DateTime<Utc>,
     ) -> Result<SlotFate, StoreError> {
         let key = record.hook.key();
-        let trigger = Trigger::schedule(slot, TaskId::for_slot(&key, slot));
-        match fire::fire(&self.fire, record, trigger).await {
-            Ok(_) => {}
+        // One store outage costs one wait, not one for the task and another for the record.
+        match one_outage(fire::fire(&self.fire, record, slot_trigger(&key, slot))).await {
+            Ok(Fired::Created(_)) => {
+                // Observed when the sink has the task, not when the tick began: under a burst,
+                // later slots of one tick go out much later than the first.
+                self.fire.metrics.slot_fired(self.clock.now() - slot);
+            }
+            Ok(Fired::Declined) => {}
             Err(e) if e.disposition().transient => {
                 tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire will be retried");
                 return Ok(SlotFate::RetryLater);
@@ -131,21 +149,32 @@ impl Slots {
             // Recorded as an error fire by the fire path; the schedule moves on.
             Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
         }
+        failpoint::stop_if(self.failpoint, Failpoint::AfterRecord);
         self.release(record.clone(), slot).await?;
         Ok(SlotFate::Done)
     }
 
     /// Fires a slot claimed earlier (by this process before a retry, or by one that crashed),
-    /// if the hook still exists and the slot is still claimed.
+    /// if the hook still exists and the slot is still claimed, and was not fired to the end
+    /// already: then the claim is only released.
     pub(super) async fn refire(
         &self,
         key: &HookKey,
         slot: DateTime<Utc>,
     ) -> Result<SlotFate, StoreError> {
-        match self.fire.store.get_hook(key).await? {
-            Some(record) if record.claimed_slots.contains(&slot) => self.fire(&record, slot).await,
-            _ => Ok(SlotFate::Done),
+        let record = match self.fire.store.get_hook(key).await? {
+            Some(record) if record.claimed_slots.contains(&slot) => record,
+            _ => return Ok(SlotFate::Done),
+        };
+        if fire::settled(&self.fire, &slot_trigger(key, slot))
+            .await?
+            .is_some()
+        {
+            tracing::info!(hook = %key, %slot, "slot was fired before its claim was released");
+            self.release(record, slot).await?;
+            return Ok(SlotFate::Done);
         }
+        self.fire(&record, slot).await
     }
 
     /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
@@ -162,4 +191,9 @@ impl Slots {
         .await?;
         Ok(())
     }
+}
+
+/// The trigger of one slot: its time and the task id reserved for it.
+fn slot_trigger(key: &HookKey, slot: DateTime<Utc>) -> Trigger {
+    Trigger::schedule(slot, TaskId::for_slot(key, slot))
 }

@@ -33,10 +33,12 @@ use claim::{Claim, SlotFate, Slots};
 use state::{adopt, ArmedAs, Pending, State, TimerUpdate};
 
 mod claim;
+mod failpoint;
 mod plan;
 mod state;
 mod timer;
 
+pub use failpoint::Failpoint;
 pub use plan::{CatchUp, ON_TIME};
 
 /// How often the loop re-reads the store for changes made through other processes. Fires
@@ -74,10 +76,22 @@ impl Scheduler {
         changes: broadcast::Receiver<HookChange>,
     ) -> Self {
         Self {
-            slots: Slots { fire, catch_up },
+            slots: Slots {
+                fire,
+                catch_up,
+                clock: Arc::clone(&clock),
+                failpoint: None,
+            },
             clock,
             state: Mutex::new(State::new(changes)),
         }
+    }
+
+    /// Arms `failpoint` (crash tests only; see [`Failpoint`]).
+    #[must_use]
+    pub fn with_failpoint(mut self, failpoint: Option<Failpoint>) -> Self {
+        self.slots.failpoint = failpoint;
+        self
     }
 
     /// Builds the timer from every hook in the store, including slots claimed but never
@@ -274,7 +288,6 @@ impl Scheduler {
                             key: key.clone(),
                             slot,
                         };
-                        self.slots.fire.metrics.slot_fired(now - slot);
                         match self.slots.fire(&record, slot).await {
                             Ok(SlotFate::Done) => {}
                             Ok(SlotFate::RetryLater) => {

@@ -124,6 +124,14 @@ pub trait HookStore: Send + Sync + 'static {
     /// Backend failures only.
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError>;
 
+    /// The fire recorded under `fire_id`, if any. Scheduled slots and messages record their
+    /// final fire under an id derived from their task id, so this tells whether one was
+    /// already fired to the end before a crash or a lost acknowledgement.
+    ///
+    /// # Errors
+    /// Backend failures only; a missing fire is `Ok(None)`.
+    async fn get_fire(&self, fire_id: Uuid) -> Result<Option<FireRecord>, StoreError>;
+
     /// Up to `limit` fires of a hook, newest first, strictly after `after` when given.
     ///
     /// # Errors

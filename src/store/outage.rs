@@ -7,8 +7,8 @@
 //! [`one_outage`] (each HTTP request) remembers the first [`StoreError::Unavailable`] it met,
 //! and its later calls fail at once. Nothing is shared between requests: the next request, and
 //! `/__heartbeat__`, asks the store afresh, so the heartbeat reports what the store says now and
-//! recovery needs no restart. Outside such a scope (the scheduler, the listener) every call goes
-//! through; those loops decide about retries themselves.
+//! recovery needs no restart. The scheduler and the listener run each fire in such a scope too
+//! (their retries are their own); outside one, every call goes through.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -96,6 +96,10 @@ impl HookStore for OutageGuard {
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
         self.guarded(self.inner.record_fire(fire)).await
+    }
+
+    async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
+        self.guarded(self.inner.get_fire(fire_id)).await
     }
 
     async fn list_fires(

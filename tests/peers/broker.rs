@@ -16,8 +16,9 @@ use hookd_testkit::app::{spawn_app_with, TestApp};
 use hookd_testkit::services::amqp_url;
 use hookd_testkit::wait::eventually;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::FieldTable;
@@ -275,7 +276,26 @@ impl Client {
 
     /// Takes the next message waiting in `queue`, if there is one, without waiting for more.
     pub async fn take(&self, queue: &str) -> Option<lapin::message::Delivery> {
-        let options = BasicGetOptions { no_ack: true };
+        self.get(queue, true).await
+    }
+
+    /// Takes the next message waiting in `queue` and hands it back unacknowledged, as a
+    /// consumer that died before its ack would: the broker delivers it again marked
+    /// `redelivered`. Returns whether there was a message.
+    pub async fn bounce(&self, queue: &str) -> bool {
+        let Some(message) = self.get(queue, false).await else {
+            return false;
+        };
+        let requeue = BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        };
+        message.nack(requeue).await.expect("nacked");
+        true
+    }
+
+    async fn get(&self, queue: &str, no_ack: bool) -> Option<lapin::message::Delivery> {
+        let options = BasicGetOptions { no_ack };
         let message = self
             .channel
             .basic_get(queue, options)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hookd_testkit::app::{hook_body, spawn_app_with, Auth};
+use hookd_testkit::app::{hook_body, metric_value, spawn_app_with, Auth};
 use hookd_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::json;
@@ -264,4 +264,64 @@ async fn a_replica_reconciles_a_hook_changed_through_another_at_once() {
     })
     .await;
     assert!(errors[0].as_str().unwrap().contains(&missing), "{errors}");
+}
+
+#[tokio::test]
+async fn a_message_redelivered_after_its_fire_was_recorded_is_acked_without_another_fire() {
+    let Some(url) = hookd_testkit::services::amqp_url() else {
+        return;
+    };
+    let _broker = broker::shared().await;
+    let (prefix, exchange) = (unique("redelivered"), unique("exchange"));
+    let client = broker::Client::connect(&url).await;
+    client.exchange(&exchange).await;
+    // Both processes use one SQLite store in a directory of the test's own, which outlives
+    // the first of them.
+    let data = tempfile::tempdir().expect("temp dir");
+    let listening = |data: std::path::PathBuf| {
+        let settings = broker::listener_settings(&url, &prefix);
+        spawn_app_with(move |s| {
+            s.data_dir = data.clone();
+            s.mongodb = None;
+            s.amqp = Some(settings.clone());
+        })
+    };
+    let first = listening(data.path().to_owned()).await;
+    first
+        .create_hook("g/redelivered", bound_hook(&[(&exchange, "r.#")]))
+        .await;
+    let body = serde_json::to_vec(&json!({"n": 1})).unwrap();
+    let publish = || client.publish(&exchange, "r.x", &body, Some("message-1"));
+    eventually("a queue takes the message", || async {
+        publish().await.then_some(())
+    })
+    .await;
+    await_fires(&first, "g/redelivered", 1).await;
+    first.stop().await;
+
+    // The same message back in the queue, marked redelivered: what the broker does when a
+    // consumer's connection drops after the fire was recorded but before its ack arrived.
+    assert!(publish().await, "the hook's queue outlives its consumer");
+    assert!(client.bounce(&format!("{prefix}/g/redelivered")).await);
+    let second = listening(data.path().to_owned()).await;
+    let scrape = eventually("the redelivered message is acked", || async {
+        let scrape = second.metrics().await;
+        metric_value(&scrape, "hookd_amqp_messages_acked_total")
+            .is_some_and(|acked| acked >= 1.0)
+            .then_some(scrape)
+    })
+    .await;
+    for result in ["success", "error"] {
+        let series = format!("hookd_fires_total{{fired_by=\"pulseMessage\",result=\"{result}\"}}");
+        assert_eq!(
+            metric_value(&scrape, &series),
+            None,
+            "not fired again: {scrape}"
+        );
+    }
+
+    let fires = fires(&second, "g/redelivered").await;
+    assert_eq!(fires.len(), 1, "one message, one fire: {fires:?}");
+    assert_eq!(fires[0]["result"], "success", "{fires:?}");
+    second.stop().await;
 }

@@ -38,6 +38,7 @@ pub struct Node {
     pub store: Arc<dyn HookStore>,
     pub registry: HookRegistry,
     pub scheduler: Arc<Scheduler>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A node on the store file `db`, firing into `sink` (the real outbox sink when `None`),
@@ -56,6 +57,7 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     let metrics = Arc::new(Metrics::new());
     let fire = fire_deps(&settings, Arc::clone(&store), sink, &clock, metrics)
         .expect("the default settings have no notice channel to fail");
+    let metrics = Arc::clone(&fire.metrics);
     let scheduler = Arc::new(Scheduler::new(
         fire,
         clock,
@@ -67,7 +69,23 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
         store,
         registry,
         scheduler,
+        metrics,
     }
+}
+
+/// A [`node`] holding hook `g/h`, every 15 minutes, armed for its first slot (10:15).
+pub async fn node_with_quarter_hourly_hook(
+    db: &Path,
+    clock: &ManualClock,
+    sink: Arc<dyn TaskSink>,
+) -> Node {
+    let node = node(db, clock, Some(sink)).await;
+    node.registry
+        .create(hook("h", &["*/15 * * * *"]))
+        .await
+        .expect("the hook is created");
+    node.scheduler.tick().await;
+    node
 }
 
 pub fn key(id: &str) -> HookKey {

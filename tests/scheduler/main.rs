@@ -3,8 +3,10 @@
 //! parser against Python's croniter.
 
 mod catch_up;
+mod crash;
 mod croniter;
 mod failures;
 mod harness;
+mod lateness;
 mod replicas;
 mod resync;

@@ -52,6 +52,7 @@ macro_rules! store_contract {
             paging_through_fires_visits_each_once_even_when_times_are_equal,
             fire_records_round_trip_exactly,
             recording_a_fire_twice_stores_it_once,
+            a_fire_reads_back_by_its_id,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -630,6 +631,17 @@ pub async fn recording_a_fire_twice_stores_it_once<S: HookStore>(store: S) {
     store.record_fire(&fire).await.unwrap();
     store.record_fire(&fire).await.unwrap();
     assert_eq!(store.list_fires(&k, 10, None).await.unwrap(), [fire]);
+}
+
+pub async fn a_fire_reads_back_by_its_id<S: HookStore>(store: S) {
+    let k = key("g", "h");
+    let task_id = TaskId::generate();
+    let mut fire = FireRecord::new(&k, FiredBy::Schedule, task_id.clone(), Utc::now(), None);
+    fire.fire_id = FireRecord::settled_id(&task_id);
+    store.record_fire(&fire).await.unwrap();
+    assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), Some(fire));
+    let unknown = FireRecord::settled_id(&TaskId::generate());
+    assert_eq!(store.get_fire(unknown).await.unwrap(), None);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

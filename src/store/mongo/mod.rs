@@ -329,6 +329,10 @@ impl HookStore for MongoStore {
         }
     }
 
+    async fn get_fire(&self, id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
+        find_by_id(&self.fires, &fire_id(id), FireDoc::into_record).await
+    }
+
     async fn list_fires(
         &self,
         key: &HookKey,

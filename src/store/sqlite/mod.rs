@@ -211,6 +211,19 @@ impl HookStore for SqliteStore {
             .await
     }
 
+    async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
+        let fire_id = fire_id.to_string();
+        self.readers
+            .read(move |conn| {
+                query_doc(
+                    conn,
+                    "SELECT doc FROM fires WHERE fire_id = ?1",
+                    params![fire_id],
+                )
+            })
+            .await
+    }
+
     async fn list_fires(
         &self,
         key: &HookKey,
