@@ -137,6 +137,11 @@ fn check_body_id(field: &str, given: Option<&str>, path: &str) -> Result<(), Api
 }
 
 /// The scopes to create or update a hook.
+/// The scope that reads a hook's definition (getHookDefinition), and so may also render it.
+pub(super) fn read_scope(key: &HookKey) -> [String; 1] {
+    [format!("hooks:get:{}:{}", key.group, key.id)]
+}
+
 fn modify_scopes(key: &HookKey) -> [String; 2] {
     [
         format!("hooks:modify-hook:{key}"),
@@ -187,7 +192,7 @@ pub async fn get_hook(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:get:{}:{}", key.group, key.id)])?;
+    caller.require(&read_scope(&key))?;
     let record = state.registry.get(&key).await?;
     Ok(HttpResponse::Ok().json(&record.hook))
 }

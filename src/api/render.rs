@@ -81,7 +81,7 @@ pub async fn render_hook(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:get:{}:{}", key.group, key.id)])?;
+    caller.require(&hooks::read_scope(&key))?;
     let request = RenderRequest::parse(&state.schemas, SchemaId::RenderHookRequest, body)?;
     let record = state.registry.get(&key).await?;
     let trigger = request.trigger(&caller.client_id, state.clock.now())?;
