@@ -3,7 +3,7 @@
 //! This file owns the module list and the rule they follow; every module and folder opens with
 //! what it owns and what it leaves to others.
 //!
-//! The layers point inward: the ways in (`api`, `scheduler`, `listener`) → `registry` and
+//! The layers point inward: the ways in (`api`, `scheduler`, `listener`, `chat`) → `registry` and
 //! `fire` → the `store` and sink traits → `domain`. `cli` is the command line; `startup` wires
 //! the parts together from `config`, and `config` assembles the settings structs each part
 //! declares for itself. Small leaves any layer may use: `clock`, `crypto`, `telemetry`,
@@ -14,12 +14,13 @@
 //!   `crate::`/`super::`/`self::` paths name; `mod x;` and a folder's `pub use` of its own
 //!   children are its public face, not dependencies, and `#[cfg(test)]` code does not count;
 //! - `domain` imports no sibling module; `store` imports only `domain` and `clock`;
-//! - `fire` imports none of the ways into it (`api`, `scheduler`, `listener`);
+//! - `fire` imports none of the ways into it (`api`, `scheduler`, `listener`, `chat`);
 //! - only `cli` and `startup` import `config`, `cli` and `startup` (and `config` may import an
 //!   `api` settings struct, nothing else of `api`).
 
 pub mod amqp;
 pub mod api;
+pub mod chat;
 pub mod cli;
 pub mod clients;
 pub mod clock;

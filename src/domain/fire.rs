@@ -20,6 +20,8 @@ pub enum FiredBy {
     PulseMessage,
     /// Extension: a signed webhook delivery (GitHub, GitLab, Standard Webhooks).
     Webhook,
+    /// Extension: a chat command, by a chat user (see `crate::chat`).
+    Chat,
 }
 
 impl FiredBy {
@@ -31,6 +33,7 @@ impl FiredBy {
             Self::TriggerHookWithToken => "triggerHookWithToken",
             Self::PulseMessage => "pulseMessage",
             Self::Webhook => "webhook",
+            Self::Chat => "chat",
         }
     }
 }

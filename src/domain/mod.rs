@@ -9,6 +9,8 @@
 //! Owns: every type the other layers share and its rules. Leaves to others: everything with a
 //! clock, a socket or a file.
 
+pub mod chat_alias;
+pub mod chat_format;
 mod fire;
 mod hook;
 mod ids;
@@ -19,6 +21,8 @@ mod task;
 mod time;
 mod trigger_schema;
 
+pub use chat_alias::{ChatAlias, ChatAliasId, ChatAliasRecord};
+pub use chat_format::Format;
 pub use fire::{FireFailure, FireRecord, FiredBy};
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};

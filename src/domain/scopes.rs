@@ -85,6 +85,11 @@ impl Roles {
         Self(roles)
     }
 
+    /// The configured role ids, in configuration order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|role| role.role_id.as_str())
+    }
+
     /// What a holder of `scopes` holds: those scopes, `assume:anonymous`, and everything the
     /// roles they can assume grant, recursively, until nothing new is added.
     ///

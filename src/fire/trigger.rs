@@ -90,6 +90,21 @@ impl Trigger {
         Self::with_payload(FiredBy::Webhook, payload, extra_context, time)
     }
 
+    /// A chat command by the chat user `principal` (`chat:<platform>:<user id>`), who is the
+    /// fire's caller: the template sees it as `clientId`, and `chat` holds the platform's room
+    /// and the alias that ran.
+    pub fn chat(
+        payload: Value,
+        principal: &str,
+        chat: Map<String, Value>,
+        time: DateTime<Utc>,
+    ) -> Self {
+        let mut extra_context = Map::new();
+        extra_context.insert("clientId".into(), Value::String(principal.into()));
+        extra_context.insert("chat".into(), Value::Object(chat));
+        Self::with_payload(FiredBy::Chat, payload, extra_context, time)
+    }
+
     /// The trigger a preview (`render`) stands in for: what `fired_by` would have fired with
     /// `payload` at `time`, by `client_id` for a `triggerHook` call, under `task_id` when given.
     /// A message gets no exchange or routing key, a webhook no headers, a schedule no payload.
@@ -104,6 +119,7 @@ impl Trigger {
             FiredBy::TriggerHook => Self::api_call(payload, client_id, time),
             FiredBy::TriggerHookWithToken => Self::token_call(payload, time),
             FiredBy::Webhook => Self::webhook(payload, Map::new(), time),
+            FiredBy::Chat => Self::chat(payload, client_id, Map::new(), time),
             FiredBy::PulseMessage => {
                 Self::pulse_message(Ok(payload), "", "", false, TaskId::generate(), time)
             }
@@ -245,6 +261,17 @@ mod tests {
                 "clientId": "ci",
             })
         );
+    }
+
+    #[test]
+    fn chat_commands_carry_the_chat_principal_as_client_id() {
+        let mut chat = Map::new();
+        chat.insert("room".into(), "!ops:example.org".into());
+        let trigger = Trigger::chat(json!({}), "chat:matrix:@a:example.org", chat, time());
+        let context = trigger.context(&TaskId::generate());
+        assert_eq!(context["firedBy"], "chat");
+        assert_eq!(context["clientId"], "chat:matrix:@a:example.org");
+        assert_eq!(context["chat"]["room"], "!ops:example.org");
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::Metrics;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{
+    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
@@ -93,6 +96,51 @@ impl HookStore for MeteredStore {
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         self.timed("get_task", self.inner.get_task(task_id)).await
+    }
+
+    async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
+        self.timed("insert_chat_alias", self.inner.insert_chat_alias(record))
+            .await
+    }
+
+    async fn get_chat_alias(
+        &self,
+        id: &ChatAliasId,
+    ) -> Result<Option<ChatAliasRecord>, StoreError> {
+        self.timed("get_chat_alias", self.inner.get_chat_alias(id))
+            .await
+    }
+
+    async fn replace_chat_alias(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "replace_chat_alias",
+            self.inner.replace_chat_alias(record, expected_version),
+        )
+        .await
+    }
+
+    async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
+        self.timed("delete_chat_alias", self.inner.delete_chat_alias(id))
+            .await
+    }
+
+    async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
+        self.timed("list_chat_aliases", self.inner.list_chat_aliases())
+            .await
+    }
+
+    async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.timed("get_chat_cursor", self.inner.get_chat_cursor(name))
+            .await
+    }
+
+    async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.timed("set_chat_cursor", self.inner.set_chat_cursor(name, value))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -16,7 +16,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{
+    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
 
 mod cas;
 pub mod mongo;
@@ -154,6 +157,55 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only; a missing task is `Ok(None)`.
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError>;
+
+    /// Inserts a new chat alias.
+    ///
+    /// # Errors
+    /// [`StoreError::AlreadyExists`] when an alias with the same id is stored.
+    async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError>;
+
+    /// Fetches one chat alias.
+    ///
+    /// # Errors
+    /// Backend failures only; a missing alias is `Ok(None)`.
+    async fn get_chat_alias(&self, id: &ChatAliasId)
+        -> Result<Option<ChatAliasRecord>, StoreError>;
+
+    /// Replaces a chat alias if its stored version is still `expected_version`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is gone, [`StoreError::VersionConflict`] when it was
+    /// written since `expected_version` was read.
+    async fn replace_chat_alias(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a chat alias. Returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError>;
+
+    /// Every chat alias, sorted by id in byte order.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError>;
+
+    /// The position a chat platform reached in its event stream (a Matrix sync token), under
+    /// `name`.
+    ///
+    /// # Errors
+    /// Backend failures only; a position never saved is `Ok(None)`.
+    async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Saves the position `value` under `name`, replacing the one before.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
 
     /// Checks that the store answers, for health checks.
     ///

@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{
+    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 tokio::task_local! {
@@ -117,6 +120,42 @@ impl HookStore for OutageGuard {
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         self.guarded(self.inner.get_task(task_id)).await
+    }
+
+    async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
+        self.guarded(self.inner.insert_chat_alias(record)).await
+    }
+
+    async fn get_chat_alias(
+        &self,
+        id: &ChatAliasId,
+    ) -> Result<Option<ChatAliasRecord>, StoreError> {
+        self.guarded(self.inner.get_chat_alias(id)).await
+    }
+
+    async fn replace_chat_alias(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.guarded(self.inner.replace_chat_alias(record, expected_version))
+            .await
+    }
+
+    async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
+        self.guarded(self.inner.delete_chat_alias(id)).await
+    }
+
+    async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
+        self.guarded(self.inner.list_chat_aliases()).await
+    }
+
+    async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.guarded(self.inner.get_chat_cursor(name)).await
+    }
+
+    async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.guarded(self.inner.set_chat_cursor(name, value)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@
 //! compare-and-set on the stored `version`. Nothing here uses multi-document transactions,
 //! which a standalone MongoDB does not offer.
 
+mod chat;
 mod codec;
 mod error;
 mod migrate;
@@ -24,7 +25,10 @@ use mongodb::{Client, Collection, Database};
 use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{
+    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// The database used when the URI names none.
@@ -55,6 +59,8 @@ pub struct MongoStore {
     hooks: Collection<HookDoc>,
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
+    chat_aliases: Collection<chat::AliasDoc>,
+    chat_cursors: Collection<chat::CursorDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -103,6 +109,8 @@ impl MongoStore {
             hooks: db.collection("hooks"),
             fires: db.collection("fires"),
             tasks: db.collection("tasks"),
+            chat_aliases: db.collection("chatAliases"),
+            chat_cursors: db.collection("chatCursors"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -364,6 +372,41 @@ impl HookStore for MongoStore {
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         find_by_id(&self.tasks, task_id.as_str(), TaskDoc::into_record).await
+    }
+
+    async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
+        self.insert_alias(record).await
+    }
+
+    async fn get_chat_alias(
+        &self,
+        id: &ChatAliasId,
+    ) -> Result<Option<ChatAliasRecord>, StoreError> {
+        self.get_alias(id).await
+    }
+
+    async fn replace_chat_alias(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.replace_alias(record, expected_version).await
+    }
+
+    async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
+        self.delete_alias(id).await
+    }
+
+    async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
+        self.list_aliases().await
+    }
+
+    async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.get_cursor(name).await
+    }
+
+    async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.set_cursor(name, value).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@
 //! record as a JSON document in `doc`; only `doc` is read back, so the record is the truth and
 //! the columns are an index of it.
 
+mod chat;
 mod error;
 mod reader;
 mod rows;
@@ -25,7 +26,10 @@ use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
 use self::rows::{encode, execute, key_params, query_doc, query_docs, HookRow};
 use self::writer::Writer;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{
+    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] in an SQLite database file.
@@ -283,6 +287,41 @@ impl HookStore for SqliteStore {
                 )
             })
             .await
+    }
+
+    async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
+        self.insert_alias(record).await
+    }
+
+    async fn get_chat_alias(
+        &self,
+        id: &ChatAliasId,
+    ) -> Result<Option<ChatAliasRecord>, StoreError> {
+        self.get_alias(id).await
+    }
+
+    async fn replace_chat_alias(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.replace_alias(record, expected_version).await
+    }
+
+    async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
+        self.delete_alias(id).await
+    }
+
+    async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
+        self.list_aliases().await
+    }
+
+    async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.get_cursor(name).await
+    }
+
+    async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.set_cursor(name, value).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

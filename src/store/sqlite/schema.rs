@@ -47,6 +47,17 @@ const MIGRATIONS: &[&str] = &[
         hook_id       TEXT NOT NULL,
         doc           TEXT NOT NULL
     ) STRICT;",
+    // 2: chat aliases, and how far each chat platform has read its event stream.
+    "CREATE TABLE chat_aliases (
+        alias_id TEXT    NOT NULL PRIMARY KEY,
+        version  INTEGER NOT NULL,
+        doc      TEXT    NOT NULL
+    ) STRICT;
+
+    CREATE TABLE chat_cursors (
+        name  TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;",
 ];
 
 /// The schema version this build writes: the number of migrations it knows.
