@@ -58,6 +58,11 @@ macro_rules! store_contract {
             get_of_a_missing_task_is_none,
             ping_succeeds,
             a_failed_write_among_concurrent_writes_leaves_the_others_committed,
+            chat_aliases_read_back_with_every_field,
+            insert_of_an_existing_chat_alias_is_already_exists,
+            chat_alias_replace_is_compare_and_set,
+            chat_aliases_list_sorted_and_delete_says_whether_it_existed,
+            chat_cursors_are_saved_and_replaced_per_name,
         );
     };
     (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
@@ -78,6 +83,8 @@ macro_rules! store_contract {
     };
 }
 pub(crate) use store_contract;
+
+pub use crate::chat::*;
 
 /// What a backend's store factory yields: a store, or maybe one when it needs a server.
 pub trait Fresh {
