@@ -15,12 +15,14 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
+use crate::api::chat_commands::SlashCommands;
 use crate::api::extract::{BodyLimit, BodyTimeout};
 use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_id, request_info, unread_body, ApiState};
+use crate::chat::{AliasError, AliasRegistry, ChatEngine};
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
 use crate::clients::tokens::TokenDeriver;
@@ -40,6 +42,7 @@ use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
+use crate::webhook::DeliveryIds;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +56,9 @@ pub enum StartupError {
     /// The store could not be opened.
     #[error("cannot open the store")]
     Store(#[from] StoreError),
+    /// The config file's chat aliases could not be written.
+    #[error("cannot apply the config file's chat aliases")]
+    ChatAliases(#[from] AliasError),
     /// The embedded schemas do not compile (a build defect).
     #[error(transparent)]
     Schemas(#[from] SchemaError),
@@ -140,6 +146,28 @@ fn notifier(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Notifier, Sta
     Ok(Notifier::new(email, chat, notify.window, Arc::clone(clock)))
 }
 
+/// The chat command engine behind the slash-command endpoints, after writing the config file's
+/// chat aliases into the store.
+async fn slash_commands(
+    settings: &Settings,
+    fire: &FireDeps,
+    store: &Arc<dyn HookStore>,
+    clock: &Arc<dyn Clock>,
+) -> Result<SlashCommands, StartupError> {
+    let chat = &settings.chat;
+    AliasRegistry::new(Arc::clone(store))
+        .apply_config(&chat.aliases)
+        .await?;
+    let engine = ChatEngine::new(fire.clone(), Arc::clone(&fire.roles), Arc::clone(clock));
+    Ok(SlashCommands {
+        engine: Arc::new(engine),
+        slack_signing_secret: chat.slack_signing_secret.clone(),
+        mattermost_command_token: chat.mattermost_command_token.clone(),
+        seen: DeliveryIds::default(),
+        http: http_client()?,
+    })
+}
+
 /// The HTTP client for outbound calls (task sinks, chat notices).
 fn http_client() -> Result<reqwest::Client, StartupError> {
     reqwest::Client::builder()
@@ -180,6 +208,7 @@ impl Application {
         )?;
         let registry = hook_registry(&settings, &data_dir, &store, &clock)?;
         let loops = Loops::prepare(&settings, &fire, &registry, &clock).await?;
+        let slash = slash_commands(&settings, &fire, &store, &clock).await?;
         let state = ApiState {
             registry,
             store,
@@ -191,6 +220,7 @@ impl Application {
             started: Instant::now(),
             listener: Arc::clone(&loops.listener_status),
             clock: Arc::clone(&clock),
+            slash,
         };
         let authenticator: Arc<dyn Authenticator> =
             Arc::new(ClientAuthenticator::new(clients, clock));

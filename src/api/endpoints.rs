@@ -9,7 +9,10 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
-use super::{fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
+use super::{
+    chat_aliases, chat_commands, fires, health, hooks, metrics, openapi, render, tasks, triggers,
+    webhooks,
+};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -123,6 +126,13 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
     Post hook!("/render"), Api => render::render_hook;
     Post v1!("/render"), Api => render::render_candidate;
+    Get v1!("/chat-aliases"), Api => chat_aliases::list_aliases;
+    Get v1!("/chat-aliases/{aliasId}"), Api => chat_aliases::get_alias;
+    Put v1!("/chat-aliases/{aliasId}"), Api => chat_aliases::create_alias;
+    Post v1!("/chat-aliases/{aliasId}"), Api => chat_aliases::update_alias;
+    Delete v1!("/chat-aliases/{aliasId}"), Api => chat_aliases::remove_alias;
+    Post v1!("/chat/slack"), Api => chat_commands::slack;
+    Post v1!("/chat/mattermost"), Api => chat_commands::mattermost;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

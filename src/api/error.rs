@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
 use super::schemas::{SchemaId, Violations};
+use crate::chat::slash::SlashError;
+use crate::chat::AliasError;
 use crate::domain::DomainError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
@@ -190,6 +192,28 @@ impl ApiError {
             StoreError::Backend(_) | StoreError::Corrupt(_) => {
                 Self::server(ErrorCode::InternalServerError, e)
             }
+        }
+    }
+}
+
+impl From<AliasError> for ApiError {
+    fn from(e: AliasError) -> Self {
+        match e {
+            AliasError::CreatedEnabled => Self::new(ErrorCode::InputError, e.to_string()),
+            AliasError::NotFound(_) => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
+            AliasError::Conflict(_) => Self::new(ErrorCode::RequestConflict, e.to_string()),
+            AliasError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SlashError> for ApiError {
+    fn from(e: SlashError) -> Self {
+        match e {
+            SlashError::Unsigned
+            | SlashError::Stale
+            | SlashError::BadSignature
+            | SlashError::Replayed => Self::new(ErrorCode::AuthenticationFailed, e.to_string()),
         }
     }
 }

@@ -99,12 +99,7 @@ impl FromRequest for JsonBody {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let limit = req
-                .app_data::<BodyLimit>()
-                .copied()
-                .unwrap_or(BodyLimit(1024 * 1024))
-                .0;
-            let bytes = read_within_limits(&req, &mut payload, limit).await?;
+            let bytes = read_within_limits(&req, &mut payload, body_limit(&req)).await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
@@ -127,6 +122,34 @@ impl FromRequest for JsonBody {
             })
         })
     }
+}
+
+/// A raw request body of any content type (a slash command's form), read up to the configured
+/// [`BodyLimit`]. Unlike [`JsonBody`] it is not kept for error bodies: a form may carry a
+/// token.
+pub struct RawForm(pub actix_web::web::Bytes);
+
+impl FromRequest for RawForm {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            read_within_limits(&req, &mut payload, body_limit(&req))
+                .await
+                .map(RawForm)
+        })
+    }
+}
+
+/// The configured [`BodyLimit`], 1 MiB where none is configured.
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or(BodyLimit(1024 * 1024))
+        .0
 }
 
 fn too_large(limit: usize) -> ApiError {

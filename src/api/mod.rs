@@ -5,7 +5,7 @@
 //! `/api/hooks/v1`.
 //!
 //! Owns: one file per resource (`hooks`, `fires`, `triggers`, `webhooks`, `tasks`, `render`,
-//! `health`, `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
+//! `health`, `metrics`, `openapi`, `chat_aliases`, `chat_commands`), the route table ([`endpoints`]), the shared [`ApiState`], request
 //! plumbing (`extract`, `json_depth`, `request_id`, `request_info`, `rate_limit`, `schemas`),
 //! `auth/` (bearer tokens and Hawk) and the one HTTP error mapping (`error`). Leaves to others:
 //! what a hook is (`domain`), storing it (`registry`, `store`), firing it (`fire`) and building
@@ -13,6 +13,8 @@
 //! this file's children through it, so it closes no cycle.
 
 pub mod auth;
+mod chat_aliases;
+pub mod chat_commands;
 pub mod endpoints;
 pub mod error;
 pub mod extract;

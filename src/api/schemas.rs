@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 27] = embed![
+const SOURCES: [(&str, &str); 29] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -47,6 +47,8 @@ const SOURCES: [(&str, &str); 27] = embed![
     "render-hook-request.json",
     "render-request.json",
     "render-response.json",
+    "chat-alias.json",
+    "list-chat-aliases-response.json",
     "bindings.json",
     "fired-by.json",
     "hook-group-id.json",
@@ -108,11 +110,15 @@ pub enum SchemaId {
     RenderRequest,
     /// Response of both render endpoints.
     RenderResponse,
+    /// A chat alias: body of createChatAlias and updateChatAlias, response of getChatAlias.
+    ChatAlias,
+    /// Response of listChatAliases.
+    ListChatAliasesResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 15] = [
+    pub const ALL: [SchemaId; 17] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -128,6 +134,8 @@ impl SchemaId {
         Self::RenderHookRequest,
         Self::RenderRequest,
         Self::RenderResponse,
+        Self::ChatAlias,
+        Self::ListChatAliasesResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -148,6 +156,8 @@ impl SchemaId {
             Self::RenderHookRequest => "render-hook-request.json",
             Self::RenderRequest => "render-request.json",
             Self::RenderResponse => "render-response.json",
+            Self::ChatAlias => "chat-alias.json",
+            Self::ListChatAliasesResponse => "list-chat-aliases-response.json",
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::schemas::{SchemaId, SchemaSet};
-use super::{openapi, rate_limit, webhooks};
+use super::{chat_commands, openapi, rate_limit, webhooks};
 use crate::clock::Clock;
 use crate::fire::FireDeps;
 use crate::listener::ListenerStatus;
@@ -37,6 +37,8 @@ pub struct ApiState {
     pub webhooks: webhooks::WebhookState,
     /// The bundled OpenAPI reference.
     pub openapi: openapi::OpenApiDocument,
+    /// Slack and Mattermost slash commands.
+    pub slash: chat_commands::SlashCommands,
 }
 
 impl ApiState {

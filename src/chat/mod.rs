@@ -7,7 +7,7 @@
 //! engine runs, only what that role allows. A chat fire is one more [`crate::fire::Trigger`].
 //!
 //! Owns: alias writes ([`aliases`]), who is speaking ([`speaker`]), the command engine
-//! ([`engine`]), running an alias ([`run`]), pending confirmations ([`confirm`]) and one file per
+//! ([`engine`]), running an alias ([`run`]), pending confirmations ([`confirm`]), its settings, and one file per
 //! platform: slash commands of Slack and Mattermost ([`slash`]). Leaves to others: the alias
 //! model and format parser (`domain::chat_alias`, `domain::chat_format`), storing aliases and
 //! cursors (`store`), the HTTP endpoints (`api`), firing (`fire`).
@@ -16,9 +16,11 @@ pub mod aliases;
 pub mod confirm;
 pub mod engine;
 pub mod run;
+mod settings;
 pub mod slash;
 pub mod speaker;
 
 pub use aliases::{AliasError, AliasRegistry};
 pub use engine::{Answer, ChatEngine, Message};
+pub use settings::ChatSettings;
 pub use speaker::Speaker;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::clock::Clock;
+use crate::domain::chat_alias::AckVisibility;
 use crate::domain::{ChatAlias, HookRecord, TaskId};
 use crate::fire::{self, FireDeps, Fired, PoolError, Trigger};
 
@@ -96,6 +97,11 @@ impl Run {
             payload,
             approved_by,
         })
+    }
+
+    /// Where slash-command platforms show the acknowledgement.
+    pub fn ack_visibility(&self) -> AckVisibility {
+        self.command.alias.ack_visibility
     }
 
     /// The acknowledgement, from the alias's `ack` template.

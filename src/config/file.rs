@@ -12,12 +12,12 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use crate::clients::ClientConfig;
-use crate::domain::Role;
+use crate::domain::{ChatAlias, Role};
 
 /// Top-level keys of the file that are not settings of the command line: lists of tables.
-pub const FILE_ONLY_KEYS: [&str; 2] = ["clients", "roles"];
+pub const FILE_ONLY_KEYS: [&str; 3] = ["clients", "roles", "chatAliases"];
 
-/// The file-only part of the config file: the lists of clients and roles.
+/// The file-only part of the config file: the lists of clients, roles and chat aliases.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileLists {
@@ -27,6 +27,9 @@ pub struct FileLists {
     /// Roles for `assume:` scopes.
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Chat aliases, written into the store at start-up.
+    #[serde(default)]
+    pub chat_aliases: Vec<ChatAlias>,
 }
 
 /// A parsed config file.

@@ -87,6 +87,12 @@ pub struct ServeArgs {
     /// Slack-compatible incoming-webhook URL that hears about every error fire.
     #[arg(long, env = "HOOKD_CHAT_WEBHOOK_URL", hide_env_values = true)]
     pub chat_webhook_url: Option<String>,
+    /// Slack app signing secret; turns on the Slack slash-command endpoint.
+    #[arg(long, env = "HOOKD_SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub slack_signing_secret: Option<String>,
+    /// Mattermost slash-command token; turns on the Mattermost slash-command endpoint.
+    #[arg(long, env = "HOOKD_MATTERMOST_COMMAND_TOKEN", hide_env_values = true)]
+    pub mattermost_command_token: Option<String>,
     /// Seconds during which each hook gets at most one notice per channel.
     #[arg(long, env = "HOOKD_NOTIFY_WINDOW", default_value_t = 3600)]
     pub notify_window: u64,

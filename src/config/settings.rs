@@ -15,6 +15,7 @@ use super::file::FileLists;
 use super::serve::{AmqpArgs, ServeArgs, ServiceRole};
 use super::task_queue::TaskQueue;
 use crate::api::rate_limit::RateLimitSettings;
+use crate::chat::ChatSettings;
 use crate::clients::ClientConfig;
 use crate::crypto::KEY_LEN;
 use crate::domain::Role;
@@ -70,6 +71,8 @@ pub struct Settings {
     pub webhook_secret_grace: chrono::Duration,
     /// How long a stop on SIGTERM waits for work in flight.
     pub shutdown_grace: Duration,
+    /// Chat platforms and the config file's chat aliases.
+    pub chat: ChatSettings,
 }
 
 impl Settings {
@@ -139,6 +142,11 @@ impl Settings {
             listen: args.listen,
             data_dir: args.data_dir,
             root_access_token: args.root_access_token,
+            chat: ChatSettings {
+                slack_signing_secret: args.slack_signing_secret,
+                mattermost_command_token: args.mattermost_command_token,
+                aliases: lists.chat_aliases,
+            },
             clients: lists.clients,
             roles: lists.roles,
             trigger_token_key,

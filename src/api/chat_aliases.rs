@@ -1,0 +1,121 @@
+//! Chat aliases (extension): list, get, create, update and remove.
+//!
+//! Scopes in Taskcluster's style: `hooks:list-chat-aliases`, `hooks:get-chat-alias:<aliasId>`,
+//! `hooks:modify-chat-alias:<aliasId>`; writing an alias also needs the trigger scope of the
+//! hook it fires, so no one hands chat users a hook they could not fire themselves.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::{path_param, JsonBody};
+use super::schemas::SchemaId;
+use super::ApiState;
+use crate::chat::{AliasError, AliasRegistry};
+use crate::domain::{ChatAlias, ChatAliasId};
+
+fn alias_id(req: &HttpRequest) -> Result<ChatAliasId, ApiError> {
+    ChatAliasId::parse(path_param(req, "aliasId")?)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequestArguments, e.to_string()))
+}
+
+/// The alias a write body describes, checked against its schema and the path.
+fn parse_body(state: &ApiState, id: &ChatAliasId, mut body: Value) -> Result<ChatAlias, ApiError> {
+    state.validate_body(SchemaId::ChatAlias, &body)?;
+    match body.get("aliasId").and_then(Value::as_str) {
+        Some(given) if given != id.as_str() => {
+            return Err(ApiError::new(
+                ErrorCode::InputError,
+                format!("aliasId in the body ({given:?}) does not match the path ({id:?})"),
+            ))
+        }
+        _ => body["aliasId"] = Value::String(id.to_string()),
+    }
+    let alias: ChatAlias = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
+    alias
+        .check()
+        .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
+    Ok(alias)
+}
+
+fn modify_scopes(alias: &ChatAlias) -> [String; 2] {
+    [
+        format!("hooks:modify-chat-alias:{}", alias.alias_id),
+        format!("hooks:trigger-hook:{}", alias.hook_key()),
+    ]
+}
+
+/// `GET /chat-aliases`
+pub async fn list_aliases(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&["hooks:list-chat-aliases"])?;
+    let records = state.store.list_chat_aliases().await?;
+    let aliases: Vec<&ChatAlias> = records.iter().map(|r| &r.alias).collect();
+    Ok(HttpResponse::Ok().json(json!({ "aliases": aliases })))
+}
+
+/// `GET /chat-aliases/{aliasId}`
+pub async fn get_alias(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = alias_id(&req)?;
+    caller.require(&[format!("hooks:get-chat-alias:{id}")])?;
+    let record = state
+        .store
+        .get_chat_alias(&id)
+        .await?
+        .ok_or_else(|| AliasError::NotFound(id))?;
+    Ok(HttpResponse::Ok().json(&record.alias))
+}
+
+/// `PUT /chat-aliases/{aliasId}`: idempotent create; the alias starts disabled.
+pub async fn create_alias(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = alias_id(&req)?;
+    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
+    let alias = parse_body(&state, &id, body)?;
+    caller.require(&modify_scopes(&alias))?;
+    let record = AliasRegistry::new(state.store.clone())
+        .create(alias)
+        .await?;
+    Ok(HttpResponse::Ok().json(&record.alias))
+}
+
+/// `POST /chat-aliases/{aliasId}`: replace an existing alias (enabling or disabling it).
+pub async fn update_alias(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let id = alias_id(&req)?;
+    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
+    let alias = parse_body(&state, &id, body)?;
+    caller.require(&modify_scopes(&alias))?;
+    let record = AliasRegistry::new(state.store.clone())
+        .update(alias)
+        .await?;
+    Ok(HttpResponse::Ok().json(&record.alias))
+}
+
+/// `DELETE /chat-aliases/{aliasId}`: `{}` whether or not it existed.
+pub async fn remove_alias(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let id = alias_id(&req)?;
+    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
+    AliasRegistry::new(state.store.clone()).remove(&id).await?;
+    Ok(HttpResponse::Ok().json(json!({})))
+}
