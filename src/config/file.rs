@@ -96,9 +96,15 @@ mod tests {
             [[roles]]
             roleId = "hook-id:g/*"
             scopes = ["queue:*"]
+            [[chatAliases]]
+            aliasId = "deploy"
+            hookGroupId = "ci"
+            hookId = "deploy"
+            formats = ["deploy {{branch}}"]
             "#,
         )
         .unwrap();
+        assert_eq!(file.lists.chat_aliases[0].alias_id.as_str(), "deploy");
         assert_eq!(file.lists.clients[0].client_id, "ci");
         assert_eq!(file.lists.roles[0].role_id, "hook-id:g/*");
         let keys: Vec<&String> = file.settings.keys().collect();

@@ -519,6 +519,23 @@ async fn mattermost_commands_need_the_command_token() {
 }
 
 #[tokio::test]
+async fn the_config_file_s_aliases_are_in_the_store_as_written() {
+    let mut alias = deploy_alias();
+    alias["aliasId"] = json!("from-file");
+    alias["enabled"] = json!(true);
+    let configured: hookd::domain::ChatAlias = serde_json::from_value(alias).unwrap();
+    let app = spawn_app_with(move |s| s.chat.aliases = vec![configured.clone()]).await;
+    let got = app
+        .call(Method::GET, "/chat-aliases/from-file", Auth::Root, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        got["enabled"], true,
+        "the operator who writes the file decides"
+    );
+}
+
+#[tokio::test]
 async fn platforms_are_off_unless_configured() {
     let app = spawn_app_with(|_| {}).await;
     for platform in ["slack", "mattermost"] {

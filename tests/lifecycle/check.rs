@@ -201,6 +201,8 @@ const SECRETS: &[&str] = &[
     "ChatPathS3cret",
     "AmqpPassS3cret",
     "MongoPassS3cret",
+    "SlackSigningS3cret",
+    "MattermostTokenS3cret",
 ];
 
 #[test]
@@ -217,6 +219,8 @@ fn config_check_redacts_every_secret() {
         chatWebhookUrl = "https://chat.example/hooks/{}"
         amqpUrl = "amqp://hookd:{}@broker.example:5672/%2f"
         mongodbUri = "mongodb://hookd:{}@db1.example:27017,db2.example:27017/hookd"
+        slackSigningSecret = "{}"
+        mattermostCommandToken = "{}"
         "#,
         SECRETS[0],
         SECRETS[1],
@@ -226,6 +230,8 @@ fn config_check_redacts_every_secret() {
         SECRETS[5],
         SECRETS[6],
         SECRETS[7],
+        SECRETS[8],
+        SECRETS[9],
     );
     let output = check(&file, &[], &[]);
     let settings = effective(&output);

@@ -1,52 +1,18 @@
 //! Chat aliases and chat cursors in MongoDB: their documents and queries, the MongoDB side of
 //! the chat part of [`HookStore`].
 //!
-//! An alias is stored as JSON text under its id (with its version beside it for
-//! compare-and-set): its payload and message templates are user-written JSON-e, which may use
-//! `$`-prefixed keys that MongoDB restricts (see `codec`).
+//! The documents' shapes are in `codec`.
 //!
 //! [`HookStore`]: crate::store::HookStore
 
 use mongodb::bson::doc;
 use mongodb::options::ReplaceOptions;
-use serde::{Deserialize, Serialize};
 
+use super::codec::{AliasDoc, CursorDoc};
 use super::error::{driver, insert, to_i64};
 use super::{collect, find_by_id, insert_new, MongoStore};
 use crate::domain::{ChatAliasId, ChatAliasRecord};
 use crate::store::StoreError;
-
-/// One document of the `chatAliases` collection.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct AliasDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    version: i64,
-    /// The whole record as JSON text.
-    doc: String,
-}
-
-impl AliasDoc {
-    fn new(record: &ChatAliasRecord) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: record.alias.alias_id.to_string(),
-            version: to_i64(record.version)?,
-            doc: serde_json::to_string(record).map_err(|e| StoreError::Backend(Box::new(e)))?,
-        })
-    }
-
-    fn into_record(self) -> Result<ChatAliasRecord, StoreError> {
-        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(Box::new(e)))
-    }
-}
-
-/// One document of the `chatCursors` collection.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct CursorDoc {
-    #[serde(rename = "_id")]
-    name: String,
-    value: String,
-}
 
 impl MongoStore {
     pub(super) async fn insert_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
@@ -105,14 +71,11 @@ impl MongoStore {
     }
 
     pub(super) async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        find_by_id(&self.chat_cursors, name, |d: CursorDoc| Ok(d.value)).await
+        find_by_id(&self.chat_cursors, name, CursorDoc::into_value).await
     }
 
     pub(super) async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        let doc = CursorDoc {
-            name: name.to_owned(),
-            value: value.to_owned(),
-        };
+        let doc = CursorDoc::new(name, value);
         self.chat_cursors
             .replace_one(doc! { "_id": name }, doc)
             .with_options(ReplaceOptions::builder().upsert(true).build())

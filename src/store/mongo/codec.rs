@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::error::{to_i64, MongoError};
 use crate::domain::{
-    Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
+    Binding, ChatAliasRecord, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey,
+    HookRecord, Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
     WebhookSecrets,
 };
 use crate::store::StoreError;
@@ -249,5 +249,52 @@ impl TaskDoc {
             submitted: from_date(self.submitted)?,
             task: from_json_text(&self.task)?,
         })
+    }
+}
+
+/// One document of the `chatAliases` collection: the whole record as JSON text under its id,
+/// with its version beside it for compare-and-set. Its payload and message templates are
+/// user-written JSON-e, so the same reasons as for a hook's task apply (see the module docs).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct AliasDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    version: i64,
+    /// The whole record as JSON text.
+    doc: String,
+}
+
+impl AliasDoc {
+    pub(super) fn new(record: &ChatAliasRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: record.alias.alias_id.to_string(),
+            version: to_i64(record.version)?,
+            doc: serde_json::to_string(record).map_err(|e| StoreError::Backend(Box::new(e)))?,
+        })
+    }
+
+    pub(super) fn into_record(self) -> Result<ChatAliasRecord, StoreError> {
+        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(Box::new(e)))
+    }
+}
+
+/// One document of the `chatCursors` collection.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CursorDoc {
+    #[serde(rename = "_id")]
+    name: String,
+    value: String,
+}
+
+impl CursorDoc {
+    pub(super) fn new(name: &str, value: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    pub(super) fn into_value(self) -> Result<String, StoreError> {
+        Ok(self.value)
     }
 }

@@ -22,7 +22,9 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
-use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
+use self::codec::{
+    date, fire_id, hook_filter, hook_id, AliasDoc, CursorDoc, FireDoc, HookDoc, TaskDoc,
+};
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
@@ -59,8 +61,8 @@ pub struct MongoStore {
     hooks: Collection<HookDoc>,
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
-    chat_aliases: Collection<chat::AliasDoc>,
-    chat_cursors: Collection<chat::CursorDoc>,
+    chat_aliases: Collection<AliasDoc>,
+    chat_cursors: Collection<CursorDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
