@@ -81,10 +81,7 @@ pub async fn create_alias(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = alias_id(&req)?;
-    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
-    let alias = parse_body(&state, &id, body)?;
-    caller.require(&modify_scopes(&alias))?;
+    let alias = writable(&state, &req, &caller, body)?;
     let record = AliasRegistry::new(state.store.clone())
         .create(alias)
         .await?;
@@ -98,14 +95,26 @@ pub async fn update_alias(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = alias_id(&req)?;
-    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
-    let alias = parse_body(&state, &id, body)?;
-    caller.require(&modify_scopes(&alias))?;
+    let alias = writable(&state, &req, &caller, body)?;
     let record = AliasRegistry::new(state.store.clone())
         .update(alias)
         .await?;
     Ok(HttpResponse::Ok().json(&record.alias))
+}
+
+/// The alias a create or update writes, once the caller may write it: the alias's own scope
+/// (checked before the body is read) and the trigger scope of the hook it names.
+fn writable(
+    state: &ApiState,
+    req: &HttpRequest,
+    caller: &Caller,
+    body: Value,
+) -> Result<ChatAlias, ApiError> {
+    let id = alias_id(req)?;
+    caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
+    let alias = parse_body(state, &id, body)?;
+    caller.require(&modify_scopes(&alias))?;
+    Ok(alias)
 }
 
 /// `DELETE /chat-aliases/{aliasId}`: `{}` whether or not it existed.

@@ -96,10 +96,9 @@ impl FromRequest for JsonBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
+        let read = take_body(req, payload);
         Box::pin(async move {
-            let bytes = read_within_limits(&req, &mut payload, body_limit(&req)).await?;
+            let (req, bytes) = read.await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
@@ -134,22 +133,28 @@ impl FromRequest for RawForm {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            read_within_limits(&req, &mut payload, body_limit(&req))
-                .await
-                .map(RawForm)
-        })
+        let read = take_body(req, payload);
+        Box::pin(async move { read.await.map(|(_, bytes)| RawForm(bytes)) })
     }
 }
 
-/// The configured [`BodyLimit`], 1 MiB where none is configured.
-fn body_limit(req: &HttpRequest) -> usize {
-    req.app_data::<BodyLimit>()
-        .copied()
-        .unwrap_or(BodyLimit(1024 * 1024))
-        .0
+/// Reads the body up to the configured [`BodyLimit`] (1 MiB where none is configured), and
+/// hands it back with the request.
+fn take_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<(HttpRequest, actix_web::web::Bytes), ApiError>> + 'static {
+    let req = req.clone();
+    let mut payload = payload.take();
+    async move {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(1024 * 1024))
+            .0;
+        let bytes = read_within_limits(&req, &mut payload, limit).await?;
+        Ok((req, bytes))
+    }
 }
 
 fn too_large(limit: usize) -> ApiError {

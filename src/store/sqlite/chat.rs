@@ -2,135 +2,140 @@
 //!
 //! [`HookStore`]: crate::store::HookStore
 
+use std::sync::Arc;
+
 use rusqlite::params;
 
 use super::error::{insert, sql, to_i64};
-use super::rows::{encode, execute, query_doc, query_docs};
-use super::SqliteStore;
+use super::reader::ReadPool;
+use super::rows::{conflict_or_missing, encode, execute, query_doc, query_docs};
+use super::writer::Writer;
 use crate::domain::{ChatAliasId, ChatAliasRecord};
 use crate::store::StoreError;
 
-impl SqliteStore {
-    pub(super) async fn insert_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
-        let id = record.alias.alias_id.to_string();
-        let version = to_i64(record.version)?;
-        let doc = encode(record)?;
-        self.writer
-            .write(move |conn| {
-                execute(
-                    conn,
-                    "INSERT INTO chat_aliases (alias_id, version, doc) VALUES (?1, ?2, ?3)",
-                    params![id, version, doc],
-                )
-                .map_err(insert)?;
-                Ok(())
-            })
-            .await
-    }
+pub(super) async fn insert_alias(
+    writer: &Writer,
+    record: &ChatAliasRecord,
+) -> Result<(), StoreError> {
+    let id = record.alias.alias_id.to_string();
+    let version = to_i64(record.version)?;
+    let doc = encode(record)?;
+    writer
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO chat_aliases (alias_id, version, doc) VALUES (?1, ?2, ?3)",
+                params![id, version, doc],
+            )
+            .map_err(insert)?;
+            Ok(())
+        })
+        .await
+}
 
-    pub(super) async fn get_alias(
-        &self,
-        id: &ChatAliasId,
-    ) -> Result<Option<ChatAliasRecord>, StoreError> {
-        let id = id.to_string();
-        self.readers
-            .read(move |conn| {
-                query_doc(
-                    conn,
-                    "SELECT doc FROM chat_aliases WHERE alias_id = ?1",
-                    params![id],
-                )
-            })
-            .await
-    }
+pub(super) async fn get_alias(
+    readers: &Arc<ReadPool>,
+    id: &ChatAliasId,
+) -> Result<Option<ChatAliasRecord>, StoreError> {
+    let id = id.to_string();
+    readers
+        .read(move |conn| {
+            query_doc(
+                conn,
+                "SELECT doc FROM chat_aliases WHERE alias_id = ?1",
+                params![id],
+            )
+        })
+        .await
+}
 
-    pub(super) async fn replace_alias(
-        &self,
-        record: &ChatAliasRecord,
-        expected_version: u64,
-    ) -> Result<(), StoreError> {
-        let id = record.alias.alias_id.to_string();
-        let version = to_i64(record.version)?;
-        let expected = to_i64(expected_version)?;
-        let doc = encode(record)?;
-        self.writer
-            .write(move |conn| {
-                let changed = execute(
-                    conn,
-                    "UPDATE chat_aliases SET version = ?2, doc = ?3
+pub(super) async fn replace_alias(
+    writer: &Writer,
+    record: &ChatAliasRecord,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let id = record.alias.alias_id.to_string();
+    let version = to_i64(record.version)?;
+    let expected = to_i64(expected_version)?;
+    let doc = encode(record)?;
+    writer
+        .write(move |conn| {
+            let changed = execute(
+                conn,
+                "UPDATE chat_aliases SET version = ?2, doc = ?3
                      WHERE alias_id = ?1 AND version = ?4",
-                    params![id, version, doc, expected],
-                )
-                .map_err(sql)?;
-                if changed > 0 {
-                    return Ok(());
-                }
-                let exists = conn
-                    .prepare_cached("SELECT 1 FROM chat_aliases WHERE alias_id = ?1")
-                    .and_then(|mut stmt| stmt.exists(params![id]))
-                    .map_err(sql)?;
-                Err(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                })
-            })
-            .await
-    }
+                params![id, version, doc, expected],
+            )
+            .map_err(sql)?;
+            if changed > 0 {
+                return Ok(());
+            }
+            Err(conflict_or_missing(
+                conn,
+                "SELECT 1 FROM chat_aliases WHERE alias_id = ?1",
+                params![id],
+            ))
+        })
+        .await
+}
 
-    pub(super) async fn delete_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        self.writer
-            .write(move |conn| {
-                let deleted = execute(
-                    conn,
-                    "DELETE FROM chat_aliases WHERE alias_id = ?1",
-                    params![id],
-                )
-                .map_err(sql)?;
-                Ok(deleted > 0)
-            })
-            .await
-    }
+pub(super) async fn delete_alias(writer: &Writer, id: &ChatAliasId) -> Result<bool, StoreError> {
+    let id = id.to_string();
+    writer
+        .write(move |conn| {
+            let deleted = execute(
+                conn,
+                "DELETE FROM chat_aliases WHERE alias_id = ?1",
+                params![id],
+            )
+            .map_err(sql)?;
+            Ok(deleted > 0)
+        })
+        .await
+}
 
-    pub(super) async fn list_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
-        self.readers
-            .read(|conn| {
-                query_docs(
-                    conn,
-                    "SELECT doc FROM chat_aliases ORDER BY alias_id",
-                    params![],
-                )
-            })
-            .await
-    }
+pub(super) async fn list_aliases(
+    readers: &Arc<ReadPool>,
+) -> Result<Vec<ChatAliasRecord>, StoreError> {
+    readers
+        .read(|conn| {
+            query_docs(
+                conn,
+                "SELECT doc FROM chat_aliases ORDER BY alias_id",
+                params![],
+            )
+        })
+        .await
+}
 
-    pub(super) async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let name = name.to_owned();
-        self.readers
-            .read(move |conn| {
-                use rusqlite::OptionalExtension;
-                conn.prepare_cached("SELECT value FROM chat_cursors WHERE name = ?1")
-                    .and_then(|mut stmt| stmt.query_row(params![name], |row| row.get(0)))
-                    .optional()
-                    .map_err(sql)
-            })
-            .await
-    }
+pub(super) async fn get_cursor(
+    readers: &Arc<ReadPool>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let name = name.to_owned();
+    readers
+        .read(move |conn| {
+            use rusqlite::OptionalExtension;
+            conn.prepare_cached("SELECT value FROM chat_cursors WHERE name = ?1")
+                .and_then(|mut stmt| stmt.query_row(params![name], |row| row.get(0)))
+                .optional()
+                .map_err(sql)
+        })
+        .await
+}
 
-    pub(super) async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        let (name, value) = (name.to_owned(), value.to_owned());
-        self.writer
-            .write(move |conn| {
-                execute(
-                    conn,
-                    "INSERT INTO chat_cursors (name, value) VALUES (?1, ?2)
+pub(super) async fn set_cursor(writer: &Writer, name: &str, value: &str) -> Result<(), StoreError> {
+    let (name, value) = (name.to_owned(), value.to_owned());
+    writer
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO chat_cursors (name, value) VALUES (?1, ?2)
                      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    params![name, value],
-                )
-                .map_err(sql)?;
-                Ok(())
-            })
-            .await
-    }
+                params![name, value],
+            )
+            .map_err(sql)?;
+            Ok(())
+        })
+        .await
 }

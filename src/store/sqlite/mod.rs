@@ -24,7 +24,9 @@ use rusqlite::params;
 
 use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
-use self::rows::{encode, execute, key_params, query_doc, query_docs, HookRow};
+use self::rows::{
+    conflict_or_missing, encode, execute, key_params, query_doc, query_docs, HookRow,
+};
 use self::writer::Writer;
 use crate::domain::{
     ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
@@ -124,16 +126,11 @@ impl HookStore for SqliteStore {
                 if changed > 0 {
                     return Ok(());
                 }
-                // Same transaction as the UPDATE, so this sees the row the UPDATE saw.
-                let exists = conn
-                    .prepare_cached("SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2")
-                    .and_then(|mut stmt| stmt.exists(params![r.group, r.id]))
-                    .map_err(sql)?;
-                Err(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                })
+                Err(conflict_or_missing(
+                    conn,
+                    "SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![r.group, r.id],
+                ))
             })
             .await
     }
@@ -290,14 +287,14 @@ impl HookStore for SqliteStore {
     }
 
     async fn insert_chat_alias(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
-        self.insert_alias(record).await
+        chat::insert_alias(&self.writer, record).await
     }
 
     async fn get_chat_alias(
         &self,
         id: &ChatAliasId,
     ) -> Result<Option<ChatAliasRecord>, StoreError> {
-        self.get_alias(id).await
+        chat::get_alias(&self.readers, id).await
     }
 
     async fn replace_chat_alias(
@@ -305,23 +302,23 @@ impl HookStore for SqliteStore {
         record: &ChatAliasRecord,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        self.replace_alias(record, expected_version).await
+        chat::replace_alias(&self.writer, record, expected_version).await
     }
 
     async fn delete_chat_alias(&self, id: &ChatAliasId) -> Result<bool, StoreError> {
-        self.delete_alias(id).await
+        chat::delete_alias(&self.writer, id).await
     }
 
     async fn list_chat_aliases(&self) -> Result<Vec<ChatAliasRecord>, StoreError> {
-        self.list_aliases().await
+        chat::list_aliases(&self.readers).await
     }
 
     async fn get_chat_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.get_cursor(name).await
+        chat::get_cursor(&self.readers, name).await
     }
 
     async fn set_chat_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.set_cursor(name, value).await
+        chat::set_cursor(&self.writer, name, value).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

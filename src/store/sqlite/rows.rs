@@ -55,6 +55,24 @@ pub(super) fn query_docs<T: DeserializeOwned>(
     rows.map(|doc| decode(&doc.map_err(sql)?)).collect()
 }
 
+/// What a compare-and-set `UPDATE` that changed no row means: the row was written since it was
+/// read, or it is gone. Run it in the same write job as the `UPDATE`, so it sees the row the
+/// `UPDATE` saw.
+pub(super) fn conflict_or_missing(
+    conn: &Connection,
+    exists: &str,
+    params: impl Params,
+) -> StoreError {
+    match conn
+        .prepare_cached(exists)
+        .and_then(|mut stmt| stmt.exists(params))
+    {
+        Ok(true) => StoreError::VersionConflict,
+        Ok(false) => StoreError::NotFound,
+        Err(e) => sql(e),
+    }
+}
+
 /// The columns of a `hooks` row, computed before the write is queued so that encoding runs on
 /// the caller's task and the writer thread only does SQL.
 pub(super) struct HookRow {
