@@ -22,6 +22,7 @@ use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
 use crate::api::{self, request_id, request_info, unread_body, ApiState};
+use crate::chat::matrix::MatrixBot;
 use crate::chat::{AliasError, AliasRegistry, ChatEngine};
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
@@ -146,23 +147,15 @@ fn notifier(settings: &Settings, clock: &Arc<dyn Clock>) -> Result<Notifier, Sta
     Ok(Notifier::new(email, chat, notify.window, Arc::clone(clock)))
 }
 
-/// The chat command engine behind the slash-command endpoints, after writing the config file's
-/// chat aliases into the store.
-async fn slash_commands(
+/// What the slash-command endpoints need, answering through `engine`.
+fn slash_commands(
     settings: &Settings,
-    fire: &FireDeps,
-    store: &Arc<dyn HookStore>,
-    clock: &Arc<dyn Clock>,
+    engine: Arc<ChatEngine>,
 ) -> Result<SlashCommands, StartupError> {
-    let chat = &settings.chat;
-    AliasRegistry::new(Arc::clone(store))
-        .apply_config(&chat.aliases)
-        .await?;
-    let engine = ChatEngine::new(fire.clone(), Arc::clone(&fire.roles), Arc::clone(clock));
     Ok(SlashCommands {
-        engine: Arc::new(engine),
-        slack_signing_secret: chat.slack_signing_secret.clone(),
-        mattermost_command_token: chat.mattermost_command_token.clone(),
+        engine,
+        slack_signing_secret: settings.chat.slack_signing_secret.clone(),
+        mattermost_command_token: settings.chat.mattermost_command_token.clone(),
         seen: DeliveryIds::default(),
         http: http_client()?,
     })
@@ -207,8 +200,25 @@ impl Application {
             Arc::clone(&metrics),
         )?;
         let registry = hook_registry(&settings, &data_dir, &store, &clock)?;
-        let loops = Loops::prepare(&settings, &fire, &registry, &clock).await?;
-        let slash = slash_commands(&settings, &fire, &store, &clock).await?;
+        AliasRegistry::new(Arc::clone(&store))
+            .apply_config(&settings.chat.aliases)
+            .await?;
+        let chat = Arc::new(ChatEngine::new(
+            fire.clone(),
+            Arc::clone(&fire.roles),
+            Arc::clone(&clock),
+        ));
+        let mut loops = Loops::prepare(&settings, &fire, &registry, &clock).await?;
+        loops.matrix = match &settings.chat.matrix {
+            Some(matrix) if settings.runs(ServiceRole::Api) => Some(MatrixBot::new(
+                http_client()?,
+                matrix.clone(),
+                Arc::clone(&chat),
+                Arc::clone(&store),
+            )),
+            _ => None,
+        };
+        let slash = slash_commands(&settings, chat)?;
         let state = ApiState {
             registry,
             store,
@@ -304,6 +314,8 @@ struct Loops {
     listener: Option<(ListenerDeps, broadcast::Receiver<HookChange>)>,
     /// What the listener is doing, for the API; "disabled" without a listener.
     listener_status: Arc<ListenerStatus>,
+    /// The Matrix bot, when configured (it runs with the API role).
+    matrix: Option<MatrixBot>,
 }
 
 impl Loops {
@@ -351,6 +363,7 @@ impl Loops {
             scheduler,
             listener,
             listener_status,
+            matrix: None,
         })
     }
 
@@ -367,7 +380,18 @@ impl Loops {
                 listener::spawn(deps, changes, stop.clone()),
             )
         });
-        scheduling.into_iter().chain(listening).collect()
+        let chatting = self.matrix.map(|bot| {
+            let stop = stop.clone();
+            (
+                "Matrix bot",
+                tokio::spawn(async move { bot.run(stop).await }),
+            )
+        });
+        scheduling
+            .into_iter()
+            .chain(listening)
+            .chain(chatting)
+            .collect()
     }
 }
 

@@ -8,13 +8,14 @@
 //!
 //! Owns: alias writes ([`aliases`]), who is speaking ([`speaker`]), the command engine
 //! ([`engine`]), running an alias ([`run`]), pending confirmations ([`confirm`]), its settings, and one file per
-//! platform: slash commands of Slack and Mattermost ([`slash`]). Leaves to others: the alias
+//! platform: the Matrix bot ([`matrix`]), slash commands of Slack and Mattermost ([`slash`]). Leaves to others: the alias
 //! model and format parser (`domain::chat_alias`, `domain::chat_format`), storing aliases and
 //! cursors (`store`), the HTTP endpoints (`api`), firing (`fire`).
 
 pub mod aliases;
 pub mod confirm;
 pub mod engine;
+pub mod matrix;
 pub mod run;
 mod settings;
 pub mod slash;

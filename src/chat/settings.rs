@@ -1,5 +1,6 @@
 //! [`ChatSettings`]: which chat platforms are on, and the config file's aliases.
 
+use super::matrix::MatrixSettings;
 use crate::domain::ChatAlias;
 
 /// Chat platforms and aliases; every platform is off unless its secret is set.
@@ -9,6 +10,8 @@ pub struct ChatSettings {
     pub slack_signing_secret: Option<String>,
     /// Mattermost's command token; turns on `POST /chat/mattermost`.
     pub mattermost_command_token: Option<String>,
+    /// The Matrix bot; `None` turns it off.
+    pub matrix: Option<MatrixSettings>,
     /// Aliases from the config file, written into the store at start-up.
     pub aliases: Vec<ChatAlias>,
 }

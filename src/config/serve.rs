@@ -93,6 +93,19 @@ pub struct ServeArgs {
     /// Mattermost slash-command token; turns on the Mattermost slash-command endpoint.
     #[arg(long, env = "HOOKD_MATTERMOST_COMMAND_TOKEN", hide_env_values = true)]
     pub mattermost_command_token: Option<String>,
+    /// Matrix homeserver of the chat bot, e.g. `https://matrix.example.org`; with
+    /// `--matrix-access-token`, turns the bot on.
+    #[arg(long, env = "HOOKD_MATRIX_HOMESERVER")]
+    pub matrix_homeserver: Option<String>,
+    /// Access token of the Matrix bot user.
+    #[arg(long, env = "HOOKD_MATRIX_ACCESS_TOKEN", hide_env_values = true)]
+    pub matrix_access_token: Option<String>,
+    /// Rooms the Matrix bot joins and listens to, comma-separated; no others.
+    #[arg(long, env = "HOOKD_MATRIX_ROOMS", value_delimiter = ',')]
+    pub matrix_rooms: Vec<String>,
+    /// What starts a command in a Matrix room.
+    #[arg(long, env = "HOOKD_MATRIX_PREFIX", default_value = "!hookd")]
+    pub matrix_prefix: String,
     /// Seconds during which each hook gets at most one notice per channel.
     #[arg(long, env = "HOOKD_NOTIFY_WINDOW", default_value_t = 3600)]
     pub notify_window: u64,

@@ -15,6 +15,7 @@ use super::file::FileLists;
 use super::serve::{AmqpArgs, ServeArgs, ServiceRole};
 use super::task_queue::TaskQueue;
 use crate::api::rate_limit::RateLimitSettings;
+use crate::chat::matrix::MatrixSettings;
 use crate::chat::ChatSettings;
 use crate::clients::ClientConfig;
 use crate::crypto::KEY_LEN;
@@ -145,6 +146,14 @@ impl Settings {
             chat: ChatSettings {
                 slack_signing_secret: args.slack_signing_secret,
                 mattermost_command_token: args.mattermost_command_token,
+                matrix: args.matrix_homeserver.zip(args.matrix_access_token).map(
+                    |(homeserver, access_token)| MatrixSettings {
+                        homeserver,
+                        access_token,
+                        rooms: args.matrix_rooms,
+                        prefix: args.matrix_prefix,
+                    },
+                ),
                 aliases: lists.chat_aliases,
             },
             clients: lists.clients,

@@ -293,9 +293,15 @@ async fn a_mapped_slack_user_runs_an_alias_as_their_principal_and_the_result_rea
     assert_eq!(task["task"]["payload"]["branch"], "main");
     let status = signed_slack(&app, "U_ALICE", "status ci/deploy", &results.url).await;
     let status = status["text"].as_str().unwrap();
-    assert!(status.contains("last fire") && status.contains("by chat"), "{status}");
+    assert!(
+        status.contains("last fire") && status.contains("by chat"),
+        "{status}"
+    );
     let last = signed_slack(&app, "U_ALICE", "last ci/deploy", &results.url).await;
-    assert!(last["text"].as_str().unwrap().contains("lack the scope hooks:list-last-fires:ci/deploy"));
+    assert!(last["text"]
+        .as_str()
+        .unwrap()
+        .contains("lack the scope hooks:list-last-fires:ci/deploy"));
 }
 
 #[tokio::test]

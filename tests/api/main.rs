@@ -14,6 +14,7 @@ mod health;
 mod hooks;
 mod hostile;
 mod limits;
+mod matrix;
 mod metrics;
 mod mongodb_outage;
 mod openapi;

@@ -203,6 +203,7 @@ const SECRETS: &[&str] = &[
     "MongoPassS3cret",
     "SlackSigningS3cret",
     "MattermostTokenS3cret",
+    "MatrixTokenS3cret",
 ];
 
 #[test]
@@ -221,6 +222,7 @@ fn config_check_redacts_every_secret() {
         mongodbUri = "mongodb://hookd:{}@db1.example:27017,db2.example:27017/hookd"
         slackSigningSecret = "{}"
         mattermostCommandToken = "{}"
+        matrixAccessToken = "{}"
         "#,
         SECRETS[0],
         SECRETS[1],
@@ -232,6 +234,7 @@ fn config_check_redacts_every_secret() {
         SECRETS[7],
         SECRETS[8],
         SECRETS[9],
+        SECRETS[10],
     );
     let output = check(&file, &[], &[]);
     let settings = effective(&output);

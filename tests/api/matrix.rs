@@ -1,0 +1,287 @@
+//! The Matrix bot against a real homeserver (Synapse, started by `scripts/services/synapse.sh`):
+//! users registered by the test speak in a room, the bot answers as notices, and fires carry
+//! the chat user's principal.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use hookd::chat::matrix::MatrixSettings;
+use hookd_testkit::app::{hook_body, role, spawn_app_with, Auth, TestApp};
+use hookd_testkit::wait::eventually;
+
+/// The homeserver, its registration secret and registration command; `None` skips the test
+/// outside `scripts/test.sh`.
+fn synapse() -> Option<(String, String, String)> {
+    let var = |name| std::env::var(name).ok();
+    match (
+        var("HOOKD_TEST_SYNAPSE_URL"),
+        var("HOOKD_TEST_SYNAPSE_SECRET"),
+        var("HOOKD_TEST_SYNAPSE_REGISTER"),
+    ) {
+        (Some(url), Some(secret), Some(register)) => Some((url, secret, register)),
+        _ if std::env::var_os("HOOKD_TEST_RUN_DIR").is_some() => {
+            panic!("scripts/test.sh must start Synapse and set HOOKD_TEST_SYNAPSE_URL")
+        }
+        _ => {
+            eprintln!("skipped: HOOKD_TEST_SYNAPSE_URL is not set (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// A user of the homeserver, as the test speaks for them.
+struct User {
+    id: String,
+    token: String,
+}
+
+struct Homeserver {
+    url: String,
+    secret: String,
+    register: String,
+    http: reqwest::Client,
+}
+
+impl Homeserver {
+    /// Registers a fresh user through the shared secret, and logs them in.
+    async fn user(&self, name: &str) -> User {
+        let name = format!("{name}{}", uuid::Uuid::new_v4().simple());
+        let status = std::process::Command::new(&self.register)
+            .args([
+                "-u",
+                &name,
+                "-p",
+                "pw",
+                "--no-admin",
+                "-k",
+                &self.secret,
+                &self.url,
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("register_new_matrix_user runs");
+        assert!(status.success(), "registering {name}");
+        let login: Value = self
+            .http
+            .post(format!("{}/_matrix/client/v3/login", self.url))
+            .json(&json!({
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": name},
+                "password": "pw",
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        User {
+            id: login["user_id"].as_str().unwrap().to_owned(),
+            token: login["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn call(&self, method: Method, user: &User, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_matrix/client/v3{path}", self.url))
+            .bearer_auth(&user.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    async fn say(&self, user: &User, room: &str, text: &str) {
+        let path = format!(
+            "/rooms/{}/send/m.room.message/{}",
+            encode(room),
+            uuid::Uuid::new_v4().simple()
+        );
+        let body = json!({"msgtype": "m.text", "body": text});
+        self.call(Method::PUT, user, &path, Some(body)).await;
+    }
+
+    /// The bot's notices in the room, oldest first.
+    async fn notices(&self, user: &User, room: &str) -> Vec<String> {
+        let path = format!("/rooms/{}/messages?dir=b&limit=200", encode(room));
+        let page = self.call(Method::GET, user, &path, None).await;
+        let mut notices: Vec<String> = page["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["content"]["msgtype"] == "m.notice")
+            .map(|e| e["content"]["body"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        notices.reverse();
+        notices
+    }
+
+    /// Says `text` and waits for the next notice after the `seen` ones; returns it.
+    async fn ask(&self, user: &User, room: &str, text: &str, seen: usize) -> String {
+        self.say(user, room, text).await;
+        eventually(&format!("the bot answers {text:?}"), || async {
+            self.notices(user, room).await.get(seen).cloned()
+        })
+        .await
+    }
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn chat_fires(app: &TestApp) -> Vec<Value> {
+    app.call(Method::GET, "/hooks/ci/deploy/last-fires", Auth::Root, None)
+        .await
+        .expect(200)["lastFires"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor_repeats() {
+    let Some((url, secret, register)) = synapse() else {
+        return;
+    };
+    let hs = Homeserver {
+        url: url.clone(),
+        secret,
+        register,
+        http: reqwest::Client::new(),
+    };
+    let (bot, alice, eve) = (
+        hs.user("bot").await,
+        hs.user("alice").await,
+        hs.user("eve").await,
+    );
+    let room = hs
+        .call(
+            Method::POST,
+            &alice,
+            "/createRoom",
+            Some(json!({"preset": "public_chat"})),
+        )
+        .await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hs.call(
+        Method::POST,
+        &eve,
+        &format!("/join/{}", encode(&room)),
+        Some(json!({})),
+    )
+    .await;
+    let settings = MatrixSettings {
+        homeserver: url,
+        access_token: bot.token.clone(),
+        rooms: vec![room.clone()],
+        prefix: "!hookd".into(),
+    };
+    let alice_role = format!("chat-user:matrix:{}", alice.id);
+    let app = spawn_app_with(move |s| {
+        s.chat.matrix = Some(settings.clone());
+        s.roles = vec![role(&alice_role, &["hooks:trigger-hook:ci/*"])];
+    })
+    .await;
+    let mut hook = hook_body();
+    hook["triggerSchema"] = json!({"type": "object"});
+    hook["task"]["payload"] = json!({"by": "${clientId}"});
+    app.create_hook("ci/deploy", hook).await;
+    let alias = json!({
+        "hookGroupId": "ci", "hookId": "deploy", "formats": ["deploy {{branch}}"],
+        "description": "Deploys a branch",
+    });
+    app.call(
+        Method::PUT,
+        "/chat-aliases/deploy",
+        Auth::Root,
+        Some(alias.clone()),
+    )
+    .await
+    .expect(200);
+    // The bot answers only what comes after its first sync: say hello until it does.
+    eventually("the bot listens", || async {
+        hs.say(&alice, &room, "!hookd whoami").await;
+        (!hs.notices(&alice, &room).await.is_empty()).then_some(())
+    })
+    .await;
+    // Answers come in order: once this one is in, so is every hello before it.
+    hs.say(&alice, &room, "!hookd status ci/deploy").await;
+    let mut seen = eventually("the hellos are answered", || async {
+        let notices = hs.notices(&alice, &room).await;
+        let last = notices.last()?;
+        last.contains("hooks:status").then_some(notices.len())
+    })
+    .await;
+
+    let answer = hs.ask(&alice, &room, "!hookd deploy main", seen).await;
+    seen += 1;
+    assert!(
+        answer.contains("unknown command"),
+        "a disabled alias does nothing: {answer}"
+    );
+    let mut enabled = alias;
+    enabled["enabled"] = json!(true);
+    app.call(
+        Method::POST,
+        "/chat-aliases/deploy",
+        Auth::Root,
+        Some(enabled),
+    )
+    .await
+    .expect(200);
+
+    let help = hs.ask(&eve, &room, "!hookd help", seen).await;
+    seen += 1;
+    assert!(!help.contains("deploy {{branch}}"), "{help}");
+    let refused = hs.ask(&eve, &room, "!hookd deploy main", seen).await;
+    seen += 1;
+    assert!(refused.contains("may not run deploy"), "{refused}");
+    assert!(
+        chat_fires(&app).await.is_empty(),
+        "an unmapped user fires nothing"
+    );
+    let help = hs.ask(&alice, &room, "!hookd help", seen).await;
+    seen += 1;
+    assert!(help.contains("deploy {{branch}}"), "{help}");
+
+    let ack = hs.ask(&alice, &room, "!hookd deploy main", seen).await;
+    assert!(ack.contains(&format!("chat:matrix:{}", alice.id)), "{ack}");
+    let result = eventually("the result", || async {
+        hs.notices(&alice, &room).await.get(seen + 1).cloned()
+    })
+    .await;
+    seen += 2;
+    assert!(result.contains("fired: task"), "{result}");
+    let fire = &chat_fires(&app).await[0];
+    assert_eq!(fire["firedBy"], "chat");
+    let task = app.submitted_task(fire["taskId"].as_str().unwrap()).await;
+    assert_eq!(
+        task["task"]["payload"]["by"],
+        format!("chat:matrix:{}", alice.id)
+    );
+
+    // Restarted while a command is on its way: it is answered once, and nothing before it again.
+    let (app, ()) = tokio::join!(app.restart(), hs.say(&alice, &room, "!hookd deploy dev"));
+    eventually("the command sent during the restart fires", || async {
+        (chat_fires(&app).await.len() == 2).then_some(())
+    })
+    .await;
+    let last = hs.ask(&alice, &room, "!hookd whoami", seen + 2).await;
+    assert!(last.starts_with("you are"), "{last}");
+    assert_eq!(chat_fires(&app).await.len(), 2, "nothing fired twice");
+    assert_eq!(
+        hs.notices(&alice, &room).await.len(),
+        seen + 3,
+        "nothing answered twice"
+    );
+}
