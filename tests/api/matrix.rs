@@ -285,3 +285,127 @@ async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor
         "nothing answered twice"
     );
 }
+
+#[tokio::test]
+async fn matrix_commands_wait_for_a_self_or_an_other_confirmation() {
+    let Some((url, secret, register)) = synapse() else {
+        return;
+    };
+    let hs = Homeserver {
+        url: url.clone(),
+        secret,
+        register,
+        http: reqwest::Client::new(),
+    };
+    let (bot, alice, bob) = (
+        hs.user("bot").await,
+        hs.user("alice").await,
+        hs.user("bob").await,
+    );
+    let room = hs
+        .call(
+            Method::POST,
+            &alice,
+            "/createRoom",
+            Some(json!({"preset": "public_chat"})),
+        )
+        .await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hs.call(
+        Method::POST,
+        &bob,
+        &format!("/join/{}", encode(&room)),
+        Some(json!({})),
+    )
+    .await;
+    let settings = MatrixSettings {
+        homeserver: url,
+        access_token: bot.token.clone(),
+        rooms: vec![room.clone()],
+        prefix: "!hookd".into(),
+    };
+    let app = spawn_app_with(move |s| {
+        s.chat.matrix = Some(settings.clone());
+        s.roles = vec![role(
+            "chat-user:matrix:*:localhost",
+            &["hooks:trigger-hook:ci/*"],
+        )];
+    })
+    .await;
+    let mut hook = hook_body();
+    hook["triggerSchema"] = json!({"type": "object"});
+    app.create_hook("ci/deploy", hook).await;
+    for (id, format, mode) in [
+        ("mine", "mine {{b}}", "self"),
+        ("theirs", "theirs {{b}}", "other"),
+    ] {
+        let mut alias = json!({
+            "hookGroupId": "ci", "hookId": "deploy", "formats": [format],
+            "confirmation": {"mode": mode, "timeoutSecs": 60},
+        });
+        let path = format!("/chat-aliases/{id}");
+        app.call(Method::PUT, &path, Auth::Root, Some(alias.clone()))
+            .await
+            .expect(200);
+        alias["enabled"] = json!(true);
+        app.call(Method::POST, &path, Auth::Root, Some(alias))
+            .await
+            .expect(200);
+    }
+    eventually("the bot listens", || async {
+        hs.say(&alice, &room, "!hookd whoami").await;
+        (!hs.notices(&alice, &room).await.is_empty()).then_some(())
+    })
+    .await;
+    hs.say(&alice, &room, "!hookd status ci/deploy").await;
+    let mut seen = eventually("the hellos are answered", || async {
+        let notices = hs.notices(&alice, &room).await;
+        let last = notices.last()?;
+        last.contains("hooks:status").then_some(notices.len())
+    })
+    .await;
+    let code_after = |text: &str, word: &str| {
+        text.split(&format!("{word} "))
+            .nth(1)
+            .unwrap()
+            .split('`')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+
+    let asked = hs.ask(&alice, &room, "!hookd mine main", seen).await;
+    seen += 1;
+    let code = code_after(&asked, "confirm");
+    assert!(chat_fires(&app).await.is_empty());
+    let by_bob = hs
+        .ask(&bob, &room, &format!("!hookd confirm {code}"), seen)
+        .await;
+    seen += 1;
+    assert!(by_bob.contains("only the user who asked"), "{by_bob}");
+    hs.ask(&alice, &room, &format!("!hookd confirm {code}"), seen)
+        .await;
+    seen += 2;
+    eventually("the confirmed command fires", || async {
+        (chat_fires(&app).await.len() == 1).then_some(())
+    })
+    .await;
+
+    // The confirmed command's ack and result come before the next answer.
+    let asked = hs.ask(&alice, &room, "!hookd theirs main", seen).await;
+    seen += 1;
+    let code = code_after(&asked, "approve");
+    let own = hs
+        .ask(&alice, &room, &format!("!hookd approve {code}"), seen)
+        .await;
+    seen += 1;
+    assert!(own.contains("another user"), "{own}");
+    hs.ask(&bob, &room, &format!("!hookd approve {code}"), seen)
+        .await;
+    eventually("the approved command fires", || async {
+        (chat_fires(&app).await.len() == 2).then_some(())
+    })
+    .await;
+}
