@@ -146,56 +146,100 @@ async fn chat_fires(app: &TestApp) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor_repeats() {
-    let Some((url, secret, register)) = synapse() else {
-        return;
-    };
+/// A room on the homeserver with two users, `alice` (who made it) and `other`, and an app whose
+/// Matrix bot listens to it, with the roles `roles` gives for alice's user id, and the hook
+/// `ci/deploy` whose tasks show their caller.
+struct Scene {
+    hs: Homeserver,
+    app: TestApp,
+    room: String,
+    alice: User,
+    other: User,
+}
+
+async fn scene(roles: fn(&str) -> Vec<hookd::domain::Role>) -> Option<Scene> {
+    let (url, secret, register) = synapse()?;
     let hs = Homeserver {
         url: url.clone(),
         secret,
         register,
         http: reqwest::Client::new(),
     };
-    let (bot, alice, eve) = (
+    let (bot, alice, other) = (
         hs.user("bot").await,
         hs.user("alice").await,
-        hs.user("eve").await,
+        hs.user("other").await,
     );
+    let create = json!({"preset": "public_chat"});
     let room = hs
-        .call(
-            Method::POST,
-            &alice,
-            "/createRoom",
-            Some(json!({"preset": "public_chat"})),
-        )
+        .call(Method::POST, &alice, "/createRoom", Some(create))
         .await["room_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    hs.call(
-        Method::POST,
-        &eve,
-        &format!("/join/{}", encode(&room)),
-        Some(json!({})),
-    )
-    .await;
+    let join = format!("/join/{}", encode(&room));
+    hs.call(Method::POST, &other, &join, Some(json!({}))).await;
     let settings = MatrixSettings {
         homeserver: url,
         access_token: bot.token.clone(),
         rooms: vec![room.clone()],
         prefix: "!hookd".into(),
     };
-    let alice_role = format!("chat-user:matrix:{}", alice.id);
+    let roles = roles(&alice.id);
     let app = spawn_app_with(move |s| {
         s.chat.matrix = Some(settings.clone());
-        s.roles = vec![role(&alice_role, &["hooks:trigger-hook:ci/*"])];
+        s.roles = roles.clone();
     })
     .await;
     let mut hook = hook_body();
     hook["triggerSchema"] = json!({"type": "object"});
     hook["task"]["payload"] = json!({"by": "${clientId}"});
     app.create_hook("ci/deploy", hook).await;
+    Some(Scene {
+        hs,
+        app,
+        room,
+        alice,
+        other,
+    })
+}
+
+/// Waits until the bot answers; returns how many notices the room holds then.
+async fn listening(hs: &Homeserver, alice: &User, room: &str) -> usize {
+    // The bot answers only what comes after its first sync: say hello until it does.
+    eventually("the bot listens", || async {
+        hs.say(alice, room, "!hookd whoami").await;
+        (!hs.notices(alice, room).await.is_empty()).then_some(())
+    })
+    .await;
+    // Answers come in order: once this one is in, so is every hello before it.
+    hs.say(alice, room, "!hookd status ci/deploy").await;
+    eventually("the hellos are answered", || async {
+        let notices = hs.notices(alice, room).await;
+        let last = notices.last()?;
+        last.contains("hooks:status").then_some(notices.len())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor_repeats() {
+    let Some(Scene {
+        hs,
+        app,
+        room,
+        alice,
+        other: eve,
+    }) = scene(|alice| {
+        vec![role(
+            &format!("chat-user:matrix:{alice}"),
+            &["hooks:trigger-hook:ci/*"],
+        )]
+    })
+    .await
+    else {
+        return;
+    };
     let alias = json!({
         "hookGroupId": "ci", "hookId": "deploy", "formats": ["deploy {{branch}}"],
         "description": "Deploys a branch",
@@ -208,20 +252,7 @@ async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor
     )
     .await
     .expect(200);
-    // The bot answers only what comes after its first sync: say hello until it does.
-    eventually("the bot listens", || async {
-        hs.say(&alice, &room, "!hookd whoami").await;
-        (!hs.notices(&alice, &room).await.is_empty()).then_some(())
-    })
-    .await;
-    // Answers come in order: once this one is in, so is every hello before it.
-    hs.say(&alice, &room, "!hookd status ci/deploy").await;
-    let mut seen = eventually("the hellos are answered", || async {
-        let notices = hs.notices(&alice, &room).await;
-        let last = notices.last()?;
-        last.contains("hooks:status").then_some(notices.len())
-    })
-    .await;
+    let mut seen = listening(&hs, &alice, &room).await;
 
     let answer = hs.ask(&alice, &room, "!hookd deploy main", seen).await;
     seen += 1;
@@ -288,55 +319,22 @@ async fn matrix_users_run_what_their_roles_allow_and_a_restart_neither_loses_nor
 
 #[tokio::test]
 async fn matrix_commands_wait_for_a_self_or_an_other_confirmation() {
-    let Some((url, secret, register)) = synapse() else {
-        return;
-    };
-    let hs = Homeserver {
-        url: url.clone(),
-        secret,
-        register,
-        http: reqwest::Client::new(),
-    };
-    let (bot, alice, bob) = (
-        hs.user("bot").await,
-        hs.user("alice").await,
-        hs.user("bob").await,
-    );
-    let room = hs
-        .call(
-            Method::POST,
-            &alice,
-            "/createRoom",
-            Some(json!({"preset": "public_chat"})),
-        )
-        .await["room_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    hs.call(
-        Method::POST,
-        &bob,
-        &format!("/join/{}", encode(&room)),
-        Some(json!({})),
-    )
-    .await;
-    let settings = MatrixSettings {
-        homeserver: url,
-        access_token: bot.token.clone(),
-        rooms: vec![room.clone()],
-        prefix: "!hookd".into(),
-    };
-    let app = spawn_app_with(move |s| {
-        s.chat.matrix = Some(settings.clone());
-        s.roles = vec![role(
+    let Some(Scene {
+        hs,
+        app,
+        room,
+        alice,
+        other: bob,
+    }) = scene(|_| {
+        vec![role(
             "chat-user:matrix:*:localhost",
             &["hooks:trigger-hook:ci/*"],
-        )];
+        )]
     })
-    .await;
-    let mut hook = hook_body();
-    hook["triggerSchema"] = json!({"type": "object"});
-    app.create_hook("ci/deploy", hook).await;
+    .await
+    else {
+        return;
+    };
     for (id, format, mode) in [
         ("mine", "mine {{b}}", "self"),
         ("theirs", "theirs {{b}}", "other"),
@@ -354,18 +352,7 @@ async fn matrix_commands_wait_for_a_self_or_an_other_confirmation() {
             .await
             .expect(200);
     }
-    eventually("the bot listens", || async {
-        hs.say(&alice, &room, "!hookd whoami").await;
-        (!hs.notices(&alice, &room).await.is_empty()).then_some(())
-    })
-    .await;
-    hs.say(&alice, &room, "!hookd status ci/deploy").await;
-    let mut seen = eventually("the hellos are answered", || async {
-        let notices = hs.notices(&alice, &room).await;
-        let last = notices.last()?;
-        last.contains("hooks:status").then_some(notices.len())
-    })
-    .await;
+    let mut seen = listening(&hs, &alice, &room).await;
     let code_after = |text: &str, word: &str| {
         text.split(&format!("{word} "))
             .nth(1)
