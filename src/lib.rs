@@ -20,6 +20,7 @@
 
 pub mod amqp;
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod clients;
 pub mod clock;

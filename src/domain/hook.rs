@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId, TriggerSchema};
+use super::{
+    HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TriggerSchema,
+};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +110,9 @@ pub struct HookRecord {
     /// Extension: the secrets that sign webhook deliveries, once one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secrets: Option<WebhookSecrets>,
+    /// Extension: the apply set that owns the hook, when `hookd apply` wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Ownership>,
 }
 
 /// A hook's webhook secrets, encrypted like the trigger token. After a rotation the previous
@@ -135,6 +140,7 @@ impl HookRecord {
             next_task_id: None,
             claimed_slots: Vec::new(),
             webhook_secrets: None,
+            applied: None,
         }
     }
 
