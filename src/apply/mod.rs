@@ -229,7 +229,7 @@ impl ApplyService {
             .iter()
             .map(|change| match &change.after {
                 Some(hook) => Ok(ApplyWrite::Put {
-                    record: self.registry.new_record(hook.clone(), now)?,
+                    record: Box::new(self.registry.new_record(hook.clone(), now)?),
                 }),
                 None => Ok(ApplyWrite::delete(change.key.clone())),
             })

@@ -80,8 +80,8 @@ pub enum ApplyWrite {
     /// trigger token, the schedule's first slot from the apply's time, version 1) and is
     /// inserted as it is when the hook does not exist.
     Put {
-        /// The hook as a brand-new record would store it.
-        record: HookRecord,
+        /// The hook as a brand-new record would store it (boxed: a delete is much smaller).
+        record: Box<HookRecord>,
     },
     /// Delete the hook, if this set still owns it.
     Delete {
@@ -150,7 +150,7 @@ impl ApplyWrite {
             }
             (_, Some(_), Some(o)) if o.revision >= owner.revision => ApplyStep::Skip,
             (Self::Put { record }, None, _) => {
-                let mut record = record.clone();
+                let mut record = HookRecord::clone(record);
                 record.applied = Some(owner.clone());
                 ApplyStep::Insert(record)
             }
@@ -258,7 +258,7 @@ mod tests {
     fn a_put_inserts_then_replaces_then_is_done() {
         let now = chrono::Utc::now();
         let put = ApplyWrite::Put {
-            record: record("new"),
+            record: Box::new(record("new")),
         };
         let ApplyStep::Insert(inserted) = put.step(&owner("s", 2), now, None) else {
             panic!("not an insert");

@@ -56,7 +56,7 @@ fn revision(name: &str, revision: u64, puts: &[&str], deletes: &[&str]) -> Apply
     let mut pending: Vec<ApplyWrite> = puts
         .iter()
         .map(|record| ApplyWrite::Put {
-            record: record.clone(),
+            record: Box::new(record.clone()),
         })
         .collect();
     pending.extend(deletes.iter().map(|id| ApplyWrite::delete(key("g", id))));

@@ -5,8 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::{sql, to_i64};
-use super::rows::{encode, key_params, query_doc, HookRow};
-use super::{delete_row, insert_row, replace_row};
+use super::rows::{delete_row, encode, insert_row, key_params, query_doc, replace_row, HookRow};
 use crate::domain::{ApplySetRecord, ApplyStep, ApplyWrite, HookRecord, Ownership};
 use crate::store::{ApplyObserver, StoreError};
 

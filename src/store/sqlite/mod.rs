@@ -24,7 +24,10 @@ use rusqlite::params;
 
 use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
-use self::rows::{encode, execute, key_params, query_doc, query_docs, HookRow};
+use self::rows::{
+    delete_row, encode, execute, insert_row, key_params, query_doc, query_docs, replace_row,
+    HookRow,
+};
 use self::writer::Writer;
 use crate::domain::{
     ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
@@ -61,69 +64,6 @@ impl SqliteStore {
             readers: Arc::new(ReadPool::new(path.to_path_buf(), first_reader)),
         })
     }
-}
-
-/// Inserts a hook row; a taken key is [`StoreError::AlreadyExists`].
-fn insert_row(conn: &rusqlite::Connection, r: &HookRow) -> Result<(), StoreError> {
-    // The primary key picks the winner between concurrent inserts, in this process or
-    // another; reading first would leave a gap between check and write.
-    execute(
-        conn,
-        "INSERT INTO hooks (hook_group_id, hook_id, version, next_scheduled_ms, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![r.group, r.id, r.version, r.next_scheduled_ms, r.doc],
-    )
-    .map_err(insert)?;
-    Ok(())
-}
-
-/// Replaces a hook row still at version `expected` (compare-and-set).
-fn replace_row(conn: &rusqlite::Connection, r: &HookRow, expected: i64) -> Result<(), StoreError> {
-    let changed = execute(
-        conn,
-        "UPDATE hooks SET version = ?3, next_scheduled_ms = ?4, doc = ?5
-         WHERE hook_group_id = ?1 AND hook_id = ?2 AND version = ?6",
-        params![
-            r.group,
-            r.id,
-            r.version,
-            r.next_scheduled_ms,
-            r.doc,
-            expected
-        ],
-    )
-    .map_err(sql)?;
-    if changed > 0 {
-        return Ok(());
-    }
-    // Same transaction as the UPDATE, so this sees the row the UPDATE saw.
-    let exists = conn
-        .prepare_cached("SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2")
-        .and_then(|mut stmt| stmt.exists(params![r.group, r.id]))
-        .map_err(sql)?;
-    Err(if exists {
-        StoreError::VersionConflict
-    } else {
-        StoreError::NotFound
-    })
-}
-
-/// Deletes a hook row and its fire history; returns whether the hook existed.
-fn delete_row(conn: &rusqlite::Connection, group: &str, id: &str) -> Result<bool, StoreError> {
-    // One write job is one savepoint, so the hook and its history go together.
-    execute(
-        conn,
-        "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
-        params![group, id],
-    )
-    .map_err(sql)?;
-    let deleted = execute(
-        conn,
-        "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
-        params![group, id],
-    )
-    .map_err(sql)?;
-    Ok(deleted > 0)
 }
 
 impl std::fmt::Debug for SqliteStore {
