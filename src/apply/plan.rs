@@ -229,28 +229,8 @@ pub fn changed_fields(before: Option<&Hook>, after: Option<&Hook>) -> Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TriggerSchema;
-    use crate::domain::{HookGroupId, HookId, Metadata, Ownership, Schedule, SealedToken};
-    use serde_json::json;
-
-    fn hook(id: &str, name: &str) -> Hook {
-        Hook {
-            hook_group_id: HookGroupId::parse("g").unwrap(),
-            hook_id: HookId::parse(id).unwrap(),
-            metadata: Metadata {
-                name: name.into(),
-                description: "d".into(),
-                owner: "o@example.com".into(),
-                email_on_error: true,
-            },
-            schedule: Schedule::default(),
-            task: json!({}),
-            trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
-            bindings: vec![],
-            scopes: None,
-            missed_fires: None,
-        }
-    }
+    use crate::domain::fixtures::hook;
+    use crate::domain::{Ownership, SealedToken};
 
     fn set(name: &str) -> ApplySetName {
         ApplySetName::parse(name).unwrap()

@@ -215,27 +215,10 @@ impl ApplySetRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Metadata, Schedule, SealedToken, TriggerSchema};
-    use serde_json::json;
+    use crate::domain::{fixtures, SealedToken};
 
     fn record(name: &str) -> HookRecord {
-        let hook = Hook {
-            hook_group_id: HookGroupId::parse("g").unwrap(),
-            hook_id: HookId::parse("h").unwrap(),
-            metadata: Metadata {
-                name: name.into(),
-                description: "d".into(),
-                owner: "o@example.com".into(),
-                email_on_error: true,
-            },
-            schedule: Schedule::default(),
-            task: json!({}),
-            trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
-            bindings: vec![],
-            scopes: None,
-            missed_fires: None,
-        };
-        HookRecord::new(hook, SealedToken("sealed".into()))
+        HookRecord::new(fixtures::hook("h", name), SealedToken("sealed".into()))
     }
 
     fn owner(set: &str, revision: u64) -> Ownership {

@@ -153,3 +153,30 @@ impl HookRecord {
         self.next_scheduled_date = next;
     }
 }
+
+/// Test data shared by the unit tests of several layers.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Hook, Metadata};
+    use crate::domain::{HookGroupId, HookId, Schedule, TriggerSchema};
+
+    /// A minimal valid hook `g/<id>` whose metadata name is `name`.
+    pub(crate) fn hook(id: &str, name: &str) -> Hook {
+        Hook {
+            hook_group_id: HookGroupId::parse("g").unwrap(),
+            hook_id: HookId::parse(id).unwrap(),
+            metadata: Metadata {
+                name: name.into(),
+                description: "d".into(),
+                owner: "o@example.com".into(),
+                email_on_error: true,
+            },
+            schedule: Schedule::default(),
+            task: serde_json::json!({}),
+            trigger_schema: TriggerSchema::parse(serde_json::json!({"type": "object"})).unwrap(),
+            bindings: vec![],
+            scopes: None,
+            missed_fires: None,
+        }
+    }
+}

@@ -22,6 +22,8 @@ mod trigger_schema;
 
 pub use apply_set::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
 pub use fire::{FireFailure, FireRecord, FiredBy};
+#[cfg(test)]
+pub(crate) use hook::fixtures;
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use missed_fires::{MissedFires, UnknownMissedFires};

@@ -54,6 +54,15 @@ async fn set_status(app: &TestApp, set: &str) -> Value {
     status
 }
 
+/// An app holding `g/loose`, which no set owns, and `g/theirs` of set `other`.
+async fn app_with_neighbours() -> TestApp {
+    let app = spawn_app().await;
+    app.create_hook("g/loose", hook_body()).await;
+    let other = json!({"set": "other", "hooks": [hook("theirs", "x")]});
+    apply(&app, other).await.expect(200);
+    app
+}
+
 #[tokio::test]
 async fn a_second_apply_of_the_same_hooks_changes_nothing() {
     let app = spawn_app().await;
@@ -199,14 +208,7 @@ async fn an_edit_of_a_set_hook_is_refused_unless_forced_and_then_shown_as_drift(
 
 #[tokio::test]
 async fn pruning_deletes_only_hooks_this_set_applied() {
-    let app = spawn_app().await;
-    app.create_hook("g/loose", hook_body()).await;
-    apply(
-        &app,
-        json!({"set": "other", "hooks": [hook("theirs", "x")]}),
-    )
-    .await
-    .expect(200);
+    let app = app_with_neighbours().await;
     apply(
         &app,
         json!({"set": "s", "hooks": [hook("a", "x"), hook("b", "x")]}),
@@ -262,14 +264,7 @@ async fn an_empty_set_needs_allow_empty_and_then_prunes_everything_it_owns() {
 
 #[tokio::test]
 async fn hooks_of_another_set_or_of_none_are_refused_and_nothing_is_applied() {
-    let app = spawn_app().await;
-    app.create_hook("g/loose", hook_body()).await;
-    apply(
-        &app,
-        json!({"set": "other", "hooks": [hook("theirs", "x")]}),
-    )
-    .await
-    .expect(200);
+    let app = app_with_neighbours().await;
 
     let request =
         json!({"set": "s", "hooks": [hook("new", "x"), hook("loose", "x"), hook("theirs", "x")]});

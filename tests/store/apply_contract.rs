@@ -15,10 +15,11 @@ use hookd::store::{roll_forward, ApplyObserver, HookStore, StoreError, Unobserve
 
 use crate::contract::{hook_record, key};
 
-/// Emits one `#[tokio::test]` per apply contract function, in a module named `$backend`.
+/// Emits one `#[tokio::test]` per apply contract function, in a module named `$backend`, through
+/// `store_contract!`'s own test arm (`contract` re-exports these functions).
 macro_rules! apply_contract {
     ($backend:ident, $make:expr) => {
-        $crate::apply_contract::apply_contract!(@tests $backend, $make,
+        $crate::contract::store_contract!(@tests $backend, $make,
             a_committed_apply_writes_every_hook_and_records_the_set,
             hooks_after_a_commit_are_all_written_or_the_set_is_pending,
             a_stale_revision_is_version_conflict_and_writes_nothing,
@@ -26,22 +27,6 @@ macro_rules! apply_contract {
             a_later_revision_updates_keeping_state_and_prunes_only_its_own_hooks,
             a_roll_forward_interrupted_halfway_is_finished_by_the_next,
         );
-    };
-    (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
-        mod $backend {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let Some((store, _guard)) = $crate::contract::Fresh::fresh($make.await) else {
-                        eprintln!("skipping {}: its store is not configured", stringify!($test));
-                        return;
-                    };
-                    $crate::apply_contract::$test(store).await;
-                }
-            )+
-        }
     };
 }
 pub(crate) use apply_contract;
