@@ -3,8 +3,8 @@
 //! This file owns the module list and the rule they follow; every module and folder opens with
 //! what it owns and what it leaves to others.
 //!
-//! The layers point inward: the ways in (`api`, `scheduler`, `listener`) → `registry` and
-//! `fire` → the `store` and sink traits → `domain`. `cli` is the command line; `startup` wires
+//! The layers point inward: the ways in (`api`, `scheduler`, `listener`) → `registry`, `apply`
+//! and `fire` → the `store` and sink traits → `domain`. `cli` is the command line; `startup` wires
 //! the parts together from `config`, and `config` assembles the settings structs each part
 //! declares for itself. Small leaves any layer may use: `clock`, `crypto`, `telemetry`,
 //! `metrics`, `amqp` (the connection), `webhook` (signatures), `clients`, `data_dir`.
@@ -20,6 +20,7 @@
 
 pub mod amqp;
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod clients;
 pub mod clock;

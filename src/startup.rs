@@ -23,6 +23,7 @@ use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
 use crate::api::{self, framework_errors, request_id, request_info, unread_body, ApiState};
+use crate::apply::{ApplyFailpoint, ApplyService};
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
 use crate::clients::tokens::TokenDeriver;
@@ -181,8 +182,17 @@ impl Application {
             Arc::clone(&metrics),
         )?;
         let registry = hook_registry(&settings, &data_dir, &store, &clock)?;
+        // An apply a crash left half made (MongoDB) is finished before anything reads hooks.
+        crate::store::roll_forward_all(&*store).await?;
+        let apply = ApplyService::new(
+            Arc::clone(&store),
+            registry.clone(),
+            Arc::clone(&clock),
+            ApplyFailpoint::from_env(),
+        );
         let loops = Loops::prepare(&settings, &fire, &registry, &clock).await?;
         let state = ApiState {
+            apply,
             registry,
             store,
             fire,

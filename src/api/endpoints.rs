@@ -9,7 +9,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
-use super::{fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
+use super::{apply, fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -123,6 +123,8 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
     Post hook!("/render"), Api => render::render_hook;
     Post v1!("/render"), Api => render::render_candidate;
+    Post v1!("/apply"), Api => apply::apply;
+    Get v1!("/apply-sets/{name}"), Api => apply::get_apply_set;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

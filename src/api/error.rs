@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
 use super::schemas::{SchemaId, Violations};
+use crate::apply::ApplyError;
 use crate::domain::DomainError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
@@ -206,9 +207,24 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::NotFound(_) => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
-            RegistryError::Conflict(_) => Self::new(ErrorCode::RequestConflict, e.to_string()),
+            RegistryError::Conflict(_) | RegistryError::OwnedBySet { .. } => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
             RegistryError::Store(e) => e.into(),
             RegistryError::Token(_) => Self::server(ErrorCode::InternalServerError, &e),
+        }
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Empty(_) => Self::new(ErrorCode::InputError, e.to_string()),
+            ApplyError::RevisionMoved { .. } | ApplyError::Refused(_) | ApplyError::Lost(_) => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
+            ApplyError::Store(e) => e.into(),
+            ApplyError::Registry(e) => e.into(),
         }
     }
 }

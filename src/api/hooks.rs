@@ -12,7 +12,7 @@ use crate::api::schemas::SchemaId;
 use crate::domain::{
     Binding, Hook, HookGroupId, HookId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
 };
-use crate::registry::Created;
+use crate::registry::{Created, Drift};
 
 /// The body of createHook and updateHook, after schema validation.
 #[derive(Deserialize)]
@@ -142,7 +142,7 @@ pub(super) fn read_scope(key: &HookKey) -> [String; 1] {
     [format!("hooks:get:{}:{}", key.group, key.id)]
 }
 
-fn modify_scopes(key: &HookKey) -> [String; 2] {
+pub(super) fn modify_scopes(key: &HookKey) -> [String; 2] {
     [
         format!("hooks:modify-hook:{key}"),
         format!("assume:hook-id:{key}"),
@@ -150,10 +150,28 @@ fn modify_scopes(key: &HookKey) -> [String; 2] {
 }
 
 /// A client may only give a hook scopes it holds itself, so no one escalates through a hook.
-fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
+pub(super) fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
     match &hook.scopes {
         Some(scopes) => caller.require(scopes),
         None => Ok(()),
+    }
+}
+
+/// The extension header that lets updateHook and removeHook change a hook an apply set owns
+/// (`X-Hookd-Force: true`); the set then shows the difference as drift.
+pub const FORCE_HEADER: &str = "x-hookd-force";
+
+/// Whether the request forces a change to a hook an apply set owns.
+fn drift(req: &HttpRequest) -> Drift {
+    let forced = req
+        .headers()
+        .get(FORCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if forced {
+        Drift::Force
+    } else {
+        Drift::Refuse
     }
 }
 
@@ -214,6 +232,7 @@ pub async fn create_hook(
 /// `POST /hooks/{hookGroupId}/{hookId}`: update an existing hook.
 pub async fn update_hook(
     state: web::Data<ApiState>,
+    req: HttpRequest,
     HookPath(key): HookPath,
     caller: Caller,
     JsonBody(body): JsonBody,
@@ -222,7 +241,7 @@ pub async fn update_hook(
     let draft = HookDraft::parse(&state, &key, body)?;
     let record = state
         .registry
-        .update(&key, |previous| {
+        .update_with(&key, drift(&req), |previous| {
             let hook = draft.apply(Some(previous));
             require_owner_scopes(&caller, &hook)?;
             Ok::<_, ApiError>(hook)
@@ -234,10 +253,11 @@ pub async fn update_hook(
 /// `DELETE /hooks/{hookGroupId}/{hookId}`: `{}` whether or not it existed.
 pub async fn remove_hook(
     state: web::Data<ApiState>,
+    req: HttpRequest,
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[format!("hooks:modify-hook:{key}")])?;
-    state.registry.remove(&key).await?;
+    state.registry.remove_with(&key, drift(&req)).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }

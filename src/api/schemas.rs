@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 27] = embed![
+const SOURCES: [(&str, &str); 30] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -47,6 +47,9 @@ const SOURCES: [(&str, &str); 27] = embed![
     "render-hook-request.json",
     "render-request.json",
     "render-response.json",
+    "apply-request.json",
+    "apply-response.json",
+    "apply-set-status.json",
     "bindings.json",
     "fired-by.json",
     "hook-group-id.json",
@@ -108,11 +111,17 @@ pub enum SchemaId {
     RenderRequest,
     /// Response of both render endpoints.
     RenderResponse,
+    /// Body of the extension endpoint `POST /apply`.
+    ApplyRequest,
+    /// Response of `POST /apply`.
+    ApplyResponse,
+    /// Response of the extension endpoint `GET /apply-sets/{name}`.
+    ApplySetStatus,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 15] = [
+    pub const ALL: [SchemaId; 18] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -128,6 +137,9 @@ impl SchemaId {
         Self::RenderHookRequest,
         Self::RenderRequest,
         Self::RenderResponse,
+        Self::ApplyRequest,
+        Self::ApplyResponse,
+        Self::ApplySetStatus,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -148,6 +160,9 @@ impl SchemaId {
             Self::RenderHookRequest => "render-hook-request.json",
             Self::RenderRequest => "render-request.json",
             Self::RenderResponse => "render-response.json",
+            Self::ApplyRequest => "apply-request.json",
+            Self::ApplyResponse => "apply-response.json",
+            Self::ApplySetStatus => "apply-set-status.json",
         }
     }
 }

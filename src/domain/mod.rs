@@ -9,6 +9,7 @@
 //! Owns: every type the other layers share and its rules. Leaves to others: everything with a
 //! clock, a socket or a file.
 
+mod apply_set;
 mod fire;
 mod hook;
 mod ids;
@@ -19,7 +20,10 @@ mod task;
 mod time;
 mod trigger_schema;
 
+pub use apply_set::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
 pub use fire::{FireFailure, FireRecord, FiredBy};
+#[cfg(test)]
+pub(crate) use hook::fixtures;
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
@@ -41,4 +45,7 @@ pub enum DomainError {
     /// A task id that is not a v4 slugid.
     #[error("taskId {0:?} is not a valid slugid")]
     InvalidTaskId(String),
+    /// An apply set name outside `[a-zA-Z0-9-_.]{1,100}`.
+    #[error("apply set name {0:?} must be 1-100 characters from [a-zA-Z0-9-_.]")]
+    InvalidApplySetName(String),
 }

@@ -10,8 +10,11 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::Metrics;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::domain::{
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
 /// it succeeded or not, and otherwise passes everything through unchanged.
@@ -97,5 +100,35 @@ impl HookStore for MeteredStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        self.timed("get_apply_set", self.inner.get_apply_set(name))
+            .await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        let call = self.inner.list_pending_apply_sets();
+        self.timed("list_pending_apply_sets", call).await
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        observer: Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .inner
+            .commit_apply_set(record, expected_revision, observer);
+        self.timed("commit_apply_set", call).await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        self.timed("finish_apply_set", self.inner.finish_apply_set(record))
+            .await
     }
 }

@@ -79,6 +79,9 @@ macro_rules! store_contract {
 }
 pub(crate) use store_contract;
 
+// The apply-set contract's tests run through the same macro arm, which looks them up here.
+pub use crate::apply_contract::*;
+
 /// What a backend's store factory yields: a store, or maybe one when it needs a server.
 pub trait Fresh {
     type Store: HookStore;

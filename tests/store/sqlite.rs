@@ -35,6 +35,7 @@ fn raw(path: &Path) -> Connection {
 }
 
 store_contract!(sqlite, async { temp_store() });
+crate::apply_contract::apply_contract!(sqlite_apply, async { temp_store() });
 
 #[tokio::test]
 async fn data_survives_dropping_and_reopening_the_store() {
@@ -73,7 +74,7 @@ async fn the_file_is_in_wal_mode_with_the_current_schema_version() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
 }
 
 #[tokio::test]

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::error::{to_i64, MongoError};
 use crate::domain::{
-    Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
-    WebhookSecrets,
+    ApplySetName, Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey,
+    HookRecord, Metadata, MissedFires, Ownership, Schedule, SealedToken, SubmittedTask, TaskId,
+    TriggerSchema, WebhookSecrets,
 };
 use crate::store::StoreError;
 
@@ -89,6 +89,19 @@ pub(super) struct HookDoc {
     claimed_slots: Vec<BsonDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     webhook_secrets: Option<WebhookSecretsDoc>,
+    /// The apply set that owns the hook (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    applied: Option<OwnershipDoc>,
+}
+
+/// A hook's owning apply set; the revision as a BSON integer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnershipDoc {
+    set: ApplySetName,
+    revision: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 /// A hook's sealed webhook secrets, with the rotation time as a BSON date.
@@ -124,6 +137,14 @@ impl HookDoc {
                 previous: w.previous.clone(),
                 rotated: w.rotated.map(date),
             }),
+            applied: match &r.applied {
+                Some(o) => Some(OwnershipDoc {
+                    set: o.set.clone(),
+                    revision: to_i64(o.revision)?,
+                    source: o.source.clone(),
+                }),
+                None => None,
+            },
         })
     }
 
@@ -155,6 +176,16 @@ impl HookDoc {
                         current: w.current,
                         previous: w.previous,
                         rotated: w.rotated.map(from_date).transpose()?,
+                    })
+                })
+                .transpose()?,
+            applied: self
+                .applied
+                .map(|o| {
+                    Ok::<_, StoreError>(Ownership {
+                        set: o.set,
+                        revision: u64::try_from(o.revision).map_err(corrupt)?,
+                        source: o.source,
                     })
                 })
                 .transpose()?,

@@ -1,7 +1,7 @@
 //! The MongoDB backend of [`HookStore`], for production deployments.
 //!
 //! Several hookd replicas share one database. Hooks, fires and outbox tasks are one collection
-//! each; this module owns the queries. Document shapes are in `codec`, the schema (indexes,
+//! each; this module owns the queries. Document shapes are in `codec`, apply sets' commit point in `apply`, the schema (indexes,
 //! validators) and its migrations in `migrate`, and error mapping in `error`.
 //!
 //! The primary key of each collection settles races: inserts of one hook or task have one
@@ -9,6 +9,7 @@
 //! compare-and-set on the stored `version`. Nothing here uses multi-document transactions,
 //! which a standalone MongoDB does not offer.
 
+mod apply;
 mod codec;
 mod error;
 mod migrate;
@@ -24,8 +25,11 @@ use mongodb::{Client, Collection, Database};
 use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::domain::{
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
+    TaskId,
+};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -55,6 +59,7 @@ pub struct MongoStore {
     hooks: Collection<HookDoc>,
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
+    apply_sets: Collection<apply::SetDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -103,6 +108,7 @@ impl MongoStore {
             hooks: db.collection("hooks"),
             fires: db.collection("fires"),
             tasks: db.collection("tasks"),
+            apply_sets: db.collection("applySets"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -372,6 +378,31 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         Ok(())
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        apply::get(&self.apply_sets, name).await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        apply::pending(&self.apply_sets).await
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        // The writes happen in `store::roll_forward`, which reports them itself.
+        _observer: std::sync::Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        apply::commit(&self.apply_sets, record, expected_revision).await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        apply::finish(&self.apply_sets, record).await
     }
 }
 

@@ -47,6 +47,15 @@ const MIGRATIONS: &[&str] = &[
         hook_id       TEXT NOT NULL,
         doc           TEXT NOT NULL
     ) STRICT;",
+    // 2: apply sets (`hookd apply`): one row per set, its record as the JSON document. An
+    // apply commits in one transaction here, so `pending` stays 0; it is kept for the trait's
+    // shape, which a backend without transactions needs.
+    "CREATE TABLE apply_sets (
+        name     TEXT    NOT NULL PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        pending  INTEGER NOT NULL,
+        doc      TEXT    NOT NULL
+    ) STRICT;",
 ];
 
 /// The schema version this build writes: the number of migrations it knows.
