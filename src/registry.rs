@@ -346,6 +346,7 @@ mod tests {
             bindings: vec![],
             scopes: None,
             missed_fires: None,
+            capture: None,
         }
     }
 

@@ -9,7 +9,10 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
-use super::{fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
+use super::{
+    fire_records, fires, health, hooks, metrics, openapi, render, replays, tasks, triggers,
+    webhooks,
+};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -123,6 +126,9 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
     Post hook!("/render"), Api => render::render_hook;
     Post v1!("/render"), Api => render::render_candidate;
+    Get hook!("/fires"), Api => fire_records::list_fires;
+    Get hook!("/fires/{fireId}"), Api => fire_records::get_fire;
+    Post hook!("/fires/{fireId}/replay"), Api => replays::replay_fire;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

@@ -4,8 +4,8 @@
 //! fire path, and shape the answer. Paths follow Taskcluster's hooks v1 API under
 //! `/api/hooks/v1`.
 //!
-//! Owns: one file per resource (`hooks`, `fires`, `triggers`, `webhooks`, `tasks`, `render`,
-//! `health`, `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
+//! Owns: one file per resource (`hooks`, `fires`, `fire_records`, `replays`, `triggers`,
+//! `webhooks`, `tasks`, `render`, `health`, `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
 //! plumbing (`extract`, `json_depth`, `request_id`, `request_info`, `rate_limit`, `schemas`),
 //! `auth/` (bearer tokens and Hawk) and the one HTTP error mapping (`error`). Leaves to others:
 //! what a hook is (`domain`), storing it (`registry`, `store`), firing it (`fire`) and building
@@ -16,6 +16,7 @@ pub mod auth;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
+mod fire_records;
 mod fires;
 mod health;
 mod hooks;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod render;
+mod replays;
 pub mod request_id;
 pub mod request_info;
 pub mod schemas;

@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 27] = embed![
+const SOURCES: [(&str, &str); 32] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -47,7 +47,12 @@ const SOURCES: [(&str, &str); 27] = embed![
     "render-hook-request.json",
     "render-request.json",
     "render-response.json",
+    "fire-record.json",
+    "list-fires-response.json",
+    "replay-request.json",
+    "replay-dry-run-response.json",
     "bindings.json",
+    "capture.json",
     "fired-by.json",
     "hook-group-id.json",
     "hook-id.json",
@@ -108,11 +113,19 @@ pub enum SchemaId {
     RenderRequest,
     /// Response of both render endpoints.
     RenderResponse,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires/{fireId}`.
+    FireRecord,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires`.
+    ListFiresResponse,
+    /// Body of the extension endpoint `POST .../fires/{fireId}/replay`.
+    ReplayRequest,
+    /// Response of a replay with `dryRun`.
+    ReplayDryRunResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 15] = [
+    pub const ALL: [SchemaId; 19] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -128,6 +141,10 @@ impl SchemaId {
         Self::RenderHookRequest,
         Self::RenderRequest,
         Self::RenderResponse,
+        Self::FireRecord,
+        Self::ListFiresResponse,
+        Self::ReplayRequest,
+        Self::ReplayDryRunResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -148,6 +165,10 @@ impl SchemaId {
             Self::RenderHookRequest => "render-hook-request.json",
             Self::RenderRequest => "render-request.json",
             Self::RenderResponse => "render-response.json",
+            Self::FireRecord => "fire-record.json",
+            Self::ListFiresResponse => "list-fires-response.json",
+            Self::ReplayRequest => "replay-request.json",
+            Self::ReplayDryRunResponse => "replay-dry-run-response.json",
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId, TriggerSchema};
+use super::{Capture, HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId, TriggerSchema};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +66,9 @@ pub struct Hook {
     /// Extension: this hook's missed-fire policy; the service's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed_fires: Option<MissedFires>,
+    /// Extension: what of a fire's payload its record keeps; all of it when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Capture>,
 }
 
 impl Hook {

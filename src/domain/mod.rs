@@ -10,8 +10,10 @@
 //! clock, a socket or a file.
 
 mod fire;
+mod fire_context;
 mod hook;
 mod ids;
+mod json_diff;
 mod missed_fires;
 mod schedule;
 pub mod scopes;
@@ -19,9 +21,11 @@ mod task;
 mod time;
 mod trigger_schema;
 
-pub use fire::{FireFailure, FireRecord, FiredBy};
+pub use fire::{FireFailure, FireRecord, FiredBy, ReplayOf};
+pub use fire_context::{Capture, CapturePayload, FireContext, PayloadKept};
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use json_diff::{json_diff, JsonChange};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};

@@ -25,6 +25,7 @@ mod outcome;
 mod prepare;
 mod preview;
 pub mod render;
+pub mod replay;
 mod report;
 pub mod sink;
 mod trigger;
@@ -62,6 +63,7 @@ pub async fn fire(
     if let Some(settled) = trigger.settled_fire_id() {
         fire.fire_id = settled;
     }
+    trigger.annotate(&mut fire, &record.hook, deps.context_limit);
     let outcome = create_task(deps, record, &trigger, &fire).await;
     let outcome = write_down(deps, &record.hook, &trigger, fire.clone(), outcome).await;
     report.finish(&fire.task_id, outcome)

@@ -18,6 +18,7 @@ mod mongodb_outage;
 mod openapi;
 mod render;
 mod render_limits;
+mod replay;
 mod request_ids;
 mod schedule;
 mod scopes;

@@ -1,0 +1,70 @@
+//! Extension: the fire history with what each fire was fired with. `GET .../fires` pages
+//! through a hook's fire records as stored (their ids, kept contexts and replays), and
+//! `GET .../fires/{fireId}` reads one; listLastFires keeps Taskcluster's shape.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::{path_param, HookPath};
+use super::fires::{bad_argument, page};
+use super::ApiState;
+use crate::domain::{FireRecord, HookKey};
+
+/// `GET /hooks/{hookGroupId}/{hookId}/fires?limit=&continuationToken=`, newest first; the
+/// scope of listLastFires.
+pub async fn list_fires(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    let (fires, token) = page(&state, &key, &req).await?;
+    let mut body = json!({ "fires": fires });
+    if let Some(token) = token {
+        body["continuationToken"] = Value::String(token);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /hooks/{hookGroupId}/{hookId}/fires/{fireId}`; the scope of listLastFires.
+pub async fn get_fire(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    let fire = recorded_fire(&state, &key, &req).await?;
+    Ok(HttpResponse::Ok().json(fire))
+}
+
+/// The fire the request's `fireId` names, when it is one of the hook `key`'s.
+///
+/// # Errors
+/// `InvalidRequestArguments` for an id that is not a UUID, `ResourceNotFound` for an unknown
+/// hook or a fire it does not have.
+pub(super) async fn recorded_fire(
+    state: &ApiState,
+    key: &HookKey,
+    req: &HttpRequest,
+) -> Result<FireRecord, ApiError> {
+    let raw = path_param(req, "fireId")?;
+    let fire_id = Uuid::parse_str(&raw)
+        .map_err(|_| bad_argument(format!("fireId {raw:?} is not a fire id (a UUID)")))?;
+    state.registry.get(key).await?;
+    state
+        .store
+        .get_fire(fire_id)
+        .await?
+        .filter(|fire| fire.key() == *key)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ResourceNotFound,
+                format!("hook {key} has no fire {fire_id}"),
+            )
+        })
+}
