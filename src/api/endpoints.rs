@@ -129,6 +129,7 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get hook!("/fires"), Api => fire_records::list_fires;
     Get hook!("/fires/{fireId}"), Api => fire_records::get_fire;
     Post hook!("/fires/{fireId}/replay"), Api => replays::replay_fire;
+    Get hook!("/refusals"), Api => fire_records::list_refusals;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

@@ -1,6 +1,7 @@
 //! Extension: the fire history with what each fire was fired with. `GET .../fires` pages
-//! through a hook's fire records as stored (their ids, kept contexts and replays), and
-//! `GET .../fires/{fireId}` reads one; listLastFires keeps Taskcluster's shape.
+//! through a hook's fire records as stored (their ids, kept contexts and replays),
+//! `GET .../fires/{fireId}` reads one, and `GET .../refusals` lists the latest attempts that
+//! did not fire, with why; listLastFires keeps Taskcluster's shape.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -11,7 +12,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath};
 use super::fires::{bad_argument, page};
 use super::ApiState;
-use crate::domain::{FireRecord, HookKey};
+use crate::domain::{FireRecord, HookKey, REFUSALS_KEPT_PER_HOOK};
 
 /// `GET /hooks/{hookGroupId}/{hookId}/fires?limit=&continuationToken=`, newest first; the
 /// scope of listLastFires.
@@ -40,6 +41,22 @@ pub async fn get_fire(
     caller.require(&[format!("hooks:list-last-fires:{key}")])?;
     let fire = recorded_fire(&state, &key, &req).await?;
     Ok(HttpResponse::Ok().json(fire))
+}
+
+/// `GET /hooks/{hookGroupId}/{hookId}/refusals`: the hook's latest refused attempts (all it
+/// keeps), newest first; the scope of listLastFires.
+pub async fn list_refusals(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    state.registry.get(&key).await?;
+    let refusals = state
+        .store
+        .list_refusals(&key, REFUSALS_KEPT_PER_HOOK)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "refusals": refusals })))
 }
 
 /// The fire the request's `fireId` names, when it is one of the hook `key`'s.

@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 32] = embed![
+const SOURCES: [(&str, &str); 33] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -51,6 +51,7 @@ const SOURCES: [(&str, &str); 32] = embed![
     "list-fires-response.json",
     "replay-request.json",
     "replay-dry-run-response.json",
+    "list-refusals-response.json",
     "bindings.json",
     "capture.json",
     "fired-by.json",
@@ -121,11 +122,13 @@ pub enum SchemaId {
     ReplayRequest,
     /// Response of a replay with `dryRun`.
     ReplayDryRunResponse,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/refusals`.
+    ListRefusalsResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 19] = [
+    pub const ALL: [SchemaId; 20] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -145,6 +148,7 @@ impl SchemaId {
         Self::ListFiresResponse,
         Self::ReplayRequest,
         Self::ReplayDryRunResponse,
+        Self::ListRefusalsResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -169,6 +173,7 @@ impl SchemaId {
             Self::ListFiresResponse => "list-fires-response.json",
             Self::ReplayRequest => "replay-request.json",
             Self::ReplayDryRunResponse => "replay-dry-run-response.json",
+            Self::ListRefusalsResponse => "list-refusals-response.json",
         }
     }
 }

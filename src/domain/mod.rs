@@ -15,6 +15,7 @@ mod hook;
 mod ids;
 mod json_diff;
 mod missed_fires;
+mod refusal;
 mod schedule;
 pub mod scopes;
 mod task;
@@ -27,6 +28,7 @@ pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets}
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
 pub use json_diff::{json_diff, JsonChange};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
+pub use refusal::{Refusal, RefusalReason, REFUSALS_KEPT_PER_HOOK};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};

@@ -10,7 +10,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::Metrics;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, Refusal, SubmittedTask, TaskId};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
@@ -74,6 +74,16 @@ impl HookStore for MeteredStore {
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
         self.timed("get_fire", self.inner.get_fire(fire_id)).await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let call = self.inner.record_refusal(refusal, keep);
+        self.timed("record_refusal", call).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let call = self.inner.list_refusals(key, limit);
+        self.timed("list_refusals", call).await
     }
 
     async fn list_fires(

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, Refusal, SubmittedTask, TaskId};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 tokio::task_local! {
@@ -100,6 +100,14 @@ impl HookStore for OutageGuard {
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
         self.guarded(self.inner.get_fire(fire_id)).await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        self.guarded(self.inner.record_refusal(refusal, keep)).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        self.guarded(self.inner.list_refusals(key, limit)).await
     }
 
     async fn list_fires(

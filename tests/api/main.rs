@@ -16,6 +16,7 @@ mod limits;
 mod metrics;
 mod mongodb_outage;
 mod openapi;
+mod refusals;
 mod render;
 mod render_limits;
 mod replay;

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
     Binding, Capture, CapturePayload, FireContext, FireFailure, FireRecord, FiredBy, Hook,
-    HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, ReplayOf, Schedule,
-    SealedToken, SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
+    HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, Refusal, RefusalReason,
+    ReplayOf, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -54,6 +54,7 @@ macro_rules! store_contract {
             recording_a_fire_twice_stores_it_once,
             a_fire_reads_back_by_its_id,
             a_fire_keeps_its_context_and_replay_exactly,
+            refusals_keep_the_newest_per_hook_and_go_with_their_hook,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -698,6 +699,49 @@ pub async fn a_fire_keeps_its_context_and_replay_exactly<S: HookStore>(store: S)
         store.list_fires(&k, 10, None).await.unwrap(),
         [replay, original]
     );
+}
+
+pub async fn refusals_keep_the_newest_per_hook_and_go_with_their_hook<S: HookStore>(store: S) {
+    let (k, other) = (key("g", "h"), key("g", "other"));
+    store.insert_hook(&hook_record("g", "h")).await.unwrap();
+    let refusal = |key: &HookKey, ms: i64| {
+        let mut r = Refusal::new(
+            key,
+            FiredBy::Webhook,
+            at(ms),
+            RefusalReason::BadSignature,
+            "no".into(),
+        );
+        r.context = Some(FireContext::keep(
+            Some(&json!({"$a": 1})),
+            Default::default(),
+            &json!({}),
+            None,
+            100,
+        ));
+        r
+    };
+    // Equal times, so the order rests on the id too; recorded out of order.
+    let mine: Vec<Refusal> = (0..6).map(|i| refusal(&k, 1_000 + i / 2)).collect();
+    for r in mine.iter().rev().chain(mine.iter().take(1)) {
+        store.record_refusal(r, 4).await.unwrap();
+    }
+    store
+        .record_refusal(&refusal(&other, 5_000), 4)
+        .await
+        .unwrap();
+    let mut newest = mine.clone();
+    newest.sort_by_key(|r| Reverse((r.time, r.refusal_id)));
+    newest.truncate(4);
+    assert_eq!(
+        store.list_refusals(&k, 10).await.unwrap(),
+        newest,
+        "the newest 4 are kept"
+    );
+    assert_eq!(store.list_refusals(&k, 2).await.unwrap(), newest[..2]);
+    assert!(store.delete_hook(&k).await.unwrap());
+    assert!(store.list_refusals(&k, 10).await.unwrap().is_empty());
+    assert_eq!(store.list_refusals(&other, 10).await.unwrap().len(), 1);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

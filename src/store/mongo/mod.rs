@@ -12,6 +12,7 @@
 mod codec;
 mod error;
 mod migrate;
+mod refusals;
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use mongodb::{Client, Collection, Database};
 use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, Refusal, SubmittedTask, TaskId};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// The database used when the URI names none.
@@ -55,6 +56,7 @@ pub struct MongoStore {
     hooks: Collection<HookDoc>,
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
+    refusals: Collection<refusals::RefusalDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -103,6 +105,7 @@ impl MongoStore {
             hooks: db.collection("hooks"),
             fires: db.collection("fires"),
             tasks: db.collection("tasks"),
+            refusals: db.collection("refusals"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -278,6 +281,10 @@ impl HookStore for MongoStore {
             .delete_many(hook_filter(key))
             .await
             .map_err(driver)?;
+        self.refusals
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
         let deleted = self
             .hooks
             .delete_one(doc! { "_id": hook_id(key) })
@@ -327,6 +334,14 @@ impl HookStore for MongoStore {
             Some(cap) => self.trim_fires(&fire.key(), cap).await,
             None => Ok(()),
         }
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        refusals::record(&self.refusals, refusal, keep, self.fire_retention).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        refusals::list(&self.refusals, key, limit).await
     }
 
     async fn get_fire(&self, id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {

@@ -25,7 +25,7 @@ use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
 use self::rows::{encode, execute, key_params, query_doc, query_docs, HookRow};
 use self::writer::Writer;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask, TaskId};
+use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, Refusal, SubmittedTask, TaskId};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] in an SQLite database file.
@@ -145,6 +145,12 @@ impl HookStore for SqliteStore {
                     params![group, id],
                 )
                 .map_err(sql)?;
+                execute(
+                    conn,
+                    "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )
+                .map_err(sql)?;
                 let deleted = execute(
                     conn,
                     "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
@@ -250,6 +256,53 @@ impl HookStore for SqliteStore {
                      ORDER BY time_ms DESC, fire_id DESC LIMIT ?5",
                     params![group, id, time_ms, fire_id, limit],
                 ),
+            })
+            .await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let refusal_id = refusal.refusal_id.to_string();
+        let (group, id) = key_params(&refusal.key());
+        let time_ms = refusal.time.timestamp_millis();
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let doc = encode(refusal)?;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO refusals (refusal_id, hook_group_id, hook_id, time_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (refusal_id) DO NOTHING",
+                    params![refusal_id, group, id, time_ms, doc],
+                )
+                .map_err(sql)?;
+                // The cap is kept in the same savepoint, so the table never holds more than
+                // `keep` of a hook's refusals at a commit.
+                execute(
+                    conn,
+                    "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                       AND refusal_id NOT IN (
+                         SELECT refusal_id FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                         ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3)",
+                    params![group, id, keep],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let (group, id) = key_params(key);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                     ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3",
+                    params![group, id, limit],
+                )
             })
             .await
     }
