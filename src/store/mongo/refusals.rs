@@ -4,12 +4,12 @@
 //! refusal as JSON text, which may hold a payload with keys MongoDB restricts. A TTL index on
 //! `expireAt` gives refusals the retention of fires (migration `0002_refusals`).
 
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDate, Document};
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{date, fire_id, hook_filter};
-use super::collect;
 use super::error::driver;
 use crate::domain::{HookKey, Refusal};
 use crate::store::StoreError;
@@ -101,5 +101,6 @@ pub(super) async fn list(
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))
         .await
         .map_err(driver)?;
-    collect(cursor, RefusalDoc::into_record).await
+    let docs: Vec<RefusalDoc> = cursor.try_collect().await.map_err(driver)?;
+    docs.into_iter().map(RefusalDoc::into_record).collect()
 }
