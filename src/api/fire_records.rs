@@ -4,13 +4,13 @@
 //! did not fire, with why; listLastFires keeps Taskcluster's shape.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, HookPath};
-use super::fires::{bad_argument, page};
+use super::fires::{bad_argument, history_scope, page};
 use super::ApiState;
 use crate::domain::{FireRecord, HookKey, REFUSALS_KEPT_PER_HOOK};
 
@@ -22,11 +22,11 @@ pub async fn list_fires(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
-    let (fires, token) = page(&state, &key, &req).await?;
+    caller.require(&history_scope(&key))?;
+    let (fires, continuation_token) = page(&state, &key, &req).await?;
     let mut body = json!({ "fires": fires });
-    if let Some(token) = token {
-        body["continuationToken"] = Value::String(token);
+    if let Some(token) = continuation_token {
+        body["continuationToken"] = token.into();
     }
     Ok(HttpResponse::Ok().json(body))
 }
@@ -38,7 +38,7 @@ pub async fn get_fire(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    caller.require(&history_scope(&key))?;
     let fire = recorded_fire(&state, &key, &req).await?;
     Ok(HttpResponse::Ok().json(fire))
 }
@@ -50,7 +50,7 @@ pub async fn list_refusals(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    caller.require(&history_scope(&key))?;
     state.registry.get(&key).await?;
     let refusals = state
         .store

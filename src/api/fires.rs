@@ -101,7 +101,7 @@ pub async fn list_last_fires(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    caller.require(&history_scope(&key))?;
     let (fires, token) = page(&state, &key, &req).await?;
     let states = task_states(&state, &fires).await;
     let items: Vec<Value> = fires
@@ -114,6 +114,11 @@ pub async fn list_last_fires(
         body["continuationToken"] = Value::String(token);
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// The scope of reading the hook `key`'s fire history, and what it keeps besides (extension).
+pub(super) fn history_scope(key: &HookKey) -> [String; 1] {
+    [format!("hooks:list-last-fires:{key}")]
 }
 
 /// One page of the fire history of the hook `key`, as the request's `limit` and
