@@ -423,6 +423,7 @@ mod tests {
             bindings: vec![],
             scopes: None,
             missed_fires: None,
+            capture: None,
         }
     }
 

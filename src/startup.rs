@@ -372,6 +372,7 @@ pub fn fire_deps(
         roles: Arc::new(Roles::new(settings.roles.clone())),
         renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
         metrics,
+        context_limit: settings.fire_context_limit,
     })
 }
 

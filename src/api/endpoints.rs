@@ -9,7 +9,10 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
-use super::{apply, fires, health, hooks, metrics, openapi, render, tasks, triggers, webhooks};
+use super::{
+    apply, fire_records, fires, health, hooks, metrics, openapi, render, replays, tasks,
+    triggers, webhooks,
+};
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
 macro_rules! v1 {
@@ -125,6 +128,10 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Post v1!("/render"), Api => render::render_candidate;
     Post v1!("/apply"), Api => apply::apply;
     Get v1!("/apply-sets/{name}"), Api => apply::get_apply_set;
+    Get hook!("/fires"), Api => fire_records::list_fires;
+    Get hook!("/fires/{fireId}"), Api => fire_records::get_fire;
+    Post hook!("/fires/{fireId}/replay"), Api => replays::replay_fire;
+    Get hook!("/refusals"), Api => fire_records::list_refusals;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

@@ -14,6 +14,7 @@ use super::auth::hawk::HawkError;
 use super::schemas::{SchemaId, Violations};
 use crate::apply::ApplyError;
 use crate::domain::DomainError;
+use crate::fire::replay::ReplayError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
@@ -246,6 +247,17 @@ impl From<FireError> for ApiError {
             FailureClass::Store(store) => return Self::from_store(store),
         };
         Self::new(code, e.to_string())
+    }
+}
+
+/// A replay that cannot be made from what the fire's record kept conflicts with that record.
+impl From<ReplayError> for ApiError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::PayloadNotKept { .. } | ReplayError::TemplateNotKept { .. } => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
+        }
     }
 }
 

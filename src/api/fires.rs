@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
 use crate::domain::iso_time;
-use crate::domain::{FireRecord, HookRecord, TaskState};
+use crate::domain::{FireRecord, HookKey, HookRecord, TaskState};
 use crate::listener::ListenerState;
 use crate::store::FireCursor;
 
@@ -101,7 +101,36 @@ pub async fn list_last_fires(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    caller.require(&history_scope(&key))?;
+    let (fires, token) = page(&state, &key, &req).await?;
+    let states = task_states(&state, &fires).await;
+    let items: Vec<Value> = fires
+        .iter()
+        .zip(states)
+        .map(|(f, s)| fire_item(f, s))
+        .collect();
+    let mut body = json!({ "lastFires": items });
+    if let Some(token) = token {
+        body["continuationToken"] = Value::String(token);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The scope of reading the hook `key`'s fire history, and what it keeps besides (extension).
+pub(super) fn history_scope(key: &HookKey) -> [String; 1] {
+    [format!("hooks:list-last-fires:{key}")]
+}
+
+/// One page of the fire history of the hook `key`, as the request's `limit` and
+/// `continuationToken` ask, and the token of the next page when there is one.
+///
+/// # Errors
+/// `InvalidRequestArguments` for a bad query, `ResourceNotFound` for an unknown hook.
+pub(super) async fn page(
+    state: &ApiState,
+    key: &HookKey,
+    req: &HttpRequest,
+) -> Result<(Vec<FireRecord>, Option<String>), ApiError> {
     let query = web::Query::<FiresQuery>::from_query(req.query_string())
         .map_err(|e| bad_argument(format!("bad query: {e}")))?;
     let limit = parse_limit(query.limit.as_deref())?;
@@ -110,25 +139,19 @@ pub async fn list_last_fires(
         .as_deref()
         .map(decode_cursor)
         .transpose()?;
-    state.registry.get(&key).await?;
+    state.registry.get(key).await?;
     // One extra row tells whether another page exists, so the last page carries no token.
     let mut fires = state
         .store
-        .list_fires(&key, limit + 1, after.as_ref())
+        .list_fires(key, limit + 1, after.as_ref())
         .await?;
     let more = fires.len() > limit;
     fires.truncate(limit);
-    let states = task_states(&state, &fires).await;
-    let items: Vec<Value> = fires
-        .iter()
-        .zip(states)
-        .map(|(f, s)| fire_item(f, s))
-        .collect();
-    let mut body = json!({ "lastFires": items });
-    if let (true, Some(last)) = (more, fires.last()) {
-        body["continuationToken"] = Value::String(encode_cursor(last));
-    }
-    Ok(HttpResponse::Ok().json(body))
+    let token = match (more, fires.last()) {
+        (true, Some(last)) => Some(encode_cursor(last)),
+        _ => None,
+    };
+    Ok((fires, token))
 }
 
 /// How many task states are asked of the queue at once for one page.
@@ -166,7 +189,7 @@ fn fire_item(fire: &FireRecord, task_state: Option<TaskState>) -> Value {
     })
 }
 
-fn bad_argument(message: String) -> ApiError {
+pub(super) fn bad_argument(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequestArguments, message)
 }
 

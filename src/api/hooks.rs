@@ -10,7 +10,8 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
 use crate::api::schemas::SchemaId;
 use crate::domain::{
-    Binding, Hook, HookGroupId, HookId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
+    Binding, Capture, Hook, HookGroupId, HookId, HookKey, Metadata, MissedFires, Schedule,
+    TriggerSchema,
 };
 use crate::registry::{Created, Drift};
 
@@ -28,6 +29,7 @@ struct HookBody {
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
     missed_fires: Option<MissedFires>,
+    capture: Option<Capture>,
 }
 
 /// A checked request body, ready to become a hook. An update keeps the stored bindings, owner
@@ -37,6 +39,7 @@ struct HookDraft {
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
     missed_fires: Option<MissedFires>,
+    capture: Option<Capture>,
 }
 
 impl HookDraft {
@@ -73,12 +76,14 @@ impl HookDraft {
             bindings: Vec::new(),
             scopes: None,
             missed_fires: None,
+            capture: None,
         };
         Ok(Self {
             hook,
             bindings: body.bindings,
             scopes: body.scopes,
             missed_fires: body.missed_fires,
+            capture: body.capture,
         })
     }
 
@@ -97,6 +102,10 @@ impl HookDraft {
         hook.missed_fires = self
             .missed_fires
             .or_else(|| previous.and_then(|p| p.missed_fires));
+        hook.capture = self
+            .capture
+            .clone()
+            .or_else(|| previous.and_then(|p| p.capture.clone()));
         hook
     }
 }

@@ -4,9 +4,10 @@
 //! fire path, and shape the answer. Paths follow Taskcluster's hooks v1 API under
 //! `/api/hooks/v1`.
 //!
-//! Owns: one file per resource (`hooks`, `apply`, `fires`, `triggers`, `webhooks`, `tasks`, `render`,
-//! `health`, `metrics`, `openapi`), the route table ([`endpoints`]), the shared [`ApiState`], request
-//! plumbing (`extract`, `json_depth`, `request_id`, `request_info`, `rate_limit`, `schemas`),
+//! Owns: one file per resource (`hooks`, `apply`, `fires`, `fire_records`, `replays`,
+//! `triggers`, `webhooks`, `tasks`, `render`, `health`, `metrics`, `openapi`), the route table
+//! ([`endpoints`]), the shared [`ApiState`], request
+//! plumbing (`extract`, `framework_errors`, `json_depth`, `request_id`, `request_info`, `rate_limit`, `schemas`),
 //! `auth/` (bearer tokens and Hawk) and the one HTTP error mapping (`error`). Leaves to others:
 //! what a hook is (`domain`), storing it (`registry`, `store`), firing it (`fire`) and building
 //! the state (`startup`). This file only names the parts; the parts import each other and never
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
+mod fire_records;
 mod fires;
 pub mod framework_errors;
 mod health;
@@ -26,6 +28,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod render;
+mod replays;
 pub mod request_id;
 pub mod request_info;
 pub mod schemas;

@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 30] = embed![
+const SOURCES: [(&str, &str); 36] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -50,7 +50,13 @@ const SOURCES: [(&str, &str); 30] = embed![
     "apply-request.json",
     "apply-response.json",
     "apply-set-status.json",
+    "fire-record.json",
+    "list-fires-response.json",
+    "replay-request.json",
+    "replay-dry-run-response.json",
+    "list-refusals-response.json",
     "bindings.json",
+    "capture.json",
     "fired-by.json",
     "hook-group-id.json",
     "hook-id.json",
@@ -117,11 +123,21 @@ pub enum SchemaId {
     ApplyResponse,
     /// Response of the extension endpoint `GET /apply-sets/{name}`.
     ApplySetStatus,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires/{fireId}`.
+    FireRecord,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires`.
+    ListFiresResponse,
+    /// Body of the extension endpoint `POST .../fires/{fireId}/replay`.
+    ReplayRequest,
+    /// Response of a replay with `dryRun`.
+    ReplayDryRunResponse,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/refusals`.
+    ListRefusalsResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 18] = [
+    pub const ALL: [SchemaId; 23] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -140,6 +156,11 @@ impl SchemaId {
         Self::ApplyRequest,
         Self::ApplyResponse,
         Self::ApplySetStatus,
+        Self::FireRecord,
+        Self::ListFiresResponse,
+        Self::ReplayRequest,
+        Self::ReplayDryRunResponse,
+        Self::ListRefusalsResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -163,6 +184,11 @@ impl SchemaId {
             Self::ApplyRequest => "apply-request.json",
             Self::ApplyResponse => "apply-response.json",
             Self::ApplySetStatus => "apply-set-status.json",
+            Self::FireRecord => "fire-record.json",
+            Self::ListFiresResponse => "list-fires-response.json",
+            Self::ReplayRequest => "replay-request.json",
+            Self::ReplayDryRunResponse => "replay-dry-run-response.json",
+            Self::ListRefusalsResponse => "list-refusals-response.json",
         }
     }
 }

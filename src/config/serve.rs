@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
     #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = 600)]
     pub hook_rate_limit: u32,
+    /// Bytes of payload JSON, and of template JSON, each fire's record keeps for reading back
+    /// and replaying; a larger payload is kept truncated, a larger template not at all.
+    #[arg(long, env = "HOOKD_FIRE_CONTEXT_LIMIT", default_value_t = 64 * 1024)]
+    pub fire_context_limit: usize,
     /// How long a rotated-out webhook secret keeps working, in seconds.
     #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
     pub webhook_secret_grace_secs: u32,

@@ -70,6 +70,8 @@ pub struct Settings {
     pub webhook_secret_grace: chrono::Duration,
     /// How long a stop on SIGTERM waits for work in flight.
     pub shutdown_grace: Duration,
+    /// Bytes of payload, and of template, each fire's record keeps.
+    pub fire_context_limit: usize,
 }
 
 impl Settings {
@@ -158,6 +160,7 @@ impl Settings {
             ),
             webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            fire_context_limit: args.fire_context_limit,
         })
     }
 }

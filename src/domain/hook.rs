@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TriggerSchema,
+    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId,
+    TriggerSchema,
 };
 
 /// Human-facing facts about a hook.
@@ -68,6 +69,9 @@ pub struct Hook {
     /// Extension: this hook's missed-fire policy; the service's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed_fires: Option<MissedFires>,
+    /// Extension: what of a fire's payload its record keeps; all of it when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Capture>,
 }
 
 impl Hook {
@@ -177,6 +181,7 @@ pub(crate) mod fixtures {
             bindings: vec![],
             scopes: None,
             missed_fires: None,
+            capture: None,
         }
     }
 }

@@ -11,9 +11,12 @@
 
 mod apply_set;
 mod fire;
+mod fire_context;
 mod hook;
 mod ids;
+mod json_diff;
 mod missed_fires;
+mod refusal;
 mod schedule;
 pub mod scopes;
 mod task;
@@ -21,12 +24,15 @@ mod time;
 mod trigger_schema;
 
 pub use apply_set::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
-pub use fire::{FireFailure, FireRecord, FiredBy};
+pub use fire::{FireFailure, FireRecord, FiredBy, ReplayOf};
+pub use fire_context::{Capture, CapturePayload, FireContext, PayloadKept};
 #[cfg(test)]
 pub(crate) use hook::fixtures;
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use json_diff::{json_diff, JsonChange};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
+pub use refusal::{Refusal, RefusalReason, REFUSALS_KEPT_PER_HOOK};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, Refusal,
+    SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -77,6 +77,16 @@ impl HookStore for MeteredStore {
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
         self.timed("get_fire", self.inner.get_fire(fire_id)).await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let call = self.inner.record_refusal(refusal, keep);
+        self.timed("record_refusal", call).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let call = self.inner.list_refusals(key, limit);
+        self.timed("list_refusals", call).await
     }
 
     async fn list_fires(

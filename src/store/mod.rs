@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, Refusal,
+    SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -147,6 +147,19 @@ pub trait HookStore: Send + Sync + 'static {
         limit: usize,
         after: Option<&FireCursor>,
     ) -> Result<Vec<FireRecord>, StoreError>;
+
+    /// Extension: records a refused attempt to fire a hook, then drops the hook's refusals
+    /// beyond the newest `keep`. Refusals go with their hook when it is deleted.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError>;
+
+    /// Extension: up to `limit` refusals of a hook, newest first (by time, then id).
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError>;
 
     /// Adds a task to the outbox, keyed by its task id.
     ///

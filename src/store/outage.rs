@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, Refusal,
+    SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -103,6 +103,14 @@ impl HookStore for OutageGuard {
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
         self.guarded(self.inner.get_fire(fire_id)).await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        self.guarded(self.inner.record_refusal(refusal, keep)).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        self.guarded(self.inner.list_refusals(key, limit)).await
     }
 
     async fn list_fires(

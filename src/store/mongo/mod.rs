@@ -13,6 +13,7 @@ mod apply;
 mod codec;
 mod error;
 mod migrate;
+mod refusals;
 
 use std::time::Duration;
 
@@ -26,8 +27,8 @@ use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, Refusal,
+    SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -60,6 +61,7 @@ pub struct MongoStore {
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
     apply_sets: Collection<apply::SetDoc>,
+    refusals: Collection<refusals::RefusalDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -109,6 +111,7 @@ impl MongoStore {
             fires: db.collection("fires"),
             tasks: db.collection("tasks"),
             apply_sets: db.collection("applySets"),
+            refusals: db.collection("refusals"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -284,6 +287,10 @@ impl HookStore for MongoStore {
             .delete_many(hook_filter(key))
             .await
             .map_err(driver)?;
+        self.refusals
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
         let deleted = self
             .hooks
             .delete_one(doc! { "_id": hook_id(key) })
@@ -333,6 +340,14 @@ impl HookStore for MongoStore {
             Some(cap) => self.trim_fires(&fire.key(), cap).await,
             None => Ok(()),
         }
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        refusals::record(&self.refusals, refusal, keep, self.fire_retention).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        refusals::list(&self.refusals, key, limit).await
     }
 
     async fn get_fire(&self, id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {

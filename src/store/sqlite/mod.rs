@@ -30,8 +30,8 @@ use self::rows::{
 };
 use self::writer::Writer;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, FireRecord, HookGroupId, HookKey, HookRecord, Refusal,
+    SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -201,6 +201,53 @@ impl HookStore for SqliteStore {
                      ORDER BY time_ms DESC, fire_id DESC LIMIT ?5",
                     params![group, id, time_ms, fire_id, limit],
                 ),
+            })
+            .await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let refusal_id = refusal.refusal_id.to_string();
+        let (group, id) = key_params(&refusal.key());
+        let time_ms = refusal.time.timestamp_millis();
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let doc = encode(refusal)?;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO refusals (refusal_id, hook_group_id, hook_id, time_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (refusal_id) DO NOTHING",
+                    params![refusal_id, group, id, time_ms, doc],
+                )
+                .map_err(sql)?;
+                // The cap is kept in the same savepoint, so the table never holds more than
+                // `keep` of a hook's refusals at a commit.
+                execute(
+                    conn,
+                    "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                       AND refusal_id NOT IN (
+                         SELECT refusal_id FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                         ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3)",
+                    params![group, id, keep],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let (group, id) = key_params(key);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                     ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3",
+                    params![group, id, limit],
+                )
             })
             .await
     }

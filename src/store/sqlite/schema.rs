@@ -56,6 +56,16 @@ const MIGRATIONS: &[&str] = &[
         pending  INTEGER NOT NULL,
         doc      TEXT    NOT NULL
     ) STRICT;",
+    // 3: refused attempts to fire a hook (extension), a few per hook, newest first.
+    "CREATE TABLE refusals (
+        refusal_id    TEXT    NOT NULL PRIMARY KEY,
+        hook_group_id TEXT    NOT NULL,
+        hook_id       TEXT    NOT NULL,
+        time_ms       INTEGER NOT NULL,
+        doc           TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX refusals_by_hook_newest_first
+        ON refusals (hook_group_id, hook_id, time_ms DESC, refusal_id DESC);",
 ];
 
 /// The schema version this build writes: the number of migrations it knows.
