@@ -8,11 +8,13 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, Service};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::{BodyLimit, BodyTimeout};
@@ -20,7 +22,7 @@ use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
-use crate::api::{self, request_id, request_info, unread_body, ApiState};
+use crate::api::{self, framework_errors, request_id, request_info, unread_body, ApiState};
 use crate::apply::{ApplyFailpoint, ApplyService};
 use crate::clients::file::{ClientFile, ClientFileError};
 use crate::clients::root::{RootClient, ROOT_CLIENT_ID};
@@ -456,7 +458,7 @@ fn http_server(
     } else {
         api::health_routes
     };
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(state.clone())
             .app_data(authenticator.clone())
@@ -472,16 +474,31 @@ fn http_server(
             // Each request is one unit for the store's outage guard.
             .wrap_fn(|req, service| one_outage(service.call(req)))
             .configure(routes)
-    })
-    // The head of a request is bounded here, its body by the `BodyTimeout` extractor setting.
-    .client_request_timeout(settings.request_timeout)
-    // The caller decides when to stop (signals in main, a future in tests).
-    .disable_signals()
-    .shutdown_timeout(settings.shutdown_grace.as_secs());
+    };
+    // actix-web's `HttpServer` would do this assembly itself, but it gives no access to each
+    // connection's socket, which `framework_errors` wraps.
+    let request_timeout = settings.request_timeout;
+    let mut server = Server::build()
+        // The caller decides when to stop (signals in main, a future in tests).
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace.as_secs());
     if let Some(workers) = settings.workers {
         server = server.workers(workers);
     }
-    Ok((server.listen(listener).map_err(bind_error)?.run(), port))
+    let server = server
+        .listen("hookd-http", listener, move || {
+            let http = HttpService::build()
+                // The head of a request is bounded here, its body by the `BodyTimeout`
+                // extractor setting.
+                .client_request_timeout(request_timeout)
+                // As `HttpServer` does: a peer that stops reading after the answer does not
+                // keep its connection.
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1(map_config(app(), |_| AppConfig::default()));
+            fn_service(framework_errors::accept).and_then(http)
+        })
+        .map_err(bind_error)?;
+    Ok((server.run(), port))
 }
 
 /// Connects to MongoDB, migrating first when asked, and refuses a database that is behind.

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     InputError,
     /// The body is not JSON, or not sent as JSON.
     MalformedPayload,
+    /// The request is not valid HTTP (answered by the framework, see `framework_errors`).
+    MalformedRequest,
     /// Credentials were presented and are wrong.
     AuthenticationFailed,
     /// The caller lacks scopes.
@@ -41,6 +43,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The body did not arrive in time.
     RequestTimeout,
+    /// The request head is larger than the framework's buffer.
+    HeadersTooLarge,
     /// The body is sent in an encoding hookd does not read (compressed).
     UnsupportedMediaType,
     /// Too many requests.
@@ -58,13 +62,15 @@ impl ErrorCode {
             Self::InvalidRequestArguments
             | Self::InputValidationError
             | Self::InputError
-            | Self::MalformedPayload => StatusCode::BAD_REQUEST,
+            | Self::MalformedPayload
+            | Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::InsufficientScopes => StatusCode::FORBIDDEN,
             Self::ResourceNotFound => StatusCode::NOT_FOUND,
             Self::RequestConflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,12 +85,14 @@ impl ErrorCode {
             Self::InputValidationError => "InputValidationError",
             Self::InputError => "InputError",
             Self::MalformedPayload => "MalformedPayload",
+            Self::MalformedRequest => "MalformedRequest",
             Self::AuthenticationFailed => "AuthenticationFailed",
             Self::InsufficientScopes => "InsufficientScopes",
             Self::ResourceNotFound => "ResourceNotFound",
             Self::RequestConflict => "RequestConflict",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RequestTimeout => "RequestTimeout",
+            Self::HeadersTooLarge => "HeadersTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::TooManyRequests => "TooManyRequests",
             Self::ServiceUnavailable => "ServiceUnavailable",

@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod error;
 pub mod extract;
 mod fires;
+pub mod framework_errors;
 mod health;
 mod hooks;
 pub mod json_depth;
