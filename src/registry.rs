@@ -3,7 +3,9 @@
 //! The rules here are the same for every store backend, so they sit above the [`HookStore`]
 //! trait: a new hook gets a sealed trigger token, an identical re-create is a success, an update
 //! keeps the service's own state (token, schedule slot) and is a compare-and-set retried on
-//! races, so concurrent writers never lose each other's changes.
+//! races, so concurrent writers never lose each other's changes. A hook an apply set owns is
+//! changed or removed here only when the caller forces it ([`Drift`]); the set's own writes go
+//! through `apply`.
 //!
 //! Every successful change is announced as a [`HookChange`] on a broadcast channel, so the
 //! parts that keep their own view of the hooks (the scheduler's timer, the AMQP bindings) can

@@ -102,7 +102,7 @@ pub enum DriftState {
 /// One hook of a set that differs from the set's last apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Drift {
+pub struct DriftedHook {
     /// The hook's group.
     pub hook_group_id: String,
     /// The hook's id.
@@ -124,7 +124,7 @@ pub struct SetStatus {
     /// The set's record.
     pub record: ApplySetRecord,
     /// Its hooks that differ, sorted.
-    pub drift: Vec<Drift>,
+    pub drift: Vec<DriftedHook>,
 }
 
 /// Plans, commits and inspects applies.
@@ -290,7 +290,7 @@ impl ApplyService {
                     Some(_) => return None,
                 };
                 let stored = found.map(|r| &r.hook);
-                Some(Drift {
+                Some(DriftedHook {
                     hook_group_id: applied.hook_group_id.to_string(),
                     hook_id: applied.hook_id.to_string(),
                     state,
