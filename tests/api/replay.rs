@@ -3,7 +3,7 @@
 
 use hookd::api::schemas::SchemaId;
 use hookd_testkit::app::{
-    assert_matches_schemas, client, hook_body, spawn_app_with, Auth, Reply, TestApp,
+    assert_matches_schemas, client, hook_body, spawn_app, spawn_app_with, Auth, Reply, TestApp,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -353,4 +353,42 @@ async fn replay_needs_the_trigger_scope_and_names_an_existing_fire_of_the_hook()
     )
     .await
     .expect_error(400, "InputValidationError");
+}
+
+#[tokio::test]
+async fn a_scheduled_slot_without_payload_replays_as_the_same_task_and_is_recorded_apart() {
+    let app = spawn_app().await;
+    let mut body = hook_body();
+    body["schedule"] = json!(["* * * * * *"]);
+    body["task"]["metadata"]["name"] = json!("${firedBy} at ${now}");
+    app.create_hook("g/cron", body).await;
+    app.tick().await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.tick().await;
+    let slot = fires(&app, "g/cron").await[0].clone();
+    assert_eq!(slot["context"]["payloadKept"], "absent");
+
+    let fire_id = slot["fireId"].as_str().unwrap();
+    let path = format!("/hooks/g/cron/fires/{fire_id}/replay");
+    let same = json!({"template": "recorded", "taskId": "same"});
+    let answer = app
+        .call(Method::POST, &path, Auth::Root, Some(same))
+        .await
+        .expect(200);
+    assert_eq!(
+        answer["taskId"], slot["taskId"],
+        "the slot's own task, accepted once"
+    );
+    let history = fires(&app, "g/cron").await;
+    let replays: Vec<&Value> = history
+        .iter()
+        .filter(|f| f.get("replay").is_some())
+        .collect();
+    assert_eq!(
+        replays.len(),
+        1,
+        "the replay has a record of its own: {history:#?}"
+    );
+    assert_eq!(replays[0]["replay"]["fireId"], fire_id);
+    assert_eq!(replays[0]["firedBy"], "schedule");
 }
