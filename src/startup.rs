@@ -13,6 +13,7 @@ use std::time::Instant;
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use clap::ValueEnum;
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::{BodyLimit, BodyTimeout};
@@ -40,6 +41,7 @@ use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
+use crate::ui::{self, UiState};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -192,9 +194,10 @@ impl Application {
             listener: Arc::clone(&loops.listener_status),
             clock: Arc::clone(&clock),
         };
+        let ui = ui_state(&settings, &clock);
         let authenticator: Arc<dyn Authenticator> =
             Arc::new(ClientAuthenticator::new(clients, clock));
-        let (server, port) = http_server(&settings, state, authenticator, metrics)?;
+        let (server, port) = http_server(&settings, state, ui, authenticator, metrics)?;
         Ok(Self {
             port,
             server,
@@ -423,10 +426,29 @@ fn hook_registry(
     ))
 }
 
+/// The web UI's state, when it is on and this process serves the API.
+fn ui_state(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<web::Data<UiState>> {
+    let ui = settings
+        .ui
+        .as_ref()
+        .filter(|_| settings.runs(ServiceRole::Api))?;
+    let roles: Vec<String> = settings
+        .service_roles
+        .iter()
+        .filter_map(|r| r.to_possible_value().map(|v| v.get_name().to_owned()))
+        .collect();
+    Some(web::Data::new(UiState::new(
+        ui,
+        roles.join(", "),
+        Arc::clone(clock),
+    )))
+}
+
 /// Binds the listen address and starts the HTTP server on it; returns the server and the port.
 fn http_server(
     settings: &Settings,
     state: ApiState,
+    ui: Option<web::Data<UiState>>,
     authenticator: Arc<dyn Authenticator>,
     metrics: Arc<Metrics>,
 ) -> Result<(Server, u16), StartupError> {
@@ -447,6 +469,7 @@ fn http_server(
         api::health_routes
     };
     let mut server = HttpServer::new(move || {
+        let ui = ui.clone();
         App::new()
             .app_data(state.clone())
             .app_data(authenticator.clone())
@@ -461,6 +484,13 @@ fn http_server(
             .wrap(from_fn(request_id::assign))
             // Each request is one unit for the store's outage guard.
             .wrap_fn(|req, service| one_outage(service.call(req)))
+            // The UI's routes come first: the API's table ends in a catch-all.
+            .configure(|cfg| {
+                if let Some(ui) = ui {
+                    cfg.app_data(ui);
+                    ui::routes(cfg);
+                }
+            })
             .configure(routes)
     })
     // The head of a request is bounded here, its body by the `BodyTimeout` extractor setting.

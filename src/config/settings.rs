@@ -24,6 +24,7 @@ use crate::listener::AmqpSettings;
 use crate::notify::NotifySettings;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
+use crate::ui::UiSettings;
 
 /// Validated settings for one `hookd serve`.
 #[derive(Debug, Clone)]
@@ -70,6 +71,8 @@ pub struct Settings {
     pub webhook_secret_grace: chrono::Duration,
     /// How long a stop on SIGTERM waits for work in flight.
     pub shutdown_grace: Duration,
+    /// The web UI; `None` when turned off.
+    pub ui: Option<UiSettings>,
 }
 
 impl Settings {
@@ -158,6 +161,9 @@ impl Settings {
             ),
             webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            ui: args.ui.then(|| UiSettings {
+                session_lifetime: Duration::from_secs(args.ui_session_minutes.max(1) * 60),
+            }),
         })
     }
 }

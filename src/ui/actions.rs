@@ -1,0 +1,233 @@
+//! The hook page's actions: render preview, trigger (from the form generated from the
+//! `triggerSchema`, or raw JSON), reset the trigger token (shown once) and delete (by typing the
+//! hook id). Each calls the API's operation with the session's caller.
+//!
+//! Without the script, an action answers the whole hook page with its result at the top; with
+//! it (the fragment header), only the result, which the script puts in place and after which it
+//! reloads the timeline.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::{json, Map, Value};
+
+use super::hook::{self, TimelineQuery};
+use super::page::{self, UiError};
+use super::session::Posted;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::HookPath;
+use crate::api::metrics::Arrival;
+use crate::api::{hooks, render, triggers, ApiState};
+use crate::domain::HookKey;
+use crate::fire::Fired;
+
+/// What an action did, shown in place.
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ActionResult {
+    /// A one-line summary.
+    pub title: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Details, shown preformatted (a rendered task, a new token, an error message).
+    pub detail: String,
+    /// A link to follow up, `(href, text)`; empty href for none.
+    pub link: (String, String),
+}
+
+impl ActionResult {
+    fn ok(title: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            ok: true,
+            detail: detail.into(),
+            link: (String::new(), String::new()),
+        }
+    }
+
+    fn failed(title: impl Into<String>, error: &ApiError) -> Self {
+        Self {
+            title: title.into(),
+            ok: false,
+            detail: format!("{}: {}", error.code.as_str(), error.message),
+            link: (String::new(), String::new()),
+        }
+    }
+
+    fn linking(mut self, href: String, text: &str) -> Self {
+        self.link = (href, text.to_owned());
+        self
+    }
+}
+
+/// Answers an action's `result`: the fragment for the script, else the hook page around it.
+async fn answer(
+    state: &ApiState,
+    req: &HttpRequest,
+    posted: &Posted,
+    key: &HookKey,
+    result: ActionResult,
+) -> Result<HttpResponse, UiError> {
+    let status = if result.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    if page::wants_fragment(req) {
+        return page::html(status, &result);
+    }
+    let view = hook::view(state, &posted.session, key, TimelineQuery::default()).await?;
+    page::html(status, &view.with(result))
+}
+
+fn parse_json(field: &str, text: &str) -> Result<Value, ApiError> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    serde_json::from_str(text).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedPayload,
+            format!("{field} is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// `POST /ui/hooks/{g}/{h}/preview`: the API's renderHook for the form's sample payload.
+pub async fn preview(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    posted: Posted,
+    req: HttpRequest,
+) -> Result<HttpResponse, UiError> {
+    let outcome = match parse_json("the payload", posted.field("payload")) {
+        Ok(payload) => {
+            render::preview_stored(
+                &state,
+                &posted.session.caller,
+                &key,
+                json!({ "payload": payload }),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let result = match outcome {
+        Ok(preview) if preview.would_fire() => ActionResult::ok(
+            format!(
+                "A fire would submit this task ({} bytes)",
+                preview.task_bytes
+            ),
+            serde_json::to_string_pretty(&preview.task).unwrap_or_default(),
+        ),
+        Ok(preview) => ActionResult {
+            title: "A fire would not submit a task".to_owned(),
+            ok: false,
+            detail: serde_json::to_string_pretty(&preview).unwrap_or_default(),
+            link: (String::new(), String::new()),
+        },
+        Err(e) => ActionResult::failed("The preview failed", &e),
+    };
+    answer(&state, &req, &posted, &key, result).await
+}
+
+/// The trigger payload of a form: the raw JSON one, or the generated fields typed by the
+/// hook's `triggerSchema`.
+fn payload_of(posted: &Posted, schema: &Value) -> Result<Value, ApiError> {
+    if posted.field("mode") == "raw" {
+        return parse_json("the payload", posted.field("payload"));
+    }
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let mut payload = Map::new();
+    for (name, property) in properties.into_iter().flatten() {
+        let raw = posted.field(&format!("field.{name}"));
+        let kind = property.get("type").and_then(Value::as_str).unwrap_or("");
+        let value = match kind {
+            "boolean" => Value::Bool(raw == "on"),
+            _ if raw.is_empty() => continue,
+            "string" => Value::String(raw.to_owned()),
+            _ => parse_json(name, raw)?,
+        };
+        payload.insert(name.clone(), value);
+    }
+    Ok(Value::Object(payload))
+}
+
+/// `POST /ui/hooks/{g}/{h}/trigger`: the API's triggerHook with the form's payload.
+pub async fn trigger(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    posted: Posted,
+    req: HttpRequest,
+    arrival: Arrival,
+) -> Result<HttpResponse, UiError> {
+    let caller = &posted.session.caller;
+    let outcome = async {
+        let record = hooks::read(&state, caller, &key).await?;
+        let payload = payload_of(&posted, record.hook.trigger_schema.as_json())?;
+        triggers::trigger(&state, caller, &key, payload, arrival).await
+    }
+    .await;
+    let result = match outcome {
+        Ok(Fired::Created(task_id)) => {
+            ActionResult::ok("Fired", format!("Task {task_id} was submitted."))
+                .linking(format!("/ui/tasks/{task_id}"), "Open the submitted task")
+        }
+        Ok(Fired::Declined) => ActionResult::ok(
+            "Declined",
+            "The task template rendered to null: nothing was submitted.",
+        ),
+        Err(e) => ActionResult::failed("The trigger failed", &e),
+    };
+    answer(&state, &req, &posted, &key, result).await
+}
+
+/// `POST /ui/hooks/{g}/{h}/token`: the API's resetTriggerToken; the new token is shown in
+/// this answer only (pages are `no-store`).
+pub async fn reset_token(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    posted: Posted,
+    req: HttpRequest,
+) -> Result<HttpResponse, UiError> {
+    let result = match triggers::reset(&state, &posted.session.caller, &key).await {
+        Ok(token) => ActionResult::ok(
+            "New trigger token (shown once; the old one no longer works)",
+            token,
+        ),
+        Err(e) => ActionResult::failed("The token was not reset", &e),
+    };
+    answer(&state, &req, &posted, &key, result).await
+}
+
+/// `POST /ui/hooks/{g}/{h}/delete`: the API's removeHook, once the hook id was typed.
+pub async fn delete(
+    state: web::Data<ApiState>,
+    HookPath(key): HookPath,
+    posted: Posted,
+    req: HttpRequest,
+) -> Result<HttpResponse, UiError> {
+    if posted.field("confirm") != key.id.as_str() {
+        let e = ApiError::new(
+            ErrorCode::InputError,
+            format!("type the hook id {:?} to delete it", key.id.as_str()),
+        );
+        return answer(
+            &state,
+            &req,
+            &posted,
+            &key,
+            ActionResult::failed("Not deleted", &e),
+        )
+        .await;
+    }
+    hooks::remove(&state, &posted.session.caller, &key).await?;
+    let to = format!("/ui/groups/{}", hook::urlencode(key.group.as_str()));
+    if page::wants_fragment(&req) {
+        return page::ok(
+            &ActionResult::ok(
+                "Deleted",
+                format!("Hook {key} and its fire history are gone."),
+            )
+            .linking(to, "Back to the group"),
+        );
+    }
+    Ok(page::see_other(&to))
+}
