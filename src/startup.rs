@@ -41,7 +41,7 @@ use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
-use crate::ui::{self, UiState};
+use crate::ui::{self, Ui};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -194,7 +194,7 @@ impl Application {
             listener: Arc::clone(&loops.listener_status),
             clock: Arc::clone(&clock),
         };
-        let ui = ui_state(&settings, &clock);
+        let ui = web_ui(&settings, &clock);
         let authenticator: Arc<dyn Authenticator> =
             Arc::new(ClientAuthenticator::new(clients, clock));
         let (server, port) = http_server(&settings, state, ui, authenticator, metrics)?;
@@ -427,7 +427,7 @@ fn hook_registry(
 }
 
 /// The web UI's state, when it is on and this process serves the API.
-fn ui_state(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<web::Data<UiState>> {
+fn web_ui(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<Ui> {
     let ui = settings
         .ui
         .as_ref()
@@ -437,18 +437,14 @@ fn ui_state(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<web::Data<UiS
         .iter()
         .filter_map(|r| r.to_possible_value().map(|v| v.get_name().to_owned()))
         .collect();
-    Some(web::Data::new(UiState::new(
-        ui,
-        roles.join(", "),
-        Arc::clone(clock),
-    )))
+    Some(Ui::new(ui, roles.join(", "), Arc::clone(clock)))
 }
 
 /// Binds the listen address and starts the HTTP server on it; returns the server and the port.
 fn http_server(
     settings: &Settings,
     state: ApiState,
-    ui: Option<web::Data<UiState>>,
+    ui: Option<Ui>,
     authenticator: Arc<dyn Authenticator>,
     metrics: Arc<Metrics>,
 ) -> Result<(Server, u16), StartupError> {
@@ -486,9 +482,8 @@ fn http_server(
             .wrap_fn(|req, service| one_outage(service.call(req)))
             // The UI's routes come first: the API's table ends in a catch-all.
             .configure(|cfg| {
-                if let Some(ui) = ui {
-                    cfg.app_data(ui);
-                    ui::routes(cfg);
+                if let Some(ui) = &ui {
+                    ui::routes(cfg, ui);
                 }
             })
             .configure(routes)

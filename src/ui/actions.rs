@@ -8,11 +8,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use askama::Template;
 use serde_json::{json, Map, Value};
 
 use super::hook::{self, TimelineQuery};
-use super::page::{self, UiError};
+use super::page::{self, ActionResult, UiError};
 use super::session::Posted;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::HookPath;
@@ -20,45 +19,6 @@ use crate::api::metrics::Arrival;
 use crate::api::{hooks, render, triggers, ApiState};
 use crate::domain::HookKey;
 use crate::fire::Fired;
-
-/// What an action did, shown in place.
-#[derive(Template)]
-#[template(path = "result.html")]
-pub struct ActionResult {
-    /// A one-line summary.
-    pub title: String,
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// Details, shown preformatted (a rendered task, a new token, an error message).
-    pub detail: String,
-    /// A link to follow up, `(href, text)`; empty href for none.
-    pub link: (String, String),
-}
-
-impl ActionResult {
-    fn ok(title: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            title: title.into(),
-            ok: true,
-            detail: detail.into(),
-            link: (String::new(), String::new()),
-        }
-    }
-
-    fn failed(title: impl Into<String>, error: &ApiError) -> Self {
-        Self {
-            title: title.into(),
-            ok: false,
-            detail: format!("{}: {}", error.code.as_str(), error.message),
-            link: (String::new(), String::new()),
-        }
-    }
-
-    fn linking(mut self, href: String, text: &str) -> Self {
-        self.link = (href, text.to_owned());
-        self
-    }
-}
 
 /// Answers an action's `result`: the fragment for the script, else the hook page around it.
 async fn answer(

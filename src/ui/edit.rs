@@ -234,7 +234,7 @@ fn edit_page(
 /// `GET /ui/new`
 pub async fn new_form(Signed(session): Signed) -> Result<HttpResponse, UiError> {
     page::ok(&edit_page(
-        Nav::of(&session),
+        session.nav(),
         true,
         Fields::blank(),
         BTreeMap::new(),
@@ -250,7 +250,7 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, UiError> {
     let record = hooks::read(&state, &session.caller, &key).await?;
     page::ok(&edit_page(
-        Nav::of(&session),
+        session.nav(),
         false,
         Fields::of(&record.hook),
         BTreeMap::new(),
@@ -269,7 +269,7 @@ fn refused(
 ) -> Result<HttpResponse, UiError> {
     page::html(
         status,
-        &edit_page(Nav::of(&posted.session), creating, fields, errors, general),
+        &edit_page(posted.session.nav(), creating, fields, errors, general),
     )
 }
 

@@ -210,7 +210,7 @@ pub async fn groups(
     groups.sort_by(|a, b| b.failing.cmp(&a.failing).then_with(|| a.id.cmp(&b.id)));
     let (groups, pager) = Pager::cut(groups, query.page);
     page::ok(&GroupsPage {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         q: query.q,
         groups,
         pager,
@@ -230,7 +230,7 @@ pub async fn group(
     let rows: Vec<HookRow> = rows.into_iter().filter(|r| matches(r, &query.q)).collect();
     let (hooks, pager) = Pager::cut(rows, query.page);
     page::ok(&GroupPage {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         group: group.to_string(),
         q: query.q,
         hooks,

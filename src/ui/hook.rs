@@ -12,18 +12,25 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::actions::ActionResult;
-use super::page::{self, Nav, UiError};
+use super::page::{self, ActionResult, Nav, UiError};
 use super::session::{Session, Signed};
 use crate::api::error::ApiError;
 use crate::api::extract::HookPath;
 use crate::api::{fires, hooks, ApiState};
-use crate::domain::{iso_time, FireRecord, HookKey, HookRecord, TaskState};
+use crate::domain::{iso_time, FireRecord, FiredBy, HookKey, HookRecord, TaskState};
 
 /// Fires on one page of the timeline.
 const TIMELINE_PAGE: usize = 25;
 /// The most fires one filtered timeline page reads.
 const SCAN_LIMIT: usize = 1000;
+/// The choices of the timeline's `firedBy` filter.
+const FIRED_BY: [FiredBy; 5] = [
+    FiredBy::Schedule,
+    FiredBy::TriggerHook,
+    FiredBy::TriggerHookWithToken,
+    FiredBy::PulseMessage,
+    FiredBy::Webhook,
+];
 /// How many upcoming fire times the page shows.
 const UPCOMING: usize = 5;
 
@@ -192,6 +199,16 @@ async fn timeline(
     })
 }
 
+impl Timeline {
+    /// The `firedBy` filter's choices, each with whether it is the one selected.
+    fn fired_by_options(&self) -> Vec<(&'static str, bool)> {
+        FIRED_BY
+            .iter()
+            .map(|by| (by.as_str(), self.query.fired_by == by.as_str()))
+            .collect()
+    }
+}
+
 fn fire_row(fire: &FireRecord, task_state: Option<TaskState>) -> FireRow {
     let (error_code, error) = fire
         .failure
@@ -245,12 +262,13 @@ fn upcoming(state: &ApiState, record: &HookRecord, now: DateTime<Utc>) -> Vec<Up
     let mut next = fires::next_scheduled_date(state, record);
     while let Some(time) = next.filter(|_| times.len() < UPCOMING) {
         times.push(Upcoming {
-            utc: time.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            utc: time.format("%a %Y-%m-%d %H:%M:%S UTC").to_string(),
             local: zone.map_or_else(String::new, |z| {
-                time.with_timezone(&z)
-                    .format("%Y-%m-%d %H:%M:%S %Z")
-                    .to_string()
-                    + &format!(" ({})", z.name())
+                format!(
+                    "{} ({})",
+                    time.with_timezone(&z).format("%a %Y-%m-%d %H:%M:%S %Z"),
+                    z.name()
+                )
             }),
         });
         next = record.hook.schedule.next_after(time.max(now));
@@ -302,7 +320,7 @@ pub async fn view(
     let binding = fires::binding_status(state, &record);
     let trigger_schema = record.hook.trigger_schema.as_json().clone();
     Ok(HookPage {
-        nav: Nav::of(session),
+        nav: session.nav(),
         group: key.group.to_string(),
         id: key.id.to_string(),
         task_json: pretty(&record.hook.task),

@@ -18,7 +18,6 @@
 //! each operation checks and does (`api`, `registry`, `fire`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::middleware::DefaultHeaders;
@@ -35,29 +34,24 @@ mod page;
 mod service;
 pub mod session;
 mod sign_in;
+mod state;
 mod task;
 
-/// The UI's settings.
-#[derive(Debug, Clone)]
-pub struct UiSettings {
-    /// How long a sign-in lasts.
-    pub session_lifetime: Duration,
+pub use state::{UiSettings, UiState};
+
+/// The UI's shared parts, built once by `startup` and registered with its routes.
+#[derive(Clone)]
+pub struct Ui {
+    state: web::Data<UiState>,
+    sessions: web::Data<session::Sessions>,
 }
 
-/// What the UI's handlers share besides the API's state.
-pub struct UiState {
-    /// Who is signed in.
-    pub sessions: session::Sessions,
-    /// The roles this process runs, as the service page shows them.
-    pub roles: String,
-}
-
-impl UiState {
-    /// The UI's state for `settings` in a process running `roles`, timing sessions by `clock`.
+impl Ui {
+    /// The UI for `settings` in a process running `roles`, timing sessions by `clock`.
     pub fn new(settings: &UiSettings, roles: String, clock: Arc<dyn Clock>) -> Self {
         Self {
-            sessions: session::Sessions::new(settings.session_lifetime, clock),
-            roles,
+            state: web::Data::new(UiState { roles }),
+            sessions: web::Data::new(session::Sessions::new(settings.session_lifetime, clock)),
         }
     }
 }
@@ -71,9 +65,11 @@ const STYLESHEET: &str = include_str!("static/ui.css");
 const SCRIPT: &str = include_str!("static/ui.js");
 const ICON: &[u8] = include_bytes!("static/icon.svg");
 
-/// Registers `/ui` and the redirect of `/` to it; before the API's routes, whose default
-/// service answers everything else.
-pub fn routes(cfg: &mut ServiceConfig) {
+/// Registers `ui`'s state, `/ui` and the redirect of `/` to it; before the API's routes, whose
+/// default service answers everything else.
+pub fn routes(cfg: &mut ServiceConfig, ui: &Ui) {
+    cfg.app_data(ui.state.clone());
+    cfg.app_data(ui.sessions.clone());
     cfg.route("/", web::get().to(to_ui));
     cfg.service(
         web::scope("/ui")

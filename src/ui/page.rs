@@ -11,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-use super::session::Session;
 use crate::api::error::ApiError;
 
 /// The header the UI's script sends when it wants only the fragment an action changed.
@@ -31,14 +30,6 @@ pub struct Nav {
 }
 
 impl Nav {
-    /// The bar of a signed-in session.
-    pub fn of(session: &Session) -> Self {
-        Self {
-            client_id: session.caller.client_id.clone(),
-            csrf: session.csrf.clone(),
-        }
-    }
-
     /// The bar when no one is signed in.
     pub fn anonymous() -> Self {
         Self {
@@ -72,6 +63,48 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, location))
         .finish()
+}
+
+/// What an action did, shown in place.
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ActionResult {
+    /// A one-line summary.
+    pub title: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Details, shown preformatted (a rendered task, a new token, an error message).
+    pub detail: String,
+    /// A link to follow up, `(href, text)`; empty href for none.
+    pub link: (String, String),
+}
+
+impl ActionResult {
+    /// A success.
+    pub fn ok(title: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            ok: true,
+            detail: detail.into(),
+            link: (String::new(), String::new()),
+        }
+    }
+
+    /// A failure, with the API's error.
+    pub fn failed(title: impl Into<String>, error: &ApiError) -> Self {
+        Self {
+            title: title.into(),
+            ok: false,
+            detail: format!("{}: {}", error.code.as_str(), error.message),
+            link: (String::new(), String::new()),
+        }
+    }
+
+    /// The same result, with a link to follow up.
+    pub fn linking(mut self, href: String, text: &str) -> Self {
+        self.link = (href, text.to_owned());
+        self
+    }
 }
 
 /// A failed UI request.

@@ -8,7 +8,7 @@ use futures_util::{stream, StreamExt};
 use super::hook::hook_path;
 use super::page::{self, Nav, UiError};
 use super::session::Signed;
-use super::UiState;
+use super::state::UiState;
 use crate::api::{fires, health, hooks, ApiState};
 use crate::domain::iso_time;
 
@@ -66,10 +66,10 @@ pub async fn service(
         .filter_map(std::future::ready)
         .collect()
         .await;
-    errors.sort_by(|a, b| b.0.cmp(&a.0));
+    errors.sort_by_key(|e| std::cmp::Reverse(e.0));
     errors.truncate(RECENT_ERRORS);
     page::ok(&ServicePage {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         version: env!("CARGO_PKG_VERSION"),
         roles: ui.roles.clone(),
         store,

@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use subtle::ConstantTimeEq;
 
-use super::page::UiError;
+use super::page::{Nav, UiError};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::BodyLimit;
@@ -48,6 +48,16 @@ pub struct Session {
     /// The token every form of this session carries.
     pub csrf: String,
     expires: DateTime<Utc>,
+}
+
+impl Session {
+    /// The navigation bar of this session's pages.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            client_id: self.caller.client_id.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
 }
 
 /// The sessions of this process.
@@ -138,8 +148,8 @@ pub fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 fn sessions(req: &HttpRequest) -> Result<&Sessions, UiError> {
-    req.app_data::<web::Data<super::UiState>>()
-        .map(|ui| &ui.sessions)
+    req.app_data::<web::Data<Sessions>>()
+        .map(|sessions| sessions.get_ref())
         .ok_or_else(|| {
             UiError::Api(ApiError::new(
                 ErrorCode::InternalServerError,

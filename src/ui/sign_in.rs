@@ -9,8 +9,7 @@ use askama::Template;
 use chrono::Duration;
 
 use super::page::{self, Nav, UiError};
-use super::session::{self, Posted, SESSION_COOKIE, SIGN_IN_COOKIE};
-use super::UiState;
+use super::session::{self, Posted, Sessions, SESSION_COOKIE, SIGN_IN_COOKIE};
 use crate::api::auth::Authenticator;
 use crate::api::error::{ApiError, ErrorCode};
 
@@ -64,7 +63,7 @@ pub async fn form(req: HttpRequest) -> Result<HttpResponse, UiError> {
 pub async fn submit(
     req: HttpRequest,
     payload: web::Payload,
-    ui: web::Data<UiState>,
+    sessions: web::Data<Sessions>,
     auth: web::Data<Arc<dyn Authenticator>>,
 ) -> Result<HttpResponse, UiError> {
     let mut payload = payload.into_inner();
@@ -80,8 +79,8 @@ pub async fn submit(
             return form_page(&req, e.code.status(), client_id, e.message);
         }
     };
-    let id = ui.sessions.start(caller);
-    let cookie = session::cookie(&req, SESSION_COOKIE, id, ui.sessions.lifetime());
+    let id = sessions.start(caller);
+    let cookie = session::cookie(&req, SESSION_COOKIE, id, sessions.lifetime());
     let mut response = page::see_other("/ui");
     response
         .add_cookie(&cookie)
@@ -96,10 +95,10 @@ pub async fn submit(
 pub async fn sign_out(
     req: HttpRequest,
     _checked: Posted,
-    ui: web::Data<UiState>,
+    sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, UiError> {
     if let Some(id) = session::session_id(&req) {
-        ui.sessions.end(&id);
+        sessions.end(&id);
     }
     let mut response = page::see_other("/ui/sign-in");
     response

@@ -34,7 +34,7 @@ pub async fn task(
     let task = tasks::read(&state, &session.caller, &task_id).await?;
     let key = HookKey::new(task.hook_group_id.clone(), task.hook_id.clone());
     page::ok(&TaskPage {
-        nav: Nav::of(&session),
+        nav: session.nav(),
         task_id: task_id.to_string(),
         hook: key.to_string(),
         hook_href: hook_path(&key),

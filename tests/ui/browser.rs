@@ -11,6 +11,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hookd::config::Settings;
 use hookd_testkit::app::{client, hook_body, spawn_app_with, TestApp};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 /// How long the browser may take to show what an action produced.
@@ -30,7 +31,7 @@ async fn browser(webdriver: &str, dark: bool) -> Client {
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1200,1000",
+        "--window-size=1200,1500",
     ];
     if dark {
         // Makes `prefers-color-scheme` answer dark, as a browser set to a dark theme does.
@@ -45,8 +46,7 @@ async fn browser(webdriver: &str, dark: bool) -> Client {
     }
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::rustls()
-        .expect("TLS roots load")
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(webdriver)
         .await
@@ -92,6 +92,11 @@ impl Walk {
     }
 
     async fn screenshot(&self, page: &str) {
+        // From the top of the page, wherever focus moved it.
+        self.browser
+            .execute("window.scrollTo(0, 0)", Vec::new())
+            .await
+            .expect("scrolls");
         let png = self.browser.screenshot().await.expect("screenshot");
         let path = screenshot_dir().join(format!("{page}-{}.png", self.theme));
         std::fs::write(&path, png).expect("screenshot written");
