@@ -17,16 +17,12 @@ chromium_start() {
   mkdir -p "$dir"
   chromedriver --port="$port" --allowed-ips=127.0.0.1 >"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
-  local tries=0
-  until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/status', timeout=1)" 2>/dev/null; do
-    tries=$((tries + 1))
-    if [ "$tries" -gt 100 ]; then
-      echo "chromedriver did not start; its log:" >&2
-      cat "$dir/log" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
+  # chromedriver answers /status once it accepts sessions.
+  if ! timeout 10 bash -c "until python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:$port/status', timeout=1)\" 2>/dev/null; do sleep 0.1; done"; then
+    echo "chromedriver did not start; its log:" >&2
+    cat "$dir/log" >&2
+    return 1
+  fi
   export HOOKD_TEST_WEBDRIVER="http://127.0.0.1:$port"
   export HOOKD_TEST_CHROMIUM
   HOOKD_TEST_CHROMIUM="$(command -v chromium)"

@@ -6,8 +6,12 @@
 //! it (the fragment header), only the result, which the script puts in place and after which it
 //! reloads the timeline.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::hook::{self, TimelineQuery};
@@ -20,24 +24,60 @@ use crate::api::{hooks, render, triggers, ApiState};
 use crate::domain::HookKey;
 use crate::fire::Fired;
 
-/// Answers an action's `result`: the fragment for the script, else the hook page around it.
-async fn answer(
-    state: &ApiState,
-    req: &HttpRequest,
-    posted: &Posted,
-    key: &HookKey,
-    result: ActionResult,
-) -> Result<HttpResponse, UiError> {
-    let status = if result.ok {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    if page::wants_fragment(req) {
-        return page::html(status, &result);
+/// One POSTed action on one hook: the API's state, the hook, the CSRF-checked form and the
+/// request (which says whether the script wants a fragment).
+pub struct Action {
+    state: web::Data<ApiState>,
+    key: HookKey,
+    posted: Posted,
+    req: HttpRequest,
+}
+
+impl FromRequest for Action {
+    type Error = UiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, UiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let key = HookPath::extract(&req).into_inner();
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let posted = Posted::from_request(&req, payload);
+        Box::pin(async move {
+            let HookPath(key) = key?;
+            let state = state.ok_or_else(|| {
+                ApiError::new(ErrorCode::InternalServerError, "the API is not configured")
+            })?;
+            Ok(Self {
+                state,
+                key,
+                posted: posted.await?,
+                req,
+            })
+        })
     }
-    let view = hook::view(state, &posted.session, key, TimelineQuery::default()).await?;
-    page::html(status, &view.with(result))
+}
+
+impl Action {
+    /// Answers the action's `result`: the fragment for the script, else the hook page around
+    /// it.
+    async fn answer(&self, result: ActionResult) -> Result<HttpResponse, UiError> {
+        let status = if result.ok {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        if page::wants_fragment(&self.req) {
+            return page::html(status, &result);
+        }
+        let view = hook::view(
+            &self.state,
+            &self.posted.session,
+            &self.key,
+            TimelineQuery::default(),
+        )
+        .await?;
+        page::html(status, &view.with(result))
+    }
 }
 
 fn parse_json(field: &str, text: &str) -> Result<Value, ApiError> {
@@ -51,21 +91,14 @@ fn parse_json(field: &str, text: &str) -> Result<Value, ApiError> {
 }
 
 /// `POST /ui/hooks/{g}/{h}/preview`: the API's renderHook for the form's sample payload.
-pub async fn preview(
-    state: web::Data<ApiState>,
-    HookPath(key): HookPath,
-    posted: Posted,
-    req: HttpRequest,
-) -> Result<HttpResponse, UiError> {
+pub async fn preview(action: Action) -> Result<HttpResponse, UiError> {
+    let Action {
+        state, key, posted, ..
+    } = &action;
     let outcome = match parse_json("the payload", posted.field("payload")) {
         Ok(payload) => {
-            render::preview_stored(
-                &state,
-                &posted.session.caller,
-                &key,
-                json!({ "payload": payload }),
-            )
-            .await
+            let body = json!({ "payload": payload });
+            render::preview_stored(state, &posted.session.caller, key, body).await
         }
         Err(e) => Err(e),
     };
@@ -85,7 +118,7 @@ pub async fn preview(
         },
         Err(e) => ActionResult::failed("The preview failed", &e),
     };
-    answer(&state, &req, &posted, &key, result).await
+    action.answer(result).await
 }
 
 /// The trigger payload of a form: the raw JSON one, or the generated fields typed by the
@@ -111,18 +144,15 @@ fn payload_of(posted: &Posted, schema: &Value) -> Result<Value, ApiError> {
 }
 
 /// `POST /ui/hooks/{g}/{h}/trigger`: the API's triggerHook with the form's payload.
-pub async fn trigger(
-    state: web::Data<ApiState>,
-    HookPath(key): HookPath,
-    posted: Posted,
-    req: HttpRequest,
-    arrival: Arrival,
-) -> Result<HttpResponse, UiError> {
+pub async fn trigger(action: Action, arrival: Arrival) -> Result<HttpResponse, UiError> {
+    let Action {
+        state, key, posted, ..
+    } = &action;
     let caller = &posted.session.caller;
     let outcome = async {
-        let record = hooks::read(&state, caller, &key).await?;
-        let payload = payload_of(&posted, record.hook.trigger_schema.as_json())?;
-        triggers::trigger(&state, caller, &key, payload, arrival).await
+        let record = hooks::read(state, caller, key).await?;
+        let payload = payload_of(posted, record.hook.trigger_schema.as_json())?;
+        triggers::trigger(state, caller, key, payload, arrival).await
     }
     .await;
     let result = match outcome {
@@ -136,51 +166,41 @@ pub async fn trigger(
         ),
         Err(e) => ActionResult::failed("The trigger failed", &e),
     };
-    answer(&state, &req, &posted, &key, result).await
+    action.answer(result).await
 }
 
 /// `POST /ui/hooks/{g}/{h}/token`: the API's resetTriggerToken; the new token is shown in
 /// this answer only (pages are `no-store`).
-pub async fn reset_token(
-    state: web::Data<ApiState>,
-    HookPath(key): HookPath,
-    posted: Posted,
-    req: HttpRequest,
-) -> Result<HttpResponse, UiError> {
-    let result = match triggers::reset(&state, &posted.session.caller, &key).await {
-        Ok(token) => ActionResult::ok(
-            "New trigger token (shown once; the old one no longer works)",
-            token,
-        ),
-        Err(e) => ActionResult::failed("The token was not reset", &e),
-    };
-    answer(&state, &req, &posted, &key, result).await
+pub async fn reset_token(action: Action) -> Result<HttpResponse, UiError> {
+    let result =
+        match triggers::reset(&action.state, &action.posted.session.caller, &action.key).await {
+            Ok(token) => ActionResult::ok(
+                "New trigger token (shown once; the old one no longer works)",
+                token,
+            ),
+            Err(e) => ActionResult::failed("The token was not reset", &e),
+        };
+    action.answer(result).await
 }
 
 /// `POST /ui/hooks/{g}/{h}/delete`: the API's removeHook, once the hook id was typed.
-pub async fn delete(
-    state: web::Data<ApiState>,
-    HookPath(key): HookPath,
-    posted: Posted,
-    req: HttpRequest,
-) -> Result<HttpResponse, UiError> {
+pub async fn delete(action: Action) -> Result<HttpResponse, UiError> {
+    let Action {
+        state,
+        key,
+        posted,
+        req,
+    } = &action;
     if posted.field("confirm") != key.id.as_str() {
         let e = ApiError::new(
             ErrorCode::InputError,
             format!("type the hook id {:?} to delete it", key.id.as_str()),
         );
-        return answer(
-            &state,
-            &req,
-            &posted,
-            &key,
-            ActionResult::failed("Not deleted", &e),
-        )
-        .await;
+        return action.answer(ActionResult::failed("Not deleted", &e)).await;
     }
-    hooks::remove(&state, &posted.session.caller, &key).await?;
+    hooks::remove(state, &posted.session.caller, key).await?;
     let to = format!("/ui/groups/{}", hook::urlencode(key.group.as_str()));
-    if page::wants_fragment(&req) {
+    if page::wants_fragment(req) {
         return page::ok(
             &ActionResult::ok(
                 "Deleted",

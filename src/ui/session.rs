@@ -21,16 +21,15 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, Duration, Utc};
-use futures_util::StreamExt;
 use subtle::ConstantTimeEq;
 
 use super::page::{Nav, UiError};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::BodyLimit;
+use crate::api::extract::read_bounded;
 use crate::api::ApiState;
 use crate::clock::Clock;
 use crate::crypto::random_bytes;
@@ -214,35 +213,15 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// Reads an urlencoded form body within the API's body limit.
+/// Reads an urlencoded form body, bounded like every request body of the API.
 ///
 /// # Errors
-/// `PayloadTooLarge` or `MalformedPayload`.
+/// What [`read_bounded`] refuses, or `MalformedPayload` for a body that is not a form.
 pub async fn read_form(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let limit = req
-        .app_data::<BodyLimit>()
-        .copied()
-        .unwrap_or(BodyLimit(1024 * 1024))
-        .0;
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk: Bytes = chunk.map_err(|e| {
-            ApiError::new(
-                ErrorCode::MalformedPayload,
-                format!("the form could not be read: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the form is larger than the limit of {limit} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_bounded(req, payload).await?;
     serde_urlencoded::from_bytes(&body).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedPayload,

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use hookd::config::Settings;
-use hookd_testkit::app::{client, hook_body, spawn_app_with, TestApp};
+use hookd_testkit::app::{hook_body, TestApp};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
+
+use crate::helpers::app_with_client;
 
 /// How long the browser may take to show what an action produced.
 const SHOWS_WITHIN: Duration = Duration::from_secs(20);
@@ -126,24 +127,20 @@ impl Walk {
     }
 }
 
+/// An app where `ci-team` may read, edit, trigger and reset the hooks of group `ci`.
 async fn app() -> TestApp {
-    spawn_app_with(|s: &mut Settings| {
-        s.clients = vec![
-            client(
-                "ci-team",
-                &[
-                    "hooks:get:ci:*",
-                    "hooks:status:ci/*",
-                    "hooks:list-last-fires:ci/*",
-                    "hooks:modify-hook:ci/*",
-                    "assume:hook-id:ci/*",
-                    "hooks:trigger-hook:ci/*",
-                    "hooks:reset-trigger-token:ci/*",
-                ],
-            ),
-            client("nobody", &[]),
-        ];
-    })
+    app_with_client(
+        "ci-team",
+        &[
+            "hooks:get:ci:*",
+            "hooks:status:ci/*",
+            "hooks:list-last-fires:ci/*",
+            "hooks:modify-hook:ci/*",
+            "assume:hook-id:ci/*",
+            "hooks:trigger-hook:ci/*",
+            "hooks:reset-trigger-token:ci/*",
+        ],
+    )
     .await
 }
 

@@ -7,22 +7,25 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 
-/// An app with clients `reader` (group `a` only), `nobody` (no scopes) and root.
-pub async fn app_with_clients() -> TestApp {
-    spawn_app_with(|s: &mut Settings| {
-        s.clients = vec![
-            client(
-                "reader",
-                &[
-                    "hooks:get:a:*",
-                    "hooks:status:a/*",
-                    "hooks:list-last-fires:a/*",
-                    "hooks:trigger-hook:a/*",
-                ],
-            ),
-            client("nobody", &[]),
-        ];
+/// An app with root, a client `nobody` without scopes, and `id` holding `scopes`.
+pub async fn app_with_client(id: &'static str, scopes: &'static [&'static str]) -> TestApp {
+    spawn_app_with(move |s: &mut Settings| {
+        s.clients = vec![client(id, scopes), client("nobody", &[])];
     })
+    .await
+}
+
+/// An app with clients `reader` (reads and triggers group `a` only), `nobody` and root.
+pub async fn app_with_clients() -> TestApp {
+    app_with_client(
+        "reader",
+        &[
+            "hooks:get:a:*",
+            "hooks:status:a/*",
+            "hooks:list-last-fires:a/*",
+            "hooks:trigger-hook:a/*",
+        ],
+    )
     .await
 }
 
@@ -124,7 +127,7 @@ impl UiClient {
         self.send(request).await
     }
 
-    /// The raw `Set-Cookie` headers of `GET path`, for checking cookie attributes.
+    /// The raw `Set-Cookie` headers of `POST path`, for checking cookie attributes.
     pub async fn set_cookies_of_post(
         &mut self,
         path: &str,
