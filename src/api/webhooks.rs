@@ -17,6 +17,7 @@ use super::metrics::Arrival;
 use super::request_info::RawBody;
 use super::triggers::fire_and_answer;
 use super::ApiState;
+use crate::domain::HookKey;
 use crate::fire::Trigger;
 use crate::registry::RegistryError;
 use crate::webhook::{self, Delivery, DeliveryIds, Scheme};
@@ -122,10 +123,22 @@ pub async fn rotate_secret(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
-    let secret = state
-        .registry
-        .rotate_webhook_secret(&key, state.clock.now())
-        .await?;
+    let secret = rotate(&state, &caller, &key).await?;
     Ok(HttpResponse::Ok().json(json!({ "secret": secret })))
+}
+
+/// The webhook secret rotation's scope check and write, for every way in: the new secret.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn rotate(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<String, ApiError> {
+    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
+    Ok(state
+        .registry
+        .rotate_webhook_secret(key, state.clock.now())
+        .await?)
 }

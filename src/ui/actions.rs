@@ -1,6 +1,6 @@
 //! The hook page's actions: render preview, trigger (from the form generated from the
-//! `triggerSchema`, or raw JSON), reset the trigger token (shown once) and delete (by typing the
-//! hook id). Each calls the API's operation with the session's caller.
+//! `triggerSchema`, or raw JSON), reset the trigger token or rotate the webhook secret (each
+//! shown once) and delete (by typing the hook id). Each calls the API's operation with the session's caller.
 //!
 //! Without the script, an action answers the whole hook page with its result at the top; with
 //! it (the fragment header), only the result, which the script puts in place and after which it
@@ -20,7 +20,7 @@ use super::session::Posted;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::HookPath;
 use crate::api::metrics::Arrival;
-use crate::api::{hooks, render, triggers, ApiState};
+use crate::api::{hooks, render, triggers, webhooks, ApiState};
 use crate::domain::HookKey;
 use crate::fire::Fired;
 
@@ -180,6 +180,20 @@ pub async fn reset_token(action: Action) -> Result<HttpResponse, UiError> {
             ),
             Err(e) => ActionResult::failed("The token was not reset", &e),
         };
+    action.answer(result).await
+}
+
+/// `POST /ui/hooks/{g}/{h}/webhook-secret`: the API's webhook secret rotation; the new secret
+/// is shown in this answer only, and the old one keeps working for the grace period.
+pub async fn rotate_webhook_secret(action: Action) -> Result<HttpResponse, UiError> {
+    let rotated = webhooks::rotate(&action.state, &action.posted.session.caller, &action.key);
+    let result = match rotated.await {
+        Ok(secret) => ActionResult::ok(
+            "New webhook secret (shown once; the old one works for the grace period)",
+            secret,
+        ),
+        Err(e) => ActionResult::failed("The webhook secret was not rotated", &e),
+    };
     action.answer(result).await
 }
 

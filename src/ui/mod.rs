@@ -121,6 +121,10 @@ pub fn routes(cfg: &mut ServiceConfig, ui: &Ui) {
                 web::post().to(actions::reset_token),
             )
             .route(
+                "/hooks/{hookGroupId}/{hookId}/webhook-secret",
+                web::post().to(actions::rotate_webhook_secret),
+            )
+            .route(
                 "/hooks/{hookGroupId}/{hookId}/delete",
                 web::post().to(actions::delete),
             ),

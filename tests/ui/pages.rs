@@ -125,6 +125,7 @@ async fn forms_without_the_csrf_token_are_refused_and_do_nothing() {
             &[("csrf", "forged"), ("mode", "raw")],
         ),
         ("/ui/hooks/a/h/token", &[]),
+        ("/ui/hooks/a/h/webhook-secret", &[]),
         ("/ui/hooks/a/h/delete", &[("confirm", "h")]),
         ("/ui/hooks/a/h/preview", &[("payload", "{}")]),
         ("/ui/hooks/a/h/edit", &[("name", "changed")]),
@@ -418,4 +419,27 @@ async fn the_ui_can_be_turned_off() {
     let answer = reqwest::get(format!("{}/ui", app.address)).await.unwrap();
 
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_new_token_and_webhook_secret_are_shown_once_and_work() {
+    let app = app_with_clients().await;
+    app.create_hook("a/h", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let csrf = csrf_of(&ui.get("/ui/hooks/a/h").await.body);
+
+    let token_page = ui.post("/ui/hooks/a/h/token", &[("csrf", &csrf)]).await;
+    let secret_page = ui
+        .post("/ui/hooks/a/h/webhook-secret", &[("csrf", &csrf)])
+        .await;
+
+    let token = app.root_string("/hooks/a/h/token", "token").await;
+    assert!(token_page.body.contains(&token), "{}", token_page.body);
+    assert!(
+        secret_page.body.contains("New webhook secret"),
+        "{}",
+        secret_page.body
+    );
+    let again = ui.get("/ui/hooks/a/h").await;
+    assert!(!again.body.contains(&token), "the token is not shown again");
 }
