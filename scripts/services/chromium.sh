@@ -6,7 +6,9 @@
 
 chromium_install() {
   if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
-    apt-get install -y chromium chromium-driver >&2
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+      chromium chromium-driver fonts-dejavu-core)
+    "${install[@]}" >&2 || { apt-get update >&2 && "${install[@]}" >&2; }
   fi
 }
 
