@@ -169,32 +169,39 @@ pub async fn trigger(action: Action, arrival: Arrival) -> Result<HttpResponse, U
     action.answer(result).await
 }
 
-/// `POST /ui/hooks/{g}/{h}/token`: the API's resetTriggerToken; the new token is shown in
-/// this answer only (pages are `no-store`).
-pub async fn reset_token(action: Action) -> Result<HttpResponse, UiError> {
-    let result =
-        match triggers::reset(&action.state, &action.posted.session.caller, &action.key).await {
-            Ok(token) => ActionResult::ok(
-                "New trigger token (shown once; the old one no longer works)",
-                token,
-            ),
-            Err(e) => ActionResult::failed("The token was not reset", &e),
-        };
+/// Answers a new secret, shown in this answer only (pages are `no-store`), or why none was
+/// made; `made` and `refused` title either case.
+async fn show_once(
+    action: &Action,
+    secret: Result<String, ApiError>,
+    made: &str,
+    refused: &str,
+) -> Result<HttpResponse, UiError> {
+    let result = match secret {
+        Ok(secret) => ActionResult::ok(made, secret),
+        Err(e) => ActionResult::failed(refused, &e),
+    };
     action.answer(result).await
 }
 
-/// `POST /ui/hooks/{g}/{h}/webhook-secret`: the API's webhook secret rotation; the new secret
-/// is shown in this answer only, and the old one keeps working for the grace period.
+/// `POST /ui/hooks/{g}/{h}/token`: the API's resetTriggerToken.
+pub async fn reset_token(action: Action) -> Result<HttpResponse, UiError> {
+    let Action {
+        state, key, posted, ..
+    } = &action;
+    let token = triggers::reset(state, &posted.session.caller, key).await;
+    let made = "New trigger token (shown once; the old one no longer works)";
+    show_once(&action, token, made, "The token was not reset").await
+}
+
+/// `POST /ui/hooks/{g}/{h}/webhook-secret`: the API's webhook secret rotation.
 pub async fn rotate_webhook_secret(action: Action) -> Result<HttpResponse, UiError> {
-    let rotated = webhooks::rotate(&action.state, &action.posted.session.caller, &action.key);
-    let result = match rotated.await {
-        Ok(secret) => ActionResult::ok(
-            "New webhook secret (shown once; the old one works for the grace period)",
-            secret,
-        ),
-        Err(e) => ActionResult::failed("The webhook secret was not rotated", &e),
-    };
-    action.answer(result).await
+    let Action {
+        state, key, posted, ..
+    } = &action;
+    let secret = webhooks::rotate(state, &posted.session.caller, key).await;
+    let made = "New webhook secret (shown once; the old one works for the grace period)";
+    show_once(&action, secret, made, "The webhook secret was not rotated").await
 }
 
 /// `POST /ui/hooks/{g}/{h}/delete`: the API's removeHook, once the hook id was typed.
