@@ -202,6 +202,17 @@ mod tests {
     }
 
     #[test]
+    fn the_ui_is_on_by_default_and_off_with_ui_false() {
+        let on = Settings::new("/tmp/hookd-test").ui.expect("on by default");
+        let off = Settings::from_flags(["--ui", "false"]).unwrap();
+        let short = Settings::from_flags(["--ui-session-minutes", "5"]).unwrap();
+
+        assert_eq!(on.session_lifetime, Duration::from_secs(8 * 60 * 60));
+        assert!(off.ui.is_none());
+        assert_eq!(short.ui.unwrap().session_lifetime, Duration::from_secs(300));
+    }
+
+    #[test]
     fn the_listener_is_on_with_a_url_and_refuses_zero_limits() {
         let amqp = Settings::from_flags(["--amqp-url", "amqp://b/%2f"])
             .unwrap()
