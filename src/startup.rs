@@ -15,6 +15,7 @@ use actix_service::{fn_service, map_config, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server, Service};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
+use clap::ValueEnum;
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::extract::{BodyLimit, BodyTimeout};
@@ -43,6 +44,7 @@ use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
+use crate::ui::{self, Ui};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -204,9 +206,10 @@ impl Application {
             listener: Arc::clone(&loops.listener_status),
             clock: Arc::clone(&clock),
         };
+        let ui = web_ui(&settings, &clock);
         let authenticator: Arc<dyn Authenticator> =
             Arc::new(ClientAuthenticator::new(clients, clock));
-        let (server, port) = http_server(&settings, state, authenticator, metrics)?;
+        let (server, port) = http_server(&settings, state, ui, authenticator, metrics)?;
         Ok(Self {
             port,
             server,
@@ -436,10 +439,25 @@ fn hook_registry(
     ))
 }
 
+/// The web UI's state, when it is on and this process serves the API.
+fn web_ui(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<Ui> {
+    let ui = settings
+        .ui
+        .as_ref()
+        .filter(|_| settings.runs(ServiceRole::Api))?;
+    let roles: Vec<String> = settings
+        .service_roles
+        .iter()
+        .filter_map(|r| r.to_possible_value().map(|v| v.get_name().to_owned()))
+        .collect();
+    Some(Ui::new(ui, roles.join(", "), Arc::clone(clock)))
+}
+
 /// Binds the listen address and starts the HTTP server on it; returns the server and the port.
 fn http_server(
     settings: &Settings,
     state: ApiState,
+    ui: Option<Ui>,
     authenticator: Arc<dyn Authenticator>,
     metrics: Arc<Metrics>,
 ) -> Result<(Server, u16), StartupError> {
@@ -460,6 +478,7 @@ fn http_server(
         api::health_routes
     };
     let app = move || {
+        let ui = ui.clone();
         App::new()
             .app_data(state.clone())
             .app_data(authenticator.clone())
@@ -474,6 +493,12 @@ fn http_server(
             .wrap(from_fn(request_id::assign))
             // Each request is one unit for the store's outage guard.
             .wrap_fn(|req, service| one_outage(service.call(req)))
+            // The UI's routes come first: the API's table ends in a catch-all.
+            .configure(|cfg| {
+                if let Some(ui) = &ui {
+                    ui::routes(cfg, ui);
+                }
+            })
             .configure(routes)
     };
     // actix-web's `HttpServer` would do this assembly itself, but it gives no access to each

@@ -10,8 +10,8 @@ use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
 use super::{
-    apply, fire_records, fires, health, hooks, metrics, openapi, render, replays, tasks,
-    triggers, webhooks,
+    apply, fire_records, fires, health, hooks, metrics, openapi, render, replays, tasks, triggers,
+    webhooks,
 };
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.

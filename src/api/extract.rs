@@ -99,12 +99,7 @@ impl FromRequest for JsonBody {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let limit = req
-                .app_data::<BodyLimit>()
-                .copied()
-                .unwrap_or(BodyLimit(1024 * 1024))
-                .0;
-            let bytes = read_within_limits(&req, &mut payload, limit).await?;
+            let bytes = read_bounded(&req, &mut payload).await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
@@ -127,6 +122,23 @@ impl FromRequest for JsonBody {
             })
         })
     }
+}
+
+/// Reads a request body within the configured [`BodyLimit`] and [`BodyTimeout`], refusing a
+/// compressed one: how every body hookd reads arrives, JSON or the UI's forms.
+///
+/// # Errors
+/// `PayloadTooLarge`, `RequestTimeout`, `UnsupportedMediaType` or `MalformedPayload`.
+pub(crate) async fn read_bounded(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Result<Bytes, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or(BodyLimit(1024 * 1024))
+        .0;
+    read_within_limits(req, payload, limit).await
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -150,10 +150,22 @@ pub async fn rotate_secret(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
-    let secret = state
-        .registry
-        .rotate_webhook_secret(&key, state.clock.now())
-        .await?;
+    let secret = rotate(&state, &caller, &key).await?;
     Ok(HttpResponse::Ok().json(json!({ "secret": secret })))
+}
+
+/// The webhook secret rotation's scope check and write, for every way in: the new secret.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn rotate(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<String, ApiError> {
+    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
+    Ok(state
+        .registry
+        .rotate_webhook_secret(key, state.clock.now())
+        .await?)
 }

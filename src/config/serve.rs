@@ -142,6 +142,12 @@ pub struct ServeArgs {
     /// On SIGTERM, how many seconds work in flight may take to finish before hookd exits anyway.
     #[arg(long, env = "HOOKD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Serve the web UI at `/ui` (and redirect `/` there); `--ui false` turns it off.
+    #[arg(long, env = "HOOKD_UI", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ui: bool,
+    /// Minutes a UI sign-in lasts.
+    #[arg(long, env = "HOOKD_UI_SESSION_MINUTES", default_value_t = 480)]
+    pub ui_session_minutes: u64,
 }
 
 impl ServeArgs {

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId,
-    TriggerSchema,
+    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TriggerSchema,
 };
 
 /// Human-facing facts about a hook.

@@ -17,8 +17,7 @@ use super::error::{to_i64, MongoError};
 use crate::domain::{
     ApplySetName, Binding, Capture, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId,
     HookKey, HookRecord, Metadata, MissedFires, Ownership, ReplayOf, Schedule, SealedToken,
-    SubmittedTask, TaskId,
-    TriggerSchema, WebhookSecrets,
+    SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
 };
 use crate::store::StoreError;
 
