@@ -4,6 +4,8 @@ WORKDIR /src
 # Every folder the build reads, and nothing else (.dockerignore lets only these through;
 # tests/docker.rs builds this context without Docker and fails when one is missing).
 COPY Cargo.toml Cargo.lock ./
+# Where askama finds the web UI's templates (src/ui/templates), compiled in.
+COPY askama.toml ./
 COPY src ./src
 # Compiled in (include_str!): the JSON Schemas, the MongoDB migrations, the OpenAPI reference.
 COPY schemas ./schemas

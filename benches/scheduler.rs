@@ -65,6 +65,7 @@ fn record(i: usize, schedule: &str) -> HookRecord {
         bindings: vec![],
         scopes: None,
         missed_fires: None,
+        capture: None,
     };
     let mut record = HookRecord::new(hook, SealedToken("v1.bench".into()));
     // As a running scheduler would have left it: the next slot stored.

@@ -3,10 +3,12 @@
 //! This file owns the module list and the rule they follow; every module and folder opens with
 //! what it owns and what it leaves to others.
 //!
-//! The layers point inward: the ways in (`api`, `scheduler`, `listener`, `chat`) → `registry` and
-//! `fire` → the `store` and sink traits → `domain`. `cli` is the command line; `startup` wires
-//! the parts together from `config`, and `config` assembles the settings structs each part
-//! declares for itself. Small leaves any layer may use: `clock`, `crypto`, `telemetry`,
+//! The layers point inward: the ways in (`api`, `ui`, `scheduler`, `listener`, `chat`) →
+//! `registry`, `apply` and `fire` → the `store` and sink traits → `domain`. The web UI (`ui`)
+//! reaches the rest through `api`'s operations, so it checks the same scopes and fails with the
+//! same error. `cli` is the command line; `startup` wires the parts together from `config`, and
+//! `config` assembles the settings structs each part declares for itself. Small leaves any
+//! layer may use: `clock`, `crypto`, `telemetry`,
 //! `metrics`, `amqp` (the connection), `webhook` (signatures), `clients`, `data_dir`.
 //!
 //! `cargo test --test layout` checks this (tests/layout.rs):
@@ -15,11 +17,13 @@
 //!   children are its public face, not dependencies, and `#[cfg(test)]` code does not count;
 //! - `domain` imports no sibling module; `store` imports only `domain` and `clock`;
 //! - `fire` imports none of the ways into it (`api`, `scheduler`, `listener`, `chat`);
-//! - only `cli` and `startup` import `config`, `cli` and `startup` (and `config` may import an
-//!   `api` settings struct, nothing else of `api`).
+//! - only `api`, `ui`, `config`, `cli` and `startup` import `api` (`config` only an `api`
+//!   settings struct), and `api` does not import `ui`;
+//! - only `cli` and `startup` import `config`, `cli` and `startup`.
 
 pub mod amqp;
 pub mod api;
+pub mod apply;
 pub mod chat;
 pub mod cli;
 pub mod clients;
@@ -37,4 +41,5 @@ pub mod scheduler;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 pub mod webhook;

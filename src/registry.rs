@@ -3,7 +3,9 @@
 //! The rules here are the same for every store backend, so they sit above the [`HookStore`]
 //! trait: a new hook gets a sealed trigger token, an identical re-create is a success, an update
 //! keeps the service's own state (token, schedule slot) and is a compare-and-set retried on
-//! races, so concurrent writers never lose each other's changes.
+//! races, so concurrent writers never lose each other's changes. A hook an apply set owns is
+//! changed or removed here only when the caller forces it ([`Drift`]); the set's own writes go
+//! through `apply`.
 //!
 //! Every successful change is announced as a [`HookChange`] on a broadcast channel, so the
 //! parts that keep their own view of the hooks (the scheduler's timer, the AMQP bindings) can
@@ -17,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
 use crate::crypto::{TokenCipher, TokenError};
-use crate::domain::{Hook, HookKey, HookRecord, WebhookSecrets};
+use crate::domain::{ApplySetName, Hook, HookKey, HookRecord, WebhookSecrets};
 use crate::store::{compare_and_set, Change, HookStore, StoreError};
 use crate::webhook;
 
@@ -54,12 +56,44 @@ pub enum RegistryError {
     /// A different hook with this name already exists.
     #[error("hook {0} already exists with a different definition")]
     Conflict(HookKey),
+    /// An apply set owns the hook and the write was not forced.
+    #[error(
+        "hook {key} is managed by apply set {set}: change the set's files and apply them, or \
+         force this write (header X-Hookd-Force: true), which the set then shows as drift"
+    )]
+    OwnedBySet {
+        /// The hook.
+        key: HookKey,
+        /// The set that owns it.
+        set: ApplySetName,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A trigger token could not be sealed or opened.
     #[error(transparent)]
     Token(#[from] TokenError),
+}
+
+/// Whether a write through the API may change a hook an apply set owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    /// No: such a hook changes only through its set.
+    Refuse,
+    /// Yes, explicitly: the set then shows the difference as drift.
+    Force,
+}
+
+impl Drift {
+    fn check(self, record: &HookRecord) -> Result<(), RegistryError> {
+        match (&record.applied, self) {
+            (Some(owner), Self::Refuse) => Err(RegistryError::OwnedBySet {
+                key: record.hook.key(),
+                set: owner.set.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// How a create ended.
@@ -99,7 +133,8 @@ impl HookRegistry {
         self.changes.subscribe()
     }
 
-    fn announce(&self, key: &HookKey, kind: ChangeKind) {
+    /// Announces a change made to the store without this registry (an apply's writes).
+    pub fn announce(&self, key: &HookKey, kind: ChangeKind) {
         // No subscribers is fine: nothing keeps a view of the hooks in this process.
         let _ = self.changes.send(HookChange {
             key: key.clone(),
@@ -113,9 +148,7 @@ impl HookRegistry {
     /// [`RegistryError::Conflict`] when a different hook has the name.
     pub async fn create(&self, hook: Hook) -> Result<Created, RegistryError> {
         let key = hook.key();
-        let token = self.cipher.seal(&key, &TokenCipher::generate_token())?;
-        let mut record = HookRecord::new(hook, token);
-        record.schedule_from(self.clock.now());
+        let record = self.new_record(hook, self.clock.now())?;
         match self.store.insert_hook(&record).await {
             Ok(()) => {
                 self.announce(&key, ChangeKind::Created);
@@ -131,6 +164,20 @@ impl HookRegistry {
         }
     }
 
+    /// The record a new hook is stored as: a fresh sealed trigger token, and its schedule's
+    /// first slot after `now`, when its definition was accepted.
+    ///
+    /// # Errors
+    /// A token that cannot be sealed.
+    pub fn new_record(&self, hook: Hook, now: DateTime<Utc>) -> Result<HookRecord, RegistryError> {
+        let token = self
+            .cipher
+            .seal(&hook.key(), &TokenCipher::generate_token())?;
+        let mut record = HookRecord::new(hook, token);
+        record.schedule_from(now);
+        Ok(record)
+    }
+
     /// Replaces the definition of an existing hook, applying `change` to the stored one.
     ///
     /// `change` gets the current definition and returns the new one, or refuses; it may run
@@ -144,8 +191,24 @@ impl HookRegistry {
         key: &HookKey,
         change: impl Fn(&Hook) -> Result<Hook, E>,
     ) -> Result<HookRecord, E> {
+        self.update_with(key, Drift::Refuse, change).await
+    }
+
+    /// [`HookRegistry::update`], which for a hook an apply set owns refuses with
+    /// [`RegistryError::OwnedBySet`] unless `drift` allows it. A forced change keeps the
+    /// ownership, so the set shows it as drift.
+    ///
+    /// # Errors
+    /// As [`HookRegistry::update`], and [`RegistryError::OwnedBySet`].
+    pub async fn update_with<E: From<RegistryError>>(
+        &self,
+        key: &HookKey,
+        drift: Drift,
+        change: impl Fn(&Hook) -> Result<Hook, E>,
+    ) -> Result<HookRecord, E> {
         let now = self.clock.now();
         self.modify(key, |record| {
+            drift.check(record)?;
             let hook = change(&record.hook)?;
             let rescheduled = hook.schedule != record.hook.schedule;
             record.hook = hook;
@@ -157,11 +220,27 @@ impl HookRegistry {
         .await
     }
 
-    /// Removes a hook and its fire history; returns whether it existed.
+    /// Removes a hook and its fire history; returns whether it existed. A hook an apply set
+    /// owns is refused (see [`HookRegistry::remove_with`]).
     ///
     /// # Errors
-    /// Store failures.
+    /// Store failures, and [`RegistryError::OwnedBySet`].
     pub async fn remove(&self, key: &HookKey) -> Result<bool, RegistryError> {
+        self.remove_with(key, Drift::Refuse).await
+    }
+
+    /// [`HookRegistry::remove`], removing a hook an apply set owns only when `drift` allows it.
+    ///
+    /// # Errors
+    /// Store failures, and [`RegistryError::OwnedBySet`].
+    pub async fn remove_with(&self, key: &HookKey, drift: Drift) -> Result<bool, RegistryError> {
+        if drift == Drift::Refuse {
+            // The store has no conditional delete; an apply taking the hook over between this
+            // read and the delete is the one window, and the set then shows the hook missing.
+            if let Some(record) = self.store.get_hook(key).await? {
+                drift.check(&record)?;
+            }
+        }
         let existed = self.store.delete_hook(key).await?;
         if existed {
             self.announce(key, ChangeKind::Removed);
@@ -346,6 +425,7 @@ mod tests {
             bindings: vec![],
             scopes: None,
             missed_fires: None,
+            capture: None,
         }
     }
 

@@ -8,11 +8,14 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, Service};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
+use clap::ValueEnum;
 
 use crate::api::auth::{Authenticator, ClientAuthenticator};
 use crate::api::chat_commands::SlashCommands;
@@ -21,7 +24,8 @@ use crate::api::openapi::{OpenApiDocument, OpenApiError};
 use crate::api::rate_limit::RateLimits;
 use crate::api::schemas::{SchemaError, SchemaSet};
 use crate::api::webhooks::WebhookState;
-use crate::api::{self, request_id, request_info, unread_body, ApiState};
+use crate::api::{self, framework_errors, request_id, request_info, unread_body, ApiState};
+use crate::apply::{ApplyFailpoint, ApplyService};
 use crate::chat::matrix::MatrixBot;
 use crate::chat::{AliasError, AliasRegistry, ChatEngine};
 use crate::clients::file::{ClientFile, ClientFileError};
@@ -43,6 +47,7 @@ use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
 };
+use crate::ui::{self, Ui};
 use crate::webhook::DeliveryIds;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -200,6 +205,14 @@ impl Application {
             Arc::clone(&metrics),
         )?;
         let registry = hook_registry(&settings, &data_dir, &store, &clock)?;
+        // An apply a crash left half made (MongoDB) is finished before anything reads hooks.
+        crate::store::roll_forward_all(&*store).await?;
+        let apply = ApplyService::new(
+            Arc::clone(&store),
+            registry.clone(),
+            Arc::clone(&clock),
+            ApplyFailpoint::from_env(),
+        );
         AliasRegistry::new(Arc::clone(&store))
             .apply_config(&settings.chat.aliases)
             .await?;
@@ -220,6 +233,7 @@ impl Application {
         };
         let slash = slash_commands(&settings, chat)?;
         let state = ApiState {
+            apply,
             registry,
             store,
             fire,
@@ -232,9 +246,10 @@ impl Application {
             clock: Arc::clone(&clock),
             slash,
         };
+        let ui = web_ui(&settings, &clock);
         let authenticator: Arc<dyn Authenticator> =
             Arc::new(ClientAuthenticator::new(clients, clock));
-        let (server, port) = http_server(&settings, state, authenticator, metrics)?;
+        let (server, port) = http_server(&settings, state, ui, authenticator, metrics)?;
         Ok(Self {
             port,
             server,
@@ -414,6 +429,7 @@ pub fn fire_deps(
         roles: Arc::new(Roles::new(settings.roles.clone())),
         renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
         metrics,
+        context_limit: settings.fire_context_limit,
     })
 }
 
@@ -477,10 +493,25 @@ fn hook_registry(
     ))
 }
 
+/// The web UI's state, when it is on and this process serves the API.
+fn web_ui(settings: &Settings, clock: &Arc<dyn Clock>) -> Option<Ui> {
+    let ui = settings
+        .ui
+        .as_ref()
+        .filter(|_| settings.runs(ServiceRole::Api))?;
+    let roles: Vec<String> = settings
+        .service_roles
+        .iter()
+        .filter_map(|r| r.to_possible_value().map(|v| v.get_name().to_owned()))
+        .collect();
+    Some(Ui::new(ui, roles.join(", "), Arc::clone(clock)))
+}
+
 /// Binds the listen address and starts the HTTP server on it; returns the server and the port.
 fn http_server(
     settings: &Settings,
     state: ApiState,
+    ui: Option<Ui>,
     authenticator: Arc<dyn Authenticator>,
     metrics: Arc<Metrics>,
 ) -> Result<(Server, u16), StartupError> {
@@ -500,7 +531,8 @@ fn http_server(
     } else {
         api::health_routes
     };
-    let mut server = HttpServer::new(move || {
+    let app = move || {
+        let ui = ui.clone();
         App::new()
             .app_data(state.clone())
             .app_data(authenticator.clone())
@@ -515,17 +547,38 @@ fn http_server(
             .wrap(from_fn(request_id::assign))
             // Each request is one unit for the store's outage guard.
             .wrap_fn(|req, service| one_outage(service.call(req)))
+            // The UI's routes come first: the API's table ends in a catch-all.
+            .configure(|cfg| {
+                if let Some(ui) = &ui {
+                    ui::routes(cfg, ui);
+                }
+            })
             .configure(routes)
-    })
-    // The head of a request is bounded here, its body by the `BodyTimeout` extractor setting.
-    .client_request_timeout(settings.request_timeout)
-    // The caller decides when to stop (signals in main, a future in tests).
-    .disable_signals()
-    .shutdown_timeout(settings.shutdown_grace.as_secs());
+    };
+    // actix-web's `HttpServer` would do this assembly itself, but it gives no access to each
+    // connection's socket, which `framework_errors` wraps.
+    let request_timeout = settings.request_timeout;
+    let mut server = Server::build()
+        // The caller decides when to stop (signals in main, a future in tests).
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace.as_secs());
     if let Some(workers) = settings.workers {
         server = server.workers(workers);
     }
-    Ok((server.listen(listener).map_err(bind_error)?.run(), port))
+    let server = server
+        .listen("hookd-http", listener, move || {
+            let http = HttpService::build()
+                // The head of a request is bounded here, its body by the `BodyTimeout`
+                // extractor setting.
+                .client_request_timeout(request_timeout)
+                // As `HttpServer` does: a peer that stops reading after the answer does not
+                // keep its connection.
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1(map_config(app(), |_| AppConfig::default()));
+            fn_service(framework_errors::accept).and_then(http)
+        })
+        .map_err(bind_error)?;
+    Ok((server.run(), port))
 }
 
 /// Connects to MongoDB, migrating first when asked, and refuses a database that is behind.

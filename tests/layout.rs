@@ -662,10 +662,14 @@ const RULES: &[Rule] = &[
         },
     },
     Rule {
-        says: "only api, config (for the api's settings), cli and startup import api",
+        says: "only api, ui, config (for the api's settings), cli and startup import api",
         forbids: |from, to| {
-            in_module(to, "api") && !in_any(from, &["api", "config", "cli", "startup"])
+            in_module(to, "api") && !in_any(from, &["api", "ui", "config", "cli", "startup"])
         },
+    },
+    Rule {
+        says: "api does not import ui: the UI is built on the API's operations, not under it",
+        forbids: |from, to| in_module(from, "api") && in_module(to, "ui"),
     },
     Rule {
         says: "only cli and startup import config: each part's settings live with the part",

@@ -1,9 +1,10 @@
-//! A createHook body: schema validation, then the schedule parse, must never panic.
+//! A createHook body: schema validation, then the parses createHook makes of its schedule and
+//! its trigger schema (compiled as a JSON Schema), must never panic.
 #![no_main]
 
 use std::sync::OnceLock;
 
-use hookd::domain::Schedule;
+use hookd::domain::{Schedule, TriggerSchema};
 use hookd::api::schemas::{SchemaId, SchemaSet};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -25,5 +26,8 @@ fuzz_target!(|data: &[u8]| {
             .filter_map(Value::as_str)
             .collect();
         let _ = Schedule::parse(&entries);
+        if let Some(trigger_schema) = body.get("triggerSchema") {
+            let _ = TriggerSchema::parse(trigger_schema.clone());
+        }
     }
 });

@@ -10,8 +10,8 @@ use actix_web::Route;
 
 use super::error::{ApiError, ErrorCode};
 use super::{
-    chat_aliases, chat_commands, fires, health, hooks, metrics, openapi, render, tasks, triggers,
-    webhooks,
+    apply, chat_aliases, chat_commands, fire_records, fires, health, hooks, metrics, openapi,
+    render, replays, tasks, triggers, webhooks,
 };
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
@@ -133,6 +133,12 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Delete v1!("/chat-aliases/{aliasId}"), Api => chat_aliases::remove_alias;
     Post v1!("/chat/slack"), Api => chat_commands::slack;
     Post v1!("/chat/mattermost"), Api => chat_commands::mattermost;
+    Post v1!("/apply"), Api => apply::apply;
+    Get v1!("/apply-sets/{name}"), Api => apply::get_apply_set;
+    Get hook!("/fires"), Api => fire_records::list_fires;
+    Get hook!("/fires/{fireId}"), Api => fire_records::get_fire;
+    Post hook!("/fires/{fireId}/replay"), Api => replays::replay_fire;
+    Get hook!("/refusals"), Api => fire_records::list_refusals;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

@@ -12,9 +12,11 @@ use serde_json::{json, Value};
 
 use super::auth::hawk::HawkError;
 use super::schemas::{SchemaId, Violations};
+use crate::apply::ApplyError;
 use crate::chat::slash::SlashError;
 use crate::chat::AliasError;
 use crate::domain::DomainError;
+use crate::fire::replay::ReplayError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
@@ -30,6 +32,8 @@ pub enum ErrorCode {
     InputError,
     /// The body is not JSON, or not sent as JSON.
     MalformedPayload,
+    /// The request is not valid HTTP (answered by the framework, see `framework_errors`).
+    MalformedRequest,
     /// Credentials were presented and are wrong.
     AuthenticationFailed,
     /// The caller lacks scopes.
@@ -42,6 +46,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The body did not arrive in time.
     RequestTimeout,
+    /// The request head is larger than the framework's buffer.
+    HeadersTooLarge,
     /// The body is sent in an encoding hookd does not read (compressed).
     UnsupportedMediaType,
     /// Too many requests.
@@ -59,13 +65,15 @@ impl ErrorCode {
             Self::InvalidRequestArguments
             | Self::InputValidationError
             | Self::InputError
-            | Self::MalformedPayload => StatusCode::BAD_REQUEST,
+            | Self::MalformedPayload
+            | Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::AuthenticationFailed => StatusCode::UNAUTHORIZED,
             Self::InsufficientScopes => StatusCode::FORBIDDEN,
             Self::ResourceNotFound => StatusCode::NOT_FOUND,
             Self::RequestConflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,12 +88,14 @@ impl ErrorCode {
             Self::InputValidationError => "InputValidationError",
             Self::InputError => "InputError",
             Self::MalformedPayload => "MalformedPayload",
+            Self::MalformedRequest => "MalformedRequest",
             Self::AuthenticationFailed => "AuthenticationFailed",
             Self::InsufficientScopes => "InsufficientScopes",
             Self::ResourceNotFound => "ResourceNotFound",
             Self::RequestConflict => "RequestConflict",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RequestTimeout => "RequestTimeout",
+            Self::HeadersTooLarge => "HeadersTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::TooManyRequests => "TooManyRequests",
             Self::ServiceUnavailable => "ServiceUnavailable",
@@ -222,9 +232,24 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::NotFound(_) => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
-            RegistryError::Conflict(_) => Self::new(ErrorCode::RequestConflict, e.to_string()),
+            RegistryError::Conflict(_) | RegistryError::OwnedBySet { .. } => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
             RegistryError::Store(e) => e.into(),
             RegistryError::Token(_) => Self::server(ErrorCode::InternalServerError, &e),
+        }
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Empty(_) => Self::new(ErrorCode::InputError, e.to_string()),
+            ApplyError::RevisionMoved { .. } | ApplyError::Refused(_) | ApplyError::Lost(_) => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
+            ApplyError::Store(e) => e.into(),
+            ApplyError::Registry(e) => e.into(),
         }
     }
 }
@@ -246,6 +271,17 @@ impl From<FireError> for ApiError {
             FailureClass::Store(store) => return Self::from_store(store),
         };
         Self::new(code, e.to_string())
+    }
+}
+
+/// A replay that cannot be made from what the fire's record kept conflicts with that record.
+impl From<ReplayError> for ApiError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::PayloadNotKept { .. } | ReplayError::TemplateNotKept { .. } => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
+        }
     }
 }
 

@@ -96,9 +96,10 @@ impl FromRequest for JsonBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = take_body(req, payload);
+        let req = req.clone();
+        let mut payload = payload.take();
         Box::pin(async move {
-            let (req, bytes) = read.await?;
+            let bytes = read_bounded(&req, &mut payload).await?;
             req.extensions_mut().insert(RawBody(bytes.clone()));
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
@@ -123,38 +124,37 @@ impl FromRequest for JsonBody {
     }
 }
 
-/// A raw request body of any content type (a slash command's form), read up to the configured
-/// [`BodyLimit`]. Unlike [`JsonBody`] it is not kept for error bodies: a form may carry a
+/// A raw request body of any content type (a slash command's form), read like every body (see
+/// [`read_bounded`]). Unlike [`JsonBody`] it is not kept for error bodies: a form may carry a
 /// token.
-pub struct RawForm(pub actix_web::web::Bytes);
+pub struct RawForm(pub Bytes);
 
 impl FromRequest for RawForm {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = take_body(req, payload);
-        Box::pin(async move { read.await.map(|(_, bytes)| RawForm(bytes)) })
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move { read_bounded(&req, &mut payload).await.map(RawForm) })
     }
 }
 
-/// Reads the body up to the configured [`BodyLimit`] (1 MiB where none is configured), and
-/// hands it back with the request.
-fn take_body(
+/// Reads a request body within the configured [`BodyLimit`] and [`BodyTimeout`], refusing a
+/// compressed one: how every body hookd reads arrives, JSON or the UI's forms.
+///
+/// # Errors
+/// `PayloadTooLarge`, `RequestTimeout`, `UnsupportedMediaType` or `MalformedPayload`.
+pub(crate) async fn read_bounded(
     req: &HttpRequest,
     payload: &mut Payload,
-) -> impl Future<Output = Result<(HttpRequest, actix_web::web::Bytes), ApiError>> + 'static {
-    let req = req.clone();
-    let mut payload = payload.take();
-    async move {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .copied()
-            .unwrap_or(BodyLimit(1024 * 1024))
-            .0;
-        let bytes = read_within_limits(&req, &mut payload, limit).await?;
-        Ok((req, bytes))
-    }
+) -> Result<Bytes, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or(BodyLimit(1024 * 1024))
+        .0;
+    read_within_limits(req, payload, limit).await
 }
 
 fn too_large(limit: usize) -> ApiError {

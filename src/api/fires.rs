@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
 use crate::domain::iso_time;
-use crate::domain::{FireRecord, HookRecord, TaskState};
+use crate::domain::{FireRecord, HookKey, HookRecord, TaskState};
 use crate::listener::ListenerState;
 use crate::store::FireCursor;
 
@@ -27,10 +27,9 @@ pub async fn hook_status(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:status:{key}")])?;
+    let last = last_fire(&state, &caller, &key).await?;
     let record = state.registry.get(&key).await?;
-    let last = state.store.list_fires(&key, 1, None).await?;
-    let last_fire = match last.first() {
+    let last_fire = match &last {
         None => json!({ "result": "no-fire" }),
         Some(fire) => match &fire.failure {
             None => json!({
@@ -55,9 +54,22 @@ pub async fn hook_status(
     Ok(HttpResponse::Ok().json(status))
 }
 
+/// getHookStatus' scope check and read of the hook's newest fire, for every way in.
+///
+/// # Errors
+/// `InsufficientScopes` and store failures.
+pub(crate) async fn last_fire(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<Option<FireRecord>, ApiError> {
+    caller.require(&[format!("hooks:status:{key}")])?;
+    Ok(state.store.list_fires(key, 1, None).await?.pop())
+}
+
 /// Extension: whether the hook's bindings are live, and which ones the broker refused. Only
 /// hooks with bindings carry it, so others still match Taskcluster's schema.
-fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
+pub(crate) fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
     let listener = state.listener.state();
     let active = match listener {
         ListenerState::Disabled => "inactive",
@@ -73,7 +85,7 @@ fn binding_status(state: &ApiState, record: &HookRecord) -> Value {
 /// The slot the scheduler fires next: the stored one while it is still a slot of the hook's
 /// schedule, else (the schedule just changed, or no scheduler has armed the hook yet) the
 /// schedule's next time from now, which is what the scheduler will store.
-fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
+pub(crate) fn next_scheduled_date(state: &ApiState, record: &HookRecord) -> Option<DateTime<Utc>> {
     record
         .hook
         .schedule
@@ -101,7 +113,31 @@ pub async fn list_last_fires(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:list-last-fires:{key}")])?;
+    let (limit, after) = page_query(&req)?;
+    let page = fire_page(&state, &caller, &key, limit, after.as_ref()).await?;
+    let items: Vec<Value> = page
+        .fires
+        .iter()
+        .zip(&page.task_states)
+        .map(|(f, s)| fire_item(f, *s))
+        .collect();
+    let mut body = json!({ "lastFires": items });
+    if let Some(next) = &page.next {
+        body["continuationToken"] = Value::String(encode_cursor(next));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The scope of reading the hook `key`'s fire history, and what it keeps besides (extension).
+pub(super) fn history_scope(key: &HookKey) -> [String; 1] {
+    [format!("hooks:list-last-fires:{key}")]
+}
+
+/// The page a request's `limit` and `continuationToken` ask for.
+///
+/// # Errors
+/// `InvalidRequestArguments` for a bad query.
+fn page_query(req: &HttpRequest) -> Result<(usize, Option<FireCursor>), ApiError> {
     let query = web::Query::<FiresQuery>::from_query(req.query_string())
         .map_err(|e| bad_argument(format!("bad query: {e}")))?;
     let limit = parse_limit(query.limit.as_deref())?;
@@ -110,25 +146,74 @@ pub async fn list_last_fires(
         .as_deref()
         .map(decode_cursor)
         .transpose()?;
-    state.registry.get(&key).await?;
+    Ok((limit, after))
+}
+
+/// One page of the fire history of the hook `key`, as the request's `limit` and
+/// `continuationToken` ask, and the token of the next page when there is one. The caller
+/// checks the scope.
+///
+/// # Errors
+/// `InvalidRequestArguments` for a bad query, `ResourceNotFound` for an unknown hook.
+pub(super) async fn page(
+    state: &ApiState,
+    key: &HookKey,
+    req: &HttpRequest,
+) -> Result<(Vec<FireRecord>, Option<String>), ApiError> {
+    let (limit, after) = page_query(req)?;
+    let (fires, next) = fires_after(state, key, limit, after.as_ref()).await?;
+    Ok((fires, next.as_ref().map(encode_cursor)))
+}
+
+/// Up to `limit` fires of the hook `key` after `after`, newest first, and where the next page
+/// starts when there is one.
+async fn fires_after(
+    state: &ApiState,
+    key: &HookKey,
+    limit: usize,
+    after: Option<&FireCursor>,
+) -> Result<(Vec<FireRecord>, Option<FireCursor>), ApiError> {
+    state.registry.get(key).await?;
     // One extra row tells whether another page exists, so the last page carries no token.
-    let mut fires = state
-        .store
-        .list_fires(&key, limit + 1, after.as_ref())
-        .await?;
+    let mut fires = state.store.list_fires(key, limit + 1, after).await?;
     let more = fires.len() > limit;
     fires.truncate(limit);
-    let states = task_states(&state, &fires).await;
-    let items: Vec<Value> = fires
-        .iter()
-        .zip(states)
-        .map(|(f, s)| fire_item(f, s))
-        .collect();
-    let mut body = json!({ "lastFires": items });
-    if let (true, Some(last)) = (more, fires.last()) {
-        body["continuationToken"] = Value::String(encode_cursor(last));
-    }
-    Ok(HttpResponse::Ok().json(body))
+    let next = fires.last().filter(|_| more).map(|last| FireCursor {
+        time: last.task_create_time,
+        fire_id: last.fire_id,
+    });
+    Ok((fires, next))
+}
+
+/// One page of a hook's fires, newest first, with their tasks' states.
+pub(crate) struct FirePage {
+    /// The fires.
+    pub fires: Vec<FireRecord>,
+    /// Each fire's task state, as the sink knows it.
+    pub task_states: Vec<Option<TaskState>>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<FireCursor>,
+}
+
+/// listLastFires' scope check and read, for every way in: up to `limit` fires after `after`.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn fire_page(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    limit: usize,
+    after: Option<&FireCursor>,
+) -> Result<FirePage, ApiError> {
+    caller.require(&history_scope(key))?;
+    let (fires, next) = fires_after(state, key, limit, after).await?;
+    let task_states = task_states(state, &fires).await;
+    Ok(FirePage {
+        fires,
+        task_states,
+        next,
+    })
 }
 
 /// How many task states are asked of the queue at once for one page.
@@ -166,7 +251,7 @@ fn fire_item(fire: &FireRecord, task_state: Option<TaskState>) -> Value {
     })
 }
 
-fn bad_argument(message: String) -> ApiError {
+pub(super) fn bad_argument(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequestArguments, message)
 }
 
@@ -182,16 +267,21 @@ fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-fn encode_cursor(fire: &FireRecord) -> String {
+/// The continuation token of a cursor, as listLastFires hands it out.
+pub(crate) fn encode_cursor(cursor: &FireCursor) -> String {
     let cursor = TokenCursor {
-        t: fire.task_create_time,
-        id: fire.fire_id,
+        t: cursor.time,
+        id: cursor.fire_id,
     };
     // Serializing two plain fields cannot fail.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
-fn decode_cursor(token: &str) -> Result<FireCursor, ApiError> {
+/// The cursor of a continuation token this service handed out.
+///
+/// # Errors
+/// `InvalidRequestArguments` for any other string.
+pub(crate) fn decode_cursor(token: &str) -> Result<FireCursor, ApiError> {
     let cursor: TokenCursor = URL_SAFE_NO_PAD
         .decode(token)
         .ok()

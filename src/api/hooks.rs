@@ -10,9 +10,10 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
 use crate::api::schemas::SchemaId;
 use crate::domain::{
-    Binding, Hook, HookGroupId, HookId, HookKey, Metadata, MissedFires, Schedule, TriggerSchema,
+    Binding, Capture, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires,
+    Schedule, TriggerSchema,
 };
-use crate::registry::Created;
+use crate::registry::{Created, Drift};
 
 /// The body of createHook and updateHook, after schema validation.
 #[derive(Deserialize)]
@@ -28,6 +29,7 @@ struct HookBody {
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
     missed_fires: Option<MissedFires>,
+    capture: Option<Capture>,
 }
 
 /// A checked request body, ready to become a hook. An update keeps the stored bindings, owner
@@ -37,6 +39,7 @@ struct HookDraft {
     bindings: Option<Vec<Binding>>,
     scopes: Option<Vec<String>>,
     missed_fires: Option<MissedFires>,
+    capture: Option<Capture>,
 }
 
 impl HookDraft {
@@ -73,12 +76,14 @@ impl HookDraft {
             bindings: Vec::new(),
             scopes: None,
             missed_fires: None,
+            capture: None,
         };
         Ok(Self {
             hook,
             bindings: body.bindings,
             scopes: body.scopes,
             missed_fires: body.missed_fires,
+            capture: body.capture,
         })
     }
 
@@ -97,6 +102,10 @@ impl HookDraft {
         hook.missed_fires = self
             .missed_fires
             .or_else(|| previous.and_then(|p| p.missed_fires));
+        hook.capture = self
+            .capture
+            .clone()
+            .or_else(|| previous.and_then(|p| p.capture.clone()));
         hook
     }
 }
@@ -138,11 +147,11 @@ fn check_body_id(field: &str, given: Option<&str>, path: &str) -> Result<(), Api
 
 /// The scopes to create or update a hook.
 /// The scope that reads a hook's definition (getHookDefinition), and so may also render it.
-pub(super) fn read_scope(key: &HookKey) -> [String; 1] {
+pub(crate) fn read_scope(key: &HookKey) -> [String; 1] {
     [format!("hooks:get:{}:{}", key.group, key.id)]
 }
 
-fn modify_scopes(key: &HookKey) -> [String; 2] {
+pub(super) fn modify_scopes(key: &HookKey) -> [String; 2] {
     [
         format!("hooks:modify-hook:{key}"),
         format!("assume:hook-id:{key}"),
@@ -150,10 +159,28 @@ fn modify_scopes(key: &HookKey) -> [String; 2] {
 }
 
 /// A client may only give a hook scopes it holds itself, so no one escalates through a hook.
-fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
+pub(super) fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), ApiError> {
     match &hook.scopes {
         Some(scopes) => caller.require(scopes),
         None => Ok(()),
+    }
+}
+
+/// The extension header that lets updateHook and removeHook change a hook an apply set owns
+/// (`X-Hookd-Force: true`); the set then shows the difference as drift.
+pub const FORCE_HEADER: &str = "x-hookd-force";
+
+/// Whether the request forces a change to a hook an apply set owns.
+fn drift(req: &HttpRequest) -> Drift {
+    let forced = req
+        .headers()
+        .get(FORCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if forced {
+        Drift::Force
+    } else {
+        Drift::Refuse
     }
 }
 
@@ -186,15 +213,54 @@ pub async fn list_hooks(
     Ok(HttpResponse::Ok().json(json!({ "hooks": hooks })))
 }
 
+/// Every hook the caller may read (getHookDefinition's scope), by group, in `only` that group
+/// when given: what a listing for people shows, so a client with `hooks:get:a:*` sees group `a`
+/// and nothing else.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn readable(
+    state: &ApiState,
+    caller: &Caller,
+    only: Option<&HookGroupId>,
+) -> Result<Vec<HookRecord>, ApiError> {
+    let groups = match only {
+        Some(group) => vec![group.clone()],
+        None => state.store.list_hook_groups().await?,
+    };
+    let mut hooks = Vec::new();
+    for group in groups {
+        let records = state.store.list_hooks(&group).await?;
+        hooks.extend(
+            records
+                .into_iter()
+                .filter(|r| caller.require(&read_scope(&r.hook.key())).is_ok()),
+        );
+    }
+    Ok(hooks)
+}
+
 /// `GET /hooks/{hookGroupId}/{hookId}`
 pub async fn get_hook(
     state: web::Data<ApiState>,
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&read_scope(&key))?;
-    let record = state.registry.get(&key).await?;
+    let record = read(&state, &caller, &key).await?;
     Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// getHookDefinition's scope check and read, for every way in (the API and the UI).
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn read(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<HookRecord, ApiError> {
+    caller.require(&read_scope(key))?;
+    Ok(state.registry.get(key).await?)
 }
 
 /// `PUT /hooks/{hookGroupId}/{hookId}`: idempotent create.
@@ -204,40 +270,90 @@ pub async fn create_hook(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&modify_scopes(&key))?;
-    let hook = HookDraft::parse(&state, &key, body)?.apply(None);
-    require_owner_scopes(&caller, &hook)?;
-    let (Created::New(record) | Created::Unchanged(record)) = state.registry.create(hook).await?;
+    let record = create(&state, &caller, &key, body).await?;
     Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// createHook's checks and write, for every way in.
+///
+/// # Errors
+/// `InsufficientScopes`, what the body breaks, `RequestConflict` for a different hook of that
+/// name, and store failures.
+pub(crate) async fn create(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    body: Value,
+) -> Result<HookRecord, ApiError> {
+    caller.require(&modify_scopes(key))?;
+    let hook = HookDraft::parse(state, key, body)?.apply(None);
+    require_owner_scopes(caller, &hook)?;
+    let (Created::New(record) | Created::Unchanged(record)) = state.registry.create(hook).await?;
+    Ok(record)
 }
 
 /// `POST /hooks/{hookGroupId}/{hookId}`: update an existing hook.
 pub async fn update_hook(
     state: web::Data<ApiState>,
+    req: HttpRequest,
     HookPath(key): HookPath,
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&modify_scopes(&key))?;
-    let draft = HookDraft::parse(&state, &key, body)?;
-    let record = state
+    let record = update(&state, &caller, &key, body, drift(&req), |_| Ok(())).await?;
+    Ok(HttpResponse::Ok().json(&record.hook))
+}
+
+/// updateHook's checks and write, for every way in. `expect` sees the stored definition about
+/// to be replaced and may refuse it: the UI answers a concurrent edit with a conflict there.
+/// `drift` says whether a hook an apply set owns may change.
+///
+/// # Errors
+/// `InsufficientScopes`, what the body breaks, what `expect` refuses, `ResourceNotFound`, a
+/// hook a set owns (unless forced) and store failures.
+pub(crate) async fn update(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    body: Value,
+    drift: Drift,
+    expect: impl Fn(&Hook) -> Result<(), ApiError>,
+) -> Result<HookRecord, ApiError> {
+    caller.require(&modify_scopes(key))?;
+    let draft = HookDraft::parse(state, key, body)?;
+    state
         .registry
-        .update(&key, |previous| {
+        .update_with(key, drift, |previous| {
+            expect(previous)?;
             let hook = draft.apply(Some(previous));
-            require_owner_scopes(&caller, &hook)?;
+            require_owner_scopes(caller, &hook)?;
             Ok::<_, ApiError>(hook)
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(&record.hook))
+        .await
 }
 
 /// `DELETE /hooks/{hookGroupId}/{hookId}`: `{}` whether or not it existed.
 pub async fn remove_hook(
     state: web::Data<ApiState>,
+    req: HttpRequest,
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:modify-hook:{key}")])?;
-    state.registry.remove(&key).await?;
+    remove(&state, &caller, &key, drift(&req)).await?;
     Ok(HttpResponse::Ok().json(json!({})))
+}
+
+/// removeHook's check and write, for every way in; whether the hook existed. `drift` says
+/// whether a hook an apply set owns may go.
+///
+/// # Errors
+/// `InsufficientScopes`, a hook a set owns (unless forced) and store failures.
+pub(crate) async fn remove(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    drift: Drift,
+) -> Result<bool, ApiError> {
+    caller.require(&[format!("hooks:modify-hook:{key}")])?;
+    Ok(state.registry.remove_with(key, drift).await?)
 }

@@ -14,8 +14,8 @@ use super::extract::{HookPath, JsonBody};
 use super::hooks;
 use super::schemas::{SchemaId, SchemaSet};
 use super::ApiState;
-use crate::domain::{FiredBy, Hook, TaskId};
-use crate::fire::{self, Trigger};
+use crate::domain::{FiredBy, Hook, HookKey, TaskId};
+use crate::fire::{self, Preview, Trigger};
 
 /// What a render request says about the fire to preview, after schema validation. `hook` is
 /// only in `POST /render` bodies.
@@ -81,11 +81,31 @@ pub async fn render_hook(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&hooks::read_scope(&key))?;
+    let preview = preview_stored(&state, &caller, &key, body).await?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+/// renderHook's scope check and preview, for every way in; `body` is a render request.
+///
+/// # Errors
+/// `InsufficientScopes`, what the body breaks, `ResourceNotFound` and render failures.
+pub(crate) async fn preview_stored(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    body: Value,
+) -> Result<Preview, ApiError> {
+    caller.require(&hooks::read_scope(key))?;
     let request = RenderRequest::parse(&state.schemas, SchemaId::RenderHookRequest, body)?;
-    let record = state.registry.get(&key).await?;
+    let record = state.registry.get(key).await?;
     let trigger = request.trigger(&caller.client_id, state.clock.now())?;
-    answer(&state, &record.hook, trigger).await
+    Ok(fire::preview(
+        &state.fire.renderer,
+        &state.fire.roles,
+        &record.hook,
+        trigger,
+    )
+    .await?)
 }
 
 /// `POST /render`: any authenticated client may preview a definition of its own.

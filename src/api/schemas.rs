@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 29] = embed![
+const SOURCES: [(&str, &str); 38] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -49,7 +49,16 @@ const SOURCES: [(&str, &str); 29] = embed![
     "render-response.json",
     "chat-alias.json",
     "list-chat-aliases-response.json",
+    "apply-request.json",
+    "apply-response.json",
+    "apply-set-status.json",
+    "fire-record.json",
+    "list-fires-response.json",
+    "replay-request.json",
+    "replay-dry-run-response.json",
+    "list-refusals-response.json",
     "bindings.json",
+    "capture.json",
     "fired-by.json",
     "hook-group-id.json",
     "hook-id.json",
@@ -114,11 +123,27 @@ pub enum SchemaId {
     ChatAlias,
     /// Response of listChatAliases.
     ListChatAliasesResponse,
+    /// Body of the extension endpoint `POST /apply`.
+    ApplyRequest,
+    /// Response of `POST /apply`.
+    ApplyResponse,
+    /// Response of the extension endpoint `GET /apply-sets/{name}`.
+    ApplySetStatus,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires/{fireId}`.
+    FireRecord,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/fires`.
+    ListFiresResponse,
+    /// Body of the extension endpoint `POST .../fires/{fireId}/replay`.
+    ReplayRequest,
+    /// Response of a replay with `dryRun`.
+    ReplayDryRunResponse,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/refusals`.
+    ListRefusalsResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 17] = [
+    pub const ALL: [SchemaId; 25] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -136,6 +161,14 @@ impl SchemaId {
         Self::RenderResponse,
         Self::ChatAlias,
         Self::ListChatAliasesResponse,
+        Self::ApplyRequest,
+        Self::ApplyResponse,
+        Self::ApplySetStatus,
+        Self::FireRecord,
+        Self::ListFiresResponse,
+        Self::ReplayRequest,
+        Self::ReplayDryRunResponse,
+        Self::ListRefusalsResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -158,6 +191,14 @@ impl SchemaId {
             Self::RenderResponse => "render-response.json",
             Self::ChatAlias => "chat-alias.json",
             Self::ListChatAliasesResponse => "list-chat-aliases-response.json",
+            Self::ApplyRequest => "apply-request.json",
+            Self::ApplyResponse => "apply-response.json",
+            Self::ApplySetStatus => "apply-set-status.json",
+            Self::FireRecord => "fire-record.json",
+            Self::ListFiresResponse => "list-fires-response.json",
+            Self::ReplayRequest => "replay-request.json",
+            Self::ReplayDryRunResponse => "replay-dry-run-response.json",
+            Self::ListRefusalsResponse => "list-refusals-response.json",
         }
     }
 }

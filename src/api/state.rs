@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::schemas::{SchemaId, SchemaSet};
 use super::{chat_commands, openapi, rate_limit, webhooks};
+use crate::apply::ApplyService;
 use crate::clock::Clock;
 use crate::fire::FireDeps;
 use crate::listener::ListenerStatus;
@@ -17,6 +18,8 @@ use crate::store::HookStore;
 
 /// Everything the handlers share.
 pub struct ApiState {
+    /// Declarative applies of hook sets (extension).
+    pub apply: ApplyService,
     /// Hook writes and tokens.
     pub registry: HookRegistry,
     /// Reads of fires and tasks.

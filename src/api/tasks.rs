@@ -6,7 +6,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::path_param;
 use super::ApiState;
-use crate::domain::TaskId;
+use crate::domain::{SubmittedTask, TaskId};
 
 /// The task exactly as submitted, with the hook and fire that made it. Reading it takes the
 /// same scope as reading the hook's fire history, `hooks:list-last-fires:<group>/<id>`.
@@ -16,7 +16,20 @@ pub async fn get_task(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let task_id = TaskId::parse(path_param(&req, "taskId")?)?;
-    let task = state.store.get_task(&task_id).await?.ok_or_else(|| {
+    let task = read(&state, &caller, &task_id).await?;
+    Ok(HttpResponse::Ok().json(&task))
+}
+
+/// getTask's read and scope check, for every way in.
+///
+/// # Errors
+/// `ResourceNotFound`, `InsufficientScopes` and store failures.
+pub(crate) async fn read(
+    state: &ApiState,
+    caller: &Caller,
+    task_id: &TaskId,
+) -> Result<SubmittedTask, ApiError> {
+    let task = state.store.get_task(task_id).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::ResourceNotFound,
             format!("no task {task_id} was submitted by this service"),
@@ -26,5 +39,5 @@ pub async fn get_task(
         "hooks:list-last-fires:{}/{}",
         task.hook_group_id, task.hook_id
     )])?;
-    Ok(HttpResponse::Ok().json(&task))
+    Ok(task)
 }

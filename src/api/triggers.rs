@@ -9,7 +9,7 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::metrics::Arrival;
 use super::ApiState;
 use crate::api::schemas::SchemaId;
-use crate::domain::HookRecord;
+use crate::domain::{HookKey, HookRecord};
 use crate::fire::{self, Fired, Trigger};
 
 /// `POST /hooks/{hookGroupId}/{hookId}/trigger`
@@ -20,10 +20,25 @@ pub async fn trigger_hook(
     arrival: Arrival,
     JsonBody(payload): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    let fired = trigger(&state, &caller, &key, payload, arrival).await?;
+    Ok(answer(&fired))
+}
+
+/// triggerHook's scope check and fire, for every way in.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound`, `TooManyRequests`, payload and fire errors.
+pub(crate) async fn trigger(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+    payload: Value,
+    arrival: Arrival,
+) -> Result<Fired, ApiError> {
     caller.require(&[format!("hooks:trigger-hook:{key}")])?;
-    let record = state.registry.get(&key).await?;
+    let record = state.registry.get(key).await?;
     let trigger = Trigger::api_call(payload, &caller.client_id, state.clock.now());
-    fire_and_answer(&state, &record, trigger, arrival).await
+    fire_checked(state, &record, trigger, arrival).await
 }
 
 /// `POST /hooks/{hookGroupId}/{hookId}/trigger/{token}`: the token is the credential. An
@@ -51,33 +66,54 @@ pub async fn trigger_hook_with_token(
     fire_and_answer(&state, &record, trigger, arrival).await
 }
 
-/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer. A
-/// created task's latency since the request's `arrival` goes to the trigger latency metric.
+/// The answer of a trigger endpoint to a fire.
+fn answer(fired: &Fired) -> HttpResponse {
+    let body = match fired {
+        Fired::Created(task_id) => json!({ "taskId": task_id, "status": { "taskId": task_id } }),
+        Fired::Declined => json!({}),
+    };
+    HttpResponse::Ok().json(body)
+}
+
+/// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer.
 ///
 /// # Errors
-/// `TooManyRequests`, payload validation and fire errors.
+/// As [`fire_checked`].
 pub(super) async fn fire_and_answer(
     state: &ApiState,
     record: &HookRecord,
     trigger: Trigger,
     arrival: Arrival,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(answer(
+        &fire_checked(state, record, trigger, arrival).await?,
+    ))
+}
+
+/// Fires `record` for `trigger` after the per-hook rate limit and the payload's schema. A
+/// created task's latency since the request's `arrival` goes to the trigger latency metric.
+///
+/// # Errors
+/// `TooManyRequests`, payload validation and fire errors.
+async fn fire_checked(
+    state: &ApiState,
+    record: &HookRecord,
+    trigger: Trigger,
+    arrival: Arrival,
+) -> Result<Fired, ApiError> {
     state.rate_limits.check_hook(&record.hook.key())?;
     if let Some(payload) = trigger.payload() {
         state.validate_body(SchemaId::TriggerHook, payload)?;
     }
     let fired_by = trigger.fired_by().as_str();
-    let body = match fire::fire(&state.fire, record, trigger).await? {
-        Fired::Created(task_id) => {
-            state
-                .fire
-                .metrics
-                .trigger_accepted(fired_by, arrival.0.elapsed());
-            json!({ "taskId": task_id, "status": { "taskId": task_id } })
-        }
-        Fired::Declined => json!({}),
-    };
-    Ok(HttpResponse::Ok().json(body))
+    let fired = fire::fire(&state.fire, record, trigger).await?;
+    if let Fired::Created(_) = &fired {
+        state
+            .fire
+            .metrics
+            .trigger_accepted(fired_by, arrival.0.elapsed());
+    }
+    Ok(fired)
 }
 
 /// `GET /hooks/{hookGroupId}/{hookId}/token`
@@ -97,9 +133,20 @@ pub async fn reset_token(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(token_response(reset(&state, &caller, &key).await?))
+}
+
+/// resetTriggerToken's scope check and write, for every way in: the new token.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn reset(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<String, ApiError> {
     caller.require(&[format!("hooks:reset-trigger-token:{key}")])?;
-    let token = state.registry.reset_token(&key).await?;
-    Ok(token_response(token))
+    Ok(state.registry.reset_token(key).await?)
 }
 
 fn token_response(token: String) -> HttpResponse {

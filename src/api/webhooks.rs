@@ -3,11 +3,12 @@
 //! `POST …/webhook` accepts GitHub, GitLab and Standard Webhooks signatures (see
 //! [`crate::webhook`]). Like the trigger-token endpoint it does not tell an unknown hook from
 //! a bad signature; a store outage while looking either up answers 503. A refused delivery is logged and counted in
-//! `hookd_webhook_signature_failures_total`, never recorded as a fire. The template sees
+//! `hookd_webhook_signature_failures_total`, never recorded as a fire; a known hook keeps it
+//! among its refusals (extension). The template sees
 //! `firedBy: "webhook"`, the body as `payload`, and the allow-listed `headers`.
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
@@ -17,9 +18,10 @@ use super::metrics::Arrival;
 use super::request_info::RawBody;
 use super::triggers::fire_and_answer;
 use super::ApiState;
+use crate::domain::{FiredBy, HookKey, Refusal, RefusalReason, REFUSALS_KEPT_PER_HOOK};
 use crate::fire::Trigger;
 use crate::registry::RegistryError;
-use crate::webhook::{self, Delivery, DeliveryIds, Scheme};
+use crate::webhook::{self, Delivery, DeliveryIds, Scheme, WebhookError};
 
 /// Headers offered to templates, lower-case: event types and delivery ids.
 const CONTEXT_HEADERS: &[&str] = &[
@@ -84,7 +86,13 @@ pub async fn receive(
         body: &body,
         header: &header,
     };
-    let scheme = webhook::verify(&delivery, &secrets, now).map_err(|e| refused(&e))?;
+    let scheme = match webhook::verify(&delivery, &secrets, now) {
+        Ok(scheme) => scheme,
+        Err(e) => {
+            keep_refusal(&state, &key, now, &e).await;
+            return Err(refused(&e));
+        }
+    };
     if scheme == Scheme::StandardWebhooks {
         let id = header("webhook-id").unwrap_or_default();
         if !state
@@ -102,6 +110,26 @@ pub async fn receive(
         .collect();
     let trigger = Trigger::webhook(payload, headers, now);
     fire_and_answer(&state, &record, trigger, arrival).await
+}
+
+/// Keeps a delivery whose signature did not verify among the hook's refusals (extension), so
+/// its owner can see why it did not fire; without its body, which nobody vouches for. A
+/// refusal that cannot be written is logged: the sender's answer is the same either way.
+async fn keep_refusal(state: &ApiState, key: &HookKey, now: DateTime<Utc>, why: &WebhookError) {
+    let refusal = Refusal::new(
+        key,
+        FiredBy::Webhook,
+        now,
+        RefusalReason::BadSignature,
+        why.to_string(),
+    );
+    if let Err(e) = state
+        .store
+        .record_refusal(&refusal, REFUSALS_KEPT_PER_HOOK)
+        .await
+    {
+        tracing::warn!(error = %e, "a refusal could not be recorded");
+    }
 }
 
 /// `GET /hooks/{hookGroupId}/{hookId}/webhook-secret`: the current secret, made on first use.
@@ -122,10 +150,22 @@ pub async fn rotate_secret(
     HookPath(key): HookPath,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
-    let secret = state
-        .registry
-        .rotate_webhook_secret(&key, state.clock.now())
-        .await?;
+    let secret = rotate(&state, &caller, &key).await?;
     Ok(HttpResponse::Ok().json(json!({ "secret": secret })))
+}
+
+/// The webhook secret rotation's scope check and write, for every way in: the new secret.
+///
+/// # Errors
+/// `InsufficientScopes`, `ResourceNotFound` and store failures.
+pub(crate) async fn rotate(
+    state: &ApiState,
+    caller: &Caller,
+    key: &HookKey,
+) -> Result<String, ApiError> {
+    caller.require(&[format!("hooks:reset-webhook-secret:{key}")])?;
+    Ok(state
+        .registry
+        .rotate_webhook_secret(key, state.clock.now())
+        .await?)
 }

@@ -1,16 +1,17 @@
 //! The `hookd` command line: `hookd serve` runs the service; `hookd migrate` brings a MongoDB
 //! database up to date; `hookd config check` shows the effective configuration; `hookd render`
-//! previews a fire of a hook definition offline.
+//! previews a fire of a hook definition offline; `hookd apply` applies hook files as a set.
 //!
 //! Owns: parsing the command line (through `config`'s layering) and one function per
 //! subcommand: `serve`, `migrate`, `client` ([`client`]), `config check` ([`config_check`]),
-//! `render` ([`render`]) and the hidden `render-worker`. Leaves to others: what the service is
+//! `render` ([`render`]), `apply` ([`apply`]) and the hidden `render-worker`. Leaves to others: what the service is
 //! (`startup`), what a setting means (`config`), rendering (`fire::render`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+pub mod apply;
 pub mod client;
 pub mod config_check;
 pub mod render;
@@ -47,6 +48,9 @@ enum Command {
     /// Preview a fire of a hook definition in a file, offline: print what it would submit; exit
     /// status 0 when it would fire, 1 otherwise.
     Render(Box<render::RenderCommand>),
+    /// Make an apply set on a running hookd what hook files define, all at once: print the
+    /// plan, then apply it (exit status 2 with --exit-code when there are changes).
+    Apply(Box<apply::ApplyCommand>),
     /// Render task templates for a running hookd over stdin and stdout (started by hookd).
     #[command(hide = true)]
     RenderWorker(RenderWorkerArgs),
@@ -105,6 +109,7 @@ pub fn run() -> ExitCode {
         | Command::Client(_)
         | Command::Config(_)
         | Command::Render(_)
+        | Command::Apply(_)
         | Command::RenderWorker(_) => LogFormat::Human,
     };
     telemetry::init("info", log_format, ansi, std::io::stderr);
@@ -115,6 +120,7 @@ pub fn run() -> ExitCode {
             .map(|text| print!("{text}"))
             .map_err(Into::into),
         Command::Render(args) => return render::run(*args),
+        Command::Apply(args) => return apply::run(*args),
         Command::RenderWorker(args) => render_worker(&args),
         Command::Config(ConfigArgs {
             action: ConfigAction::Check(args),

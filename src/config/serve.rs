@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// HTTP fires (trigger, trigger with token) per hook per minute; 0 for no limit.
     #[arg(long, env = "HOOKD_HOOK_RATE_LIMIT", default_value_t = 600)]
     pub hook_rate_limit: u32,
+    /// Bytes of payload JSON, and of template JSON, each fire's record keeps for reading back
+    /// and replaying; a larger payload is kept truncated, a larger template not at all.
+    #[arg(long, env = "HOOKD_FIRE_CONTEXT_LIMIT", default_value_t = 64 * 1024)]
+    pub fire_context_limit: usize,
     /// How long a rotated-out webhook secret keeps working, in seconds.
     #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
     pub webhook_secret_grace_secs: u32,
@@ -157,6 +161,12 @@ pub struct ServeArgs {
     /// On SIGTERM, how many seconds work in flight may take to finish before hookd exits anyway.
     #[arg(long, env = "HOOKD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Serve the web UI at `/ui` (and redirect `/` there); `--ui false` turns it off.
+    #[arg(long, env = "HOOKD_UI", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ui: bool,
+    /// Minutes a UI sign-in lasts.
+    #[arg(long, env = "HOOKD_UI_SESSION_MINUTES", default_value_t = 480)]
+    pub ui_session_minutes: u64,
 }
 
 impl ServeArgs {

@@ -26,6 +26,7 @@ use crate::listener::AmqpSettings;
 use crate::notify::NotifySettings;
 use crate::scheduler::CatchUp;
 use crate::store::MongoOptions;
+use crate::ui::UiSettings;
 
 /// Validated settings for one `hookd serve`.
 #[derive(Debug, Clone)]
@@ -74,6 +75,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Chat platforms and the config file's chat aliases.
     pub chat: ChatSettings,
+    /// Bytes of payload, and of template, each fire's record keeps.
+    pub fire_context_limit: usize,
+    /// The web UI; `None` when turned off.
+    pub ui: Option<UiSettings>,
 }
 
 impl Settings {
@@ -175,6 +180,10 @@ impl Settings {
             ),
             webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            fire_context_limit: args.fire_context_limit,
+            ui: args.ui.then(|| UiSettings {
+                session_lifetime: Duration::from_secs(args.ui_session_minutes.max(1) * 60),
+            }),
         })
     }
 }
@@ -210,6 +219,17 @@ mod tests {
         assert_eq!(settings.data_dir, PathBuf::from("/tmp/hookd-test"));
         assert_eq!(settings.task_queue, TaskQueue::Local);
         assert!(settings.amqp.is_none());
+    }
+
+    #[test]
+    fn the_ui_is_on_by_default_and_off_with_ui_false() {
+        let on = Settings::new("/tmp/hookd-test").ui.expect("on by default");
+        let off = Settings::from_flags(["--ui", "false"]).unwrap();
+        let short = Settings::from_flags(["--ui-session-minutes", "5"]).unwrap();
+
+        assert_eq!(on.session_lifetime, Duration::from_secs(8 * 60 * 60));
+        assert!(off.ui.is_none());
+        assert_eq!(short.ui.unwrap().session_lifetime, Duration::from_secs(300));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{HookKey, TaskId};
+use super::{FireContext, HookKey, TaskId};
 
 /// What fired a hook. The serialized names are Taskcluster's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,6 +68,23 @@ pub struct FireRecord {
     pub task_create_time: DateTime<Utc>,
     /// Present when the fire failed.
     pub failure: Option<FireFailure>,
+    /// Extension: what the fire was fired with, as the hook's capture option let it be kept.
+    /// Absent from fires recorded before contexts were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<FireContext>,
+    /// Extension: the fire this one replayed, and who asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayOf>,
+}
+
+/// Extension: which fire a replay fired again, and who asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayOf {
+    /// The fire replayed.
+    pub fire_id: Uuid,
+    /// The client that asked for the replay.
+    pub client_id: String,
 }
 
 impl FireRecord {
@@ -87,6 +104,8 @@ impl FireRecord {
             task_id,
             task_create_time: time.trunc_subsecs(3),
             failure,
+            context: None,
+            replay: None,
         }
     }
 

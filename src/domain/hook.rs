@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{HookGroupId, HookId, HookKey, MissedFires, Schedule, TaskId, TriggerSchema};
+use super::{
+    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TriggerSchema,
+};
 
 /// Human-facing facts about a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +68,9 @@ pub struct Hook {
     /// Extension: this hook's missed-fire policy; the service's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed_fires: Option<MissedFires>,
+    /// Extension: what of a fire's payload its record keeps; all of it when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<Capture>,
 }
 
 impl Hook {
@@ -108,6 +113,9 @@ pub struct HookRecord {
     /// Extension: the secrets that sign webhook deliveries, once one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secrets: Option<WebhookSecrets>,
+    /// Extension: the apply set that owns the hook, when `hookd apply` wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Ownership>,
 }
 
 /// A hook's webhook secrets, encrypted like the trigger token. After a rotation the previous
@@ -135,6 +143,7 @@ impl HookRecord {
             next_task_id: None,
             claimed_slots: Vec::new(),
             webhook_secrets: None,
+            applied: None,
         }
     }
 
@@ -145,5 +154,33 @@ impl HookRecord {
         let next = self.hook.schedule.resume(None, now);
         self.next_task_id = next.map(|slot| TaskId::for_slot(&self.hook.key(), slot));
         self.next_scheduled_date = next;
+    }
+}
+
+/// Test data shared by the unit tests of several layers.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Hook, Metadata};
+    use crate::domain::{HookGroupId, HookId, Schedule, TriggerSchema};
+
+    /// A minimal valid hook `g/<id>` whose metadata name is `name`.
+    pub(crate) fn hook(id: &str, name: &str) -> Hook {
+        Hook {
+            hook_group_id: HookGroupId::parse("g").unwrap(),
+            hook_id: HookId::parse(id).unwrap(),
+            metadata: Metadata {
+                name: name.into(),
+                description: "d".into(),
+                owner: "o@example.com".into(),
+                email_on_error: true,
+            },
+            schedule: Schedule::default(),
+            task: serde_json::json!({}),
+            trigger_schema: TriggerSchema::parse(serde_json::json!({"type": "object"})).unwrap(),
+            bindings: vec![],
+            scopes: None,
+            missed_fires: None,
+            capture: None,
+        }
     }
 }

@@ -9,24 +9,34 @@
 //! Owns: every type the other layers share and its rules. Leaves to others: everything with a
 //! clock, a socket or a file.
 
+mod apply_set;
 pub mod chat_alias;
 pub mod chat_format;
 mod fire;
+mod fire_context;
 mod hook;
 mod ids;
+mod json_diff;
 mod missed_fires;
+mod refusal;
 mod schedule;
 pub mod scopes;
 mod task;
 mod time;
 mod trigger_schema;
 
+pub use apply_set::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
 pub use chat_alias::{ChatAlias, ChatAliasId, ChatAliasRecord};
 pub use chat_format::Format;
-pub use fire::{FireFailure, FireRecord, FiredBy};
+pub use fire::{FireFailure, FireRecord, FiredBy, ReplayOf};
+pub use fire_context::{Capture, CapturePayload, FireContext, PayloadKept};
+#[cfg(test)]
+pub(crate) use hook::fixtures;
 pub use hook::{Binding, Hook, HookRecord, Metadata, SealedToken, WebhookSecrets};
 pub use ids::{HookGroupId, HookId, HookKey, TaskId};
+pub use json_diff::{json_diff, JsonChange};
 pub use missed_fires::{MissedFires, UnknownMissedFires};
+pub use refusal::{Refusal, RefusalReason, REFUSALS_KEPT_PER_HOOK};
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};
@@ -45,4 +55,7 @@ pub enum DomainError {
     /// A task id that is not a v4 slugid.
     #[error("taskId {0:?} is not a valid slugid")]
     InvalidTaskId(String),
+    /// An apply set name outside `[a-zA-Z0-9-_.]{1,100}`.
+    #[error("apply set name {0:?} must be 1-100 characters from [a-zA-Z0-9-_.]")]
+    InvalidApplySetName(String),
 }

@@ -148,6 +148,15 @@ impl Schedule {
         self.parsed.iter().filter_map(|e| e.next_after(after)).min()
     }
 
+    /// Each entry in words for people ("At 09:00, on Monday"), with the zone it is read in
+    /// (`None` is UTC).
+    pub fn in_words(&self) -> Vec<(String, Option<Tz>)> {
+        self.parsed
+            .iter()
+            .map(|e| (e.cron.describe(), e.zone))
+            .collect()
+    }
+
     /// The latest time at or before `at` that some entry matches.
     pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.parsed
@@ -253,6 +262,16 @@ mod tests {
 
     fn next(entries: &[&str], after: &str) -> Option<DateTime<Utc>> {
         Schedule::parse(entries).unwrap().next_after(at(after))
+    }
+
+    #[test]
+    fn entries_read_in_words_with_their_zone() {
+        let schedule = Schedule::parse(&["0 9 * * 1", "TZ=Europe/Berlin 30 6 * * *"]).unwrap();
+        let words = schedule.in_words();
+        assert_eq!(words.len(), 2);
+        assert!(words[0].0.contains("09:00"), "{:?}", words[0]);
+        assert_eq!(words[0].1, None);
+        assert_eq!(words[1].1, Some(chrono_tz::Europe::Berlin));
     }
 
     #[test]

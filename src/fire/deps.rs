@@ -25,4 +25,6 @@ pub struct FireDeps {
     pub renderer: Arc<RenderPool>,
     /// This service's metrics; the scheduler and listener reach them through here too.
     pub metrics: Arc<Metrics>,
+    /// The most bytes of payload JSON, and of template JSON, a fire's record keeps.
+    pub context_limit: usize,
 }

@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::domain::{FireFailure, FireRecord, Hook, HookRecord, SubmittedTask};
+use crate::domain::{
+    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask,
+    REFUSALS_KEPT_PER_HOOK,
+};
 use crate::notify::Audience;
 use crate::store::StoreError;
 
@@ -25,6 +28,7 @@ mod outcome;
 mod prepare;
 mod preview;
 pub mod render;
+pub mod replay;
 mod report;
 pub mod sink;
 mod trigger;
@@ -62,6 +66,7 @@ pub async fn fire(
     if let Some(settled) = trigger.settled_fire_id() {
         fire.fire_id = settled;
     }
+    trigger.annotate(&mut fire, &record.hook, deps.context_limit);
     let outcome = create_task(deps, record, &trigger, &fire).await;
     let outcome = write_down(deps, &record.hook, &trigger, fire.clone(), outcome).await;
     report.finish(&fire.task_id, outcome)
@@ -103,12 +108,21 @@ async fn write_down(
     outcome: Result<Fired, FireError>,
 ) -> Result<Fired, FireError> {
     match &outcome {
-        // A declined fire is not a fire.
-        Ok(Fired::Declined) => return outcome,
+        // A declined fire is not a fire; the hook's refusals show it.
+        Ok(Fired::Declined) => {
+            let why = "the template rendered to null".to_owned();
+            refused(deps, &fire, RefusalReason::Declined, why).await;
+            return outcome;
+        }
         Ok(Fired::Created(_)) => {}
         Err(e) => match failure_to_record(e, trigger) {
             Some(failure) => fire.failure = Some(failure),
-            None => return outcome,
+            None => {
+                if e.disposition().record == Record::Refusal {
+                    refused(deps, &fire, RefusalReason::PayloadRefused, e.to_string()).await;
+                }
+                return outcome;
+            }
         },
     }
     if outcome.as_ref().is_err_and(|e| e.disposition().transient) {
@@ -125,6 +139,26 @@ async fn write_down(
         }
     }
     outcome
+}
+
+/// Keeps an attempt that did not fire among its hook's refusals, with the context `fire` kept.
+/// A refusal that cannot be written is logged, not failed: it changes nothing for the caller.
+async fn refused(deps: &FireDeps, fire: &FireRecord, reason: RefusalReason, message: String) {
+    let mut refusal = Refusal::new(
+        &fire.key(),
+        fire.fired_by,
+        fire.task_create_time,
+        reason,
+        message,
+    );
+    refusal.context = fire.context.clone();
+    if let Err(e) = deps
+        .store
+        .record_refusal(&refusal, REFUSALS_KEPT_PER_HOOK)
+        .await
+    {
+        tracing::warn!(error = %e, "a refusal could not be recorded");
+    }
 }
 
 /// The final fire already recorded for `trigger`, when it is a slot or message that was fired

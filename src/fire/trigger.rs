@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use super::outcome::FireError;
 use uuid::Uuid;
 
-use crate::domain::{iso_time, DomainError, FireRecord, FiredBy, TaskId};
+use crate::domain::{
+    iso_time, DomainError, FireContext, FireRecord, FiredBy, Hook, ReplayOf, TaskId,
+};
 
 /// One request to fire a hook: who fired it, with what payload, at what time.
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct Trigger {
     /// Whether someone waits for the answer (an HTTP caller). Without one, a refusal is
     /// recorded in the hook's history instead, where its owner can find it.
     has_caller: bool,
+    /// For a replay: the fire it fires again, and the id its record takes when that must not
+    /// be a fresh one (a replay under the same task id is recorded once).
+    replay: Option<(ReplayOf, Option<Uuid>)>,
 }
 
 impl Trigger {
@@ -79,6 +84,7 @@ impl Trigger {
             time: slot,
             reserved_task_id: Some(task_id),
             has_caller: false,
+            replay: None,
         }
     }
 
@@ -131,6 +137,29 @@ impl Trigger {
         trigger
     }
 
+    /// A replay of a recorded fire, asked for by a caller (`of.client_id`): what fired it
+    /// (`fired_by`, the trigger's own context keys `trigger_keys`) with `payload` at `time`,
+    /// under `task_id` when it must be the recorded fire's, recorded under `fire_id` when given.
+    pub fn replay(
+        fired_by: FiredBy,
+        payload: Option<Value>,
+        trigger_keys: Map<String, Value>,
+        time: DateTime<Utc>,
+        task_id: Option<TaskId>,
+        (of, fire_id): (ReplayOf, Option<Uuid>),
+    ) -> Self {
+        Self {
+            fired_by,
+            payload,
+            unreadable: None,
+            extra_context: trigger_keys,
+            time,
+            reserved_task_id: task_id,
+            has_caller: true,
+            replay: Some((of, fire_id)),
+        }
+    }
+
     fn with_payload(
         fired_by: FiredBy,
         payload: Value,
@@ -145,6 +174,7 @@ impl Trigger {
             time,
             reserved_task_id: None,
             has_caller: true,
+            replay: None,
         }
     }
 
@@ -216,7 +246,23 @@ impl Trigger {
     /// that may be fired again (a slot, a message): derived from the task id reserved for it,
     /// which names the slot or message even when `payload.taskId` picks the task's id.
     pub fn settled_fire_id(&self) -> Option<Uuid> {
-        self.reserved_task_id.as_ref().map(FireRecord::settled_id)
+        match &self.replay {
+            Some((_, fire_id)) => *fire_id,
+            None => self.reserved_task_id.as_ref().map(FireRecord::settled_id),
+        }
+    }
+
+    /// What the record of a fire of `hook` keeps of this trigger, at most `limit` bytes of
+    /// payload and of template, and which fire it replays.
+    pub(super) fn annotate(&self, fire: &mut FireRecord, hook: &Hook, limit: usize) {
+        fire.context = Some(FireContext::keep(
+            self.payload.as_ref(),
+            self.extra_context.clone(),
+            &hook.task,
+            hook.capture.as_ref(),
+            limit,
+        ));
+        fire.replay = self.replay.as_ref().map(|(of, _)| of.clone());
     }
 
     fn fallback_task_id(&self) -> TaskId {

@@ -11,10 +11,10 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use crate::domain::{
-    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
+    HookRecord, Refusal, SubmittedTask, TaskId,
 };
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
 /// it succeeded or not, and otherwise passes everything through unchanged.
@@ -77,6 +77,16 @@ impl HookStore for MeteredStore {
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
         self.timed("get_fire", self.inner.get_fire(fire_id)).await
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let call = self.inner.record_refusal(refusal, keep);
+        self.timed("record_refusal", call).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let call = self.inner.list_refusals(key, limit);
+        self.timed("list_refusals", call).await
     }
 
     async fn list_fires(
@@ -145,5 +155,35 @@ impl HookStore for MeteredStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.timed("ping", self.inner.ping()).await
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        self.timed("get_apply_set", self.inner.get_apply_set(name))
+            .await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        let call = self.inner.list_pending_apply_sets();
+        self.timed("list_pending_apply_sets", call).await
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        observer: Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .inner
+            .commit_apply_set(record, expected_revision, observer);
+        self.timed("commit_apply_set", call).await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        self.timed("finish_apply_set", self.inner.finish_apply_set(record))
+            .await
     }
 }

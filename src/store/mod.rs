@@ -17,16 +17,18 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
+    HookRecord, Refusal, SubmittedTask, TaskId,
 };
 
+pub mod apply;
 mod cas;
 pub mod mongo;
 pub mod outage;
 mod scan;
 pub mod sqlite;
 
+pub use apply::{roll_forward, roll_forward_all, ApplyObserver, Unobserved};
 pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
 pub use outage::{one_outage, OutageGuard};
@@ -146,6 +148,19 @@ pub trait HookStore: Send + Sync + 'static {
         after: Option<&FireCursor>,
     ) -> Result<Vec<FireRecord>, StoreError>;
 
+    /// Extension: records a refused attempt to fire a hook, then drops the hook's refusals
+    /// beyond the newest `keep`. Refusals go with their hook when it is deleted.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError>;
+
+    /// Extension: up to `limit` refusals of a hook, newest first (by time, then id).
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError>;
+
     /// Adds a task to the outbox, keyed by its task id.
     ///
     /// # Errors
@@ -212,4 +227,45 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// The failure that made the check fail.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Extension (declarative apply): the record of apply set `name`.
+    ///
+    /// # Errors
+    /// Backend failures only; an unknown set is `Ok(None)`.
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError>;
+
+    /// Extension (declarative apply): the sets whose last apply has writes still pending.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError>;
+
+    /// Extension (declarative apply): commits a new revision of a set, if its stored revision
+    /// is still `expected_revision` (0: the set has no record yet).
+    ///
+    /// A backend with transactions makes `record.pending` (each write by
+    /// [`ApplyWrite::step`](crate::domain::ApplyWrite::step), reporting to `observer`) and
+    /// stores the record without them, all in one transaction; a step that meets another set's
+    /// hook fails it all. A backend without stores the record with its pending writes in one
+    /// document, the commit point, and leaves the writes to [`roll_forward`].
+    ///
+    /// # Errors
+    /// [`StoreError::VersionConflict`] when the set moved on (another apply won) or, on a
+    /// transactional backend, another set owns a hook this revision writes.
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        observer: std::sync::Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError>;
+
+    /// Extension (declarative apply): stores `record` (its writes made, `pending` empty) in
+    /// place of the pending one of the same revision. Does nothing when the set has moved on.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError>;
 }

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
+    HookRecord, Refusal, SubmittedTask, TaskId,
 };
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 tokio::task_local! {
     /// Whether the store answered "unavailable" earlier in the current unit of work.
@@ -105,6 +105,14 @@ impl HookStore for OutageGuard {
         self.guarded(self.inner.get_fire(fire_id)).await
     }
 
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        self.guarded(self.inner.record_refusal(refusal, keep)).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        self.guarded(self.inner.list_refusals(key, limit)).await
+    }
+
     async fn list_fires(
         &self,
         key: &HookKey,
@@ -160,5 +168,32 @@ impl HookStore for OutageGuard {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.guarded(self.inner.ping()).await
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        self.guarded(self.inner.get_apply_set(name)).await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        self.guarded(self.inner.list_pending_apply_sets()).await
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        observer: Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .inner
+            .commit_apply_set(record, expected_revision, observer);
+        self.guarded(call).await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        self.guarded(self.inner.finish_apply_set(record)).await
     }
 }

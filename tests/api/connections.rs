@@ -17,6 +17,10 @@ use hookd_testkit::app::{hook_body, spawn_app_with, TestApp, ROOT_TOKEN};
 /// client likes".
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The request timeout of tests about a body that stops: the head and the body are each
+/// bounded by it, so it is long enough that a loaded machine still reads the head in time.
+const BODY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// One HTTP answer read off a raw connection.
 #[derive(Debug)]
 pub struct RawAnswer {
@@ -36,7 +40,9 @@ pub async fn open(app: &TestApp, head: &str, body_start: &[u8]) -> TcpStream {
         .write_all(format!("{head}\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    stream.write_all(body_start).await.unwrap();
+    // The server may answer (and stop reading) before all of it is sent: a refused write is
+    // that answer's business, which the test reads next.
+    let _ = stream.write_all(body_start).await;
     stream
 }
 
@@ -97,7 +103,7 @@ pub async fn app_with_hook(customize: impl Fn(&mut Settings) + Send + Sync + 'st
 
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_is_answered_408_and_the_connection_closed() {
-    let app = app_with_hook(|s| s.request_timeout = Duration::from_millis(300)).await;
+    let app = app_with_hook(|s| s.request_timeout = BODY_TIMEOUT).await;
     let head = request_head("POST", "/hooks/g/h/trigger", &["Content-Length: 500000"]);
     let mut body = b"{\"padding\": \"".to_vec();
     body.resize(1024, b'x');
@@ -112,7 +118,7 @@ async fn a_body_shorter_than_its_content_length_is_answered_408_and_the_connecti
 
 #[tokio::test]
 async fn a_chunked_body_that_stops_is_answered_408_and_the_connection_closed() {
-    let app = app_with_hook(|s| s.request_timeout = Duration::from_millis(300)).await;
+    let app = app_with_hook(|s| s.request_timeout = BODY_TIMEOUT).await;
     let head = request_head(
         "POST",
         "/hooks/g/h/trigger",
@@ -124,6 +130,7 @@ async fn a_chunked_body_that_stops_is_answered_408_and_the_connection_closed() {
 
     assert_eq!(answer.status, 408, "{answer:?}");
     assert_eq!(answer.body["code"], "RequestTimeout", "{answer:?}");
+    assert_eq!(answer.body["requestInfo"]["method"], "post", "{answer:?}");
 }
 
 #[tokio::test]
@@ -192,4 +199,71 @@ async fn a_compressed_body_is_refused_with_415_and_no_fire() {
     }
     let fires = app.last_fires("g/h", "").await;
     assert_eq!(fires["lastFires"], serde_json::json!([]), "{fires}");
+}
+
+/// Sends `raw` as it is on a new connection and reads the answer.
+async fn send_raw(app: &TestApp, raw: &[u8]) -> RawAnswer {
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("the server accepts connections");
+    stream.write_all(raw).await.unwrap();
+    answer_then_close(&mut stream).await
+}
+
+#[tokio::test]
+async fn requests_the_framework_cannot_parse_get_json_errors() {
+    let app = app_with_hook(|_| {}).await;
+    let huge_header = format!("X-Padding: {}", "a".repeat(200_000));
+    let cases: [(&str, Vec<u8>, u16, &str); 4] = [
+        (
+            "a NUL byte in a header",
+            b"GET /api/hooks/v1/ping HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n".to_vec(),
+            400,
+            "MalformedRequest",
+        ),
+        (
+            "a control byte in a header",
+            b"GET /api/hooks/v1/ping HTTP/1.1\r\nHost: x\r\nX-A: a\x07b\r\n\r\n".to_vec(),
+            400,
+            "MalformedRequest",
+        ),
+        (
+            "a garbled request line",
+            b"GARBAGE\r\n\r\n".to_vec(),
+            400,
+            "MalformedRequest",
+        ),
+        (
+            "a head larger than accepted",
+            format!("GET /api/hooks/v1/ping HTTP/1.1\r\nHost: x\r\n{huge_header}\r\n\r\n")
+                .into_bytes(),
+            431,
+            "HeadersTooLarge",
+        ),
+    ];
+    for (what, raw, status, code) in cases {
+        let answer = send_raw(&app, &raw).await;
+        assert_eq!(answer.status, status, "{what}: {answer:?}");
+        assert_eq!(answer.body["code"], code, "{what}: {answer:?}");
+        assert!(answer.body["message"].is_string(), "{what}: {answer:?}");
+        assert!(
+            answer.body["requestInfo"]["time"].is_string(),
+            "{what}: {answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_head_that_stops_arriving_gets_a_json_408() {
+    let app = app_with_hook(|s| s.request_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("the server accepts connections");
+    stream
+        .write_all(b"GET /api/hooks/v1/ping HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = answer_then_close(&mut stream).await;
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert_eq!(answer.body["code"], "RequestTimeout", "{answer:?}");
 }

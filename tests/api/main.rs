@@ -2,6 +2,7 @@
 //! and its typed client are `hookd_testkit::app`.
 
 mod anonymous_role;
+mod apply;
 mod chat;
 mod connections;
 mod errors;
@@ -18,8 +19,10 @@ mod matrix;
 mod metrics;
 mod mongodb_outage;
 mod openapi;
+mod refusals;
 mod render;
 mod render_limits;
+mod replay;
 mod request_ids;
 mod schedule;
 mod scopes;

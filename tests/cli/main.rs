@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod apply;
 mod render;
 
 /// How long a start may take before the test gives up.
@@ -30,10 +31,16 @@ fn hookd() -> Command {
 
 /// Starts `hookd serve` on a free port and waits until it says where it listens.
 fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Server {
+    serve_with_env(data_dir, extra, &[])
+}
+
+/// [`serve`] with extra environment variables (failpoints).
+fn serve_with_env(data_dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let child = hookd()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
+        .envs(env.iter().copied())
         .env_remove("HOOKD_ROOT_ACCESS_TOKEN")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())

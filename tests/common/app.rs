@@ -285,7 +285,9 @@ impl TestApp {
 
     /// createHook as root; asserts 200 and the response schemas.
     pub async fn create_hook(&self, path: &str, body: Value) -> Value {
-        let extension = body.get("scopes").is_some() || body.get("missedFires").is_some();
+        let extension = ["scopes", "missedFires", "capture"]
+            .iter()
+            .any(|field| body.get(field).is_some());
         let hook = self
             .call(
                 Method::PUT,

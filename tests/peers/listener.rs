@@ -55,6 +55,18 @@ async fn binding_patterns_match_as_rabbitmq_defines_and_fire_with_the_message_co
     }
     fired_keys.sort();
     assert_eq!(fired_keys, routed, "exactly the routed messages fired");
+    // Each fire's record keeps the message it was fired with (extension).
+    let kept = app
+        .call(Method::GET, "/hooks/g/patterns/fires", Auth::Root, None)
+        .await
+        .expect(200);
+    for fire in kept["fires"].as_array().unwrap() {
+        let context = &fire["context"];
+        assert_eq!(context["trigger"]["exchange"], exchange.as_str());
+        if let Some(key) = context["payload"].get("key") {
+            assert_eq!(*key, context["trigger"]["routingKey"], "{fire}");
+        }
+    }
 }
 
 #[tokio::test]

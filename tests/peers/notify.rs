@@ -48,6 +48,7 @@ fn hook(owner: &str, email_on_error: bool) -> Hook {
         bindings: vec![],
         scopes: None,
         missed_fires: None,
+        capture: None,
     }
 }
 

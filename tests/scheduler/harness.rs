@@ -111,6 +111,7 @@ pub fn hook(id: &str, schedule: &[&str]) -> Hook {
         bindings: vec![],
         scopes: None,
         missed_fires: None,
+        capture: None,
     }
 }
 

@@ -463,6 +463,12 @@ fn hookd_only_cases() -> Vec<Case> {
         "hookId",
         Some(json!("nightly")),
     );
+    let named_apply_hook = named_request.clone();
+    let apply_request = json!({
+        "set": "releng.prod", "hooks": [named_request.clone()], "prune": true,
+        "allowEmpty": false, "force": false, "dryRun": true, "source": "abc123",
+        "expectedRevision": 3,
+    });
     let render_response = json!({
         "task": {"provisionerId": "p"},
         "declined": false,
@@ -527,6 +533,13 @@ fn hookd_only_cases() -> Vec<Case> {
             with(with(render_response.clone(), "task", Some(Value::Null)), "declined", Some(json!(true)))),
         case("a render answer without missingScopes", RenderResponse, false,
             with(render_response, "missingScopes", None)),
+        case("an apply request", ApplyRequest, true, apply_request.clone()),
+        case("an apply request with a slash in its set", ApplyRequest, false,
+            with(apply_request.clone(), "set", Some(json!("team/a")))),
+        case("an apply request whose hook names no hookId", ApplyRequest, false,
+            with(apply_request.clone(), "hooks", Some(json!([with(named_apply_hook, "hookId", None)])))),
+        case("an apply request with a negative expectedRevision", ApplyRequest, false,
+            with(apply_request, "expectedRevision", Some(json!(-1)))),
     ]
 }
 

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
-    Binding, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord,
-    Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
-    WebhookSecrets,
+    Binding, Capture, CapturePayload, FireContext, FireFailure, FireRecord, FiredBy, Hook,
+    HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, Refusal, RefusalReason,
+    ReplayOf, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -53,6 +53,8 @@ macro_rules! store_contract {
             fire_records_round_trip_exactly,
             recording_a_fire_twice_stores_it_once,
             a_fire_reads_back_by_its_id,
+            a_fire_keeps_its_context_and_replay_exactly,
+            refusals_keep_the_newest_per_hook_and_go_with_their_hook,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -84,6 +86,9 @@ macro_rules! store_contract {
 }
 pub(crate) use store_contract;
 
+// The apply-set and chat contracts' tests run through the same macro arm, which looks them up
+// here.
+pub use crate::apply_contract::*;
 pub use crate::chat::*;
 
 /// What a backend's store factory yields: a store, or maybe one when it needs a server.
@@ -178,6 +183,7 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
         }],
         scopes: None,
         missed_fires: None,
+        capture: None,
     };
     HookRecord::new(hook, SealedToken(format!("v1.{group}.{id}.c2VhbGVk")))
 }
@@ -292,6 +298,10 @@ pub async fn inserted_hooks_read_back_with_every_field<S: HookStore>(store: S) {
     full.hook.metadata.email_on_error = false;
     full.hook.scopes = Some(vec!["queue:create-task:proj-releng/*".into()]);
     full.hook.missed_fires = Some(MissedFires::All);
+    full.hook.capture = Some(Capture {
+        payload: CapturePayload::Keep,
+        redact: vec!["/secret".into(), "/$x.y".into()],
+    });
     full.hook.schedule = Schedule::default();
     full.hook.bindings = vec![];
     for record in [&plain, &full] {
@@ -649,6 +659,99 @@ pub async fn a_fire_reads_back_by_its_id<S: HookStore>(store: S) {
     assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), Some(fire));
     let unknown = FireRecord::settled_id(&TaskId::generate());
     assert_eq!(store.get_fire(unknown).await.unwrap(), None);
+}
+
+pub async fn a_fire_keeps_its_context_and_replay_exactly<S: HookStore>(store: S) {
+    let k = key("g", "h");
+    let mut trigger = serde_json::Map::new();
+    trigger.insert("clientId".into(), json!("ci"));
+    trigger.insert("headers".into(), json!({"x-github-event": "push"}));
+    // Keys MongoDB restricts in documents survive.
+    let payload = json!({"$ref": 1, "a.b": [1, 2.5, null], "gone": "secret"});
+    let capture = Capture {
+        payload: CapturePayload::Keep,
+        redact: vec!["/gone".into()],
+    };
+    let mut original = FireRecord::new(
+        &k,
+        FiredBy::TriggerHook,
+        TaskId::generate(),
+        at(1_000),
+        None,
+    );
+    original.context = Some(FireContext::keep(
+        Some(&payload),
+        trigger,
+        &json!({"$if": "true", "then": {"x": "${payload}"}}),
+        Some(&capture),
+        1 << 16,
+    ));
+    let mut replay = FireRecord::new(
+        &k,
+        FiredBy::TriggerHook,
+        TaskId::generate(),
+        at(2_000),
+        None,
+    );
+    replay.context = original.context.clone();
+    replay.replay = Some(ReplayOf {
+        fire_id: original.fire_id,
+        client_id: "operator".into(),
+    });
+    for fire in [&original, &replay] {
+        store.record_fire(fire).await.unwrap();
+        assert_eq!(
+            store.get_fire(fire.fire_id).await.unwrap().as_ref(),
+            Some(fire)
+        );
+    }
+    assert_eq!(
+        store.list_fires(&k, 10, None).await.unwrap(),
+        [replay, original]
+    );
+}
+
+pub async fn refusals_keep_the_newest_per_hook_and_go_with_their_hook<S: HookStore>(store: S) {
+    let (k, other) = (key("g", "h"), key("g", "other"));
+    store.insert_hook(&hook_record("g", "h")).await.unwrap();
+    let refusal = |key: &HookKey, ms: i64| {
+        let mut r = Refusal::new(
+            key,
+            FiredBy::Webhook,
+            at(ms),
+            RefusalReason::BadSignature,
+            "no".into(),
+        );
+        r.context = Some(FireContext::keep(
+            Some(&json!({"$a": 1})),
+            Default::default(),
+            &json!({}),
+            None,
+            100,
+        ));
+        r
+    };
+    // Equal times, so the order rests on the id too; recorded out of order.
+    let mine: Vec<Refusal> = (0..6).map(|i| refusal(&k, 1_000 + i / 2)).collect();
+    for r in mine.iter().rev().chain(mine.iter().take(1)) {
+        store.record_refusal(r, 4).await.unwrap();
+    }
+    store
+        .record_refusal(&refusal(&other, 5_000), 4)
+        .await
+        .unwrap();
+    let mut newest = mine.clone();
+    newest.sort_by_key(|r| Reverse((r.time, r.refusal_id)));
+    newest.truncate(4);
+    assert_eq!(
+        store.list_refusals(&k, 10).await.unwrap(),
+        newest,
+        "the newest 4 are kept"
+    );
+    assert_eq!(store.list_refusals(&k, 2).await.unwrap(), newest[..2]);
+    assert!(store.delete_hook(&k).await.unwrap());
+    assert!(store.list_refusals(&k, 10).await.unwrap().is_empty());
+    assert_eq!(store.list_refusals(&other, 10).await.unwrap().len(), 1);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ async fn raw(uri: &str) -> mongodb::Database {
 }
 
 store_contract!(mongo, fresh_store());
+crate::apply_contract::apply_contract!(mongo_apply, fresh_store());
 
 /// Runs the test body only when the test server is configured.
 macro_rules! with_server {

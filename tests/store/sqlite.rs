@@ -35,6 +35,7 @@ fn raw(path: &Path) -> Connection {
 }
 
 store_contract!(sqlite, async { temp_store() });
+crate::apply_contract::apply_contract!(sqlite_apply, async { temp_store() });
 
 #[tokio::test]
 async fn data_survives_dropping_and_reopening_the_store() {
@@ -74,8 +75,8 @@ async fn the_file_is_in_wal_mode_with_the_current_schema_version() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     assert_eq!(
-        version, 2,
-        "hooks, fires and tasks; then chat aliases and cursors"
+        version, 4,
+        "hooks, fires and tasks; apply sets; refusals; chat aliases and cursors"
     );
 }
 

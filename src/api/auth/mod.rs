@@ -35,6 +35,13 @@ pub trait Authenticator: Send + Sync + 'static {
     /// # Errors
     /// `AuthenticationFailed` when credentials are present but wrong or malformed.
     fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError>;
+
+    /// The caller holding `client_id` and `access_token`, as a bearer header would give them:
+    /// how the UI's sign-in form is checked.
+    ///
+    /// # Errors
+    /// `AuthenticationFailed` for an unknown client or a wrong token.
+    fn sign_in(&self, client_id: &str, access_token: &str) -> Result<Caller, ApiError>;
 }
 
 /// Bearer tokens and Hawk headers, checked against the configured clients.
@@ -58,14 +65,7 @@ impl ClientAuthenticator {
             .trim()
             .split_once(':')
             .ok_or_else(|| failed("bearer credentials must be <clientId>:<accessToken>"))?;
-        let scopes = self
-            .clients
-            .verify(client_id, token)
-            .ok_or_else(|| failed("unknown client or wrong access token"))?;
-        Ok(Caller {
-            client_id: client_id.to_owned(),
-            scopes: scopes.clone(),
-        })
+        self.sign_in(client_id, token)
     }
 
     /// The caller behind an `Authorization` header.
@@ -99,6 +99,17 @@ fn failed(why: &str) -> ApiError {
 }
 
 impl Authenticator for ClientAuthenticator {
+    fn sign_in(&self, client_id: &str, access_token: &str) -> Result<Caller, ApiError> {
+        let scopes = self
+            .clients
+            .verify(client_id, access_token)
+            .ok_or_else(|| failed("unknown client or wrong access token"))?;
+        Ok(Caller {
+            client_id: client_id.to_owned(),
+            scopes: scopes.clone(),
+        })
+    }
+
     fn authenticate(&self, req: &HttpRequest) -> Result<Caller, ApiError> {
         let caller = match req.headers().get(AUTHORIZATION) {
             Some(header) => self.header(req, header.to_str().unwrap_or_default()),

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::error::{to_i64, MongoError};
 use crate::domain::{
-    Binding, ChatAliasRecord, FireFailure, FireRecord, FiredBy, Hook, HookGroupId, HookId, HookKey,
-    HookRecord, Metadata, MissedFires, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema,
-    WebhookSecrets,
+    ApplySetName, Binding, Capture, ChatAliasRecord, FireFailure, FireRecord, FiredBy, Hook,
+    HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, Ownership, ReplayOf, Schedule,
+    SealedToken, SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
 };
 use crate::store::StoreError;
 
@@ -80,6 +80,8 @@ pub(super) struct HookDoc {
     scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     missed_fires: Option<MissedFires>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capture: Option<Capture>,
     trigger_token: SealedToken,
     version: i64,
     next_scheduled_date: Option<BsonDate>,
@@ -89,6 +91,19 @@ pub(super) struct HookDoc {
     claimed_slots: Vec<BsonDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     webhook_secrets: Option<WebhookSecretsDoc>,
+    /// The apply set that owns the hook (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    applied: Option<OwnershipDoc>,
+}
+
+/// A hook's owning apply set; the revision as a BSON integer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnershipDoc {
+    set: ApplySetName,
+    revision: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 /// A hook's sealed webhook secrets, with the rotation time as a BSON date.
@@ -114,6 +129,7 @@ impl HookDoc {
             bindings: hook.bindings.clone(),
             scopes: hook.scopes.clone(),
             missed_fires: hook.missed_fires,
+            capture: hook.capture.clone(),
             trigger_token: r.trigger_token.clone(),
             version: to_i64(r.version)?,
             next_scheduled_date: r.next_scheduled_date.map(date),
@@ -124,6 +140,14 @@ impl HookDoc {
                 previous: w.previous.clone(),
                 rotated: w.rotated.map(date),
             }),
+            applied: match &r.applied {
+                Some(o) => Some(OwnershipDoc {
+                    set: o.set.clone(),
+                    revision: to_i64(o.revision)?,
+                    source: o.source.clone(),
+                }),
+                None => None,
+            },
         })
     }
 
@@ -141,6 +165,7 @@ impl HookDoc {
                 bindings: self.bindings,
                 scopes: self.scopes,
                 missed_fires: self.missed_fires,
+                capture: self.capture,
             },
             trigger_token: self.trigger_token,
             version: u64::try_from(self.version).map_err(corrupt)?,
@@ -155,6 +180,16 @@ impl HookDoc {
                         current: w.current,
                         previous: w.previous,
                         rotated: w.rotated.map(from_date).transpose()?,
+                    })
+                })
+                .transpose()?,
+            applied: self
+                .applied
+                .map(|o| {
+                    Ok::<_, StoreError>(Ownership {
+                        set: o.set,
+                        revision: u64::try_from(o.revision).map_err(corrupt)?,
+                        source: o.source,
                     })
                 })
                 .transpose()?,
@@ -175,6 +210,15 @@ pub(super) struct FireDoc {
     task_id: TaskId,
     task_create_time: BsonDate,
     failure: Option<FireFailure>,
+    /// Extension: the kept trigger context, as JSON text (it holds a payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
+    /// Extension: the fire this one replayed (its `_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replay_of: Option<String>,
+    /// Extension: who asked for the replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replayed_by: Option<String>,
     /// When the TTL index deletes the document.
     expire_at: BsonDate,
 }
@@ -189,6 +233,13 @@ impl FireDoc {
             task_id: f.task_id.clone(),
             task_create_time: date(f.task_create_time),
             failure: f.failure.clone(),
+            // Serializing a context cannot fail: it is strings, numbers and JSON values.
+            context: f
+                .context
+                .as_ref()
+                .map(|c| serde_json::to_string(c).unwrap_or_default()),
+            replay_of: f.replay.as_ref().map(|r| fire_id(r.fire_id)),
+            replayed_by: f.replay.as_ref().map(|r| r.client_id.clone()),
             // Far-future fire times would overflow; such a fire is simply kept forever.
             expire_at: date(
                 f.task_create_time
@@ -207,6 +258,18 @@ impl FireDoc {
             task_id: self.task_id,
             task_create_time: from_date(self.task_create_time)?,
             failure: self.failure,
+            context: self
+                .context
+                .as_deref()
+                .map(|text| serde_json::from_str(text).map_err(corrupt))
+                .transpose()?,
+            replay: match (self.replay_of, self.replayed_by) {
+                (Some(of), Some(client_id)) => Some(ReplayOf {
+                    fire_id: Uuid::parse_str(&of).map_err(corrupt)?,
+                    client_id,
+                }),
+                _ => None,
+            },
         })
     }
 }

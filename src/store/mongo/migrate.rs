@@ -27,10 +27,16 @@ struct Migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped; add a new file.
-const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_collections_and_indexes",
-    source: include_str!("../../../migrations/0001_collections_and_indexes.json"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_collections_and_indexes",
+        source: include_str!("../../../migrations/0001_collections_and_indexes.json"),
+    },
+    Migration {
+        name: "0002_refusals",
+        source: include_str!("../../../migrations/0002_refusals.json"),
+    },
+];
 
 /// The error code of creating a collection that exists; its `collMod` follows anyway.
 const NAMESPACE_EXISTS: i32 = 48;

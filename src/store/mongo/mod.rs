@@ -1,7 +1,7 @@
 //! The MongoDB backend of [`HookStore`], for production deployments.
 //!
 //! Several hookd replicas share one database. Hooks, fires and outbox tasks are one collection
-//! each; this module owns the queries. Document shapes are in `codec`, the schema (indexes,
+//! each; this module owns the queries. Document shapes are in `codec`, apply sets' commit point in `apply`, the schema (indexes,
 //! validators) and its migrations in `migrate`, and error mapping in `error`.
 //!
 //! The primary key of each collection settles races: inserts of one hook or task have one
@@ -9,10 +9,12 @@
 //! compare-and-set on the stored `version`. Nothing here uses multi-document transactions,
 //! which a standalone MongoDB does not offer.
 
+mod apply;
 mod chat;
 mod codec;
 mod error;
 mod migrate;
+mod refusals;
 
 use std::time::Duration;
 
@@ -28,10 +30,10 @@ use self::codec::{
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
-    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
+    HookRecord, Refusal, SubmittedTask, TaskId,
 };
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -63,6 +65,8 @@ pub struct MongoStore {
     tasks: Collection<TaskDoc>,
     chat_aliases: Collection<AliasDoc>,
     chat_cursors: Collection<CursorDoc>,
+    apply_sets: Collection<apply::SetDoc>,
+    refusals: Collection<refusals::RefusalDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -113,6 +117,8 @@ impl MongoStore {
             tasks: db.collection("tasks"),
             chat_aliases: db.collection("chatAliases"),
             chat_cursors: db.collection("chatCursors"),
+            apply_sets: db.collection("applySets"),
+            refusals: db.collection("refusals"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -288,6 +294,10 @@ impl HookStore for MongoStore {
             .delete_many(hook_filter(key))
             .await
             .map_err(driver)?;
+        self.refusals
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
         let deleted = self
             .hooks
             .delete_one(doc! { "_id": hook_id(key) })
@@ -337,6 +347,14 @@ impl HookStore for MongoStore {
             Some(cap) => self.trim_fires(&fire.key(), cap).await,
             None => Ok(()),
         }
+    }
+
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        refusals::record(&self.refusals, refusal, keep, self.fire_retention).await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        refusals::list(&self.refusals, key, limit).await
     }
 
     async fn get_fire(&self, id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
@@ -417,6 +435,31 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         Ok(())
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        apply::get(&self.apply_sets, name).await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        apply::pending(&self.apply_sets).await
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        // The writes happen in `store::roll_forward`, which reports them itself.
+        _observer: std::sync::Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        apply::commit(&self.apply_sets, record, expected_revision).await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        apply::finish(&self.apply_sets, record).await
     }
 }
 

@@ -2,13 +2,14 @@
 //!
 //! One file holds everything; several hookd replicas may open the same file. This module owns
 //! the SQL of each operation. The write path (one thread, group commit) is in `writer`, the read
-//! connections in `reader`, the tables and pragmas in `schema`, record encoding in `rows`, and
-//! error mapping in `error`.
+//! connections in `reader`, the tables and pragmas in `schema`, record encoding in `rows`, an
+//! apply set's one-transaction commit in `apply`, and error mapping in `error`.
 //!
 //! Rows copy the fields that queries filter and sort on into indexed columns and keep the whole
 //! record as a JSON document in `doc`; only `doc` is read back, so the record is the truth and
 //! the columns are an index of it.
 
+mod apply;
 mod chat;
 mod error;
 mod reader;
@@ -25,14 +26,15 @@ use rusqlite::params;
 use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
 use self::rows::{
-    conflict_or_missing, encode, execute, key_params, query_doc, query_docs, HookRow,
+    delete_row, encode, execute, insert_row, key_params, query_doc, query_docs, replace_row,
+    HookRow,
 };
 use self::writer::Writer;
 use crate::domain::{
-    ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey, HookRecord, SubmittedTask,
-    TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
+    HookRecord, Refusal, SubmittedTask, TaskId,
 };
-use crate::store::{FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
@@ -75,20 +77,7 @@ impl std::fmt::Debug for SqliteStore {
 impl HookStore for SqliteStore {
     async fn insert_hook(&self, r: &HookRecord) -> Result<(), StoreError> {
         let r = HookRow::new(r)?;
-        self.writer
-            .write(move |conn| {
-                // The primary key picks the winner between concurrent inserts, in this process
-                // or another; reading first would leave a gap between check and write.
-                execute(
-                    conn,
-                    "INSERT INTO hooks (hook_group_id, hook_id, version, next_scheduled_ms, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![r.group, r.id, r.version, r.next_scheduled_ms, r.doc],
-                )
-                .map_err(insert)?;
-                Ok(())
-            })
-            .await
+        self.writer.write(move |conn| insert_row(conn, &r)).await
     }
 
     async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
@@ -108,52 +97,14 @@ impl HookStore for SqliteStore {
         let r = HookRow::new(r)?;
         let expected = to_i64(expected_version)?;
         self.writer
-            .write(move |conn| {
-                let changed = execute(
-                    conn,
-                    "UPDATE hooks SET version = ?3, next_scheduled_ms = ?4, doc = ?5
-                     WHERE hook_group_id = ?1 AND hook_id = ?2 AND version = ?6",
-                    params![
-                        r.group,
-                        r.id,
-                        r.version,
-                        r.next_scheduled_ms,
-                        r.doc,
-                        expected
-                    ],
-                )
-                .map_err(sql)?;
-                if changed > 0 {
-                    return Ok(());
-                }
-                Err(conflict_or_missing(
-                    conn,
-                    "SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
-                    params![r.group, r.id],
-                ))
-            })
+            .write(move |conn| replace_row(conn, &r, expected))
             .await
     }
 
     async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
         let (group, id) = key_params(key);
         self.writer
-            .write(move |conn| {
-                // One write job is one savepoint, so the hook and its history go together.
-                execute(
-                    conn,
-                    "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
-                    params![group, id],
-                )
-                .map_err(sql)?;
-                let deleted = execute(
-                    conn,
-                    "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
-                    params![group, id],
-                )
-                .map_err(sql)?;
-                Ok(deleted > 0)
-            })
+            .write(move |conn| delete_row(conn, &group, &id))
             .await
     }
 
@@ -255,6 +206,53 @@ impl HookStore for SqliteStore {
             .await
     }
 
+    async fn record_refusal(&self, refusal: &Refusal, keep: usize) -> Result<(), StoreError> {
+        let refusal_id = refusal.refusal_id.to_string();
+        let (group, id) = key_params(&refusal.key());
+        let time_ms = refusal.time.timestamp_millis();
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let doc = encode(refusal)?;
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO refusals (refusal_id, hook_group_id, hook_id, time_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (refusal_id) DO NOTHING",
+                    params![refusal_id, group, id, time_ms, doc],
+                )
+                .map_err(sql)?;
+                // The cap is kept in the same savepoint, so the table never holds more than
+                // `keep` of a hook's refusals at a commit.
+                execute(
+                    conn,
+                    "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                       AND refusal_id NOT IN (
+                         SELECT refusal_id FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                         ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3)",
+                    params![group, id, keep],
+                )
+                .map_err(sql)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError> {
+        let (group, id) = key_params(key);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2
+                     ORDER BY time_ms DESC, refusal_id DESC LIMIT ?3",
+                    params![group, id, limit],
+                )
+            })
+            .await
+    }
+
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
         let task_id = task.task_id.to_string();
         let (group, id) = (task.hook_group_id.to_string(), task.hook_id.to_string());
@@ -329,5 +327,52 @@ impl HookStore for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn get_apply_set(
+        &self,
+        name: &ApplySetName,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        let name = name.to_string();
+        self.readers
+            .read(move |conn| {
+                query_doc(
+                    conn,
+                    "SELECT doc FROM apply_sets WHERE name = ?1",
+                    params![name],
+                )
+            })
+            .await
+    }
+
+    async fn list_pending_apply_sets(&self) -> Result<Vec<ApplySetName>, StoreError> {
+        let records: Vec<ApplySetRecord> = self
+            .readers
+            .read(|conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM apply_sets WHERE pending = 1 ORDER BY name",
+                    [],
+                )
+            })
+            .await?;
+        Ok(records.into_iter().map(|r| r.name).collect())
+    }
+
+    async fn commit_apply_set(
+        &self,
+        record: &ApplySetRecord,
+        expected_revision: u64,
+        observer: Arc<dyn ApplyObserver>,
+    ) -> Result<(), StoreError> {
+        let commit = apply::Commit::new(record, expected_revision)?;
+        self.writer
+            .write(move |conn| commit.run(conn, &*observer))
+            .await
+    }
+
+    async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
+        let row = apply::SetRow::new(record)?;
+        self.writer.write(move |conn| row.finish(conn)).await
     }
 }

@@ -1,11 +1,12 @@
-//! Records to rows and back: the JSON document, the indexed columns copied out of it, and the
-//! small statement helpers every operation uses.
+//! Records to rows and back: the JSON document, the indexed columns copied out of it, the
+//! small statement helpers every operation uses, and the hook row writes that both the trait's
+//! operations and an apply's transaction make.
 
-use rusqlite::{Connection, OptionalExtension, Params};
+use rusqlite::{params, Connection, OptionalExtension, Params};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::error::{backend, sql, to_i64, SqliteError};
+use super::error::{backend, insert, sql, to_i64, SqliteError};
 use crate::domain::{HookKey, HookRecord};
 use crate::store::StoreError;
 
@@ -98,4 +99,68 @@ impl HookRow {
 /// A hook key as the two text columns that hold it.
 pub(super) fn key_params(key: &HookKey) -> (String, String) {
     (key.group.to_string(), key.id.to_string())
+}
+
+/// Inserts a hook row; a taken key is [`StoreError::AlreadyExists`].
+pub(super) fn insert_row(conn: &Connection, r: &HookRow) -> Result<(), StoreError> {
+    // The primary key picks the winner between concurrent inserts, in this process or
+    // another; reading first would leave a gap between check and write.
+    execute(
+        conn,
+        "INSERT INTO hooks (hook_group_id, hook_id, version, next_scheduled_ms, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![r.group, r.id, r.version, r.next_scheduled_ms, r.doc],
+    )
+    .map_err(insert)?;
+    Ok(())
+}
+
+/// Replaces a hook row still at version `expected` (compare-and-set).
+pub(super) fn replace_row(conn: &Connection, r: &HookRow, expected: i64) -> Result<(), StoreError> {
+    let changed = execute(
+        conn,
+        "UPDATE hooks SET version = ?3, next_scheduled_ms = ?4, doc = ?5
+         WHERE hook_group_id = ?1 AND hook_id = ?2 AND version = ?6",
+        params![
+            r.group,
+            r.id,
+            r.version,
+            r.next_scheduled_ms,
+            r.doc,
+            expected
+        ],
+    )
+    .map_err(sql)?;
+    if changed > 0 {
+        return Ok(());
+    }
+    Err(conflict_or_missing(
+        conn,
+        "SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+        params![r.group, r.id],
+    ))
+}
+
+/// Deletes a hook row and its fire history; returns whether the hook existed.
+pub(super) fn delete_row(conn: &Connection, group: &str, id: &str) -> Result<bool, StoreError> {
+    // One write job is one savepoint, so the hook, its history and its refusals go together.
+    execute(
+        conn,
+        "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
+        params![group, id],
+    )
+    .map_err(sql)?;
+    execute(
+        conn,
+        "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2",
+        params![group, id],
+    )
+    .map_err(sql)?;
+    let deleted = execute(
+        conn,
+        "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+        params![group, id],
+    )
+    .map_err(sql)?;
+    Ok(deleted > 0)
 }

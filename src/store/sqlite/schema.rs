@@ -47,7 +47,26 @@ const MIGRATIONS: &[&str] = &[
         hook_id       TEXT NOT NULL,
         doc           TEXT NOT NULL
     ) STRICT;",
-    // 2: chat aliases, and how far each chat platform has read its event stream.
+    // 2: apply sets (`hookd apply`): one row per set, its record as the JSON document. An
+    // apply commits in one transaction here, so `pending` stays 0; it is kept for the trait's
+    // shape, which a backend without transactions needs.
+    "CREATE TABLE apply_sets (
+        name     TEXT    NOT NULL PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        pending  INTEGER NOT NULL,
+        doc      TEXT    NOT NULL
+    ) STRICT;",
+    // 3: refused attempts to fire a hook (extension), a few per hook, newest first.
+    "CREATE TABLE refusals (
+        refusal_id    TEXT    NOT NULL PRIMARY KEY,
+        hook_group_id TEXT    NOT NULL,
+        hook_id       TEXT    NOT NULL,
+        time_ms       INTEGER NOT NULL,
+        doc           TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX refusals_by_hook_newest_first
+        ON refusals (hook_group_id, hook_id, time_ms DESC, refusal_id DESC);",
+    // 4: chat aliases, and how far each chat platform has read its event stream.
     "CREATE TABLE chat_aliases (
         alias_id TEXT    NOT NULL PRIMARY KEY,
         version  INTEGER NOT NULL,

@@ -1,0 +1,148 @@
+//! Extension: declarative apply of hook sets. `POST /apply` plans (and unless `dryRun`
+//! commits) a set's hooks all at once; `GET /apply-sets/{name}` shows a set's last apply and
+//! its drift. The rules are the apply service's (`crate::apply`); this file parses, checks
+//! scopes and shapes the answers.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorCode};
+use super::extract::{path_param, JsonBody};
+use super::hooks::{candidate, modify_scopes, read_scope, require_owner_scopes};
+use super::schemas::SchemaId;
+use super::ApiState;
+use crate::apply::{Action, ApplyRequest, Options, Planned};
+use crate::domain::{ApplySetName, HookKey};
+
+/// The body of `POST /apply`, after schema validation.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplyBody {
+    set: String,
+    hooks: Vec<Value>,
+    #[serde(default)]
+    prune: bool,
+    #[serde(default)]
+    allow_empty: bool,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    dry_run: bool,
+    source: Option<String>,
+    expected_revision: Option<u64>,
+}
+
+/// The scope that applies a set, and the one that reads its status.
+fn apply_scope(set: &ApplySetName) -> [String; 1] {
+    [format!("hooks:apply:{set}")]
+}
+
+fn status_scope(set: &ApplySetName) -> [String; 1] {
+    [format!("hooks:get-apply-set:{set}")]
+}
+
+/// `POST /apply`
+pub async fn apply(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    state.validate_body(SchemaId::ApplyRequest, &body)?;
+    let body: ApplyBody = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(ErrorCode::InputValidationError, e.to_string()))?;
+    let set = ApplySetName::parse(body.set)?;
+    caller.require(&apply_scope(&set))?;
+    let hooks = body
+        .hooks
+        .into_iter()
+        .enumerate()
+        .map(|(index, hook)| {
+            candidate(hook)
+                .map_err(|e| ApiError::new(e.code, format!("hooks[{index}]: {}", e.message)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // What createHook and updateHook would require of each listed hook.
+    for hook in &hooks {
+        caller.require(&modify_scopes(&hook.key()))?;
+        require_owner_scopes(&caller, hook)?;
+    }
+    let request = ApplyRequest {
+        set,
+        hooks,
+        options: Options {
+            prune: body.prune,
+            force: body.force,
+        },
+        allow_empty: body.allow_empty,
+        source: body.source,
+        expected_revision: body.expected_revision,
+        applied_by: caller.client_id.clone(),
+    };
+    let planned = state.apply.plan(&request).await?;
+    // What removeHook would require of each hook the apply deletes.
+    for change in planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+    {
+        caller.require(&[format!("hooks:modify-hook:{}", change.key)])?;
+    }
+    let revision = match body.dry_run {
+        true => planned.revision,
+        false => state.apply.commit(&request, &planned).await?,
+    };
+    Ok(HttpResponse::Ok().json(answer(&request.set, &planned, revision, body.dry_run)))
+}
+
+/// The answer of `POST /apply` (`apply-response.json`).
+fn answer(set: &ApplySetName, planned: &Planned, revision: u64, dry_run: bool) -> Value {
+    let kept: Vec<Value> = planned.plan.kept.iter().map(key_json).collect();
+    json!({
+        "set": set,
+        "dryRun": dry_run,
+        "applied": !dry_run && revision != planned.revision,
+        "previousRevision": planned.revision,
+        "revision": revision,
+        "changes": planned.plan.changes,
+        "unchanged": planned.plan.unchanged,
+        "kept": kept,
+    })
+}
+
+fn key_json(key: &HookKey) -> Value {
+    json!({ "hookGroupId": key.group, "hookId": key.id })
+}
+
+/// `GET /apply-sets/{name}`
+pub async fn get_apply_set(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let set = ApplySetName::parse(path_param(&req, "name")?)?;
+    caller.require(&status_scope(&set))?;
+    let Some(status) = state.apply.status(&set).await? else {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("apply set {set} has never been applied"),
+        ));
+    };
+    // The answer holds each hook's definition, which reading a hook requires.
+    for hook in &status.record.hooks {
+        caller.require(&read_scope(&hook.key()))?;
+    }
+    let record = &status.record;
+    let hooks: Vec<Value> = record.hooks.iter().map(|h| key_json(&h.key())).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "set": record.name,
+        "revision": record.revision,
+        "source": record.source,
+        "appliedAt": crate::domain::iso_time(record.applied_at),
+        "appliedBy": record.applied_by,
+        "hooks": hooks,
+        "drift": status.drift,
+    })))
+}

@@ -1,0 +1,305 @@
+//! Declarative apply: a named set of hooks made equal to files kept in git, all at once.
+//!
+//! An apply is planned ([`ApplyService::plan`]: what it creates, updates, adopts and deletes,
+//! refused as a whole when any hook cannot be applied as asked) and then committed
+//! ([`ApplyService::commit`]): one new revision of the set, compare-and-set on the one before,
+//! stored by the backend atomically (one SQLite transaction; in MongoDB the set's document is
+//! the commit point and `store::roll_forward` makes the hook writes, again after a crash).
+//! [`ApplyService::status`] compares the set's last apply with what is stored (drift).
+//!
+//! Owns: the service, the plan (`plan`), drift, and the apply failpoints (`failpoint`).
+//! Leaves to others: request parsing and scopes (`api::apply`), hook writes outside a set and
+//! the change announcements (`registry`), storage (`store`).
+
+mod failpoint;
+pub mod plan;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::domain::{
+    ApplySetName, ApplySetRecord, ApplyWrite, Hook, HookGroupId, HookKey, HookRecord,
+};
+use crate::registry::{ChangeKind, HookRegistry, RegistryError};
+use crate::store::{roll_forward, HookStore, StoreError, Unobserved};
+pub use failpoint::ApplyFailpoint;
+use failpoint::{stop_if, Halfway};
+pub use plan::{changed_fields, Action, Change, Options, Plan, Refusal};
+
+/// Why an apply was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The files hold no hooks and the caller did not say that is meant.
+    #[error("apply set {0} would be empty; an empty set (deleting all it owns, with prune) needs allowEmpty")]
+    Empty(ApplySetName),
+    /// The caller planned against another revision of the set.
+    #[error("apply set {set} is at revision {current}, not {expected}; plan again")]
+    RevisionMoved {
+        /// The set.
+        set: ApplySetName,
+        /// The revision the caller expected.
+        expected: u64,
+        /// The stored revision.
+        current: u64,
+    },
+    /// Some hooks cannot be applied as asked; nothing was.
+    #[error("nothing was applied: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Refusal>),
+    /// Another apply of the set committed between this one's plan and its commit.
+    #[error("another apply of set {0} committed first; nothing was applied, plan again")]
+    Lost(ApplySetName),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A trigger token could not be sealed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// One apply, as asked.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    /// The set.
+    pub set: ApplySetName,
+    /// Every hook the files define.
+    pub hooks: Vec<Hook>,
+    /// Prune and force.
+    pub options: Options,
+    /// Whether an empty list of hooks is meant.
+    pub allow_empty: bool,
+    /// Where the files came from (a git commit), recorded with the revision.
+    pub source: Option<String>,
+    /// The revision the caller planned against, if it did.
+    pub expected_revision: Option<u64>,
+    /// The client applying.
+    pub applied_by: String,
+}
+
+/// A plan, with the revision it was made against.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The set's revision the plan starts from (0: the set is new).
+    pub revision: u64,
+    /// What the apply does.
+    pub plan: Plan,
+}
+
+/// How a hook differs from what its set last applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftState {
+    /// Its definition was changed elsewhere (a forced API or UI write).
+    Modified,
+    /// It was removed elsewhere.
+    Missing,
+    /// Another set owns it now, or none does.
+    Released,
+}
+
+/// One hook of a set that differs from the set's last apply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftedHook {
+    /// The hook's group.
+    pub hook_group_id: String,
+    /// The hook's id.
+    pub hook_id: String,
+    /// How it differs.
+    pub state: DriftState,
+    /// The top-level fields that differ.
+    pub fields: Vec<String>,
+    /// What the set applied.
+    pub applied: Hook,
+    /// What is stored, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<Hook>,
+}
+
+/// A set's last apply and how the stored hooks differ from it.
+#[derive(Debug, Clone)]
+pub struct SetStatus {
+    /// The set's record.
+    pub record: ApplySetRecord,
+    /// Its hooks that differ, sorted.
+    pub drift: Vec<DriftedHook>,
+}
+
+/// Plans, commits and inspects applies.
+#[derive(Clone)]
+pub struct ApplyService {
+    store: Arc<dyn HookStore>,
+    registry: HookRegistry,
+    clock: Arc<dyn Clock>,
+    failpoint: Option<ApplyFailpoint>,
+}
+
+impl ApplyService {
+    /// A service over `store`; new hooks get their tokens and announcements from `registry`,
+    /// revisions their time from `clock`. `failpoint` is for crash tests only.
+    pub fn new(
+        store: Arc<dyn HookStore>,
+        registry: HookRegistry,
+        clock: Arc<dyn Clock>,
+        failpoint: Option<ApplyFailpoint>,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            clock,
+            failpoint,
+        }
+    }
+
+    /// Plans `request` against the set's current revision (rolling a pending one forward
+    /// first), without writing.
+    ///
+    /// # Errors
+    /// [`ApplyError::Empty`], [`ApplyError::RevisionMoved`], [`ApplyError::Refused`], store
+    /// failures.
+    pub async fn plan(&self, request: &ApplyRequest) -> Result<Planned, ApplyError> {
+        if request.hooks.is_empty() && !request.allow_empty {
+            return Err(ApplyError::Empty(request.set.clone()));
+        }
+        let previous = roll_forward(&*self.store, &request.set, &Unobserved).await?;
+        let revision = previous.as_ref().map_or(0, |p| p.revision);
+        if let Some(expected) = request.expected_revision.filter(|e| *e != revision) {
+            return Err(ApplyError::RevisionMoved {
+                set: request.set.clone(),
+                expected,
+                current: revision,
+            });
+        }
+        let named = request
+            .hooks
+            .iter()
+            .chain(previous.iter().flat_map(|p| &p.hooks))
+            .map(Hook::key);
+        let stored = self.stored(named).await?;
+        let plan = plan::plan(
+            &request.set,
+            &request.hooks,
+            previous.as_ref(),
+            &stored,
+            request.options,
+        )
+        .map_err(ApplyError::Refused)?;
+        Ok(Planned { revision, plan })
+    }
+
+    /// The stored records of the hooks `keys` name, read group by group.
+    async fn stored(
+        &self,
+        keys: impl Iterator<Item = HookKey>,
+    ) -> Result<HashMap<HookKey, HookRecord>, StoreError> {
+        let keys: BTreeSet<HookKey> = keys.collect();
+        let groups: BTreeSet<&HookGroupId> = keys.iter().map(|k| &k.group).collect();
+        let mut stored = HashMap::new();
+        for group in groups {
+            for record in self.store.list_hooks(group).await? {
+                let key = record.hook.key();
+                if keys.contains(&key) {
+                    stored.insert(key, record);
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Commits `planned` as the set's next revision and makes its writes. A plan without
+    /// changes writes nothing and returns the revision it was made against.
+    ///
+    /// # Errors
+    /// [`ApplyError::Lost`] when another apply of the set committed since the plan; store
+    /// failures (after the commit point the writes are finished by the next reader).
+    pub async fn commit(
+        &self,
+        request: &ApplyRequest,
+        planned: &Planned,
+    ) -> Result<u64, ApplyError> {
+        if planned.plan.changes.is_empty() {
+            return Ok(planned.revision);
+        }
+        let now = self.clock.now();
+        let pending = planned
+            .plan
+            .changes
+            .iter()
+            .map(|change| match &change.after {
+                Some(hook) => Ok(ApplyWrite::Put {
+                    record: Box::new(self.registry.new_record(hook.clone(), now)?),
+                }),
+                None => Ok(ApplyWrite::delete(change.key.clone())),
+            })
+            .collect::<Result<Vec<_>, RegistryError>>()?;
+        let record = ApplySetRecord {
+            name: request.set.clone(),
+            revision: planned.revision + 1,
+            source: request.source.clone(),
+            applied_at: now,
+            applied_by: request.applied_by.clone(),
+            hooks: planned.plan.members.clone(),
+            pending,
+        };
+        let observer = Arc::new(Halfway(self.failpoint));
+        match self
+            .store
+            .commit_apply_set(&record, planned.revision, observer.clone())
+            .await
+        {
+            Err(StoreError::VersionConflict) => return Err(ApplyError::Lost(request.set.clone())),
+            other => other?,
+        }
+        stop_if(self.failpoint, ApplyFailpoint::AfterCommit);
+        roll_forward(&*self.store, &request.set, &*observer).await?;
+        for change in &planned.plan.changes {
+            let kind = match change.action {
+                Action::Create => ChangeKind::Created,
+                Action::Update | Action::Adopt => ChangeKind::Updated,
+                Action::Delete => ChangeKind::Removed,
+            };
+            self.registry.announce(&change.key, kind);
+        }
+        tracing::info!(set = %record.name, revision = record.revision,
+            changes = planned.plan.changes.len(), "applied a hook set");
+        Ok(record.revision)
+    }
+
+    /// The set's last apply and its drift; `None` for a set never applied.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn status(&self, set: &ApplySetName) -> Result<Option<SetStatus>, ApplyError> {
+        let Some(record) = roll_forward(&*self.store, set, &Unobserved).await? else {
+            return Ok(None);
+        };
+        let stored = self.stored(record.hooks.iter().map(Hook::key)).await?;
+        let drift = record
+            .hooks
+            .iter()
+            .filter_map(|applied| {
+                let found = stored.get(&applied.key());
+                let state = match found {
+                    None => DriftState::Missing,
+                    Some(r) if r.applied.as_ref().is_none_or(|o| &o.set != set) => {
+                        DriftState::Released
+                    }
+                    Some(r) if r.hook != *applied => DriftState::Modified,
+                    Some(_) => return None,
+                };
+                let stored = found.map(|r| &r.hook);
+                Some(DriftedHook {
+                    hook_group_id: applied.hook_group_id.to_string(),
+                    hook_id: applied.hook_id.to_string(),
+                    state,
+                    fields: changed_fields(Some(applied), stored),
+                    applied: applied.clone(),
+                    stored: stored.cloned(),
+                })
+            })
+            .collect();
+        Ok(Some(SetStatus { record, drift }))
+    }
+}

@@ -1,0 +1,445 @@
+//! The UI over plain HTTP: sign-in and sessions, CSRF on every form, the API's scopes, output
+//! escaping of everything a hook or a fire holds, and edits that meet a concurrent change.
+
+use hookd::config::Settings;
+use hookd_testkit::app::{hook_body, spawn_app_with, Auth, ROOT_TOKEN};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{app_with_clients, csrf_of, UiClient};
+
+#[tokio::test]
+async fn the_root_redirects_to_the_ui_and_pages_need_a_sign_in() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::new(&app);
+
+    let root = ui.get("/").await;
+    let groups = ui.get("/ui").await;
+
+    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!(root.location, "/ui");
+    assert_eq!(groups.status, StatusCode::SEE_OTHER);
+    assert_eq!(groups.location, "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_content_security_policy() {
+    let app = app_with_clients().await;
+    let response = reqwest::get(format!("{}/ui/sign-in", app.address))
+        .await
+        .unwrap();
+
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert_eq!(
+        csp,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_strict_and_expires() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::new(&app);
+    let csrf = csrf_of(&ui.get("/ui/sign-in").await.body);
+
+    let cookies = ui
+        .set_cookies_of_post(
+            "/ui/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("clientId", "root"),
+                ("accessToken", ROOT_TOKEN),
+            ],
+        )
+        .await;
+
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("hookd_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Strict"), "{session}");
+    assert!(session.contains("Max-Age="), "{session}");
+    assert!(!session.contains(ROOT_TOKEN), "{session}");
+}
+
+#[tokio::test]
+async fn a_wrong_access_token_is_refused_at_sign_in() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::new(&app);
+    let csrf = csrf_of(&ui.get("/ui/sign-in").await.body);
+
+    let answer = ui
+        .post(
+            "/ui/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("clientId", "root"),
+                ("accessToken", "wrong"),
+            ],
+        )
+        .await;
+
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        answer.body.contains("wrong access token"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(ui.get("/ui").await.location, "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn a_sign_in_without_its_form_token_is_refused() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::new(&app);
+
+    let answer = ui
+        .post(
+            "/ui/sign-in",
+            &[("clientId", "root"), ("accessToken", ROOT_TOKEN)],
+        )
+        .await;
+
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.body.contains("CSRF"), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_do_nothing() {
+    let app = app_with_clients().await;
+    app.create_hook("a/h", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "/ui/hooks/a/h/trigger",
+            &[("mode", "raw"), ("payload", "{}")],
+        ),
+        (
+            "/ui/hooks/a/h/trigger",
+            &[("csrf", "forged"), ("mode", "raw")],
+        ),
+        ("/ui/hooks/a/h/token", &[]),
+        ("/ui/hooks/a/h/webhook-secret", &[]),
+        ("/ui/hooks/a/h/delete", &[("confirm", "h")]),
+        ("/ui/hooks/a/h/preview", &[("payload", "{}")]),
+        ("/ui/hooks/a/h/edit", &[("name", "changed")]),
+        ("/ui/new", &[("hookGroupId", "a"), ("hookId", "new")]),
+        ("/ui/sign-out", &[]),
+    ];
+    for (path, fields) in cases {
+        let answer = ui.post(path, fields).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "POST {path} {fields:?}"
+        );
+        assert!(answer.body.contains("CSRF"), "POST {path}: {}", answer.body);
+    }
+
+    let fires = app.last_fires("a/h", "").await;
+    assert_eq!(fires["lastFires"], json!([]), "no fire was recorded");
+    app.call(Method::GET, "/hooks/a/h", Auth::Root, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        ui.get("/ui").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn a_client_sees_only_the_groups_its_scopes_allow() {
+    let app = app_with_clients().await;
+    app.create_hook("a/one", hook_body()).await;
+    app.create_hook("secret-group/two", hook_body()).await;
+    let mut reader = UiClient::signed_in(&app, "reader", "reader-token").await;
+
+    let groups = reader.get("/ui").await;
+    let other = reader.get("/ui/hooks/secret-group/two").await;
+    let listing = reader.get("/ui/groups/secret-group").await;
+
+    assert_eq!(groups.status, StatusCode::OK);
+    assert!(groups.body.contains("/ui/groups/a\""), "{}", groups.body);
+    assert!(!groups.body.contains("secret-group"), "{}", groups.body);
+    assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+    assert!(other.body.contains("InsufficientScopes"));
+    assert!(!listing.body.contains("two"), "{}", listing.body);
+}
+
+#[tokio::test]
+async fn a_client_without_scopes_sees_nothing() {
+    let app = app_with_clients().await;
+    app.create_hook("a/one", hook_body()).await;
+    let trigger = app.trigger("a/one", json!({})).await.expect(200);
+    let task_id = trigger["taskId"].as_str().unwrap().to_owned();
+    let mut nobody = UiClient::signed_in(&app, "nobody", "nobody-token").await;
+
+    let groups = nobody.get("/ui").await;
+    let service = nobody.get("/ui/service").await;
+    let hook = nobody.get("/ui/hooks/a/one").await;
+    let task = nobody.get(&format!("/ui/tasks/{task_id}")).await;
+    let edit = nobody.get("/ui/hooks/a/one/edit").await;
+    let csrf = csrf_of(&groups.body);
+    let fire = nobody
+        .post(
+            "/ui/hooks/a/one/trigger",
+            &[("csrf", &csrf), ("mode", "raw"), ("payload", "{}")],
+        )
+        .await;
+
+    assert!(groups.body.contains("id=\"no-groups\""), "{}", groups.body);
+    assert!(!groups.body.contains("one"), "{}", groups.body);
+    assert!(!service.body.contains("a/one"), "{}", service.body);
+    for (what, page) in [("hook", &hook), ("task", &task), ("edit", &edit)] {
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{what}: {}", page.body);
+    }
+    assert!(fire.body.contains("InsufficientScopes"), "{}", fire.body);
+    assert_eq!(
+        app.last_fires("a/one", "").await["lastFires"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Text that would run as script if a template printed it unescaped.
+const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+
+#[tokio::test]
+async fn hostile_names_descriptions_payloads_and_errors_are_shown_as_text() {
+    let app = app_with_clients().await;
+    let mut body = hook_body();
+    body["metadata"]["name"] = json!(HOSTILE);
+    body["metadata"]["description"] = json!(HOSTILE);
+    body["triggerSchema"] = json!({
+        "type": "object",
+        "properties": { HOSTILE: {"type": "string", "description": HOSTILE} }
+    });
+    // The task asks for a scope the hook lacks, named by the payload: the fire fails with an
+    // error message that quotes it.
+    body["task"]["scopes"] = json!([{"$eval": "payload.scope"}]);
+    body["task"]["metadata"]["name"] = json!(HOSTILE);
+    app.create_hook("a/h", body).await;
+    app.trigger("a/h", json!({ "scope": HOSTILE })).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+
+    let mut pages = vec![
+        ui.get("/ui").await,
+        ui.get("/ui/groups/a").await,
+        ui.get("/ui/hooks/a/h").await,
+        ui.get("/ui/hooks/a/h/edit").await,
+        ui.get("/ui/service").await,
+    ];
+    let csrf = csrf_of(&pages[2].body);
+    pages.push(
+        ui.post(
+            "/ui/hooks/a/h/preview",
+            &[
+                ("csrf", &csrf),
+                ("payload", &json!({ "scope": HOSTILE }).to_string()),
+            ],
+        )
+        .await,
+    );
+    pages.push(
+        ui.post(
+            "/ui/hooks/a/h/trigger",
+            &[
+                ("csrf", &csrf),
+                ("mode", "raw"),
+                ("payload", &json!({ "scope": HOSTILE }).to_string()),
+            ],
+        )
+        .await,
+    );
+
+    let hook_page = &pages[2].body;
+    assert!(
+        hook_page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{hook_page}"
+    );
+    assert!(
+        hook_page.contains("InsufficientScopes"),
+        "the error fire is shown: {hook_page}"
+    );
+    for page in &pages {
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+        assert!(!page.body.contains("<img src=x"), "{}", page.body);
+        // The only script element of any page is the UI's own.
+        assert_eq!(
+            page.body.matches("<script").count(),
+            page.body
+                .matches("<script src=\"/ui/static/ui.js\"")
+                .count(),
+            "{}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_edit_over_a_concurrent_change_is_a_conflict_and_keeps_both() {
+    let app = app_with_clients().await;
+    app.create_hook("a/h", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let form = ui.get("/ui/hooks/a/h/edit").await.body;
+    let fingerprint = {
+        let marker = "name=\"fingerprint\" value=\"";
+        let start = form.find(marker).unwrap() + marker.len();
+        form[start..].split('"').next().unwrap().to_owned()
+    };
+    let mut meanwhile = hook_body();
+    meanwhile["metadata"]["name"] = json!("changed meanwhile");
+    app.call(Method::POST, "/hooks/a/h", Auth::Root, Some(meanwhile))
+        .await
+        .expect(200);
+
+    let task = hook_body()["task"].to_string();
+    let answer = ui
+        .post(
+            "/ui/hooks/a/h/edit",
+            &[
+                ("csrf", &csrf_of(&form)),
+                ("fingerprint", &fingerprint),
+                ("name", "my edit"),
+                ("description", "d"),
+                ("owner", "me@example.com"),
+                ("schedule", ""),
+                ("task", &task),
+                ("triggerSchema", "{\"type\": \"object\"}"),
+                ("bindings", "[]"),
+            ],
+        )
+        .await;
+
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.body);
+    assert!(
+        answer.body.contains("changed by someone else"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("value=\"my edit\""),
+        "the edit stays in the form"
+    );
+    let stored = app
+        .call(Method::GET, "/hooks/a/h", Auth::Root, None)
+        .await
+        .expect(200);
+    assert_eq!(stored["metadata"]["name"], "changed meanwhile");
+}
+
+#[tokio::test]
+async fn a_create_with_a_mistake_shows_the_error_at_its_field() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let csrf = csrf_of(&ui.get("/ui/new").await.body);
+    let task = hook_body()["task"].to_string();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("hookGroupId", "a"),
+        ("hookId", "new"),
+        ("name", "New"),
+        ("description", "d"),
+        ("owner", "me@example.com"),
+        ("schedule", "not a cron entry"),
+        ("task", task.as_str()),
+        ("triggerSchema", "{\"type\": \"object\""),
+        ("bindings", "[]"),
+    ];
+
+    let refused = ui.post("/ui/new", &fields).await;
+    fields[6].1 = "0 9 * * 1";
+    fields[8].1 = "{\"type\": \"object\"}";
+    let created = ui.post("/ui/new", &fields).await;
+
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("id=\"schedule-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("id=\"triggerSchema-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("id=\"task-error\""),
+        "{}",
+        refused.body
+    );
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location, "/ui/hooks/a/new");
+    app.call(Method::GET, "/hooks/a/new", Auth::Root, None)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = app_with_clients().await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let csrf = csrf_of(&ui.get("/ui").await.body);
+    let session = ui.get("/ui").await;
+    assert_eq!(session.status, StatusCode::OK);
+
+    let out = ui.post("/ui/sign-out", &[("csrf", &csrf)]).await;
+
+    assert_eq!(out.location, "/ui/sign-in");
+    assert_eq!(ui.get("/ui").await.location, "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let app = spawn_app_with(|s: &mut Settings| {
+        s.ui.as_mut().unwrap().session_lifetime = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    assert_eq!(ui.get("/ui").await.status, StatusCode::OK);
+
+    app.clock.advance(chrono::Duration::seconds(61));
+
+    assert_eq!(ui.get("/ui").await.location, "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn the_ui_can_be_turned_off() {
+    let app = spawn_app_with(|s: &mut Settings| s.ui = None).await;
+
+    let answer = reqwest::get(format!("{}/ui", app.address)).await.unwrap();
+
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_new_token_and_webhook_secret_are_shown_once_and_work() {
+    let app = app_with_clients().await;
+    app.create_hook("a/h", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let csrf = csrf_of(&ui.get("/ui/hooks/a/h").await.body);
+
+    let token_page = ui.post("/ui/hooks/a/h/token", &[("csrf", &csrf)]).await;
+    let secret_page = ui
+        .post("/ui/hooks/a/h/webhook-secret", &[("csrf", &csrf)])
+        .await;
+
+    let token = app.root_string("/hooks/a/h/token", "token").await;
+    assert!(token_page.body.contains(&token), "{}", token_page.body);
+    assert!(
+        secret_page.body.contains("New webhook secret"),
+        "{}",
+        secret_page.body
+    );
+    let again = ui.get("/ui/hooks/a/h").await;
+    assert!(!again.body.contains(&token), "the token is not shown again");
+}
