@@ -1,7 +1,7 @@
 //! Wiring: build every part from [`Settings`], bind the socket, run until told to stop.
 //!
 //! [`Application::build`] is a list of named steps, one function each below. Every background
-//! loop (the scheduler, the AMQP listener) is prepared in `build` and started in one place,
+//! loop (the scheduler, the AMQP listener, the bulk replay runner) is prepared in `build` and started in one place,
 //! [`Application::run_until_stopped`], under one `CancellationToken`. [`fire_deps`] is the one
 //! place the fire path's dependencies are put together, for the service and for tests.
 
@@ -38,6 +38,7 @@ use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
+use crate::replayer::ReplayRunner;
 use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
@@ -276,6 +277,8 @@ struct Loops {
     listener: Option<(ListenerDeps, broadcast::Receiver<HookChange>)>,
     /// What the listener is doing, for the API; "disabled" without a listener.
     listener_status: Arc<ListenerStatus>,
+    /// The bulk replay runner, with the scheduler's role (both fire in the background).
+    replayer: Option<ReplayRunner>,
 }
 
 impl Loops {
@@ -319,10 +322,14 @@ impl Loops {
             };
             (deps, registry.subscribe())
         });
+        let replayer = settings
+            .runs(ServiceRole::Scheduler)
+            .then(|| ReplayRunner::new(fire.clone(), Arc::clone(clock), settings.replay_rate));
         Ok(Self {
             scheduler,
             listener,
             listener_status,
+            replayer,
         })
     }
 
@@ -339,7 +346,15 @@ impl Loops {
                 listener::spawn(deps, changes, stop.clone()),
             )
         });
-        scheduling.into_iter().chain(listening).collect()
+        let replaying = self.replayer.map(|replayer| {
+            let stop = stop.clone();
+            ("replay", tokio::spawn(replayer.run(stop)))
+        });
+        scheduling
+            .into_iter()
+            .chain(listening)
+            .chain(replaying)
+            .collect()
     }
 }
 

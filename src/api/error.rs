@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::auth::hawk::HawkError;
 use super::schemas::{SchemaId, Violations};
 use crate::domain::DomainError;
+use crate::fire::bulk_replay::BulkReplayError;
 use crate::fire::replay::ReplayError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
@@ -241,6 +242,15 @@ impl From<ReplayError> for ApiError {
             ReplayError::PayloadNotKept { .. } | ReplayError::TemplateNotKept { .. } => {
                 Self::new(ErrorCode::RequestConflict, e.to_string())
             }
+        }
+    }
+}
+
+impl From<BulkReplayError> for ApiError {
+    fn from(e: BulkReplayError) -> Self {
+        match e {
+            BulkReplayError::EmptyRange { .. } => Self::new(ErrorCode::InputError, e.to_string()),
+            BulkReplayError::Store(e) => e.into(),
         }
     }
 }

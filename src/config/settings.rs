@@ -72,6 +72,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Bytes of payload, and of template, each fire's record keeps.
     pub fire_context_limit: usize,
+    /// Fires each bulk replay job replays per second, at most.
+    pub replay_rate: std::num::NonZeroU32,
 }
 
 impl Settings {
@@ -161,6 +163,7 @@ impl Settings {
             webhook_secret_grace: chrono::Duration::seconds(args.webhook_secret_grace_secs.into()),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             fire_context_limit: args.fire_context_limit,
+            replay_rate: args.replay_rate,
         })
     }
 }

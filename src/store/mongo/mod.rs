@@ -13,6 +13,7 @@ mod codec;
 mod error;
 mod migrate;
 mod refusals;
+mod replay_jobs;
 
 use std::time::Duration;
 
@@ -25,7 +26,9 @@ use mongodb::{Client, Collection, Database};
 use self::codec::{date, fire_id, hook_filter, hook_id, FireDoc, HookDoc, TaskDoc};
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
-use crate::domain::{FireRecord, HookGroupId, HookKey, HookRecord, Refusal, SubmittedTask, TaskId};
+use crate::domain::{
+    FireRecord, HookGroupId, HookKey, HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+};
 use crate::store::{FireCursor, HookStore, StoreError};
 
 /// The database used when the URI names none.
@@ -57,6 +60,7 @@ pub struct MongoStore {
     fires: Collection<FireDoc>,
     tasks: Collection<TaskDoc>,
     refusals: Collection<refusals::RefusalDoc>,
+    replay_jobs: Collection<replay_jobs::JobDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -106,6 +110,7 @@ impl MongoStore {
             fires: db.collection("fires"),
             tasks: db.collection("tasks"),
             refusals: db.collection("refusals"),
+            replay_jobs: db.collection("replay_jobs"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -371,6 +376,34 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         collect(cursor, FireDoc::into_record).await
+    }
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        replay_jobs::insert(&self.replay_jobs, job).await
+    }
+
+    async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        replay_jobs::get(&self.replay_jobs, job_id).await
+    }
+
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        replay_jobs::list(&self.replay_jobs, key, limit).await
+    }
+
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError> {
+        replay_jobs::running(&self.replay_jobs).await
+    }
+
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        replay_jobs::replace(&self.replay_jobs, job, expected_version).await
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
