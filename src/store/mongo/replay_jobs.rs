@@ -3,14 +3,14 @@
 //! is running, version) and keeps the whole job as JSON text. MongoDB creates the collection on
 //! the first insert; the few jobs a deployment holds need no index beyond `_id`.
 
-use mongodb::bson::{doc, DateTime as BsonDate};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, DateTime as BsonDate, Document};
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::codec::{date, fire_id, hook_filter};
-use super::error::{driver, to_i64};
-use super::{collect, find_by_id, insert_new};
+use super::error::{driver, insert as insert_error, to_i64};
 use crate::domain::{HookKey, JobState, ReplayJob};
 use crate::store::StoreError;
 
@@ -48,14 +48,40 @@ impl JobDoc {
 }
 
 pub(super) async fn insert(jobs: &Collection<JobDoc>, job: &ReplayJob) -> Result<(), StoreError> {
-    insert_new(jobs, JobDoc::new(job)?).await
+    jobs.insert_one(JobDoc::new(job)?)
+        .await
+        .map_err(insert_error)?;
+    Ok(())
 }
 
 pub(super) async fn get(
     jobs: &Collection<JobDoc>,
     job_id: Uuid,
 ) -> Result<Option<ReplayJob>, StoreError> {
-    find_by_id(jobs, &fire_id(job_id), JobDoc::into_record).await
+    let found = jobs
+        .find_one(doc! { "_id": fire_id(job_id) })
+        .await
+        .map_err(driver)?;
+    found.map(JobDoc::into_record).transpose()
+}
+
+/// The jobs `filter` matches, in `order`, at most `limit` (0: all).
+async fn find(
+    jobs: &Collection<JobDoc>,
+    filter: Document,
+    order: Document,
+    limit: i64,
+) -> Result<Vec<ReplayJob>, StoreError> {
+    let found: Vec<JobDoc> = jobs
+        .find(filter)
+        .sort(order)
+        .limit(limit)
+        .await
+        .map_err(driver)?
+        .try_collect()
+        .await
+        .map_err(driver)?;
+    found.into_iter().map(JobDoc::into_record).collect()
 }
 
 pub(super) async fn list(
@@ -67,22 +93,24 @@ pub(super) async fn list(
         // MongoDB reads a limit of 0 as "no limit".
         return Ok(Vec::new());
     }
-    let cursor = jobs
-        .find(hook_filter(key))
-        .sort(doc! { "created": -1, "_id": -1 })
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .await
-        .map_err(driver)?;
-    collect(cursor, JobDoc::into_record).await
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    find(
+        jobs,
+        hook_filter(key),
+        doc! { "created": -1, "_id": -1 },
+        limit,
+    )
+    .await
 }
 
 pub(super) async fn running(jobs: &Collection<JobDoc>) -> Result<Vec<ReplayJob>, StoreError> {
-    let cursor = jobs
-        .find(doc! { "running": true })
-        .sort(doc! { "created": 1, "_id": 1 })
-        .await
-        .map_err(driver)?;
-    collect(cursor, JobDoc::into_record).await
+    find(
+        jobs,
+        doc! { "running": true },
+        doc! { "created": 1, "_id": 1 },
+        0,
+    )
+    .await
 }
 
 pub(super) async fn replace(
