@@ -795,7 +795,7 @@ pub async fn replay_jobs_read_back_list_newest_first_and_replace_by_version<S: H
     );
     assert_eq!(
         store.list_replay_jobs(&k, 1).await.unwrap(),
-        [newer.clone()]
+        std::slice::from_ref(&newer)
     );
 
     let mut progressed = older.clone();
