@@ -64,9 +64,7 @@ pub async fn get_replay(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&replay_scope(&key))?;
-    let job = stored_job(&state, &key, &req).await?;
-    Ok(HttpResponse::Ok().json(job))
+    Ok(HttpResponse::Ok().json(stored_job(&state, &key, &caller, &req).await?))
 }
 
 /// `DELETE /hooks/{hookGroupId}/{hookId}/replays/{jobId}`: cancels the job, unless it ended;
@@ -77,22 +75,23 @@ pub async fn cancel_replay(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&replay_scope(&key))?;
-    let job = stored_job(&state, &key, &req).await?;
-    let job = cancel(state.store.as_ref(), job).await?;
-    Ok(HttpResponse::Ok().json(job))
+    let job = stored_job(&state, &key, &caller, &req).await?;
+    Ok(HttpResponse::Ok().json(cancel(state.store.as_ref(), job).await?))
 }
 
-/// The job the request's `jobId` names, when it is one of the hook `key`'s.
+/// The job the request's `jobId` names, when it is one of the hook `key`'s and `caller` may
+/// replay the hook.
 ///
 /// # Errors
-/// `InvalidRequestArguments` for an id that is not a UUID, `ResourceNotFound` for an unknown
-/// hook or a job it does not have.
+/// `InsufficientScopes` without the scope, `InvalidRequestArguments` for an id that is not a
+/// UUID, `ResourceNotFound` for an unknown hook or a job it does not have.
 async fn stored_job(
     state: &ApiState,
     key: &HookKey,
+    caller: &Caller,
     req: &HttpRequest,
 ) -> Result<ReplayJob, ApiError> {
+    caller.require(&replay_scope(key))?;
     let raw = path_param(req, "jobId")?;
     let job_id = Uuid::parse_str(&raw)
         .map_err(|_| bad_argument(format!("jobId {raw:?} is not a replay job id (a UUID)")))?;

@@ -34,14 +34,12 @@ fn hook(failing: bool) -> Value {
 
 async fn app() -> TestApp {
     let app = spawn_app_with(|s| {
-        s.clients = vec![
-            client("firer", &["hooks:trigger-hook:g/h"]),
-            client("reader", &["hooks:list-last-fires:g/h"]),
-        ];
         s.replay_rate = NonZeroU32::MIN;
+        s.clients = vec![client("firer", &["hooks:trigger-hook:g/h"])];
     })
     .await;
     app.create_hook("g/h", hook(true)).await;
+    app.create_hook("g/other", hook(true)).await;
     app
 }
 
@@ -322,9 +320,15 @@ async fn bad_requests_are_refused_through_the_one_error_mapping() {
     let times = fire_all(&app, &[true]).await;
     let range = json!({"since": times[0], "until": times[0]});
 
-    post_replays(&app, Auth::Client("reader", "reader-token"), range.clone())
-        .await
-        .expect_error(403, "InsufficientScopes");
+    // Replaying another hook's fires takes the scope of triggering that hook.
+    app.call(
+        Method::POST,
+        "/hooks/g/other/replays",
+        Auth::Client("firer", "firer-token"),
+        Some(range.clone()),
+    )
+    .await
+    .expect_error(403, "InsufficientScopes");
     post_replays(
         &app,
         Auth::Root,
