@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use hookd::api::schemas::SchemaId;
+use hookd::domain::{JobState, ReplayJob};
 use hookd_testkit::app::{
     assert_matches_schemas, client, hook_body, spawn_app_with, Auth, Reply, TestApp,
 };
@@ -311,6 +312,53 @@ async fn a_job_interrupted_by_a_restart_finishes_without_firing_anything_twice()
     assert_eq!(
         (job["replayed"].clone(), job["failed"].clone()),
         (json!(5), json!(0))
+    );
+}
+
+#[tokio::test]
+async fn a_replay_fired_before_a_crash_could_write_the_cursor_is_not_fired_again() {
+    let app = app().await;
+    let times = fire_all(&app, &[true, true, true]).await;
+    let created = post_replays(
+        &app,
+        Auth::Root,
+        json!({"since": times[0], "until": times[2]}),
+    )
+    .await
+    .expect(201);
+    let job_id: uuid::Uuid = created["jobId"].as_str().unwrap().parse().unwrap();
+    let job_text = job_id.to_string();
+    let before = replayed(&app, &job_text, 1).await;
+    let before: ReplayJob = serde_json::from_value(before).unwrap();
+    one_more(&app, &job_text, 2).await;
+
+    // What a crash after the second replay, before its cursor was written, leaves behind:
+    // the job as it stood after the first.
+    let app = app.restart().await;
+    let store = app.open_store().await;
+    let stored = store.get_replay_job(job_id).await.unwrap().unwrap();
+    if stored.state == JobState::Running {
+        let mut rewound = before.clone();
+        rewound.version = stored.version + 1;
+        store
+            .replace_replay_job(&rewound, stored.version)
+            .await
+            .unwrap();
+    }
+    one_more(&app, &job_text, 2).await;
+    one_more(&app, &job_text, 3).await;
+    let done = ended(&app, &job_text).await;
+
+    let counts = replays_of(&app).await;
+    assert_eq!(
+        counts.len(),
+        3,
+        "every planned fire was replayed: {counts:?}"
+    );
+    assert!(counts.values().all(|&n| n == 1), "none twice: {counts:?}");
+    assert_eq!(
+        done["replayed"], 3,
+        "the repeat found its record and counted once"
     );
 }
 
