@@ -100,8 +100,9 @@ pub trait HookStore: Send + Sync + 'static {
         expected_version: u64,
     ) -> Result<(), StoreError>;
 
-    /// Deletes a hook and its fire history. Returns whether it existed. Tasks it submitted stay
-    /// in the outbox: they were handed to the queue and are part of what happened.
+    /// Deletes a hook, its fire history and its replay jobs. Returns whether it existed. Tasks
+    /// it submitted stay in the outbox: they were handed to the queue and are part of what
+    /// happened.
     ///
     /// # Errors
     /// Backend failures only.

@@ -56,7 +56,7 @@ macro_rules! store_contract {
             a_fire_reads_back_by_its_id,
             a_fire_keeps_its_context_and_replay_exactly,
             refusals_keep_the_newest_per_hook_and_go_with_their_hook,
-            replay_jobs_read_back_list_newest_first_and_replace_by_version,
+            replay_jobs_read_back_list_newest_first_replace_by_version_and_go_with_their_hook,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -770,7 +770,9 @@ fn replay_job(key: &HookKey, created_ms: i64) -> ReplayJob {
     }
 }
 
-pub async fn replay_jobs_read_back_list_newest_first_and_replace_by_version<S: HookStore>(
+pub async fn replay_jobs_read_back_list_newest_first_replace_by_version_and_go_with_their_hook<
+    S: HookStore,
+>(
     store: S,
 ) {
     let (k, other) = (key("g", "h"), key("g", "other"));
@@ -824,9 +826,12 @@ pub async fn replay_jobs_read_back_list_newest_first_and_replace_by_version<S: H
     store.replace_replay_job(&done, 1).await.unwrap();
     assert_eq!(
         store.running_replay_jobs().await.unwrap(),
-        [progressed, elsewhere],
+        [progressed, elsewhere.clone()],
         "only running jobs, oldest first"
     );
+    store.delete_hook(&k).await.unwrap();
+    assert!(store.list_replay_jobs(&k, 10).await.unwrap().is_empty());
+    assert_eq!(store.running_replay_jobs().await.unwrap(), [elsewhere]);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

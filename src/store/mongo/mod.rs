@@ -290,6 +290,10 @@ impl HookStore for MongoStore {
             .delete_many(hook_filter(key))
             .await
             .map_err(driver)?;
+        self.replay_jobs
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
         let deleted = self
             .hooks
             .delete_one(doc! { "_id": hook_id(key) })

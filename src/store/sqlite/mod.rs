@@ -154,6 +154,12 @@ impl HookStore for SqliteStore {
                     params![group, id],
                 )
                 .map_err(sql)?;
+                execute(
+                    conn,
+                    "DELETE FROM replay_jobs WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )
+                .map_err(sql)?;
                 let deleted = execute(
                     conn,
                     "DELETE FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
