@@ -135,6 +135,23 @@ async fn one_more(app: &TestApp, job_id: &str, n: u64) -> Value {
     replayed(app, job_id, n).await
 }
 
+/// Fires `g/h` `n` times, each an error fire, starts a job replaying them all and waits for its
+/// first replay; answers the fires' times and the job's id.
+async fn started_job(app: &TestApp, n: usize) -> (Vec<String>, String) {
+    let times = fire_all(app, &vec![true; n]).await;
+    let created = post_replays(
+        app,
+        Auth::Root,
+        json!({"since": times[0], "until": times[n - 1]}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(created["planned"], n);
+    let job_id = created["jobId"].as_str().unwrap().to_owned();
+    replayed(app, &job_id, 1).await;
+    (times, job_id)
+}
+
 #[tokio::test]
 async fn a_dry_run_answers_the_plan_and_writes_nothing() {
     let app = app().await;
@@ -235,16 +252,8 @@ async fn a_job_replays_exactly_the_error_fires_in_its_range() {
 #[tokio::test]
 async fn a_cancelled_job_replays_nothing_more() {
     let app = app().await;
-    let times = fire_all(&app, &[true, true, true]).await;
-    let created = post_replays(
-        &app,
-        Auth::Root,
-        json!({"since": times[0], "until": times[2]}),
-    )
-    .await
-    .expect(201);
-    let job_id = created["jobId"].as_str().unwrap();
-    replayed(&app, job_id, 1).await;
+    let (times, job_id) = started_job(&app, 3).await;
+    let job_id = job_id.as_str();
 
     let cancelled = app
         .call(
@@ -281,18 +290,8 @@ async fn a_cancelled_job_replays_nothing_more() {
 #[tokio::test]
 async fn a_job_interrupted_by_a_restart_finishes_without_firing_anything_twice() {
     let app = app().await;
-    let times = fire_all(&app, &[true, true, true, true, true]).await;
+    let (times, job_id) = started_job(&app, 5).await;
     let planned = error_fires_between(&app, &times[0], &times[4]).await;
-    let created = post_replays(
-        &app,
-        Auth::Root,
-        json!({"since": times[0], "until": times[4]}),
-    )
-    .await
-    .expect(201);
-    assert_eq!(created["planned"], 5);
-    let job_id = created["jobId"].as_str().unwrap().to_owned();
-    replayed(&app, &job_id, 1).await;
     one_more(&app, &job_id, 2).await;
 
     // Mid-job: the clock holds the third replay back while the app stops.
@@ -318,18 +317,9 @@ async fn a_job_interrupted_by_a_restart_finishes_without_firing_anything_twice()
 #[tokio::test]
 async fn a_replay_fired_before_a_crash_could_write_the_cursor_is_not_fired_again() {
     let app = app().await;
-    let times = fire_all(&app, &[true, true, true]).await;
-    let created = post_replays(
-        &app,
-        Auth::Root,
-        json!({"since": times[0], "until": times[2]}),
-    )
-    .await
-    .expect(201);
-    let job_id: uuid::Uuid = created["jobId"].as_str().unwrap().parse().unwrap();
-    let job_text = job_id.to_string();
-    let before = replayed(&app, &job_text, 1).await;
-    let before: ReplayJob = serde_json::from_value(before).unwrap();
+    let (_, job_text) = started_job(&app, 3).await;
+    let job_id: uuid::Uuid = job_text.parse().unwrap();
+    let before: ReplayJob = serde_json::from_value(job(&app, &job_text).await).unwrap();
     one_more(&app, &job_text, 2).await;
 
     // What a crash after the second replay, before its cursor was written, leaves behind:
