@@ -37,6 +37,7 @@ pub mod listener;
 pub mod metrics;
 pub mod notify;
 pub mod registry;
+pub mod replayer;
 pub mod scheduler;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,7 @@
 //! Wiring: build every part from [`Settings`], bind the socket, run until told to stop.
 //!
 //! [`Application::build`] is a list of named steps, one function each below. Every background
-//! loop (the scheduler, the AMQP listener) is prepared in `build` and started in one place,
+//! loop (the scheduler, the AMQP listener, the bulk replay runner) is prepared in `build` and started in one place,
 //! [`Application::run_until_stopped`], under one `CancellationToken`. [`fire_deps`] is the one
 //! place the fire path's dependencies are put together, for the service and for tests.
 
@@ -43,6 +43,7 @@ use crate::listener::{self, ListenerDeps, ListenerStatus};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::notify::{ChatNotifier, EmailError, EmailNotifier, Notifier};
 use crate::registry::{HookChange, HookRegistry};
+use crate::replayer::ReplayRunner;
 use crate::scheduler::{Failpoint, Scheduler};
 use crate::store::{
     one_outage, HookStore, MongoOptions, MongoStore, OutageGuard, SqliteStore, StoreError,
@@ -331,6 +332,8 @@ struct Loops {
     listener_status: Arc<ListenerStatus>,
     /// The Matrix bot, when configured (it runs with the API role).
     matrix: Option<MatrixBot>,
+    /// The bulk replay runner, with the scheduler's role (both fire in the background).
+    replayer: Option<ReplayRunner>,
 }
 
 impl Loops {
@@ -374,11 +377,15 @@ impl Loops {
             };
             (deps, registry.subscribe())
         });
+        let replayer = settings
+            .runs(ServiceRole::Scheduler)
+            .then(|| ReplayRunner::new(fire.clone(), Arc::clone(clock), settings.replay_rate));
         Ok(Self {
             scheduler,
             listener,
             listener_status,
             matrix: None,
+            replayer,
         })
     }
 
@@ -402,10 +409,15 @@ impl Loops {
                 tokio::spawn(async move { bot.run(stop).await }),
             )
         });
+        let replaying = self.replayer.map(|replayer| {
+            let stop = stop.clone();
+            ("replay", tokio::spawn(replayer.run(stop)))
+        });
         scheduling
             .into_iter()
             .chain(listening)
             .chain(chatting)
+            .chain(replaying)
             .collect()
     }
 }

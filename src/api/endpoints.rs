@@ -11,7 +11,7 @@ use actix_web::Route;
 use super::error::{ApiError, ErrorCode};
 use super::{
     apply, chat_aliases, chat_commands, fire_records, fires, health, hooks, metrics, openapi,
-    render, replays, tasks, triggers, webhooks,
+    render, replay_jobs, replays, tasks, triggers, webhooks,
 };
 
 /// Prefixes a path with the API's base, `/api/hooks/v1`.
@@ -139,6 +139,10 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get hook!("/fires/{fireId}"), Api => fire_records::get_fire;
     Post hook!("/fires/{fireId}/replay"), Api => replays::replay_fire;
     Get hook!("/refusals"), Api => fire_records::list_refusals;
+    Post hook!("/replays"), Api => replay_jobs::create_replay;
+    Get hook!("/replays"), Api => replay_jobs::list_replays;
+    Get hook!("/replays/{jobId}"), Api => replay_jobs::get_replay;
+    Delete hook!("/replays/{jobId}"), Api => replay_jobs::cancel_replay;
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only

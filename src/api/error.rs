@@ -16,6 +16,7 @@ use crate::apply::ApplyError;
 use crate::chat::slash::SlashError;
 use crate::chat::AliasError;
 use crate::domain::DomainError;
+use crate::fire::bulk_replay::BulkReplayError;
 use crate::fire::replay::ReplayError;
 use crate::fire::{FailureClass, FireError};
 use crate::registry::RegistryError;
@@ -281,6 +282,15 @@ impl From<ReplayError> for ApiError {
             ReplayError::PayloadNotKept { .. } | ReplayError::TemplateNotKept { .. } => {
                 Self::new(ErrorCode::RequestConflict, e.to_string())
             }
+        }
+    }
+}
+
+impl From<BulkReplayError> for ApiError {
+    fn from(e: BulkReplayError) -> Self {
+        match e {
+            BulkReplayError::EmptyRange { .. } => Self::new(ErrorCode::InputError, e.to_string()),
+            BulkReplayError::Store(e) => e.into(),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod render;
+mod replay_jobs;
 mod replays;
 pub mod request_id;
 pub mod request_info;

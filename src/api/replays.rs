@@ -13,7 +13,7 @@ use super::metrics::Arrival;
 use super::schemas::SchemaId;
 use super::triggers::fire_and_answer;
 use super::ApiState;
-use crate::fire::replay::{dry_run, replay, ReplayRequest};
+use crate::fire::replay::{dry_run, replay, Asker, ReplayRequest};
 
 /// `POST /hooks/{hookGroupId}/{hookId}/fires/{fireId}/replay`
 pub async fn replay_fire(
@@ -34,8 +34,10 @@ pub async fn replay_fire(
         &record,
         &fire,
         &request,
-        &caller.client_id,
-        state.clock.now(),
+        Asker::Caller {
+            client_id: &caller.client_id,
+            now: state.clock.now(),
+        },
     )?;
     if !request.dry_run {
         return fire_and_answer(&state, &hook, trigger, arrival).await;

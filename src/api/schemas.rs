@@ -31,7 +31,7 @@ macro_rules! embed {
 }
 
 /// Every schema file, body schemas and fragments alike.
-const SOURCES: [(&str, &str); 38] = embed![
+const SOURCES: [(&str, &str); 42] = embed![
     "create-hook-request.json",
     "hook-definition.json",
     "list-hook-groups-response.json",
@@ -57,6 +57,10 @@ const SOURCES: [(&str, &str); 38] = embed![
     "replay-request.json",
     "replay-dry-run-response.json",
     "list-refusals-response.json",
+    "bulk-replay-request.json",
+    "replay-plan.json",
+    "replay-job.json",
+    "list-replay-jobs-response.json",
     "bindings.json",
     "capture.json",
     "fired-by.json",
@@ -139,11 +143,19 @@ pub enum SchemaId {
     ReplayDryRunResponse,
     /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/refusals`.
     ListRefusalsResponse,
+    /// Body of the extension endpoint `POST /hooks/{hookGroupId}/{hookId}/replays`.
+    BulkReplayRequest,
+    /// Response of a bulk replay with `dryRun`: the plan.
+    ReplayPlan,
+    /// A bulk replay job: the response of creating, reading and cancelling one.
+    ReplayJob,
+    /// Response of the extension endpoint `GET /hooks/{hookGroupId}/{hookId}/replays`.
+    ListReplayJobsResponse,
 }
 
 impl SchemaId {
     /// Every schema id, in declaration order.
-    pub const ALL: [SchemaId; 25] = [
+    pub const ALL: [SchemaId; 29] = [
         Self::CreateHookRequest,
         Self::HookDefinition,
         Self::ListHookGroupsResponse,
@@ -169,6 +181,10 @@ impl SchemaId {
         Self::ReplayRequest,
         Self::ReplayDryRunResponse,
         Self::ListRefusalsResponse,
+        Self::BulkReplayRequest,
+        Self::ReplayPlan,
+        Self::ReplayJob,
+        Self::ListReplayJobsResponse,
     ];
 
     /// The schema's file name in `schemas/v1/`, e.g. `create-hook-request.json`.
@@ -199,6 +215,10 @@ impl SchemaId {
             Self::ReplayRequest => "replay-request.json",
             Self::ReplayDryRunResponse => "replay-dry-run-response.json",
             Self::ListRefusalsResponse => "list-refusals-response.json",
+            Self::BulkReplayRequest => "bulk-replay-request.json",
+            Self::ReplayPlan => "replay-plan.json",
+            Self::ReplayJob => "replay-job.json",
+            Self::ListReplayJobsResponse => "list-replay-jobs-response.json",
         }
     }
 }

@@ -149,6 +149,9 @@ pub struct ServeArgs {
     /// and replaying; a larger payload is kept truncated, a larger template not at all.
     #[arg(long, env = "HOOKD_FIRE_CONTEXT_LIMIT", default_value_t = 64 * 1024)]
     pub fire_context_limit: usize,
+    /// Fires each bulk replay job replays per second, at most (extension).
+    #[arg(long, env = "HOOKD_REPLAY_RATE", default_value = "10")]
+    pub replay_rate: std::num::NonZeroU32,
     /// How long a rotated-out webhook secret keeps working, in seconds.
     #[arg(long, env = "HOOKD_WEBHOOK_SECRET_GRACE_SECS", default_value_t = 24 * 60 * 60)]
     pub webhook_secret_grace_secs: u32,

@@ -79,6 +79,8 @@ pub struct Settings {
     pub fire_context_limit: usize,
     /// The web UI; `None` when turned off.
     pub ui: Option<UiSettings>,
+    /// Fires each bulk replay job replays per second, at most.
+    pub replay_rate: std::num::NonZeroU32,
 }
 
 impl Settings {
@@ -184,6 +186,7 @@ impl Settings {
             ui: args.ui.then(|| UiSettings {
                 session_lifetime: Duration::from_secs(args.ui_session_minutes.max(1) * 60),
             }),
+            replay_rate: args.replay_rate,
         })
     }
 }

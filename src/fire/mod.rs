@@ -23,6 +23,7 @@ use crate::domain::{
 use crate::notify::Audience;
 use crate::store::StoreError;
 
+pub mod bulk_replay;
 mod deps;
 mod outcome;
 mod prepare;

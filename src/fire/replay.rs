@@ -15,29 +15,10 @@ use super::preview::{preview, Preview};
 use super::render::pool::RenderPool;
 use super::trigger::Trigger;
 use crate::domain::{
-    json_diff, FireRecord, HookRecord, JsonChange, ReplayOf, Roles, SubmittedTask, TaskId,
+    json_diff, FireRecord, HookRecord, JsonChange, ReplayJob, ReplayOf, Roles, SubmittedTask,
+    TaskId,
 };
-
-/// Which template a replay renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TemplateChoice {
-    /// The template the recorded fire rendered.
-    Recorded,
-    /// The hook's template now.
-    Current,
-}
-
-/// Which task id a replay submits under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TaskIdChoice {
-    /// A fresh one, at the time of the replay: a new task.
-    New,
-    /// The recorded fire's, at its time: the very task again, which the task queue accepts
-    /// once (so a second replay answers the task that exists), or refuses when it differs.
-    Same,
-}
+pub use crate::domain::{TaskIdChoice, TemplateChoice};
 
 /// What a caller asks of a replay.
 #[derive(Debug, Clone, Deserialize)]
@@ -79,8 +60,24 @@ pub enum ReplayError {
 /// Why a record without a context cannot be replayed.
 const NO_CONTEXT: &str = "it was recorded before hookd kept what fires were fired with";
 
+/// Who asks for a replay, and what a new task is made of.
+#[derive(Debug, Clone, Copy)]
+pub enum Asker<'a> {
+    /// A caller, for one fire: a new task is a fresh one at `now`.
+    Caller {
+        /// The caller's client id.
+        client_id: &'a str,
+        /// The time of the replay.
+        now: chrono::DateTime<chrono::Utc>,
+    },
+    /// A bulk replay job: a new task has the id [`ReplayJob::task_id_for`] and the job's
+    /// creation time, and is recorded under an id derived from it, so a job resumed after a
+    /// crash submits and records each replay once.
+    Job(&'a ReplayJob),
+}
+
 /// The hook (with the template chosen) and the trigger that replay `fire` of `record` as
-/// `request` asks, for `client_id`, at `now` when the task is a new one.
+/// `request` asks, for `asker`.
 ///
 /// # Errors
 /// [`ReplayError`] when the record did not keep what the replay needs.
@@ -88,8 +85,7 @@ pub fn replay(
     record: &HookRecord,
     fire: &FireRecord,
     request: &ReplayRequest,
-    client_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
+    asker: Asker<'_>,
 ) -> Result<(HookRecord, Trigger), ReplayError> {
     let Some(context) = &fire.context else {
         return Err(ReplayError::PayloadNotKept {
@@ -120,14 +116,23 @@ pub fn replay(
                 why: "it was larger than the size kept per fire",
             })?;
     }
+    let client_id = match asker {
+        Asker::Caller { client_id, .. } => client_id,
+        Asker::Job(job) => &job.client_id,
+    };
     let of = ReplayOf {
         fire_id: fire.fire_id,
         client_id: client_id.to_owned(),
     };
-    let (time, task_id, fire_id) = match request.task_id {
-        TaskIdChoice::New => (now, None, None),
+    let (time, task_id, fire_id) = match (request.task_id, asker) {
+        (TaskIdChoice::New, Asker::Caller { now, .. }) => (now, None, None),
+        (TaskIdChoice::New, Asker::Job(job)) => {
+            let task_id = job.task_id_for(fire.fire_id);
+            let fire_id = FireRecord::settled_id(&task_id);
+            (job.created, Some(task_id), Some(fire_id))
+        }
         // Recorded once however often it is asked for: the id derives from the fire replayed.
-        TaskIdChoice::Same => (
+        (TaskIdChoice::Same, _) => (
             fire.task_create_time,
             Some(fire.task_id.clone()),
             Some(FireRecord::settled_id(&TaskId::derived_from(

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::Metrics;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, SubmittedTask, TaskId,
+    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -97,6 +97,39 @@ impl HookStore for MeteredStore {
     ) -> Result<Vec<FireRecord>, StoreError> {
         let call = self.inner.list_fires(key, limit, after);
         self.timed("list_fires", call).await
+    }
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        let call = self.inner.insert_replay_job(job);
+        self.timed("insert_replay_job", call).await
+    }
+
+    async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        let call = self.inner.get_replay_job(job_id);
+        self.timed("get_replay_job", call).await
+    }
+
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        let call = self.inner.list_replay_jobs(key, limit);
+        self.timed("list_replay_jobs", call).await
+    }
+
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError> {
+        let call = self.inner.running_replay_jobs();
+        self.timed("running_replay_jobs", call).await
+    }
+
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.replace_replay_job(job, expected_version);
+        self.timed("replace_replay_job", call).await
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {

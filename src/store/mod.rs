@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, SubmittedTask, TaskId,
+    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -103,8 +103,9 @@ pub trait HookStore: Send + Sync + 'static {
         expected_version: u64,
     ) -> Result<(), StoreError>;
 
-    /// Deletes a hook and its fire history. Returns whether it existed. Tasks it submitted stay
-    /// in the outbox: they were handed to the queue and are part of what happened.
+    /// Deletes a hook, its fire history and its replay jobs. Returns whether it existed. Tasks
+    /// it submitted stay in the outbox: they were handed to the queue and are part of what
+    /// happened.
     ///
     /// # Errors
     /// Backend failures only.
@@ -160,6 +161,47 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only.
     async fn list_refusals(&self, key: &HookKey, limit: usize) -> Result<Vec<Refusal>, StoreError>;
+
+    /// Extension: stores a new bulk replay job.
+    ///
+    /// # Errors
+    /// [`StoreError::AlreadyExists`] when a job with its id is stored.
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError>;
+
+    /// Extension: the bulk replay job `job_id`, if any.
+    ///
+    /// # Errors
+    /// Backend failures only; a missing job is `Ok(None)`.
+    async fn get_replay_job(&self, job_id: Uuid) -> Result<Option<ReplayJob>, StoreError>;
+
+    /// Extension: up to `limit` of the hook `key`'s bulk replay jobs, newest first (by
+    /// creation time, then id).
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError>;
+
+    /// Extension: every bulk replay job still running, of every hook, oldest first.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError>;
+
+    /// Extension: replaces a bulk replay job if its stored version is still
+    /// `expected_version` (compare-and-set); the job is stored as given, with its `version`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the job is gone, [`StoreError::VersionConflict`] when it
+    /// was written since `expected_version` was read.
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 
     /// Adds a task to the outbox, keyed by its task id.
     ///

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, SubmittedTask, TaskId,
+    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -120,6 +120,35 @@ impl HookStore for OutageGuard {
         after: Option<&FireCursor>,
     ) -> Result<Vec<FireRecord>, StoreError> {
         self.guarded(self.inner.list_fires(key, limit, after)).await
+    }
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        self.guarded(self.inner.insert_replay_job(job)).await
+    }
+
+    async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        self.guarded(self.inner.get_replay_job(job_id)).await
+    }
+
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        self.guarded(self.inner.list_replay_jobs(key, limit)).await
+    }
+
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError> {
+        self.guarded(self.inner.running_replay_jobs()).await
+    }
+
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.guarded(self.inner.replace_replay_job(job, expected_version))
+            .await
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 
 mod anonymous_role;
 mod apply;
+mod bulk_replay;
 mod chat;
 mod connections;
 mod errors;

@@ -14,10 +14,11 @@ use hookd::api::schemas::{SchemaId, SchemaSet};
 use hookd::clients::{hash_token, ClientConfig};
 use hookd::clock::ManualClock;
 use hookd::config::{MongoArgs, Settings};
+use hookd::data_dir::DataDir;
 use hookd::domain::Role;
 use hookd::scheduler::Scheduler;
 use hookd::startup::Application;
-use hookd::store::MongoOptions;
+use hookd::store::{HookStore, MongoOptions, MongoStore, SqliteStore};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -412,6 +413,20 @@ impl TestApp {
     /// The app's data directory, e.g. for a second app on the same store.
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// A second handle on the app's store, as another replica opens it, e.g. to leave behind
+    /// what a crash would.
+    pub async fn open_store(&self) -> Arc<dyn HookStore> {
+        match &self.mongodb {
+            Some(options) => Arc::new(MongoStore::connect(options).await.expect("MongoDB store")),
+            None => {
+                let path = DataDir::open(self.data_dir())
+                    .expect("data dir")
+                    .store_path();
+                Arc::new(SqliteStore::open(&path).expect("SQLite store"))
+            }
+        }
     }
 
     /// Stops the server and starts a new one on the same data dir and clock.

@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
-    Binding, Capture, CapturePayload, FireContext, FireFailure, FireRecord, FiredBy, Hook,
-    HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, Refusal, RefusalReason,
-    ReplayOf, Schedule, SealedToken, SubmittedTask, TaskId, TriggerSchema, WebhookSecrets,
+    Binding, Capture, CapturePayload, FireContext, FireFailure, FireRecord, FireResult, FiredBy,
+    Hook, HookGroupId, HookId, HookKey, HookRecord, JobCursor, JobState, Metadata, MissedFires,
+    Refusal, RefusalReason, ReplayJob, ReplayOf, Schedule, SealedToken, SubmittedTask, TaskId,
+    TaskIdChoice, TemplateChoice, TriggerSchema, WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -55,6 +56,7 @@ macro_rules! store_contract {
             a_fire_reads_back_by_its_id,
             a_fire_keeps_its_context_and_replay_exactly,
             refusals_keep_the_newest_per_hook_and_go_with_their_hook,
+            replay_jobs_read_back_list_newest_first_replace_by_version_and_go_with_their_hook,
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
@@ -752,6 +754,94 @@ pub async fn refusals_keep_the_newest_per_hook_and_go_with_their_hook<S: HookSto
     assert!(store.delete_hook(&k).await.unwrap());
     assert!(store.list_refusals(&k, 10).await.unwrap().is_empty());
     assert_eq!(store.list_refusals(&other, 10).await.unwrap().len(), 1);
+}
+
+// ---- Replay jobs -----------------------------------------------------------------------------
+
+fn replay_job(key: &HookKey, created_ms: i64) -> ReplayJob {
+    ReplayJob {
+        job_id: Uuid::now_v7(),
+        hook_group_id: key.group.clone(),
+        hook_id: key.id.clone(),
+        since: at(0),
+        until: at(10_000),
+        result: FireResult::Error,
+        template: TemplateChoice::Current,
+        task_id: TaskIdChoice::New,
+        client_id: "someone".into(),
+        created: at(created_ms),
+        state: JobState::Running,
+        planned: 3,
+        replayed: 0,
+        failed: 0,
+        cursor: None,
+        next_at: at(created_ms),
+        version: 1,
+    }
+}
+
+pub async fn replay_jobs_read_back_list_newest_first_replace_by_version_and_go_with_their_hook<
+    S: HookStore,
+>(
+    store: S,
+) {
+    let (k, other) = (key("g", "h"), key("g", "other"));
+    let (older, newer, elsewhere) = (
+        replay_job(&k, 1_000),
+        replay_job(&k, 2_000),
+        replay_job(&other, 1_500),
+    );
+    for job in [&older, &newer, &elsewhere] {
+        store.insert_replay_job(job).await.unwrap();
+    }
+    let err = store.insert_replay_job(&older).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(
+        store.get_replay_job(older.job_id).await.unwrap().as_ref(),
+        Some(&older)
+    );
+    assert_eq!(store.get_replay_job(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(
+        store.list_replay_jobs(&k, 10).await.unwrap(),
+        [newer.clone(), older.clone()]
+    );
+    assert_eq!(
+        store.list_replay_jobs(&k, 1).await.unwrap(),
+        std::slice::from_ref(&newer)
+    );
+
+    let mut progressed = older.clone();
+    progressed.cursor = Some(JobCursor {
+        time: at(9_000),
+        fire_id: Uuid::now_v7(),
+    });
+    progressed.replayed = 1;
+    progressed.version = 2;
+    store.replace_replay_job(&progressed, 1).await.unwrap();
+    assert_eq!(
+        store.get_replay_job(older.job_id).await.unwrap(),
+        Some(progressed.clone())
+    );
+    let err = store.replace_replay_job(&progressed, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::VersionConflict), "{err:?}");
+    let err = store
+        .replace_replay_job(&replay_job(&k, 3_000), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+    let mut done = newer.clone();
+    done.state = JobState::Done;
+    done.version = 2;
+    store.replace_replay_job(&done, 1).await.unwrap();
+    assert_eq!(
+        store.running_replay_jobs().await.unwrap(),
+        [progressed, elsewhere.clone()],
+        "only running jobs, oldest first"
+    );
+    store.delete_hook(&k).await.unwrap();
+    assert!(store.list_replay_jobs(&k, 10).await.unwrap().is_empty());
+    assert_eq!(store.running_replay_jobs().await.unwrap(), [elsewhere]);
 }
 
 // ---- Tasks -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ mod codec;
 mod error;
 mod migrate;
 mod refusals;
+mod replay_jobs;
 
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, SubmittedTask, TaskId,
+    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -67,6 +68,7 @@ pub struct MongoStore {
     chat_cursors: Collection<CursorDoc>,
     apply_sets: Collection<apply::SetDoc>,
     refusals: Collection<refusals::RefusalDoc>,
+    replay_jobs: Collection<replay_jobs::JobDoc>,
     fire_retention: chrono::Duration,
     fires_per_hook: Option<u64>,
 }
@@ -119,6 +121,7 @@ impl MongoStore {
             chat_cursors: db.collection("chatCursors"),
             apply_sets: db.collection("applySets"),
             refusals: db.collection("refusals"),
+            replay_jobs: db.collection("replay_jobs"),
             db,
             fire_retention: options.fire_retention,
             fires_per_hook: options.fires_per_hook,
@@ -298,6 +301,10 @@ impl HookStore for MongoStore {
             .delete_many(hook_filter(key))
             .await
             .map_err(driver)?;
+        self.replay_jobs
+            .delete_many(hook_filter(key))
+            .await
+            .map_err(driver)?;
         let deleted = self
             .hooks
             .delete_one(doc! { "_id": hook_id(key) })
@@ -384,6 +391,34 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         collect(cursor, FireDoc::into_record).await
+    }
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        replay_jobs::insert(&self.replay_jobs, job).await
+    }
+
+    async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        replay_jobs::get(&self.replay_jobs, job_id).await
+    }
+
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        replay_jobs::list(&self.replay_jobs, key, limit).await
+    }
+
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError> {
+        replay_jobs::running(&self.replay_jobs).await
+    }
+
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        replay_jobs::replace(&self.replay_jobs, job, expected_version).await
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ mod apply;
 mod chat;
 mod error;
 mod reader;
+mod replay_jobs;
 mod rows;
 mod schema;
 mod writer;
@@ -32,7 +33,7 @@ use self::rows::{
 use self::writer::Writer;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, SubmittedTask, TaskId,
+    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
 
@@ -250,6 +251,46 @@ impl HookStore for SqliteStore {
                     params![group, id, limit],
                 )
             })
+            .await
+    }
+
+    async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        let row = replay_jobs::JobRow::new(job)?;
+        self.writer
+            .write(move |conn| replay_jobs::insert_job(conn, &row))
+            .await
+    }
+
+    async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        self.readers
+            .read(move |conn| replay_jobs::get_job(conn, job_id))
+            .await
+    }
+
+    async fn list_replay_jobs(
+        &self,
+        key: &HookKey,
+        limit: usize,
+    ) -> Result<Vec<ReplayJob>, StoreError> {
+        let key = key.clone();
+        self.readers
+            .read(move |conn| replay_jobs::list_jobs(conn, &key, limit))
+            .await
+    }
+
+    async fn running_replay_jobs(&self) -> Result<Vec<ReplayJob>, StoreError> {
+        self.readers.read(replay_jobs::running_jobs).await
+    }
+
+    async fn replace_replay_job(
+        &self,
+        job: &ReplayJob,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let row = replay_jobs::JobRow::new(job)?;
+        let expected = to_i64(expected_version)?;
+        self.writer
+            .write(move |conn| replay_jobs::replace_job(conn, &row, expected))
             .await
     }
 

@@ -143,7 +143,7 @@ pub(super) fn replace_row(conn: &Connection, r: &HookRow, expected: i64) -> Resu
 
 /// Deletes a hook row and its fire history; returns whether the hook existed.
 pub(super) fn delete_row(conn: &Connection, group: &str, id: &str) -> Result<bool, StoreError> {
-    // One write job is one savepoint, so the hook, its history and its refusals go together.
+    // One write job is one savepoint, so the hook and all that is kept of it go together.
     execute(
         conn,
         "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
@@ -153,6 +153,12 @@ pub(super) fn delete_row(conn: &Connection, group: &str, id: &str) -> Result<boo
     execute(
         conn,
         "DELETE FROM refusals WHERE hook_group_id = ?1 AND hook_id = ?2",
+        params![group, id],
+    )
+    .map_err(sql)?;
+    execute(
+        conn,
+        "DELETE FROM replay_jobs WHERE hook_group_id = ?1 AND hook_id = ?2",
         params![group, id],
     )
     .map_err(sql)?;

@@ -77,6 +77,19 @@ const MIGRATIONS: &[&str] = &[
         name  TEXT NOT NULL PRIMARY KEY,
         value TEXT NOT NULL
     ) STRICT;",
+    // 5: bulk replay jobs (extension) and their progress; `running` finds the unfinished.
+    "CREATE TABLE replay_jobs (
+        job_id        TEXT    NOT NULL PRIMARY KEY,
+        hook_group_id TEXT    NOT NULL,
+        hook_id       TEXT    NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        running       INTEGER NOT NULL,
+        version       INTEGER NOT NULL,
+        doc           TEXT    NOT NULL
+    ) STRICT;
+    CREATE INDEX replay_jobs_by_hook_newest_first
+        ON replay_jobs (hook_group_id, hook_id, created_ms DESC, job_id DESC);
+    CREATE INDEX replay_jobs_running ON replay_jobs (created_ms, job_id) WHERE running = 1;",
 ];
 
 /// The schema version this build writes: the number of migrations it knows.
