@@ -542,3 +542,42 @@ async fn a_client_without_the_trigger_scope_cannot_replay_or_dry_run() {
         1
     );
 }
+
+/// A hook of group `a` whose fires fail: its task asks for a scope the hook lacks.
+fn failing_hook() -> serde_json::Value {
+    let mut body = hook_body();
+    body["task"]["scopes"] = json!(["not-held"]);
+    body
+}
+
+#[tokio::test]
+async fn listings_page_by_id_and_put_failing_hooks_first_on_the_page_shown() {
+    let app = app_with_clients().await;
+    // 50 hooks fill the first page; "zz" is on the second and failing, "h07" fails on the first.
+    for n in 0..50 {
+        let body = if n == 7 { failing_hook() } else { hook_body() };
+        app.create_hook(&format!("a/h{n:02}"), body).await;
+    }
+    app.create_hook("a/zz", failing_hook()).await;
+    app.trigger("a/h07", json!({})).await;
+    app.trigger("a/zz", json!({})).await;
+    app.create_hook("b/ok", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+
+    let first = ui.get("/ui/groups/a").await;
+    let second = ui.get("/ui/groups/a?page=1").await;
+    let groups = ui.get("/ui").await;
+
+    let rows: Vec<&str> = first.body.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), 50, "{}", first.body);
+    assert!(rows[0].contains("/ui/hooks/a/h07"), "{}", rows[0]);
+    assert!(
+        !first.body.contains("/ui/hooks/a/zz"),
+        "zz is on the next page"
+    );
+    assert!(second.body.contains("/ui/hooks/a/zz"), "{}", second.body);
+    let a = groups.body.find("/ui/groups/a\"").unwrap();
+    let b = groups.body.find("/ui/groups/b\"").unwrap();
+    assert!(a < b, "the group with failing hooks comes first");
+    assert!(groups.body.contains("2 failing"), "{}", groups.body);
+}
