@@ -45,7 +45,7 @@ pub(crate) enum Replayed {
     /// The replay went through the fire path.
     Fired(Fired),
     /// What the replay would submit, against what was submitted.
-    DryRun(DryRun),
+    DryRun(Box<DryRun>),
 }
 
 /// The replay operation's scope check, replay or dry run, for every way in.
@@ -84,5 +84,5 @@ pub(crate) async fn replay_checked(
         submitted,
     )
     .await?;
-    Ok(Replayed::DryRun(answer))
+    Ok(Replayed::DryRun(Box::new(answer)))
 }
