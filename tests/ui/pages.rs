@@ -444,18 +444,12 @@ async fn a_new_token_and_webhook_secret_are_shown_once_and_work() {
     assert!(!again.body.contains(&token), "the token is not shown again");
 }
 
-/// The id of the newest fire of `hook`, by the fires extension.
-async fn newest_fire_id(app: &hookd_testkit::app::TestApp, hook: &str) -> String {
-    let fires = app
-        .call(
-            Method::GET,
-            &format!("/hooks/{hook}/fires"),
-            Auth::Root,
-            None,
-        )
-        .await
-        .expect(200);
-    fires["fires"][0]["fireId"].as_str().unwrap().to_owned()
+/// The id of the newest fire on a hook page's timeline, from its replay form.
+fn newest_fire_id(page: &str) -> String {
+    let (_, after) = page
+        .split_once("/fires/")
+        .expect("a fire with replay forms");
+    after.split('/').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -463,7 +457,6 @@ async fn a_dry_run_of_a_past_fire_shows_its_differences_and_a_replay_fires_again
     let app = app_with_clients().await;
     app.create_hook("a/h", hook_body()).await;
     app.trigger("a/h", json!({})).await.expect(200);
-    let fire_id = newest_fire_id(&app, "a/h").await;
     let mut changed = hook_body();
     changed["task"]["payload"] = json!({"n": 2});
     app.call(Method::POST, "/hooks/a/h", Auth::Root, Some(changed))
@@ -471,9 +464,13 @@ async fn a_dry_run_of_a_past_fire_shows_its_differences_and_a_replay_fires_again
         .expect(200);
     let mut ui = UiClient::signed_in(&app, "reader", "reader-token").await;
     let page = ui.get("/ui/hooks/a/h").await;
+    let fire_id = newest_fire_id(&page.body);
     let replay_path = format!("/ui/hooks/a/h/fires/{fire_id}/replay");
     assert!(page.body.contains(&replay_path), "{}", page.body);
     let csrf = csrf_of(&page.body);
+    let (_, replay_form) = page.body.split_once(&replay_path).unwrap();
+    let replay_form = replay_form.split("</form>").next().unwrap();
+    assert!(replay_form.contains(&csrf), "the form carries the token");
 
     let dry_run = ui
         .post(
@@ -509,9 +506,9 @@ async fn a_client_without_the_trigger_scope_cannot_replay_or_dry_run() {
         helpers::app_with_client("viewer", &["hooks:get:a:*", "hooks:list-last-fires:a/*"]).await;
     app.create_hook("a/h", hook_body()).await;
     app.trigger("a/h", json!({})).await.expect(200);
-    let fire_id = newest_fire_id(&app, "a/h").await;
     let mut viewer = UiClient::signed_in(&app, "viewer", "viewer-token").await;
-    let csrf = csrf_of(&viewer.get("/ui/hooks/a/h").await.body);
+    let page = viewer.get("/ui/hooks/a/h").await.body;
+    let (fire_id, csrf) = (newest_fire_id(&page), csrf_of(&page));
 
     for action in ["replay", "dry-run"] {
         let refused = viewer
