@@ -62,16 +62,34 @@ pub async fn list_refusals(
 /// The fire the request's `fireId` names, when it is one of the hook `key`'s.
 ///
 /// # Errors
-/// `InvalidRequestArguments` for an id that is not a UUID, `ResourceNotFound` for an unknown
-/// hook or a fire it does not have.
-pub(super) async fn recorded_fire(
+/// As [`fire_id_of`] and [`hook_fire`].
+async fn recorded_fire(
     state: &ApiState,
     key: &HookKey,
     req: &HttpRequest,
 ) -> Result<FireRecord, ApiError> {
+    hook_fire(state, key, fire_id_of(req)?).await
+}
+
+/// The request's `fireId`.
+///
+/// # Errors
+/// `InvalidRequestArguments` for an id that is not a UUID.
+pub(crate) fn fire_id_of(req: &HttpRequest) -> Result<Uuid, ApiError> {
     let raw = path_param(req, "fireId")?;
-    let fire_id = Uuid::parse_str(&raw)
-        .map_err(|_| bad_argument(format!("fireId {raw:?} is not a fire id (a UUID)")))?;
+    Uuid::parse_str(&raw)
+        .map_err(|_| bad_argument(format!("fireId {raw:?} is not a fire id (a UUID)")))
+}
+
+/// Fire `fire_id`, when it is one of the hook `key`'s.
+///
+/// # Errors
+/// `ResourceNotFound` for an unknown hook or a fire it does not have.
+pub(super) async fn hook_fire(
+    state: &ApiState,
+    key: &HookKey,
+    fire_id: Uuid,
+) -> Result<FireRecord, ApiError> {
     state.registry.get(key).await?;
     state
         .store

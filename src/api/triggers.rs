@@ -67,7 +67,7 @@ pub async fn trigger_hook_with_token(
 }
 
 /// The answer of a trigger endpoint to a fire.
-fn answer(fired: &Fired) -> HttpResponse {
+pub(super) fn answer(fired: &Fired) -> HttpResponse {
     let body = match fired {
         Fired::Created(task_id) => json!({ "taskId": task_id, "status": { "taskId": task_id } }),
         Fired::Declined => json!({}),
@@ -95,7 +95,7 @@ pub(super) async fn fire_and_answer(
 ///
 /// # Errors
 /// `TooManyRequests`, payload validation and fire errors.
-async fn fire_checked(
+pub(super) async fn fire_checked(
     state: &ApiState,
     record: &HookRecord,
     trigger: Trigger,

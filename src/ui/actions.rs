@@ -1,5 +1,5 @@
 //! The hook page's actions: render preview, trigger (from the form generated from the
-//! `triggerSchema`, or raw JSON), reset the trigger token or rotate the webhook secret (each
+//! `triggerSchema`, or raw JSON), replay or dry-run a past fire, reset the trigger token or rotate the webhook secret (each
 //! shown once) and delete (by typing the hook id). Each calls the API's operation with the session's caller.
 //!
 //! Without the script, an action answers the whole hook page with its result at the top; with
@@ -19,9 +19,12 @@ use super::page::{self, ActionResult, UiError};
 use super::session::Posted;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::HookPath;
+use crate::api::fire_records::fire_id_of;
 use crate::api::metrics::Arrival;
+use crate::api::replays::{replay_checked, Replayed};
 use crate::api::{hooks, render, triggers, webhooks, ApiState};
 use crate::domain::HookKey;
+use crate::fire::replay::{DryRun, ReplayRequest, TaskIdChoice, TemplateChoice};
 use crate::fire::Fired;
 use crate::registry::Drift;
 
@@ -157,17 +160,98 @@ pub async fn trigger(action: Action, arrival: Arrival) -> Result<HttpResponse, U
     }
     .await;
     let result = match outcome {
-        Ok(Fired::Created(task_id)) => {
-            ActionResult::ok("Fired", format!("Task {task_id} was submitted."))
-                .linking(format!("/ui/tasks/{task_id}"), "Open the submitted task")
-        }
-        Ok(Fired::Declined) => ActionResult::ok(
-            "Declined",
-            "The task template rendered to null: nothing was submitted.",
-        ),
+        Ok(outcome) => fired("Fired", outcome),
         Err(e) => ActionResult::failed("The trigger failed", &e),
     };
     action.answer(result).await
+}
+
+/// The answer to a fire that `Fired`: the task submitted, or nothing for a declined one.
+fn fired(title: &str, fired: Fired) -> ActionResult {
+    match fired {
+        Fired::Created(task_id) => {
+            ActionResult::ok(title, format!("Task {task_id} was submitted."))
+                .linking(format!("/ui/tasks/{task_id}"), "Open the submitted task")
+        }
+        Fired::Declined => ActionResult::ok(
+            "Declined",
+            "The task template rendered to null: nothing was submitted.",
+        ),
+    }
+}
+
+/// Replays (or, `dry_run`, previews the replay of) the fire the path names, by the API's
+/// replay operation: the template the form chose, a new task id; shows what it did.
+async fn replay_fire(
+    action: Action,
+    dry_run: bool,
+    arrival: Arrival,
+) -> Result<HttpResponse, UiError> {
+    let template = match action.posted.field("template") {
+        "current" => TemplateChoice::Current,
+        _ => TemplateChoice::Recorded,
+    };
+    let request = ReplayRequest {
+        template,
+        payload_override: None,
+        task_id: TaskIdChoice::New,
+        dry_run,
+    };
+    let outcome = match fire_id_of(&action.req) {
+        Ok(fire_id) => {
+            let caller = &action.posted.session.caller;
+            replay_checked(
+                &action.state,
+                caller,
+                &action.key,
+                fire_id,
+                &request,
+                arrival,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let result = match outcome {
+        Ok(Replayed::Fired(outcome)) => fired("Replayed", outcome),
+        Ok(Replayed::DryRun(run)) => dry_run_result(&run),
+        Err(e) if dry_run => ActionResult::failed("The dry run failed", &e),
+        Err(e) => ActionResult::failed("The replay failed", &e),
+    };
+    action.answer(result).await
+}
+
+/// A dry run shown as the differences from the submitted task, then the replay's preview.
+fn dry_run_result(run: &DryRun) -> ActionResult {
+    let diff = match &run.diff {
+        Some(changes) if changes.is_empty() => "No differences.".to_owned(),
+        Some(changes) => serde_json::to_string_pretty(changes).unwrap_or_default(),
+        None => "No submitted task to compare with.".to_owned(),
+    };
+    let preview = serde_json::to_string_pretty(&run.preview).unwrap_or_default();
+    let title = if run.preview.would_fire() {
+        "A replay would submit this task"
+    } else {
+        "A replay would not submit a task"
+    };
+    ActionResult {
+        title: title.to_owned(),
+        ok: run.preview.would_fire(),
+        detail: format!(
+            "Differences from the submitted task:\n{diff}\n\nWhat the replay would submit:\n{preview}"
+        ),
+        link: (String::new(), String::new()),
+    }
+}
+
+/// `POST /ui/hooks/{g}/{h}/fires/{fireId}/replay`: the API's replay of the fire.
+pub async fn replay(action: Action, arrival: Arrival) -> Result<HttpResponse, UiError> {
+    replay_fire(action, false, arrival).await
+}
+
+/// `POST /ui/hooks/{g}/{h}/fires/{fireId}/dry-run`: the API's dry run of the fire's replay.
+pub async fn dry_run(action: Action, arrival: Arrival) -> Result<HttpResponse, UiError> {
+    replay_fire(action, true, arrival).await
 }
 
 /// Answers a new secret, shown in this answer only (pages are `no-store`), or why none was

@@ -4,6 +4,12 @@
 //! A hook is listed when the client may read its definition (the API's getHookDefinition
 //! scope), and a group when it holds such a hook; a hook's health needs its getHookStatus
 //! scope and reads "unknown" without it.
+//!
+//! Health costs one last-fire read per hook, so a view reads it only for the rows it shows:
+//! a group's hooks are paged by (group, id) and the page shown is ordered failing first; the
+//! groups page counts failing hooks for the groups it shows, at most [`HEALTH_READS`] hooks in
+//! all, and says "not checked" for a group past that. A failing hook on a later page does not
+//! move to the first: the price of pages that cost the same with 100 or 100,000 hooks.
 
 use actix_web::{web, HttpRequest};
 use askama::Template;
@@ -22,6 +28,8 @@ use crate::domain::{iso_time, HookGroupId, HookRecord};
 const PAGE_SIZE: usize = 50;
 /// Last-fire reads in flight at once while listing.
 const HEALTH_READS_IN_FLIGHT: usize = 16;
+/// The most last-fire reads one view of the groups page makes.
+pub const HEALTH_READS: usize = 500;
 
 /// `?q=&page=` of both listings.
 #[derive(Deserialize, Default)]
@@ -78,8 +86,19 @@ pub struct HookRow {
 /// One group of the groups page.
 struct GroupRow {
     id: String,
-    hooks: usize,
-    failing: usize,
+    hooks: Vec<HookRecord>,
+    /// Its failing hooks, when their health was read (within [`HEALTH_READS`]).
+    failing: Option<usize>,
+}
+
+impl GroupRow {
+    fn count(&self) -> usize {
+        self.hooks.len()
+    }
+
+    fn is_failing(&self) -> bool {
+        self.failing.is_some_and(|n| n > 0)
+    }
 }
 
 #[derive(Template)]
@@ -142,8 +161,8 @@ impl Pager {
     }
 }
 
-/// Each readable hook with its health, failing first, then by name.
-async fn rows(state: &ApiState, caller: &Caller, records: Vec<HookRecord>) -> Vec<HookRow> {
+/// The rows of `records` with their health, failing first, then by group and id.
+async fn rows(state: &ApiState, caller: &Caller, records: &[HookRecord]) -> Vec<HookRow> {
     let mut rows: Vec<HookRow> = stream::iter(records)
         .map(|record| async move {
             let key = record.hook.key();
@@ -170,12 +189,23 @@ async fn rows(state: &ApiState, caller: &Caller, records: Vec<HookRecord>) -> Ve
     rows
 }
 
-fn matches(row: &HookRow, q: &str) -> bool {
+/// Whether `record`'s group, id or name holds the search `q`.
+fn matches(record: &HookRecord, q: &str) -> bool {
     let q = q.trim().to_lowercase();
+    let key = record.hook.key();
     q.is_empty()
-        || row.group.to_lowercase().contains(&q)
-        || row.id.to_lowercase().contains(&q)
-        || row.name.to_lowercase().contains(&q)
+        || key.group.as_str().to_lowercase().contains(&q)
+        || key.id.as_str().to_lowercase().contains(&q)
+        || record.hook.metadata.name.to_lowercase().contains(&q)
+}
+
+/// `records` by (group, id), as the listings page them.
+pub fn in_order(mut records: Vec<HookRecord>) -> Vec<HookRecord> {
+    records.sort_by(|a, b| {
+        let (a, b) = (a.hook.key(), b.hook.key());
+        (a.group.as_str(), a.id.as_str()).cmp(&(b.group.as_str(), b.id.as_str()))
+    });
+    records
 }
 
 fn query(req: &HttpRequest) -> ListQuery {
@@ -184,7 +214,8 @@ fn query(req: &HttpRequest) -> ListQuery {
         .unwrap_or_default()
 }
 
-/// `GET /ui?q=&page=`: the groups with their hook counts, groups with failing hooks first.
+/// `GET /ui?q=&page=`: the groups with their hook counts by id, paged, and on the page shown
+/// those with failing hooks first.
 pub async fn groups(
     state: web::Data<ApiState>,
     Signed(session): Signed,
@@ -192,23 +223,38 @@ pub async fn groups(
 ) -> Result<actix_web::HttpResponse, UiError> {
     let query = query(&req);
     let records = hooks::readable(&state, &session.caller, None).await?;
-    let hooks = rows(&state, &session.caller, records).await;
     let mut groups: Vec<GroupRow> = Vec::new();
-    for row in hooks.iter().filter(|r| matches(r, &query.q)) {
-        match groups.iter_mut().find(|g| g.id == row.group) {
-            Some(group) => {
-                group.hooks += 1;
-                group.failing += usize::from(row.health == Health::Failing);
-            }
-            None => groups.push(GroupRow {
-                id: row.group.clone(),
-                hooks: 1,
-                failing: usize::from(row.health == Health::Failing),
+    for record in in_order(records) {
+        if !matches(&record, &query.q) {
+            continue;
+        }
+        let group = record.hook.key().group.to_string();
+        match groups.last_mut() {
+            Some(last) if last.id == group => last.hooks.push(record),
+            _ => groups.push(GroupRow {
+                id: group,
+                hooks: vec![record],
+                failing: None,
             }),
         }
     }
-    groups.sort_by(|a, b| b.failing.cmp(&a.failing).then_with(|| a.id.cmp(&b.id)));
-    let (groups, pager) = Pager::cut(groups, query.page);
+    let (mut groups, pager) = Pager::cut(groups, query.page);
+    let mut budget = HEALTH_READS;
+    for group in &mut groups {
+        if group.count() > budget {
+            continue;
+        }
+        budget -= group.count();
+        let rows = rows(&state, &session.caller, &group.hooks).await;
+        group.failing = Some(rows.iter().filter(|r| r.health == Health::Failing).count());
+    }
+    // Failing first among the groups shown; unchecked ones after those known to fail.
+    groups.sort_by_key(|g| {
+        (
+            std::cmp::Reverse(g.failing.unwrap_or(0)),
+            g.failing.is_none(),
+        )
+    });
     page::ok(&GroupsPage {
         nav: session.nav(),
         q: query.q,
@@ -217,7 +263,8 @@ pub async fn groups(
     })
 }
 
-/// `GET /ui/groups/{g}?q=&page=`: the group's readable hooks, failing first.
+/// `GET /ui/groups/{g}?q=&page=`: the group's readable hooks by id, paged, and on the page
+/// shown failing first.
 pub async fn group(
     state: web::Data<ApiState>,
     Signed(session): Signed,
@@ -226,9 +273,12 @@ pub async fn group(
     let group = HookGroupId::parse(path_param(&req, "hookGroupId")?).map_err(ApiError::from)?;
     let query = query(&req);
     let records = hooks::readable(&state, &session.caller, Some(&group)).await?;
-    let rows = rows(&state, &session.caller, records).await;
-    let rows: Vec<HookRow> = rows.into_iter().filter(|r| matches(r, &query.q)).collect();
-    let (hooks, pager) = Pager::cut(rows, query.page);
+    let records: Vec<HookRecord> = in_order(records)
+        .into_iter()
+        .filter(|r| matches(r, &query.q))
+        .collect();
+    let (shown, pager) = Pager::cut(records, query.page);
+    let hooks = rows(&state, &session.caller, &shown).await;
     page::ok(&GroupPage {
         nav: session.nav(),
         group: group.to_string(),

@@ -66,6 +66,7 @@ impl TimelineQuery {
 
 /// One fire on the timeline.
 pub struct FireRow {
+    fire_id: String,
     time: String,
     fired_by: &'static str,
     task_id: String,
@@ -80,6 +81,8 @@ pub struct FireRow {
 #[template(path = "timeline.html")]
 pub struct Timeline {
     base: String,
+    /// The session's CSRF token, for each fire's replay forms.
+    csrf: String,
     query: TimelineQuery,
     rows: Vec<FireRow>,
     /// The `after` of the next page, when there is one.
@@ -192,6 +195,7 @@ async fn timeline(
     }
     Ok(Timeline {
         base: hook_path(key),
+        csrf: session.csrf.clone(),
         scanned_out: rows.len() < TIMELINE_PAGE && !next.is_empty(),
         query,
         rows,
@@ -216,6 +220,7 @@ fn fire_row(fire: &FireRecord, task_state: Option<TaskState>) -> FireRow {
         .map(|f| (f.code.clone(), f.message.clone()))
         .unwrap_or_default();
     FireRow {
+        fire_id: fire.fire_id.to_string(),
         time: iso_time(fire.task_create_time),
         fired_by: fire.fired_by.as_str(),
         task_id: fire.task_id.to_string(),

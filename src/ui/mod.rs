@@ -117,6 +117,14 @@ pub fn routes(cfg: &mut ServiceConfig, ui: &Ui) {
                 web::post().to(actions::trigger),
             )
             .route(
+                "/hooks/{hookGroupId}/{hookId}/fires/{fireId}/replay",
+                web::post().to(actions::replay),
+            )
+            .route(
+                "/hooks/{hookGroupId}/{hookId}/fires/{fireId}/dry-run",
+                web::post().to(actions::dry_run),
+            )
+            .route(
                 "/hooks/{hookGroupId}/{hookId}/token",
                 web::post().to(actions::reset_token),
             )

@@ -1,10 +1,15 @@
 //! The service page (`/ui/service`): version, the roles this process runs, store and broker
 //! health, and the newest error fires among the hooks the client may read.
+//!
+//! Finding them costs one last-fire read per hook, so a view reads at most
+//! [`HEALTH_READS`] hooks' (the first readable ones by group and id) and says how many it
+//! checked of how many; the group pages show every hook's health, a page at a time.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use futures_util::{stream, StreamExt};
 
+use super::groups::{in_order, HEALTH_READS};
 use super::hook::hook_path;
 use super::page::{self, Nav, UiError};
 use super::session::Signed;
@@ -32,6 +37,9 @@ struct ServicePage {
     store: String,
     broker: String,
     errors: Vec<ErrorFire>,
+    /// Hooks whose last fire was read, of `readable`.
+    checked: usize,
+    readable: usize,
 }
 
 /// `GET /ui/service`
@@ -46,7 +54,10 @@ pub async fn service(
     };
     let caller = &session.caller;
     let state = &state;
-    let records = hooks::readable(state, caller, None).await?;
+    let mut records = in_order(hooks::readable(state, caller, None).await?);
+    let readable = records.len();
+    records.truncate(HEALTH_READS);
+    let checked = records.len();
     let mut errors: Vec<(chrono::DateTime<chrono::Utc>, ErrorFire)> = stream::iter(records)
         .map(|record| async move {
             let key = record.hook.key();
@@ -79,5 +90,7 @@ pub async fn service(
             state.listener.reconnects()
         ),
         errors: errors.into_iter().map(|(_, e)| e).collect(),
+        checked,
+        readable,
     })
 }

@@ -6,7 +6,7 @@ use hookd_testkit::app::{hook_body, spawn_app_with, Auth, ROOT_TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{app_with_clients, csrf_of, UiClient};
+use crate::helpers::{self, app_with_clients, csrf_of, UiClient};
 
 #[tokio::test]
 async fn the_root_redirects_to_the_ui_and_pages_need_a_sign_in() {
@@ -442,4 +442,139 @@ async fn a_new_token_and_webhook_secret_are_shown_once_and_work() {
     );
     let again = ui.get("/ui/hooks/a/h").await;
     assert!(!again.body.contains(&token), "the token is not shown again");
+}
+
+/// The id of the newest fire on a hook page's timeline, from its replay form.
+fn newest_fire_id(page: &str) -> String {
+    let (_, after) = page
+        .split_once("/fires/")
+        .expect("a fire with replay forms");
+    after.split('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_dry_run_of_a_past_fire_shows_its_differences_and_a_replay_fires_again() {
+    let app = app_with_clients().await;
+    app.create_hook("a/h", hook_body()).await;
+    app.trigger("a/h", json!({})).await.expect(200);
+    let mut changed = hook_body();
+    changed["task"]["payload"] = json!({"n": 2});
+    app.call(Method::POST, "/hooks/a/h", Auth::Root, Some(changed))
+        .await
+        .expect(200);
+    let mut ui = UiClient::signed_in(&app, "reader", "reader-token").await;
+    let page = ui.get("/ui/hooks/a/h").await;
+    let fire_id = newest_fire_id(&page.body);
+    let replay_path = format!("/ui/hooks/a/h/fires/{fire_id}/replay");
+    assert!(page.body.contains(&replay_path), "{}", page.body);
+    let csrf = csrf_of(&page.body);
+    let (_, replay_form) = page.body.split_once(&replay_path).unwrap();
+    let replay_form = replay_form.split("</form>").next().unwrap();
+    assert!(replay_form.contains(&csrf), "the form carries the token");
+
+    let dry_run = ui
+        .post(
+            &format!("/ui/hooks/a/h/fires/{fire_id}/dry-run"),
+            &[("csrf", &csrf), ("template", "current")],
+        )
+        .await;
+    let fires_after_dry_run = app.last_fires("a/h", "").await;
+    let replayed = ui
+        .post(&replay_path, &[("csrf", &csrf), ("template", "recorded")])
+        .await;
+
+    assert_eq!(dry_run.status, StatusCode::OK, "{}", dry_run.body);
+    assert!(
+        dry_run.body.contains("Differences from the submitted task")
+            && dry_run.body.contains("/payload/n"),
+        "the diff names the changed field: {}",
+        dry_run.body
+    );
+    assert_eq!(
+        fires_after_dry_run["lastFires"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert!(replayed.body.contains("Replayed"), "{}", replayed.body);
+    let timeline = ui.get("/ui/hooks/a/h/timeline").await;
+    assert_eq!(timeline.body.matches("class=\"fire ").count(), 2);
+}
+
+#[tokio::test]
+async fn a_client_without_the_trigger_scope_cannot_replay_or_dry_run() {
+    let app =
+        helpers::app_with_client("viewer", &["hooks:get:a:*", "hooks:list-last-fires:a/*"]).await;
+    app.create_hook("a/h", hook_body()).await;
+    app.trigger("a/h", json!({})).await.expect(200);
+    let mut viewer = UiClient::signed_in(&app, "viewer", "viewer-token").await;
+    let page = viewer.get("/ui/hooks/a/h").await.body;
+    let (fire_id, csrf) = (newest_fire_id(&page), csrf_of(&page));
+
+    for action in ["replay", "dry-run"] {
+        let refused = viewer
+            .post(
+                &format!("/ui/hooks/a/h/fires/{fire_id}/{action}"),
+                &[("csrf", &csrf), ("template", "recorded")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{action}");
+        assert!(
+            refused.body.contains("InsufficientScopes"),
+            "{}",
+            refused.body
+        );
+    }
+    let forged = viewer
+        .post(
+            &format!("/ui/hooks/a/h/fires/{fire_id}/replay"),
+            &[("csrf", "forged"), ("template", "recorded")],
+        )
+        .await;
+    assert_ne!(forged.status, StatusCode::OK);
+    assert_eq!(
+        app.last_fires("a/h", "").await["lastFires"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A hook of group `a` whose fires fail: its task asks for a scope the hook lacks.
+fn failing_hook() -> serde_json::Value {
+    let mut body = hook_body();
+    body["task"]["scopes"] = json!(["not-held"]);
+    body
+}
+
+#[tokio::test]
+async fn listings_page_by_id_and_put_failing_hooks_first_on_the_page_shown() {
+    let app = app_with_clients().await;
+    // 50 hooks fill the first page; "zz" is on the second and failing, "h07" fails on the first.
+    for n in 0..50 {
+        let body = if n == 7 { failing_hook() } else { hook_body() };
+        app.create_hook(&format!("a/h{n:02}"), body).await;
+    }
+    app.create_hook("a/zz", failing_hook()).await;
+    app.trigger("a/h07", json!({})).await;
+    app.trigger("a/zz", json!({})).await;
+    app.create_hook("b/ok", hook_body()).await;
+    let mut ui = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+
+    let first = ui.get("/ui/groups/a").await;
+    let second = ui.get("/ui/groups/a?page=1").await;
+    let groups = ui.get("/ui").await;
+
+    let rows: Vec<&str> = first.body.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), 50, "{}", first.body);
+    assert!(rows[0].contains("/ui/hooks/a/h07"), "{}", rows[0]);
+    assert!(
+        !first.body.contains("/ui/hooks/a/zz"),
+        "zz is on the next page"
+    );
+    assert!(second.body.contains("/ui/hooks/a/zz"), "{}", second.body);
+    let a = groups.body.find("/ui/groups/a\"").unwrap();
+    let b = groups.body.find("/ui/groups/b\"").unwrap();
+    assert!(a < b, "the group with failing hooks comes first");
+    assert!(groups.body.contains("2 failing"), "{}", groups.body);
 }
