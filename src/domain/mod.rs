@@ -12,6 +12,7 @@
 mod fire;
 mod hook;
 mod ids;
+mod memo;
 mod missed_fires;
 mod schedule;
 pub mod scopes;
