@@ -175,7 +175,7 @@ pub async fn list_hooks(
 ) -> Result<HttpResponse, ApiError> {
     let group = HookGroupId::parse(path_param(&req, "hookGroupId")?)?;
     caller.require(&[format!("hooks:list-hooks:{group}")])?;
-    let records = state.store.list_hooks(&group).await?;
+    let records = state.registry.list(&group).await?;
     if records.is_empty() {
         return Err(ApiError::new(
             ErrorCode::ResourceNotFound,
@@ -193,7 +193,7 @@ pub async fn get_hook(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&read_scope(&key))?;
-    let record = state.registry.get(&key).await?;
+    let record = state.registry.definition(&key).await?;
     Ok(HttpResponse::Ok().json(&record.hook))
 }
 

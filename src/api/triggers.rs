@@ -21,7 +21,7 @@ pub async fn trigger_hook(
     JsonBody(payload): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[format!("hooks:trigger-hook:{key}")])?;
-    let record = state.registry.get(&key).await?;
+    let record = state.registry.definition(&key).await?;
     let trigger = Trigger::api_call(payload, &caller.client_id, state.clock.now());
     fire_and_answer(&state, &record, trigger, arrival).await
 }

@@ -2,6 +2,7 @@
 //! and its typed client are `hookd_testkit::app`.
 
 mod anonymous_role;
+mod cache;
 mod connections;
 mod errors;
 mod fire;

@@ -412,6 +412,17 @@ impl TestApp {
         self.data_dir.path()
     }
 
+    /// Starts a second app on the same store, clock and settings: another replica.
+    pub async fn replica(&self) -> TestApp {
+        start(
+            Arc::clone(&self.data_dir),
+            self.mongodb.clone(),
+            self.clock.clone(),
+            Arc::clone(&self.customize),
+        )
+        .await
+    }
+
     /// Stops the server and starts a new one on the same data dir and clock.
     pub async fn restart(mut self) -> TestApp {
         // Close pooled keep-alive connections first: a graceful stop waits for open ones.
