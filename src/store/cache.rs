@@ -75,26 +75,12 @@ impl HookCache {
         key: &HookKey,
         read: impl Future<Output = Result<Option<HookRecord>, StoreError>>,
     ) -> Result<Option<Arc<HookRecord>>, StoreError> {
-        let now = self.clock.now();
-        let generation = {
-            let entries = self.lock();
-            if let Some(value) = fresh(entries.hooks.get(key), now) {
-                return Ok(Some(value));
-            }
-            entries.generation
-        };
-        let Some(record) = read.await? else {
-            return Ok(None);
-        };
-        let record = Arc::new(record);
-        let mut entries = self.lock();
-        if entries.generation == generation {
-            insert(&mut entries.hooks, key.clone(), Arc::clone(&record), now);
-        }
-        Ok(Some(record))
+        let read = async { read.await.map(|found| found.map(Arc::new)) };
+        self.fresh_or(|e| &mut e.hooks, key, read, |_| true).await
     }
 
-    /// The hooks of `group`, like [`HookCache::hook`]; an empty group is not cached.
+    /// The hooks of `group`, like [`HookCache::hook`]; an empty group is not cached, nor one
+    /// too large to hold twice.
     ///
     /// # Errors
     /// What `read` fails with.
@@ -103,26 +89,38 @@ impl HookCache {
         group: &HookGroupId,
         read: impl Future<Output = Result<Vec<HookRecord>, StoreError>>,
     ) -> Result<Arc<Vec<HookRecord>>, StoreError> {
+        let read = async { read.await.map(|records| Some(Arc::new(records))) };
+        let cacheable =
+            |records: &Vec<HookRecord>| !records.is_empty() && records.len() <= MAX_CACHED_GROUP;
+        let listed = self.fresh_or(|e| &mut e.groups, group, read, cacheable);
+        Ok(listed.await?.unwrap_or_default())
+    }
+
+    /// The fresh entry of `key` in the map `kind` picks, else what `read` finds, kept in the
+    /// map when `cacheable` and no change was forgotten while the read was under way.
+    async fn fresh_or<K: Hash + Eq + Clone, T>(
+        &self,
+        kind: fn(&mut Entries) -> &mut HashMap<K, Entry<T>>,
+        key: &K,
+        read: impl Future<Output = Result<Option<Arc<T>>, StoreError>>,
+        cacheable: impl Fn(&T) -> bool,
+    ) -> Result<Option<Arc<T>>, StoreError> {
         let now = self.clock.now();
         let generation = {
-            let entries = self.lock();
-            if let Some(value) = fresh(entries.groups.get(group), now) {
-                return Ok(value);
+            let mut entries = self.lock();
+            if let Some(value) = fresh(kind(&mut entries).get(key), now) {
+                return Ok(Some(value));
             }
             entries.generation
         };
-        let records = Arc::new(read.await?);
-        let cacheable = !records.is_empty() && records.len() <= MAX_CACHED_GROUP;
-        let mut entries = self.lock();
-        if cacheable && entries.generation == generation {
-            insert(
-                &mut entries.groups,
-                group.clone(),
-                Arc::clone(&records),
-                now,
-            );
+        let found = read.await?;
+        if let Some(value) = found.as_ref().filter(|value| cacheable(value)) {
+            let mut entries = self.lock();
+            if entries.generation == generation {
+                insert(kind(&mut entries), key.clone(), Arc::clone(value), now);
+            }
         }
-        Ok(records)
+        Ok(found)
     }
 
     /// Drops what the cache holds about `key` (the hook and its group's listing); call it once
@@ -165,26 +163,16 @@ fn insert<K: Hash + Eq, T>(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::domain::{Hook, HookId, Metadata, Schedule, SealedToken, TriggerSchema};
+    use crate::domain::{Hook, SealedToken};
     use serde_json::json;
 
     fn record(name: &str) -> HookRecord {
-        let hook = Hook {
-            hook_group_id: HookGroupId::parse("g").unwrap(),
-            hook_id: HookId::parse("h").unwrap(),
-            metadata: Metadata {
-                name: name.into(),
-                description: "d".into(),
-                owner: "o@example.com".into(),
-                email_on_error: true,
-            },
-            schedule: Schedule::default(),
-            task: json!({}),
-            trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
-            bindings: vec![],
-            scopes: None,
-            missed_fires: None,
-        };
+        let hook: Hook = serde_json::from_value(json!({
+            "hookGroupId": "g", "hookId": "h",
+            "metadata": {"name": name, "description": "d", "owner": "o@example.com"},
+            "schedule": [], "task": {}, "triggerSchema": {"type": "object"}, "bindings": [],
+        }))
+        .unwrap();
         HookRecord::new(hook, SealedToken("t".into()))
     }
 

@@ -428,13 +428,7 @@ impl TestApp {
         // Close pooled keep-alive connections first: a graceful stop waits for open ones.
         self.client = reqwest::Client::new();
         self.stop_server().await;
-        start(
-            Arc::clone(&self.data_dir),
-            self.mongodb.clone(),
-            self.clock.clone(),
-            Arc::clone(&self.customize),
-        )
-        .await
+        self.replica().await
     }
 
     /// Stops the server (and its scheduler and listener) for good.
