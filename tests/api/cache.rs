@@ -31,16 +31,22 @@ fn named(name: &str) -> Value {
     body
 }
 
-#[tokio::test]
-async fn a_change_through_one_replica_is_read_through_another_within_the_freshness_bound() {
+/// Two replicas on one store, with `g/h` created through the first and read (so cached) through
+/// the second: its definition, its group's listing and its token. Returns the token too.
+async fn replicas_with_a_hook_read_through_the_second() -> (TestApp, TestApp, String) {
     let a = spawn_app().await;
     let b = a.replica().await;
     a.create_hook("g/h", named("first")).await;
-    let old_token = a.root_string("/hooks/g/h/token", "token").await;
-    // b reads (and so caches) the definition, the listing and the token.
+    let token = a.root_string("/hooks/g/h/token", "token").await;
     assert_eq!(name(&b).await, "first");
     assert_eq!(listed_name(&b).await, "first");
-    assert_eq!(trigger_with(&b, &old_token).await, 200);
+    assert_eq!(trigger_with(&b, &token).await, 200);
+    (a, b, token)
+}
+
+#[tokio::test]
+async fn a_change_through_one_replica_is_read_through_another_within_the_freshness_bound() {
+    let (a, b, old_token) = replicas_with_a_hook_read_through_the_second().await;
 
     (a.call(
         Method::POST,
@@ -74,12 +80,7 @@ async fn a_change_through_one_replica_is_read_through_another_within_the_freshne
 
 #[tokio::test]
 async fn a_hook_deleted_and_recreated_through_one_replica_is_the_new_one_on_another() {
-    let a = spawn_app().await;
-    let b = a.replica().await;
-    a.create_hook("g/h", named("first")).await;
-    let old_token = a.root_string("/hooks/g/h/token", "token").await;
-    assert_eq!(name(&b).await, "first");
-    assert_eq!(trigger_with(&b, &old_token).await, 200);
+    let (a, b, old_token) = replicas_with_a_hook_read_through_the_second().await;
 
     (a.call(Method::DELETE, "/hooks/g/h", Auth::Root, None).await).expect(200);
     a.clock.advance(HookCache::FRESHNESS);
