@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench scheduler -- <hooks> <minutes> [<schedule>]` fills a fresh SQLite store
 //! with `<hooks>` hooks on `<schedule>` (default every minute, `* * * * *`), times
-//! `Scheduler::start`, then lets the scheduler loop run on the wall clock for `<minutes>` and
+//! `Scheduler::start`, then lets the scheduler loop run on the wall clock for `<minutes>` (a
+//! fraction is fine: `0.5` is 30 s) and
 //! reports fire lateness (the moment the task reached the sink minus its slot time) and the
 //! process's CPU time. The scheduler runs on a current-thread runtime, as in `hookd serve`.
 //! Numbers go in BENCHMARKS.md.
@@ -117,7 +118,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let hooks: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let minutes: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let minutes: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2.0);
     let schedule = args.get(2).cloned().unwrap_or_else(|| "* * * * *".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,7 +127,7 @@ fn main() {
     runtime.block_on(run(hooks, minutes, &schedule));
 }
 
-async fn run(hooks: usize, minutes: u64, schedule: &str) {
+async fn run(hooks: usize, minutes: f64, schedule: &str) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("bench.sqlite")).unwrap());
     let filled = Instant::now();
@@ -173,7 +174,7 @@ async fn run(hooks: usize, minutes: u64, schedule: &str) {
         let wake = changes.subscribe();
         async move { scheduler.run(wake, cancel).await }
     });
-    tokio::time::sleep(Duration::from_secs(minutes * 60)).await;
+    tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0)).await;
     cancel.cancel();
     loop_task.await.unwrap();
     let cpu = cpu_seconds() - cpu_before;

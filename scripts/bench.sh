@@ -8,12 +8,19 @@
 #     against examples/bare_actix.rs (same actix-web, same workers, fixed JSON) as the ceiling;
 #   - GET hook and listHooks (a group of 10 hooks) at the same concurrencies;
 #   - peak RSS (VmHWM) of a fresh hookd at idle, after createHook of HOOKS hooks over 64
-#     connections (examples/bench_load_hooks.rs), and after a restart on those hooks.
-# Every figure is the median of RUNS runs; the runs of the scenarios are interleaved so that a
-# change in the machine's load touches all of them alike. Not part of scripts/test.sh (minutes).
+#     connections (examples/bench_load_hooks.rs), and after a restart on those hooks;
+#   - the scheduler (benches/scheduler.rs): HOOKS hooks due in the same minute (lateness at the
+#     sink, start-up with HOOKS hooks stored), and one hook due every second;
+#   - the disk ceiling: bare SQLite commits in hookd's mode (examples/bench_sqlite_commits.rs);
+#   - the AMQP relay (benches/amqp_listener.rs): message -> fire -> task published, beside
+#     RabbitMQ alone as its ceiling, on a private broker from scripts/services/rabbitmq.sh.
+# Every HTTP and memory figure is the median of RUNS runs; the runs of the scenarios are
+# interleaved so that a change in the machine's load touches all of them alike. The scheduler,
+# disk and AMQP figures are one run each. Not part of scripts/test.sh (minutes).
 #
 # Usage: scripts/bench.sh [--quick] [--write | --no-write]
-#   --quick     one run of 1 s per figure and 10,000 hooks; prints, does not write (unless --write)
+#   --quick     one run of 1 s per figure, 10,000 hooks, a one-minute scheduler burst and a
+#               15 s every-second run; prints, does not write (unless --write)
 #   --no-write  print the section without touching BENCHMARKS.md
 # Env: HOOKD_BENCH_HOOKS (hooks for the memory figures), HOOKD_BENCH_TOOLS (where oha is
 # installed; default ~/.cache/hookd/tools), CARGO_TARGET_DIR as for cargo.
@@ -39,10 +46,14 @@ for arg in "$@"; do
     *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
+# BURST_MINUTES must hold one minute boundary and the drain after it; EVERY_SECOND_MINUTES is
+# how long the every-second hook runs.
 if $quick; then
   RUNS=1 DURATION=1s HOOKS="${HOOKD_BENCH_HOOKS:-10000}" write="${write:-false}"
+  BURST_MINUTES=1 EVERY_SECOND_MINUTES=0.25 DISK_SECONDS=1
 else
   RUNS=3 DURATION=5s HOOKS="${HOOKD_BENCH_HOOKS:-100000}" write="${write:-true}"
+  BURST_MINUTES=2 EVERY_SECOND_MINUTES=1 DISK_SECONDS=5
 fi
 
 # A busy machine skews every figure: note how busy it was before anything started.
@@ -70,7 +81,9 @@ install_oha() {
 build() {
   log "building hookd and the bench helpers (release)"
   cargo build --release --locked --bin hookd \
-    --example bare_actix --example bench_load_hooks --example bench_report
+    --example bare_actix --example bench_load_hooks --example bench_report \
+    --example bench_sqlite_commits
+  cargo bench --locked --no-run --bench scheduler --bench amqp_listener
   local target
   target="$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -78,6 +91,7 @@ build() {
   BARE="$target/release/examples/bare_actix"
   LOADER="$target/release/examples/bench_load_hooks"
   REPORT="$target/release/examples/bench_report"
+  COMMITS="$target/release/examples/bench_sqlite_commits"
 }
 
 # Waits (bounded) until a server answers on $1.
@@ -193,6 +207,70 @@ measure_memory() {
   done
 }
 
+# The scheduler's figures: a burst of HOOKS hooks due in the same minute, one hook every second.
+measure_scheduler() {
+  log "scheduler: $HOOKS hooks due in the same minute ($BURST_MINUTES min)"
+  cargo bench --locked --bench scheduler -- "$HOOKS" "$BURST_MINUTES" >"$RUN_DIR/scheduler-burst.txt"
+  log "scheduler: one hook every second ($EVERY_SECOND_MINUTES min)"
+  cargo bench --locked --bench scheduler -- 1 "$EVERY_SECOND_MINUTES" '* * * * * *' \
+    >"$RUN_DIR/scheduler-second.txt"
+}
+
+measure_disk() {
+  log "disk: bare SQLite commits"
+  mkdir -p "$RUN_DIR/disk"
+  "$COMMITS" "$RUN_DIR/disk" "$DISK_SECONDS" >"$RUN_DIR/disk.txt"
+}
+
+# The AMQP relay against RabbitMQ alone, on a private broker of this run.
+measure_amqp() {
+  rabbitmq_install
+  rabbitmq_start
+  RABBITMQ_STARTED=true
+  log "AMQP: relay and broker ceiling"
+  cargo bench --locked --bench amqp_listener >"$RUN_DIR/amqp.txt"
+  rabbitmq_stop
+  RABBITMQ_STARTED=false
+}
+
+# One row of the scheduler table from a benches/scheduler.rs output file.
+scheduler_row() {
+  local name="$1" file="$2"
+  awk -v name="$name" '
+    / fires in / { fires = $1 }
+    /^lateness ms:/ { p50 = $4; p99 = $6; max = $8 }
+    /^cpu:/ { sub(/%/, "", $9); cpu = $9 }
+    END { printf "| %s | %s | %s | %s | %s | %s %% |\n", name, fires, p50, p99, max, cpu }
+  ' "$file"
+}
+
+scheduler_tables() {
+  local rabbitmq
+  rabbitmq="$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo unknown)"
+  cat <<EOF
+### Scheduler (\`benches/scheduler.rs\`, wall clock, one run each)
+
+| scenario | fires | lateness p50 ms | p99 ms | max ms | CPU (of one core) |
+|---|---:|---:|---:|---:|---:|
+$(scheduler_row "$HOOKS hooks due in the same minute, $BURST_MINUTES min" "$RUN_DIR/scheduler-burst.txt")
+$(scheduler_row "one hook every second, $EVERY_SECOND_MINUTES min" "$RUN_DIR/scheduler-second.txt")
+
+Lateness is when the task reached the sink minus its slot time. Start-up with $HOOKS hooks
+stored: $(sed -n 's/^start-up: //p' "$RUN_DIR/scheduler-burst.txt"); a resync with nothing
+changed: $(sed -n 's/^resync with nothing changed: //p' "$RUN_DIR/scheduler-burst.txt").
+
+### Disk ceiling (\`examples/bench_sqlite_commits.rs\`: bare SQLite, WAL, \`synchronous=FULL\`, $DISK_SECONDS s each)
+
+| rows per commit | commits/s | rows/s |
+|---:|---:|---:|
+$(awk '{ printf "| %s | %s | %s |\n", $2, $4, $6 }' "$RUN_DIR/disk.txt")
+
+### AMQP relay (\`benches/amqp_listener.rs\`, RabbitMQ $rabbitmq on loopback, one run)
+
+$(cat "$RUN_DIR/amqp.txt")
+EOF
+}
+
 machine() {
   local cpu ram
   cpu="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -221,6 +299,8 @@ durable commits (outbox task, fire record).
 
 $("$REPORT" tables "$RUN_DIR")
 
+$(scheduler_tables)
+
 Peak RSS is \`VmHWM\` from \`/proc/<pid>/status\`: 1 s after start ("idle"), right after the
 last createHook, and 1 s after a restart on the same data dir (the scheduler has loaded every
 hook by then). Hooks were created with \`PUT /hooks/load/h<n>\` over 64 connections by
@@ -233,10 +313,12 @@ EOF
 cleanup() {
   local pid
   for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if $RABBITMQ_STARTED; then rabbitmq_stop || true; fi
   rm -rf "$RUN_DIR"
 }
 
 STARTED=()
+RABBITMQ_STARTED=false
 RUN_DIR="$(mktemp -d -t hookd-bench-XXXXXX)"
 trap cleanup EXIT
 # For free_port; the test services it also defines are not started.
@@ -251,6 +333,9 @@ install_oha
 build
 measure_throughput
 measure_memory
+measure_disk
+measure_scheduler
+measure_amqp
 section >"$RUN_DIR/section.md"
 cat "$RUN_DIR/section.md"
 if $write; then

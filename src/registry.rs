@@ -9,7 +9,9 @@
 //!
 //! Every successful change is announced as a [`HookChange`] on a broadcast channel, so the
 //! parts that keep their own view of the hooks (the scheduler's timer, the AMQP bindings) can
-//! update at once instead of polling.
+//! update at once instead of polling; the same moment drops the hook from the [`HookCache`]
+//! that the hot reads ([`HookRegistry::definition`], [`HookRegistry::list`],
+//! [`HookRegistry::check_token`]) go through.
 
 use std::sync::Arc;
 
@@ -19,8 +21,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
 use crate::crypto::{TokenCipher, TokenError};
-use crate::domain::{ApplySetName, Hook, HookKey, HookRecord, WebhookSecrets};
-use crate::store::{compare_and_set, Change, HookStore, StoreError};
+use crate::domain::{ApplySetName, Hook, HookGroupId, HookKey, HookRecord, WebhookSecrets};
+use crate::store::{compare_and_set, Change, HookCache, HookStore, StoreError};
 use crate::webhook;
 
 /// Changes buffered per subscriber; a subscriber that falls further behind is told it lagged
@@ -113,6 +115,8 @@ pub struct HookRegistry {
     /// When definitions are accepted, which is where their schedules start.
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<HookChange>,
+    /// Recently read definitions; shared by the clones of this registry.
+    cache: Arc<HookCache>,
 }
 
 impl HookRegistry {
@@ -120,11 +124,13 @@ impl HookRegistry {
     /// of each create or schedule change.
     pub fn new(store: Arc<dyn HookStore>, cipher: TokenCipher, clock: Arc<dyn Clock>) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+        let cache = Arc::new(HookCache::new(Arc::clone(&clock)));
         Self {
             store,
             cipher,
             clock,
             changes,
+            cache,
         }
     }
 
@@ -133,8 +139,10 @@ impl HookRegistry {
         self.changes.subscribe()
     }
 
-    /// Announces a change made to the store without this registry (an apply's writes).
+    /// Announces a change to the hook `key`, also one made to the store without this registry
+    /// (an apply's writes): the cache forgets it and subscribers hear of it.
     pub fn announce(&self, key: &HookKey, kind: ChangeKind) {
+        self.cache.forget(key);
         // No subscribers is fine: nothing keeps a view of the hooks in this process.
         let _ = self.changes.send(HookChange {
             key: key.clone(),
@@ -282,10 +290,11 @@ impl HookRegistry {
         &self,
         key: &HookKey,
         presented: &str,
-    ) -> Result<Option<HookRecord>, RegistryError> {
+    ) -> Result<Option<Arc<HookRecord>>, RegistryError> {
         // Both failures look the same to the caller. The one extra step for a known hook, a
-        // sub-microsecond AES-GCM open, is lost in the noise of the store read both paths make.
-        let record = self.store.get_hook(key).await?;
+        // sub-microsecond AES-GCM open, is lost in the noise of the read both paths make.
+        // Through the cache: a token reset by another replica is seen within its freshness.
+        let record = self.cache.hook(key, self.store.get_hook(key)).await?;
         Ok(record.filter(|r| self.cipher.matches(key, &r.trigger_token, presented)))
     }
 
@@ -377,6 +386,32 @@ impl HookRegistry {
             .ok_or_else(|| RegistryError::NotFound(key.clone()))
     }
 
+    /// A hook's definition and trigger token, as [`HookRegistry::get`] but through the
+    /// [`HookCache`]: a change made through this process is seen at once, one made by another
+    /// replica within [`HookCache::FRESHNESS`]. The rest of the record (the next slot, claims,
+    /// webhook secrets) may be older; read those with [`HookRegistry::get`].
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`] when it does not exist.
+    pub async fn definition(&self, key: &HookKey) -> Result<Arc<HookRecord>, RegistryError> {
+        self.cache
+            .hook(key, self.store.get_hook(key))
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(key.clone()))
+    }
+
+    /// The hooks of `group` sorted by hook id, through the [`HookCache`] as
+    /// [`HookRegistry::definition`] is.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list(&self, group: &HookGroupId) -> Result<Arc<Vec<HookRecord>>, RegistryError> {
+        Ok(self
+            .cache
+            .group(group, self.store.list_hooks(group))
+            .await?)
+    }
+
     /// Read-modify-write with compare-and-set (see [`compare_and_set`]); `change` refusing
     /// writes nothing.
     async fn modify<E: From<RegistryError>>(
@@ -405,7 +440,7 @@ impl HookRegistry {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::domain::{HookGroupId, HookId, Metadata, Schedule, TaskId, TriggerSchema};
+    use crate::domain::{HookId, Metadata, Schedule, TaskId, TriggerSchema};
     use crate::store::SqliteStore;
     use serde_json::json;
 

@@ -1,5 +1,7 @@
 //! Hook definitions: list groups, list, get, create, update and remove.
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -202,7 +204,7 @@ pub async fn list_hooks(
 ) -> Result<HttpResponse, ApiError> {
     let group = HookGroupId::parse(path_param(&req, "hookGroupId")?)?;
     caller.require(&[format!("hooks:list-hooks:{group}")])?;
-    let records = state.store.list_hooks(&group).await?;
+    let records = state.registry.list(&group).await?;
     if records.is_empty() {
         return Err(ApiError::new(
             ErrorCode::ResourceNotFound,
@@ -250,7 +252,8 @@ pub async fn get_hook(
     Ok(HttpResponse::Ok().json(&record.hook))
 }
 
-/// getHookDefinition's scope check and read, for every way in (the API and the UI).
+/// getHookDefinition's scope check and read (through the hook cache), for every way in (the
+/// API and the UI).
 ///
 /// # Errors
 /// `InsufficientScopes`, `ResourceNotFound` and store failures.
@@ -258,9 +261,9 @@ pub(crate) async fn read(
     state: &ApiState,
     caller: &Caller,
     key: &HookKey,
-) -> Result<HookRecord, ApiError> {
+) -> Result<Arc<HookRecord>, ApiError> {
     caller.require(&read_scope(key))?;
-    Ok(state.registry.get(key).await?)
+    Ok(state.registry.definition(key).await?)
 }
 
 /// `PUT /hooks/{hookGroupId}/{hookId}`: idempotent create.

@@ -9,10 +9,12 @@
 //! - request and response bodies, named by [`SchemaId`], which can be validated against;
 //! - [`fragments`], which only exist to be referenced by the others.
 //!
-//! Build a [`SchemaSet`] once at start-up with [`SchemaSet::load`]; it compiles every body schema,
-//! and [`SchemaSet::validate`] then reports every [`Violations`] of an instance at once.
+//! Build a [`SchemaSet`] once at start-up with [`SchemaSet::load`]; each body schema is compiled
+//! on its first use, and [`SchemaSet::validate`] then reports every [`Violations`] of an instance at once.
 //!
 //! Formats (`email`, `date-time`, `uuid`) are checked, as Taskcluster does.
+
+use std::sync::OnceLock;
 
 use jsonschema::{Draft, Uri, ValidationError, Validator};
 use serde_json::Value;
@@ -269,16 +271,24 @@ impl Violations {
     }
 }
 
-/// The compiled body schemas, one validator per [`SchemaId`].
+/// The body schemas, each compiled into a validator on its first use.
+///
+/// Compiling is lazy because it is most of hookd's idle memory: a validator holds its own
+/// registry of every embedded document, and the response schemas are only ever checked by
+/// tests. A running service compiles the two or three request schemas it meets.
 #[derive(Debug)]
 pub struct SchemaSet {
+    /// Every embedded document by file name and under its `$id`, for `$ref`s to resolve
+    /// against.
+    documents: Vec<(&'static str, String, Value)>,
     /// Indexed by `SchemaId as usize`, which is the id's position in [`SchemaId::ALL`].
-    validators: Vec<Validator>,
+    validators: [OnceLock<Result<Validator, SchemaError>>; SchemaId::ALL.len()],
 }
 
 impl SchemaSet {
-    /// Parses every embedded file, registers each under its `$id` so `$ref`s resolve offline, and
-    /// compiles one validator per [`SchemaId`].
+    /// Parses every embedded file and checks that each [`SchemaId`] has one; each schema is
+    /// compiled, with every file registered under its `$id` so `$ref`s resolve offline, when it
+    /// is first used.
     pub fn load() -> Result<Self, SchemaError> {
         let mut documents = Vec::with_capacity(SOURCES.len());
         for (file, text) in SOURCES {
@@ -291,44 +301,56 @@ impl SchemaSet {
                 .to_owned();
             documents.push((file, id, schema));
         }
-
-        let mut validators = Vec::with_capacity(SchemaId::ALL.len());
         for schema_id in SchemaId::ALL {
             let file = schema_id.file_name();
-            let (_, _, root) = documents
-                .iter()
-                .find(|(name, _, _)| *name == file)
-                .ok_or(SchemaError::NotEmbedded { file })?;
-            let resources = documents.iter().map(|(_, id, schema)| {
-                (
-                    id.clone(),
-                    Draft::Draft202012.create_resource(schema.clone()),
-                )
-            });
-            let validator = jsonschema::options()
-                .with_draft(Draft::Draft202012)
-                .should_validate_formats(true)
-                .with_retriever(Offline)
-                .with_resources(resources)
-                .build(root)
-                .map_err(|error| SchemaError::Compile {
-                    file,
-                    reason: error.to_string(),
-                })?;
-            validators.push(validator);
+            if !SOURCES.iter().any(|(name, _)| *name == file) {
+                return Err(SchemaError::NotEmbedded { file });
+            }
         }
-        Ok(Self { validators })
+        Ok(Self {
+            documents,
+            validators: std::array::from_fn(|_| OnceLock::new()),
+        })
+    }
+
+    /// The validator of `id`, compiled now if this is its first use.
+    fn validator(&self, id: SchemaId) -> Result<&Validator, &SchemaError> {
+        // `validators` is built from `SchemaId::ALL`, whose order is the declaration order.
+        self.validators[id as usize]
+            .get_or_init(|| self.compile(id))
+            .as_ref()
+    }
+
+    fn compile(&self, id: SchemaId) -> Result<Validator, SchemaError> {
+        let file = id.file_name();
+        let (_, _, root) = (self.documents.iter())
+            .find(|(name, _, _)| *name == file)
+            .ok_or(SchemaError::NotEmbedded { file })?;
+        let resources = self.documents.iter().map(|(_, doc_id, schema)| {
+            (
+                doc_id.clone(),
+                Draft::Draft202012.create_resource(schema.clone()),
+            )
+        });
+        jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .with_retriever(Offline)
+            .with_resources(resources)
+            .build(root)
+            .map_err(|error| SchemaError::Compile {
+                file,
+                reason: error.to_string(),
+            })
     }
 
     /// Checks `instance` against the schema `id`, reporting every violation.
     pub fn validate(&self, id: SchemaId, instance: &Value) -> Result<(), Violations> {
-        // `validators` is built from `SchemaId::ALL`, whose order is the declaration order.
-        let Some(validator) = self.validators.get(id as usize) else {
-            return Err(Violations(vec![format!(
-                "(root): schema {} is not loaded",
-                id.file_name()
-            )]));
-        };
+        // An embedded schema that does not compile is a build defect (a unit test compiles
+        // each); the caller still hears about it rather than a pass.
+        let validator = self
+            .validator(id)
+            .map_err(|e| Violations(vec![format!("(root): {e}")]))?;
         if validator.is_valid(instance) {
             return Ok(());
         }
@@ -404,6 +426,16 @@ mod tests {
                 SOURCES.iter().any(|(file, _)| *file == id.file_name()),
                 "{id:?} is not embedded"
             );
+        }
+    }
+
+    #[test]
+    fn every_body_schema_compiles() {
+        let set = SchemaSet::load().expect("schemas load");
+        for id in SchemaId::ALL {
+            if let Err(e) = set.validator(id) {
+                panic!("{id:?}: {e}");
+            }
         }
     }
 

@@ -36,7 +36,7 @@ pub(crate) async fn trigger(
     arrival: Arrival,
 ) -> Result<Fired, ApiError> {
     caller.require(&[format!("hooks:trigger-hook:{key}")])?;
-    let record = state.registry.get(key).await?;
+    let record = state.registry.definition(key).await?;
     let trigger = Trigger::api_call(payload, &caller.client_id, state.clock.now());
     fire_checked(state, &record, trigger, arrival).await
 }

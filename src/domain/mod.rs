@@ -17,6 +17,7 @@ mod fire_context;
 mod hook;
 mod ids;
 mod json_diff;
+mod memo;
 mod missed_fires;
 mod refusal;
 mod replay_job;

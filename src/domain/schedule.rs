@@ -13,11 +13,15 @@
 //! clocks skip) fires at the first instant after the gap; a local time that happens twice (the
 //! hour the clocks repeat) fires once, at its first occurrence.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 use serde::{Deserialize, Serialize, Serializer};
+
+use super::memo::Memo;
 
 /// A schedule entry that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +36,10 @@ pub struct ScheduleError {
 /// How far a search may step over repeated local times before it gives up: more than the
 /// 3600 one-second slots of a repeated hour.
 const MAX_REPEAT_SKIPS: usize = 10_000;
+
+/// Parsed entries by the entries as written, shared by every hook with the same schedule (see
+/// `memo`): a stored hook is parsed on every read. Past 10,000 distinct schedules it starts over.
+static PARSED: Memo<Vec<String>, Vec<Entry>> = Memo::new(10_000);
 
 /// One parsed entry: a cron pattern read in a time zone (`None` is UTC).
 #[derive(Debug, Clone)]
@@ -48,7 +56,7 @@ struct Entry {
 pub struct Schedule {
     /// The entries as given, for serializing back exactly.
     written: Vec<String>,
-    parsed: Vec<Entry>,
+    parsed: Arc<Vec<Entry>>,
 }
 
 impl PartialEq for Schedule {
@@ -62,14 +70,20 @@ impl TryFrom<Vec<String>> for Schedule {
 
     /// Parses every entry; serde goes through here too, so a stored hook is parsed on load.
     fn try_from(entries: Vec<String>) -> Result<Self, ScheduleError> {
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .build();
-        let parsed = entries
-            .iter()
-            .map(|entry| parse_entry(&parser, entry))
-            .collect::<Result<_, _>>()?;
+        let parsed = PARSED.get_or_parse(
+            entries.as_slice(),
+            || entries.clone(),
+            || {
+                let parser = CronParser::builder()
+                    .seconds(Seconds::Optional)
+                    .year(Year::Disallowed)
+                    .build();
+                entries
+                    .iter()
+                    .map(|entry| parse_entry(&parser, entry))
+                    .collect()
+            },
+        )?;
         Ok(Self {
             written: entries,
             parsed,
@@ -313,6 +327,18 @@ mod tests {
             Some(at("2026-05-01T11:00:00Z"))
         );
         assert_eq!(next(&[], "2026-05-01T10:00:00Z"), None);
+    }
+
+    #[test]
+    fn hooks_with_the_same_schedule_share_one_parse() {
+        let a = Schedule::parse(&["0 7 * * 1", "TZ=Europe/Berlin 30 9 * * *"]).unwrap();
+        let b: Schedule = serde_json::from_value(serde_json::json!([
+            "0 7 * * 1",
+            "TZ=Europe/Berlin 30 9 * * *"
+        ]))
+        .unwrap();
+        assert!(Arc::ptr_eq(&a.parsed, &b.parsed));
+        assert_eq!(a, b);
     }
 
     #[test]

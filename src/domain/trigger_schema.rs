@@ -5,23 +5,21 @@
 //! is what it serializes back to and what two schemas are compared by.
 //!
 //! Hooks enter from the store on every read (a fire reads its hook), so compiled validators are
-//! shared by schema text: a read of a schema compiled before costs a lookup, not a compile, and
-//! the many hooks with the same (usually the default) schema hold one validator between them.
+//! shared by schema text (see `memo`): a read of a schema compiled before costs a lookup, not a
+//! compile, and the many hooks with the same (usually the default) schema hold one validator.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::sync::Arc;
 
 use jsonschema::Validator;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-/// Past this many distinct schemas the shared validators start over; hooks keep the ones they
-/// hold, and a schema read again afterwards is compiled once more.
-const SHARED_LIMIT: usize = 10_000;
+use super::memo::Memo;
 
 /// Compiled validators by schema text. One per process: compiling is a pure function of the
-/// text, so every store, registry and test may share the results.
-static COMPILED: LazyLock<RwLock<HashMap<String, Arc<Validator>>>> = LazyLock::new(RwLock::default);
+/// text, so every store, registry and test may share the results. Past 10,000 distinct schemas
+/// it starts over.
+static COMPILED: Memo<String, Validator> = Memo::new(10_000);
 
 /// A `triggerSchema` that is not a usable JSON Schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,21 +54,8 @@ impl TryFrom<Value> for TriggerSchema {
     /// checked on load.
     fn try_from(schema: Value) -> Result<Self, TriggerSchemaError> {
         let text = schema.to_string();
-        let shared = COMPILED.read().unwrap_or_else(PoisonError::into_inner);
-        let validator = match shared.get(&text) {
-            Some(validator) => Arc::clone(validator),
-            None => {
-                // Compiled outside the lock: a slow schema must not hold up every other read.
-                drop(shared);
-                let validator = Arc::new(compile(&schema)?);
-                let mut shared = COMPILED.write().unwrap_or_else(PoisonError::into_inner);
-                if shared.len() >= SHARED_LIMIT {
-                    shared.clear();
-                }
-                shared.insert(text, Arc::clone(&validator));
-                validator
-            }
-        };
+        let validator =
+            COMPILED.get_or_parse(text.as_str(), || text.clone(), || compile(&schema))?;
         Ok(Self {
             written: schema,
             validator,

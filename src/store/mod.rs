@@ -3,8 +3,8 @@
 //! [`HookStore`] is a handful of primitive document operations. Everything that is the same for
 //! every backend (id rules, defaults, idempotent-create comparison, token sealing) lives above the
 //! trait, so a backend only has to store and fetch faithfully. Two mechanisms over the trait live
-//! here for every caller: the compare-and-set loop ([`compare_and_set`]) and the walk over every
-//! stored hook ([`every_hook`]). The behaviour every backend must
+//! here for every caller: the compare-and-set loop ([`compare_and_set`]), the walk over every
+//! stored hook ([`every_hook`]) and the cache of recently read hooks ([`HookCache`]). The behaviour every backend must
 //! show is written once, as the contract suite in `tests/store/`.
 //!
 //! Owns: the trait, [`StoreError`] and the record shapes the backends share; `sqlite/` and
@@ -22,6 +22,7 @@ use crate::domain::{
 };
 
 pub mod apply;
+mod cache;
 mod cas;
 pub mod mongo;
 pub mod outage;
@@ -29,6 +30,7 @@ mod scan;
 pub mod sqlite;
 
 pub use apply::{roll_forward, roll_forward_all, ApplyObserver, Unobserved};
+pub use cache::HookCache;
 pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
 pub use outage::{one_outage, OutageGuard};

@@ -339,7 +339,7 @@ pub async fn view(
             .unwrap_or_default(),
         trigger_fields: trigger_fields(&trigger_schema),
         timeline,
-        record,
+        record: HookRecord::clone(&record),
         result: None,
     })
 }

@@ -4,6 +4,7 @@
 mod anonymous_role;
 mod apply;
 mod bulk_replay;
+mod cache;
 mod chat;
 mod connections;
 mod errors;

@@ -429,11 +429,8 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts a new one on the same data dir and clock.
-    pub async fn restart(mut self) -> TestApp {
-        // Close pooled keep-alive connections first: a graceful stop waits for open ones.
-        self.client = reqwest::Client::new();
-        self.stop_server().await;
+    /// Starts a second app on the same store, clock and settings: another replica.
+    pub async fn replica(&self) -> TestApp {
         start(
             Arc::clone(&self.data_dir),
             self.mongodb.clone(),
@@ -441,6 +438,14 @@ impl TestApp {
             Arc::clone(&self.customize),
         )
         .await
+    }
+
+    /// Stops the server and starts a new one on the same data dir and clock.
+    pub async fn restart(mut self) -> TestApp {
+        // Close pooled keep-alive connections first: a graceful stop waits for open ones.
+        self.client = reqwest::Client::new();
+        self.stop_server().await;
+        self.replica().await
     }
 
     /// Stops the server (and its scheduler and listener) for good.
