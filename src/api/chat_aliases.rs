@@ -81,11 +81,7 @@ pub async fn create_alias(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let alias = writable(&state, &req, &caller, body)?;
-    let record = AliasRegistry::new(state.store.clone())
-        .create(alias)
-        .await?;
-    Ok(HttpResponse::Ok().json(&record.alias))
+    write(&state, &req, &caller, body, Write::Create).await
 }
 
 /// `POST /chat-aliases/{aliasId}`: replace an existing alias (enabling or disabling it).
@@ -95,10 +91,31 @@ pub async fn update_alias(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let alias = writable(&state, &req, &caller, body)?;
-    let record = AliasRegistry::new(state.store.clone())
-        .update(alias)
-        .await?;
+    write(&state, &req, &caller, body, Write::Update).await
+}
+
+/// Which alias write a request makes.
+enum Write {
+    /// createChatAlias.
+    Create,
+    /// updateChatAlias.
+    Update,
+}
+
+/// An alias write, once the caller may make it; answers the alias as stored.
+async fn write(
+    state: &ApiState,
+    req: &HttpRequest,
+    caller: &Caller,
+    body: Value,
+    how: Write,
+) -> Result<HttpResponse, ApiError> {
+    let alias = writable(state, req, caller, body)?;
+    let registry = AliasRegistry::new(state.store.clone());
+    let record = match how {
+        Write::Create => registry.create(alias).await?,
+        Write::Update => registry.update(alias).await?,
+    };
     Ok(HttpResponse::Ok().json(&record.alias))
 }
 

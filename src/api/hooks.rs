@@ -232,11 +232,13 @@ pub(crate) async fn readable(
     };
     let mut hooks = Vec::new();
     for group in groups {
-        let records = state.store.list_hooks(&group).await?;
+        // Through the hook cache, as listHooks reads a group.
+        let records = state.registry.list(&group).await?;
         hooks.extend(
             records
-                .into_iter()
-                .filter(|r| caller.require(&read_scope(&r.hook.key())).is_ok()),
+                .iter()
+                .filter(|r| caller.require(&read_scope(&r.hook.key())).is_ok())
+                .cloned(),
         );
     }
     Ok(hooks)
