@@ -24,7 +24,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ApplyWrite, Hook, HookGroupId, HookKey, HookRecord,
 };
 use crate::registry::{ChangeKind, HookRegistry, RegistryError};
-use crate::store::{roll_forward, HookStore, StoreError, Unobserved};
+use crate::store::{self, ApplyObserver, HookStore, Made, StoreError, Unobserved};
 pub use failpoint::ApplyFailpoint;
 use failpoint::{stop_if, Halfway};
 pub use plan::{changed_fields, Action, Change, Options, Plan, Refusal};
@@ -163,7 +163,7 @@ impl ApplyService {
         if request.hooks.is_empty() && !request.allow_empty {
             return Err(ApplyError::Empty(request.set.clone()));
         }
-        let previous = roll_forward(&*self.store, &request.set, &Unobserved).await?;
+        let previous = self.roll_forward(&request.set, &Unobserved).await?;
         let revision = previous.as_ref().map_or(0, |p| p.revision);
         if let Some(expected) = request.expected_revision.filter(|e| *e != revision) {
             return Err(ApplyError::RevisionMoved {
@@ -187,6 +187,32 @@ impl ApplyService {
         )
         .map_err(ApplyError::Refused)?;
         Ok(Planned { revision, plan })
+    }
+
+    /// Rolls set `name`'s pending writes forward (see [`store::roll_forward`]) and announces
+    /// each write it made, whichever process committed them: the scheduler, the hook cache and
+    /// the change events of this process learn of them at once, also when a reader here
+    /// finishes an apply another process crashed in.
+    async fn roll_forward(
+        &self,
+        name: &ApplySetName,
+        observer: &dyn ApplyObserver,
+    ) -> Result<Option<ApplySetRecord>, StoreError> {
+        let rolled = store::roll_forward(&*self.store, name, observer).await?;
+        self.announce(&rolled.made);
+        Ok(rolled.set)
+    }
+
+    /// Announces hook writes an apply made (see `registry`).
+    fn announce(&self, made: &[(HookKey, Made)]) {
+        for (key, made) in made {
+            let kind = match made {
+                Made::Inserted => ChangeKind::Created,
+                Made::Replaced => ChangeKind::Updated,
+                Made::Deleted => ChangeKind::Removed,
+            };
+            self.registry.announce(key, kind);
+        }
     }
 
     /// The stored records of the hooks `keys` name, read group by group.
@@ -244,24 +270,17 @@ impl ApplyService {
             pending,
         };
         let observer = Arc::new(Halfway(self.failpoint));
-        match self
+        let made = match self
             .store
             .commit_apply_set(&record, planned.revision, observer.clone())
             .await
         {
             Err(StoreError::VersionConflict) => return Err(ApplyError::Lost(request.set.clone())),
             other => other?,
-        }
+        };
+        self.announce(&made);
         stop_if(self.failpoint, ApplyFailpoint::AfterCommit);
-        roll_forward(&*self.store, &request.set, &*observer).await?;
-        for change in &planned.plan.changes {
-            let kind = match change.action {
-                Action::Create => ChangeKind::Created,
-                Action::Update | Action::Adopt => ChangeKind::Updated,
-                Action::Delete => ChangeKind::Removed,
-            };
-            self.registry.announce(&change.key, kind);
-        }
+        self.roll_forward(&request.set, &*observer).await?;
         tracing::info!(set = %record.name, revision = record.revision,
             changes = planned.plan.changes.len(), "applied a hook set");
         Ok(record.revision)
@@ -272,7 +291,7 @@ impl ApplyService {
     /// # Errors
     /// Store failures.
     pub async fn status(&self, set: &ApplySetName) -> Result<Option<SetStatus>, ApplyError> {
-        let Some(record) = roll_forward(&*self.store, set, &Unobserved).await? else {
+        let Some(record) = self.roll_forward(set, &Unobserved).await? else {
             return Ok(None);
         };
         let stored = self.stored(record.hooks.iter().map(Hook::key)).await?;

@@ -112,6 +112,13 @@ pub enum ApplyStep {
     Conflict(ApplySetName),
 }
 
+impl ApplyStep {
+    /// Whether this step changes the store.
+    pub fn writes(&self) -> bool {
+        matches!(self, Self::Insert(_) | Self::Replace { .. } | Self::Delete)
+    }
+}
+
 impl ApplyWrite {
     /// A delete of `key`.
     pub fn delete(key: HookKey) -> Self {

@@ -14,7 +14,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
 /// it succeeded or not, and otherwise passes everything through unchanged.
@@ -208,7 +208,7 @@ impl HookStore for MeteredStore {
         record: &ApplySetRecord,
         expected_revision: u64,
         observer: Arc<dyn ApplyObserver>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(HookKey, Made)>, StoreError> {
         let call = self
             .inner
             .commit_apply_set(record, expected_revision, observer);
@@ -218,5 +218,24 @@ impl HookStore for MeteredStore {
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
         self.timed("finish_apply_set", self.inner.finish_apply_set(record))
             .await
+    }
+
+    async fn claim_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let call = self.inner.claim_apply_roll(name, revision);
+        self.timed("claim_apply_roll", call).await
+    }
+
+    async fn holds_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+        claim: u64,
+    ) -> Result<bool, StoreError> {
+        let call = self.inner.holds_apply_roll(name, revision, claim);
+        self.timed("holds_apply_roll", call).await
     }
 }

@@ -8,9 +8,16 @@
 //! writes twice (a crash, two replicas at once) ends in the same hooks. Until the last write
 //! is done the set stays pending, and every reader of the set (an apply, `GET /apply-sets`,
 //! start-up) calls [`roll_forward`] first: after a crash the apply is all there, never half.
+//!
+//! Rollers take turns: each one claims the revision first, and the newest claim is the only
+//! one that may write (checked before every write). Without that, a roller that fell behind
+//! could make a write of an old revision after a newer one had undone it, for example recreate
+//! a hook the next apply pruned. What is left is the moment between a roller's check and its
+//! write: a roller that stalls exactly there for longer than a whole later apply still writes
+//! late. The writes a roller makes are returned, so its caller can announce them.
 
 use super::{HookStore, StoreError};
-use crate::domain::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
+use crate::domain::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, HookKey, Ownership};
 
 /// How often one write re-reads its hook after losing a race with another writer.
 const MAX_ATTEMPTS: usize = 16;
@@ -30,8 +37,100 @@ impl ApplyObserver for Unobserved {
     fn wrote(&self, _index: usize, _total: usize) {}
 }
 
-/// Makes the pending writes of set `name`, if any, and marks them done. Returns the set's
-/// record as it stands afterwards (`None`: no such set).
+/// What a roll-forward did.
+#[derive(Debug, Default)]
+pub struct Rolled {
+    /// The set's record as it stands afterwards (`None`: no such set). Still pending when
+    /// another roller took over: that one finishes it.
+    pub set: Option<ApplySetRecord>,
+    /// The hook writes this roller made, in order.
+    pub made: Vec<(HookKey, Made)>,
+}
+
+/// One hook write a roll-forward made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    /// The hook was created.
+    Inserted,
+    /// The stored hook was replaced.
+    Replaced,
+    /// The hook was deleted.
+    Deleted,
+}
+
+/// A claim on rolling one pending revision forward, taken by [`RollClaim::take`] and used by
+/// [`RollClaim::roll`]; [`roll_forward`] is the two in a row.
+pub struct RollClaim {
+    set: ApplySetRecord,
+    claim: u64,
+}
+
+/// What [`RollClaim::take`] found.
+pub enum Claimed {
+    /// The set has no pending writes (or does not exist); here is its record.
+    Settled(Option<ApplySetRecord>),
+    /// Pending writes, now claimed by this roller.
+    Pending(RollClaim),
+}
+
+impl RollClaim {
+    /// Reads set `name` and, when it has pending writes, takes over rolling them forward.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn take(store: &dyn HookStore, name: &ApplySetName) -> Result<Claimed, StoreError> {
+        let Some(set) = store.get_apply_set(name).await? else {
+            return Ok(Claimed::Settled(None));
+        };
+        if set.pending.is_empty() {
+            return Ok(Claimed::Settled(Some(set)));
+        }
+        match store.claim_apply_roll(name, set.revision).await? {
+            Some(claim) => Ok(Claimed::Pending(Self { set, claim })),
+            // Finished (or moved on) between the read and the claim.
+            None => Ok(Claimed::Settled(store.get_apply_set(name).await?)),
+        }
+    }
+
+    /// Makes the claimed writes and marks them done, unless another roller takes over first.
+    ///
+    /// # Errors
+    /// Store failures; the writes done until then stay done and the set stays pending, so the
+    /// next caller continues.
+    pub async fn roll(
+        self,
+        store: &dyn HookStore,
+        observer: &dyn ApplyObserver,
+    ) -> Result<Rolled, StoreError> {
+        let Self { mut set, claim } = self;
+        let owner = set.owner();
+        let total = set.pending.len();
+        let mut made = Vec::new();
+        for (index, write) in set.pending.iter().enumerate() {
+            match make(store, &owner, &set, write, claim).await? {
+                Turn::Made(Some(kind)) => made.push((write.key(), kind)),
+                Turn::Made(None) => {}
+                Turn::TakenOver => {
+                    tracing::info!(set = %set.name, revision = set.revision,
+                        "another roller took over this apply's writes");
+                    let set = store.get_apply_set(&set.name).await?;
+                    return Ok(Rolled { set, made });
+                }
+            }
+            observer.wrote(index, total);
+        }
+        set.pending.clear();
+        store.finish_apply_set(&set).await?;
+        tracing::info!(set = %set.name, revision = set.revision, writes = total,
+            "rolled an apply forward");
+        Ok(Rolled {
+            set: Some(set),
+            made,
+        })
+    }
+}
+
+/// Makes the pending writes of set `name`, if any, and marks them done.
 ///
 /// # Errors
 /// Store failures; the writes done until then stay done and the set stays pending, so the
@@ -40,23 +139,22 @@ pub async fn roll_forward(
     store: &dyn HookStore,
     name: &ApplySetName,
     observer: &dyn ApplyObserver,
-) -> Result<Option<ApplySetRecord>, StoreError> {
-    let Some(mut set) = store.get_apply_set(name).await? else {
-        return Ok(None);
-    };
-    if set.pending.is_empty() {
-        return Ok(Some(set));
+) -> Result<Rolled, StoreError> {
+    match RollClaim::take(store, name).await? {
+        Claimed::Settled(set) => Ok(Rolled {
+            set,
+            made: Vec::new(),
+        }),
+        Claimed::Pending(claim) => claim.roll(store, observer).await,
     }
-    let owner = set.owner();
-    let total = set.pending.len();
-    for (index, write) in set.pending.iter().enumerate() {
-        make(store, &owner, &set, write).await?;
-        observer.wrote(index, total);
-    }
-    set.pending.clear();
-    store.finish_apply_set(&set).await?;
-    tracing::info!(set = %name, revision = set.revision, writes = total, "rolled an apply forward");
-    Ok(Some(set))
+}
+
+/// How one write went.
+enum Turn {
+    /// Done by this roller (what it wrote), or found done already.
+    Made(Option<Made>),
+    /// Another roller claimed the revision since; this one must not write any more.
+    TakenOver,
 }
 
 /// Makes one write, re-reading its hook when another writer got in between.
@@ -65,34 +163,45 @@ async fn make(
     owner: &Ownership,
     set: &ApplySetRecord,
     write: &ApplyWrite,
-) -> Result<(), StoreError> {
+    claim: u64,
+) -> Result<Turn, StoreError> {
     let key = write.key();
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get_hook(&key).await?;
-        let done = match write.step(owner, set.applied_at, stored.as_ref()) {
+        let step = write.step(owner, set.applied_at, stored.as_ref());
+        if step.writes()
+            && !store
+                .holds_apply_roll(&set.name, set.revision, claim)
+                .await?
+        {
+            return Ok(Turn::TakenOver);
+        }
+        let done = match step {
             ApplyStep::Insert(record) => match store.insert_hook(&record).await {
-                Err(StoreError::AlreadyExists) => false,
-                other => other.map(|()| true)?,
+                Err(StoreError::AlreadyExists) => None,
+                other => other.map(|()| Some(Some(Made::Inserted)))?,
             },
             ApplyStep::Replace {
                 record,
                 expected_version,
             } => match store.replace_hook(&record, expected_version).await {
-                Err(StoreError::VersionConflict | StoreError::NotFound) => false,
-                other => other.map(|()| true)?,
+                Err(StoreError::VersionConflict | StoreError::NotFound) => None,
+                other => other.map(|()| Some(Some(Made::Replaced)))?,
             },
-            ApplyStep::Delete => store.delete_hook(&key).await.map(|_| true)?,
-            ApplyStep::Skip => true,
+            // Gone already counts as done: whoever deleted it announced it.
+            ApplyStep::Delete => Some(store.delete_hook(&key).await?.then_some(Made::Deleted)),
+            ApplyStep::Skip => return Ok(Turn::Made(None)),
             ApplyStep::Conflict(other) => {
                 // Another set took the hook after this apply was accepted; it stays theirs and
                 // this set's status shows the difference.
                 tracing::warn!(set = %owner.set, hook = %key, owner = %other,
                     "an applied hook belongs to another set now; left alone");
-                true
+                return Ok(Turn::Made(None));
             }
         };
-        if done {
-            return Ok(());
+        // `None`: another writer got in between; read again and decide again.
+        if let Some(made) = done {
+            return Ok(Turn::Made(made));
         }
     }
     Err(StoreError::VersionConflict)
@@ -103,6 +212,7 @@ async fn make(
 /// # Errors
 /// The first store failure.
 pub async fn roll_forward_all(store: &dyn HookStore) -> Result<(), StoreError> {
+    // Nothing announces these writes: start-up runs before anything reads the hooks.
     for name in store.list_pending_apply_sets().await? {
         roll_forward(store, &name, &Unobserved).await?;
     }

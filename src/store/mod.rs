@@ -29,7 +29,9 @@ pub mod outage;
 mod scan;
 pub mod sqlite;
 
-pub use apply::{roll_forward, roll_forward_all, ApplyObserver, Unobserved};
+pub use apply::{
+    roll_forward, roll_forward_all, ApplyObserver, Claimed, Made, RollClaim, Rolled, Unobserved,
+};
 pub use cache::HookCache;
 pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
@@ -294,7 +296,8 @@ pub trait HookStore: Send + Sync + 'static {
     /// [`ApplyWrite::step`](crate::domain::ApplyWrite::step), reporting to `observer`) and
     /// stores the record without them, all in one transaction; a step that meets another set's
     /// hook fails it all. A backend without stores the record with its pending writes in one
-    /// document, the commit point, and leaves the writes to [`roll_forward`].
+    /// document, the commit point, and leaves the writes to [`roll_forward`]. Returns the hook
+    /// writes the commit made itself (none on a backend without transactions).
     ///
     /// # Errors
     /// [`StoreError::VersionConflict`] when the set moved on (another apply won) or, on a
@@ -304,7 +307,7 @@ pub trait HookStore: Send + Sync + 'static {
         record: &ApplySetRecord,
         expected_revision: u64,
         observer: std::sync::Arc<dyn ApplyObserver>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<(HookKey, Made)>, StoreError>;
 
     /// Extension (declarative apply): stores `record` (its writes made, `pending` empty) in
     /// place of the pending one of the same revision. Does nothing when the set has moved on.
@@ -312,4 +315,30 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only.
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError>;
+
+    /// Extension (declarative apply): takes over rolling the pending writes of set `name`'s
+    /// revision `revision` forward, from whoever was rolling them before. Returns the claim,
+    /// which [`holds_apply_roll`](Self::holds_apply_roll) checks before each write, or `None`
+    /// when the set is not pending at that revision (finished or moved on). A backend that
+    /// never stores pending writes always answers `None`.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn claim_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Extension (declarative apply): whether `claim` is still the newest claim on set `name`'s
+    /// pending revision `revision`.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn holds_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+        claim: u64,
+    ) -> Result<bool, StoreError>;
 }

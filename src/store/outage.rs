@@ -20,7 +20,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
 
 tokio::task_local! {
     /// Whether the store answered "unavailable" earlier in the current unit of work.
@@ -215,7 +215,7 @@ impl HookStore for OutageGuard {
         record: &ApplySetRecord,
         expected_revision: u64,
         observer: Arc<dyn ApplyObserver>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(HookKey, Made)>, StoreError> {
         let call = self
             .inner
             .commit_apply_set(record, expected_revision, observer);
@@ -224,5 +224,24 @@ impl HookStore for OutageGuard {
 
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
         self.guarded(self.inner.finish_apply_set(record)).await
+    }
+
+    async fn claim_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.guarded(self.inner.claim_apply_roll(name, revision))
+            .await
+    }
+
+    async fn holds_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+        claim: u64,
+    ) -> Result<bool, StoreError> {
+        self.guarded(self.inner.holds_apply_roll(name, revision, claim))
+            .await
     }
 }

@@ -1,10 +1,17 @@
 //! Extension: declarative apply (`POST /apply`, `GET /apply-sets/{name}`) and the drift rules
 //! it gives updateHook and removeHook.
 
+use std::sync::Arc;
+
 use hookd::api::schemas::SchemaId;
+use hookd::config::MongoArgs;
+use hookd::domain::{ApplySetName, ApplySetRecord, ApplyWrite, HookGroupId, HookId, HookKey};
+use hookd::store::Unobserved;
 use hookd_testkit::app::{
-    assert_matches_schemas, client, hook_body, spawn_app, spawn_app_with, Auth, Reply, TestApp,
+    assert_matches_schemas, client, hook_body, spawn_app, spawn_app_on, spawn_app_with, Auth,
+    Reply, TestApp,
 };
+use hookd_testkit::mongodb::{fresh_database_uri, skipping};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -370,4 +377,59 @@ async fn invalid_definitions_are_refused_naming_the_hook() {
     app.call(Method::GET, "/apply-sets/s", Auth::Root, None)
         .await
         .expect_error(404, "ResourceNotFound");
+}
+
+/// An apply that a crashed process committed but did not finish (on MongoDB the set's document
+/// is the commit point and the hook writes follow) is finished by the next reader of the set;
+/// the reading process announces those writes, so its hook cache (and scheduler) see them at
+/// once rather than at the next resync.
+#[tokio::test]
+async fn a_crashed_apply_finished_by_a_read_is_announced_in_the_reading_process() {
+    let Some(uri) = fresh_database_uri() else {
+        return skipping(module_path!());
+    };
+    let app = spawn_app_on(Some(MongoArgs::options_for(&uri).unwrap()), |_| {}).await;
+    apply(&app, json!({"set": "s", "hooks": [hook("a", "first")]}))
+        .await
+        .expect(200);
+    let description = |body: Value| body["metadata"]["description"].clone();
+    let read = || app.call(Method::GET, "/hooks/g/a", Auth::Root, None);
+    assert_eq!(description(read().await.expect(200)), "first");
+
+    // What a process that stopped right after its commit point leaves behind.
+    let store = app.open_store().await;
+    let set = ApplySetName::parse("s").unwrap();
+    let applied = store.get_apply_set(&set).await.unwrap().unwrap();
+    let mut record = store
+        .get_hook(&HookKey::new(
+            HookGroupId::parse("g").unwrap(),
+            HookId::parse("a").unwrap(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    record.hook.metadata.description = "second".into();
+    let crashed = ApplySetRecord {
+        revision: applied.revision + 1,
+        hooks: vec![record.hook.clone()],
+        pending: vec![ApplyWrite::Put {
+            record: Box::new(record),
+        }],
+        ..applied.clone()
+    };
+    let made = store
+        .commit_apply_set(&crashed, applied.revision, Arc::new(Unobserved))
+        .await
+        .unwrap();
+    assert_eq!(made, [], "MongoDB leaves the writes pending");
+    assert_eq!(
+        description(read().await.expect(200)),
+        "first",
+        "the hook cache still holds the hook (the test clock stands still)"
+    );
+
+    let status = set_status(&app, "s").await;
+
+    assert_eq!(status["revision"], json!(applied.revision + 1));
+    assert_eq!(description(read().await.expect(200)), "second");
 }

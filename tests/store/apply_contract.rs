@@ -10,8 +10,10 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use hookd::domain::{ApplySetName, ApplySetRecord, ApplyWrite, Ownership};
-use hookd::store::{roll_forward, ApplyObserver, HookStore, StoreError, Unobserved};
+use hookd::domain::{ApplySetName, ApplySetRecord, ApplyWrite, HookKey, Ownership};
+use hookd::store::{
+    roll_forward, ApplyObserver, Claimed, HookStore, Made, RollClaim, StoreError, Unobserved,
+};
 
 use crate::contract::{hook_record, key};
 
@@ -26,6 +28,7 @@ macro_rules! apply_contract {
             concurrent_commits_of_one_set_have_exactly_one_winner,
             a_later_revision_updates_keeping_state_and_prunes_only_its_own_hooks,
             a_roll_forward_interrupted_halfway_is_finished_by_the_next,
+            a_roller_taken_over_writes_nothing_more,
         );
     };
 }
@@ -60,7 +63,7 @@ async fn commit<S: HookStore>(
     store: &S,
     record: &ApplySetRecord,
     expected: u64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(HookKey, Made)>, StoreError> {
     store
         .commit_apply_set(record, expected, Arc::new(Unobserved))
         .await
@@ -74,8 +77,9 @@ async fn owner_of<S: HookStore>(store: &S, id: &str) -> Option<Ownership> {
 pub async fn a_committed_apply_writes_every_hook_and_records_the_set<S: HookStore>(store: S) {
     let first = revision("s", 1, &["a", "b"], &[]);
 
-    commit(&store, &first, 0).await.unwrap();
+    let mut made = commit(&store, &first, 0).await.unwrap();
     let finished = roll_forward(&store, &set("s"), &Unobserved).await.unwrap();
+    made.extend(finished.made);
 
     let expected_owner = Ownership {
         set: set("s"),
@@ -91,7 +95,15 @@ pub async fn a_committed_apply_writes_every_hook_and_records_the_set<S: HookStor
     }
     let mut recorded = first.clone();
     recorded.pending.clear();
-    assert_eq!(finished, Some(recorded.clone()));
+    assert_eq!(finished.set, Some(recorded.clone()));
+    assert_eq!(
+        made,
+        [
+            (key("g", "a"), Made::Inserted),
+            (key("g", "b"), Made::Inserted)
+        ],
+        "the commit or the roll-forward reports each write it made"
+    );
     assert_eq!(
         store.get_apply_set(&set("s")).await.unwrap(),
         Some(recorded)
@@ -254,8 +266,41 @@ pub async fn a_roll_forward_interrupted_halfway_is_finished_by_the_next<S: HookS
 
     // A transactional backend had nothing left to roll forward, so nothing crashed there.
     let _ = crashed;
-    assert!(finished.is_some_and(|s| s.pending.is_empty()));
+    assert!(finished.set.is_some_and(|s| s.pending.is_empty()));
     for id in ["a", "b", "c"] {
         assert!(owner_of(&*store, id).await.is_some(), "hook {id}");
     }
+}
+
+/// A roller that fell behind (claimed, then stalled while another finished its revision and a
+/// later apply pruned a hook) must not write when it resumes: that would recreate the hook.
+pub async fn a_roller_taken_over_writes_nothing_more<S: HookStore>(store: S) {
+    commit(&store, &revision("s", 1, &["a", "b"], &[]), 0)
+        .await
+        .unwrap();
+    let stale = match RollClaim::take(&store, &set("s")).await.unwrap() {
+        Claimed::Pending(claim) => claim,
+        Claimed::Settled(set) => {
+            // A transactional backend made the writes in its commit: nothing to roll.
+            assert!(set.is_some_and(|s| s.pending.is_empty()));
+            return;
+        }
+    };
+    roll_forward(&store, &set("s"), &Unobserved).await.unwrap();
+    commit(&store, &revision("s", 2, &["a"], &["b"]), 1)
+        .await
+        .unwrap();
+    roll_forward(&store, &set("s"), &Unobserved).await.unwrap();
+
+    let resumed = stale.roll(&store, &Unobserved).await.unwrap();
+
+    assert_eq!(resumed.made, [], "the stale roller wrote nothing");
+    assert_eq!(
+        store.get_hook(&key("g", "b")).await.unwrap(),
+        None,
+        "b stays pruned"
+    );
+    assert_eq!(owner_of(&store, "a").await.map(|o| o.revision), Some(2));
+    let stored = store.get_apply_set(&set("s")).await.unwrap().unwrap();
+    assert_eq!((stored.revision, stored.pending.len()), (2, 0));
 }

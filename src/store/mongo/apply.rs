@@ -5,10 +5,12 @@
 //! write still to make (`pending`). That single-document compare-and-set on `revision` decides
 //! between concurrent applies; the writes follow through `store::roll_forward`, which clears
 //! `pending` when they are all made. The record is kept as JSON text for the reason the hook
-//! codec gives (hook templates may hold `$`-keys); `revision` and `pending` are plain fields
-//! so the filters can use them.
+//! codec gives (hook templates may hold `$`-keys); `revision`, `pending` and `rollClaims` are
+//! plain fields so the filters and updates can use them. `rollClaims` counts the takeovers of a
+//! pending revision's roll-forward: the newest claim is the only roller allowed to write.
 
 use mongodb::bson::doc;
+use mongodb::options::ReturnDocument;
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,9 @@ pub(super) struct SetDoc {
     name: String,
     revision: i64,
     pending: bool,
+    /// Claims on rolling this revision forward so far; every commit and finish starts over.
+    #[serde(default)]
+    roll_claims: i64,
     /// The [`ApplySetRecord`] as JSON text.
     record: String,
 }
@@ -34,6 +39,7 @@ impl SetDoc {
             name: record.name.to_string(),
             revision: to_i64(record.revision)?,
             pending: !record.pending.is_empty(),
+            roll_claims: 0,
             record: serde_json::to_string(record).map_err(|e| StoreError::Backend(Box::new(e)))?,
         })
     }
@@ -95,6 +101,43 @@ pub(super) async fn commit(
         return Err(StoreError::VersionConflict);
     }
     Ok(())
+}
+
+/// Takes over the roll-forward of `name`'s pending `revision`: one atomic increment, so every
+/// claim gets its own number and the latest wins.
+pub(super) async fn claim_roll(
+    sets: &Collection<SetDoc>,
+    name: &ApplySetName,
+    revision: u64,
+) -> Result<Option<u64>, StoreError> {
+    let claimed = sets
+        .find_one_and_update(
+            doc! { "_id": name.as_str(), "revision": to_i64(revision)?, "pending": true },
+            doc! { "$inc": { "rollClaims": 1_i64 } },
+        )
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(driver)?;
+    claimed
+        .map(|set| u64::try_from(set.roll_claims).map_err(|e| StoreError::Corrupt(Box::new(e))))
+        .transpose()
+}
+
+/// Whether `claim` is still the newest claim on `name`'s pending `revision`.
+pub(super) async fn holds_roll(
+    sets: &Collection<SetDoc>,
+    name: &ApplySetName,
+    revision: u64,
+    claim: u64,
+) -> Result<bool, StoreError> {
+    let filter = doc! {
+        "_id": name.as_str(),
+        "revision": to_i64(revision)?,
+        "pending": true,
+        "rollClaims": to_i64(claim)?,
+    };
+    let held = sets.count_documents(filter).await.map_err(driver)?;
+    Ok(held == 1)
 }
 
 /// Replaces the pending document of the record's revision with the finished record.

@@ -34,7 +34,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -489,12 +489,30 @@ impl HookStore for MongoStore {
         expected_revision: u64,
         // The writes happen in `store::roll_forward`, which reports them itself.
         _observer: std::sync::Arc<dyn ApplyObserver>,
-    ) -> Result<(), StoreError> {
-        apply::commit(&self.apply_sets, record, expected_revision).await
+    ) -> Result<Vec<(HookKey, Made)>, StoreError> {
+        apply::commit(&self.apply_sets, record, expected_revision).await?;
+        Ok(Vec::new())
     }
 
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
         apply::finish(&self.apply_sets, record).await
+    }
+
+    async fn claim_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        apply::claim_roll(&self.apply_sets, name, revision).await
+    }
+
+    async fn holds_apply_roll(
+        &self,
+        name: &ApplySetName,
+        revision: u64,
+        claim: u64,
+    ) -> Result<bool, StoreError> {
+        apply::holds_roll(&self.apply_sets, name, revision, claim).await
     }
 }
 

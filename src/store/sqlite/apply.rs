@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::{sql, to_i64};
 use super::rows::{delete_row, encode, insert_row, key_params, query_doc, replace_row, HookRow};
-use crate::domain::{ApplySetRecord, ApplyStep, ApplyWrite, HookRecord, Ownership};
-use crate::store::{ApplyObserver, StoreError};
+use crate::domain::{ApplySetRecord, ApplyStep, ApplyWrite, HookKey, HookRecord, Ownership};
+use crate::store::{ApplyObserver, Made, StoreError};
 
 /// The `apply_sets` row of a record with no pending writes.
 pub(super) struct SetRow {
@@ -75,7 +75,7 @@ impl Commit {
         &self,
         conn: &Connection,
         observer: &dyn ApplyObserver,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(HookKey, Made)>, StoreError> {
         let stored: Option<i64> = conn
             .prepare_cached("SELECT revision FROM apply_sets WHERE name = ?1")
             .and_then(|mut stmt| {
@@ -87,14 +87,18 @@ impl Commit {
             return Err(StoreError::VersionConflict);
         }
         let total = self.writes.len();
+        let mut made = Vec::new();
         for (index, write) in self.writes.iter().enumerate() {
-            self.make(conn, write)?;
+            if let Some(kind) = self.make(conn, write)? {
+                made.push((write.key(), kind));
+            }
             observer.wrote(index, total);
         }
-        self.row.upsert(conn)
+        self.row.upsert(conn)?;
+        Ok(made)
     }
 
-    fn make(&self, conn: &Connection, write: &ApplyWrite) -> Result<(), StoreError> {
+    fn make(&self, conn: &Connection, write: &ApplyWrite) -> Result<Option<Made>, StoreError> {
         let (group, id) = key_params(&write.key());
         let stored: Option<HookRecord> = query_doc(
             conn,
@@ -102,13 +106,18 @@ impl Commit {
             params![group, id],
         )?;
         match write.step(&self.owner, self.applied_at, stored.as_ref()) {
-            ApplyStep::Insert(record) => insert_row(conn, &HookRow::new(&record)?),
+            ApplyStep::Insert(record) => {
+                insert_row(conn, &HookRow::new(&record)?).map(|()| Some(Made::Inserted))
+            }
             ApplyStep::Replace {
                 record,
                 expected_version,
-            } => replace_row(conn, &HookRow::new(&record)?, to_i64(expected_version)?),
-            ApplyStep::Delete => delete_row(conn, &group, &id).map(|_| ()),
-            ApplyStep::Skip => Ok(()),
+            } => replace_row(conn, &HookRow::new(&record)?, to_i64(expected_version)?)
+                .map(|()| Some(Made::Replaced)),
+            ApplyStep::Delete => {
+                delete_row(conn, &group, &id).map(|deleted| deleted.then_some(Made::Deleted))
+            }
+            ApplyStep::Skip => Ok(None),
             // Another set took the hook since the apply was planned: the caller plans again.
             ApplyStep::Conflict(_) => Err(StoreError::VersionConflict),
         }

@@ -35,7 +35,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
@@ -405,7 +405,7 @@ impl HookStore for SqliteStore {
         record: &ApplySetRecord,
         expected_revision: u64,
         observer: Arc<dyn ApplyObserver>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(HookKey, Made)>, StoreError> {
         let commit = apply::Commit::new(record, expected_revision)?;
         self.writer
             .write(move |conn| commit.run(conn, &*observer))
@@ -415,5 +415,25 @@ impl HookStore for SqliteStore {
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
         let row = apply::SetRow::new(record)?;
         self.writer.write(move |conn| row.finish(conn)).await
+    }
+
+    /// Never a claim: every commit makes its writes in its own transaction, so no set is ever
+    /// left pending here for anyone to roll forward.
+    async fn claim_apply_roll(
+        &self,
+        _name: &ApplySetName,
+        _revision: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
+    /// Never held, as no claim is ever given (see `claim_apply_roll`).
+    async fn holds_apply_roll(
+        &self,
+        _name: &ApplySetName,
+        _revision: u64,
+        _claim: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
     }
 }
