@@ -21,7 +21,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
 use crate::crypto::{TokenCipher, TokenError};
-use crate::domain::{ApplySetName, Hook, HookGroupId, HookKey, HookRecord, WebhookSecrets};
+use crate::domain::{
+    ApplySetName, Hook, HookGroupId, HookKey, HookRecord, OwnedRecord, WebhookSecrets,
+};
 use crate::store::{compare_and_set, Change, HookCache, HookStore, StoreError};
 use crate::webhook;
 
@@ -87,13 +89,21 @@ pub enum Drift {
 }
 
 impl Drift {
+    /// The set whose `record` (a hook's or a chat alias's) this write may not change, if any.
+    pub fn refuses<R: OwnedRecord>(self, record: &R) -> Option<&ApplySetName> {
+        match (record.ownership(), self) {
+            (Some(owner), Self::Refuse) => Some(&owner.set),
+            _ => None,
+        }
+    }
+
     fn check(self, record: &HookRecord) -> Result<(), RegistryError> {
-        match (&record.applied, self) {
-            (Some(owner), Self::Refuse) => Err(RegistryError::OwnedBySet {
+        match self.refuses(record) {
+            Some(set) => Err(RegistryError::OwnedBySet {
                 key: record.hook.key(),
-                set: owner.set.clone(),
+                set: set.clone(),
             }),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 }

@@ -8,13 +8,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::chat_aliases;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, JsonBody};
 use super::hooks::{candidate, modify_scopes, read_scope, require_owner_scopes};
 use super::schemas::SchemaId;
 use super::ApiState;
 use crate::apply::{Action, ApplyRequest, Options, Planned};
-use crate::domain::{ApplySetName, HookKey};
+use crate::domain::{ApplySetName, ChatAlias, HookKey};
 
 /// The body of `POST /apply`, after schema validation.
 #[derive(Deserialize)]
@@ -22,6 +23,8 @@ use crate::domain::{ApplySetName, HookKey};
 struct ApplyBody {
     set: String,
     hooks: Vec<Value>,
+    #[serde(default)]
+    chat_aliases: Vec<Value>,
     #[serde(default)]
     prune: bool,
     #[serde(default)]
@@ -68,9 +71,23 @@ pub async fn apply(
         caller.require(&modify_scopes(&hook.key()))?;
         require_owner_scopes(&caller, hook)?;
     }
+    let chat_aliases = body
+        .chat_aliases
+        .into_iter()
+        .enumerate()
+        .map(|(index, alias)| {
+            chat_alias(&state, alias)
+                .map_err(|e| ApiError::new(e.code, format!("chatAliases[{index}]: {}", e.message)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // What writing each listed chat alias over its own API would require.
+    for alias in &chat_aliases {
+        caller.require(&chat_aliases::modify_scopes(alias))?;
+    }
     let request = ApplyRequest {
         set,
         hooks,
+        chat_aliases,
         options: Options {
             prune: body.prune,
             force: body.force,
@@ -90,11 +107,32 @@ pub async fn apply(
     {
         caller.require(&[format!("hooks:modify-hook:{}", change.key)])?;
     }
+    // And what removing each chat alias it deletes would.
+    for change in planned
+        .chat_aliases
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+    {
+        caller.require(&[format!("hooks:modify-chat-alias:{}", change.key)])?;
+    }
     let revision = match body.dry_run {
         true => planned.revision,
         false => state.apply.commit(&request, &planned).await?,
     };
     Ok(HttpResponse::Ok().json(answer(&request.set, &planned, revision, body.dry_run)))
+}
+
+/// A chat alias of an apply body: valid against the alias schema, with its `aliasId`.
+fn chat_alias(state: &ApiState, body: Value) -> Result<ChatAlias, ApiError> {
+    state.validate_body(SchemaId::ChatAlias, &body)?;
+    if body.get("aliasId").is_none() {
+        return Err(ApiError::new(
+            ErrorCode::InputError,
+            "aliasId is required".to_owned(),
+        ));
+    }
+    chat_aliases::definition(body)
 }
 
 /// The answer of `POST /apply` (`apply-response.json`).
@@ -109,6 +147,9 @@ fn answer(set: &ApplySetName, planned: &Planned, revision: u64, dry_run: bool) -
         "changes": planned.plan.changes,
         "unchanged": planned.plan.unchanged,
         "kept": kept,
+        "chatAliasChanges": planned.chat_aliases.changes,
+        "chatAliasesUnchanged": planned.chat_aliases.unchanged,
+        "chatAliasesKept": planned.chat_aliases.kept,
     })
 }
 
@@ -130,9 +171,12 @@ pub async fn get_apply_set(
             format!("apply set {set} has never been applied"),
         ));
     };
-    // The answer holds each hook's definition, which reading a hook requires.
+    // The answer holds each hook's and alias's definition, which reading them requires.
     for hook in &status.record.hooks {
         caller.require(&read_scope(&hook.key()))?;
+    }
+    for alias in &status.record.chat_aliases {
+        caller.require(&[format!("hooks:get-chat-alias:{}", alias.alias_id)])?;
     }
     let record = &status.record;
     let hooks: Vec<Value> = record.hooks.iter().map(|h| key_json(&h.key())).collect();
@@ -144,5 +188,7 @@ pub async fn get_apply_set(
         "appliedBy": record.applied_by,
         "hooks": hooks,
         "drift": status.drift,
+        "chatAliases": record.chat_aliases.iter().map(|a| &a.alias_id).collect::<Vec<_>>(),
+        "chatAliasDrift": status.chat_alias_drift,
     })))
 }

@@ -2,7 +2,8 @@
 //!
 //! Scopes in Taskcluster's style: `hooks:list-chat-aliases`, `hooks:get-chat-alias:<aliasId>`,
 //! `hooks:modify-chat-alias:<aliasId>`; writing an alias also needs the trigger scope of the
-//! hook it fires, so no one hands chat users a hook they could not fire themselves.
+//! hook it fires, so no one hands chat users a hook they could not fire themselves. An alias an
+//! apply set owns is updated or removed only with `X-Hookd-Force: true`, as a hook.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -10,6 +11,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{path_param, JsonBody};
+use super::hooks::drift;
 use super::schemas::SchemaId;
 use super::ApiState;
 use crate::chat::{AliasError, AliasRegistry};
@@ -32,6 +34,11 @@ fn parse_body(state: &ApiState, id: &ChatAliasId, mut body: Value) -> Result<Cha
         }
         _ => body["aliasId"] = Value::String(id.to_string()),
     }
+    definition(body)
+}
+
+/// The alias `body` (valid against the alias schema, naming its `aliasId`) defines.
+pub(super) fn definition(body: Value) -> Result<ChatAlias, ApiError> {
     let alias: ChatAlias = serde_json::from_value(body)
         .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
     alias
@@ -40,7 +47,8 @@ fn parse_body(state: &ApiState, id: &ChatAliasId, mut body: Value) -> Result<Cha
     Ok(alias)
 }
 
-fn modify_scopes(alias: &ChatAlias) -> [String; 2] {
+/// What writing `alias` takes: its own modify scope and the trigger scope of its hook.
+pub(super) fn modify_scopes(alias: &ChatAlias) -> [String; 2] {
     [
         format!("hooks:modify-chat-alias:{}", alias.alias_id),
         format!("hooks:trigger-hook:{}", alias.hook_key()),
@@ -114,7 +122,7 @@ async fn write(
     let registry = AliasRegistry::new(state.store.clone());
     let record = match how {
         Write::Create => registry.create(alias).await?,
-        Write::Update => registry.update(alias).await?,
+        Write::Update => registry.update(alias, drift(req)).await?,
     };
     Ok(HttpResponse::Ok().json(&record.alias))
 }
@@ -142,6 +150,8 @@ pub async fn remove_alias(
 ) -> Result<HttpResponse, ApiError> {
     let id = alias_id(&req)?;
     caller.require(&[format!("hooks:modify-chat-alias:{id}")])?;
-    AliasRegistry::new(state.store.clone()).remove(&id).await?;
+    AliasRegistry::new(state.store.clone())
+        .remove(&id, drift(&req))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }

@@ -212,7 +212,9 @@ impl From<AliasError> for ApiError {
         match e {
             AliasError::CreatedEnabled => Self::new(ErrorCode::InputError, e.to_string()),
             AliasError::NotFound(_) => Self::new(ErrorCode::ResourceNotFound, e.to_string()),
-            AliasError::Conflict(_) => Self::new(ErrorCode::RequestConflict, e.to_string()),
+            AliasError::Conflict(_) | AliasError::OwnedBySet { .. } => {
+                Self::new(ErrorCode::RequestConflict, e.to_string())
+            }
             AliasError::Store(e) => e.into(),
         }
     }
@@ -246,7 +248,7 @@ impl From<ApplyError> for ApiError {
     fn from(e: ApplyError) -> Self {
         match e {
             ApplyError::Empty(_) => Self::new(ErrorCode::InputError, e.to_string()),
-            ApplyError::RevisionMoved { .. } | ApplyError::Refused(_) | ApplyError::Lost(_) => {
+            ApplyError::RevisionMoved { .. } | ApplyError::Refused { .. } | ApplyError::Lost(_) => {
                 Self::new(ErrorCode::RequestConflict, e.to_string())
             }
             ApplyError::Store(e) => e.into(),

@@ -172,8 +172,8 @@ pub(super) fn require_owner_scopes(caller: &Caller, hook: &Hook) -> Result<(), A
 /// (`X-Hookd-Force: true`); the set then shows the difference as drift.
 pub const FORCE_HEADER: &str = "x-hookd-force";
 
-/// Whether the request forces a change to a hook an apply set owns.
-fn drift(req: &HttpRequest) -> Drift {
+/// Whether the request forces a change to a hook (or chat alias) an apply set owns.
+pub(super) fn drift(req: &HttpRequest) -> Drift {
     let forced = req
         .headers()
         .get(FORCE_HEADER)

@@ -21,13 +21,14 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ApplyWrite, Hook, HookGroupId, HookKey, HookRecord,
+    ApplySetName, ApplySetRecord, ApplyWrite, ChatAlias, ChatAliasId, ChatAliasRecord, Hook,
+    HookGroupId, HookKey, HookRecord, OwnedRecord,
 };
 use crate::registry::{ChangeKind, HookRegistry, RegistryError};
 use crate::store::{self, ApplyObserver, HookStore, Made, StoreError, Unobserved};
 pub use failpoint::ApplyFailpoint;
 use failpoint::{stop_if, Halfway};
-pub use plan::{changed_fields, Action, Change, Options, Plan, Refusal};
+pub use plan::{changed_fields, Action, Change, Member, Options, Plan, Refusal};
 
 /// Why an apply was not made.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +46,14 @@ pub enum ApplyError {
         /// The stored revision.
         current: u64,
     },
-    /// Some hooks cannot be applied as asked; nothing was.
-    #[error("nothing was applied: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Refused(Vec<Refusal>),
+    /// Some hooks or chat aliases cannot be applied as asked; nothing was.
+    #[error("nothing was applied: {}", refusals(.hooks, .chat_aliases))]
+    Refused {
+        /// Why hooks were refused.
+        hooks: Vec<Refusal<HookKey>>,
+        /// Why chat aliases were refused.
+        chat_aliases: Vec<Refusal<ChatAliasId>>,
+    },
     /// Another apply of the set committed between this one's plan and its commit.
     #[error("another apply of set {0} committed first; nothing was applied, plan again")]
     Lost(ApplySetName),
@@ -59,6 +65,13 @@ pub enum ApplyError {
     Registry(#[from] RegistryError),
 }
 
+/// The refusals of an apply as one readable list.
+fn refusals(hooks: &[Refusal<HookKey>], chat_aliases: &[Refusal<ChatAliasId>]) -> String {
+    let hooks = hooks.iter().map(ToString::to_string);
+    let chat_aliases = chat_aliases.iter().map(|r| format!("chat alias {r}"));
+    hooks.chain(chat_aliases).collect::<Vec<_>>().join("; ")
+}
+
 /// One apply, as asked.
 #[derive(Debug, Clone)]
 pub struct ApplyRequest {
@@ -66,9 +79,11 @@ pub struct ApplyRequest {
     pub set: ApplySetName,
     /// Every hook the files define.
     pub hooks: Vec<Hook>,
+    /// Every chat alias the files define.
+    pub chat_aliases: Vec<ChatAlias>,
     /// Prune and force.
     pub options: Options,
-    /// Whether an empty list of hooks is meant.
+    /// Whether an empty set (no hooks, no chat aliases) is meant.
     pub allow_empty: bool,
     /// Where the files came from (a git commit), recorded with the revision.
     pub source: Option<String>,
@@ -83,11 +98,20 @@ pub struct ApplyRequest {
 pub struct Planned {
     /// The set's revision the plan starts from (0: the set is new).
     pub revision: u64,
-    /// What the apply does.
-    pub plan: Plan,
+    /// What the apply does to hooks.
+    pub plan: Plan<Hook>,
+    /// What the apply does to chat aliases.
+    pub chat_aliases: Plan<ChatAlias>,
 }
 
-/// How a hook differs from what its set last applied.
+impl Planned {
+    /// Whether the apply changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.plan.changes.is_empty() && self.chat_aliases.changes.is_empty()
+    }
+}
+
+/// How a member differs from what its set last applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DriftState {
@@ -99,23 +123,51 @@ pub enum DriftState {
     Released,
 }
 
-/// One hook of a set that differs from the set's last apply.
+/// One member of a set (a hook or a chat alias) that differs from the set's last apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DriftedHook {
-    /// The hook's group.
-    pub hook_group_id: String,
-    /// The hook's id.
-    pub hook_id: String,
+pub struct Drifted<M: Member> {
+    /// The member's name fields.
+    #[serde(flatten)]
+    pub name: M::Name,
     /// How it differs.
     pub state: DriftState,
     /// The top-level fields that differ.
     pub fields: Vec<String>,
     /// What the set applied.
-    pub applied: Hook,
+    pub applied: M,
     /// What is stored, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored: Option<Hook>,
+    pub stored: Option<M>,
+}
+
+/// The members of `applied` that differ from their `stored` records, for set `set`.
+fn drift_of<M: Member>(
+    set: &ApplySetName,
+    applied: &[M],
+    stored: &HashMap<M::Key, M::Record>,
+) -> Vec<Drifted<M>> {
+    applied
+        .iter()
+        .filter_map(|applied| {
+            let key = applied.key();
+            let found = stored.get(&key);
+            let state = match found {
+                None => DriftState::Missing,
+                Some(r) if r.ownership().is_none_or(|o| &o.set != set) => DriftState::Released,
+                Some(r) if M::stored(r) != applied => DriftState::Modified,
+                Some(_) => return None,
+            };
+            let stored = found.map(M::stored);
+            Some(Drifted {
+                name: M::name(&key),
+                state,
+                fields: changed_fields(Some(applied), stored),
+                applied: applied.clone(),
+                stored: stored.cloned(),
+            })
+        })
+        .collect()
 }
 
 /// A set's last apply and how the stored hooks differ from it.
@@ -124,7 +176,9 @@ pub struct SetStatus {
     /// The set's record.
     pub record: ApplySetRecord,
     /// Its hooks that differ, sorted.
-    pub drift: Vec<DriftedHook>,
+    pub drift: Vec<Drifted<Hook>>,
+    /// Its chat aliases that differ, sorted.
+    pub chat_alias_drift: Vec<Drifted<ChatAlias>>,
 }
 
 /// Plans, commits and inspects applies.
@@ -160,7 +214,7 @@ impl ApplyService {
     /// [`ApplyError::Empty`], [`ApplyError::RevisionMoved`], [`ApplyError::Refused`], store
     /// failures.
     pub async fn plan(&self, request: &ApplyRequest) -> Result<Planned, ApplyError> {
-        if request.hooks.is_empty() && !request.allow_empty {
+        if request.hooks.is_empty() && request.chat_aliases.is_empty() && !request.allow_empty {
             return Err(ApplyError::Empty(request.set.clone()));
         }
         let previous = self.roll_forward(&request.set, &Unobserved).await?;
@@ -178,15 +232,46 @@ impl ApplyService {
             .chain(previous.iter().flat_map(|p| &p.hooks))
             .map(Hook::key);
         let stored = self.stored(named).await?;
-        let plan = plan::plan(
+        let no_members = (Vec::new(), Vec::new());
+        let (last_hooks, last_aliases) = previous
+            .as_ref()
+            .map_or((&no_members.0, &no_members.1), |p| {
+                (&p.hooks, &p.chat_aliases)
+            });
+        let hooks = plan::plan(
             &request.set,
             &request.hooks,
-            previous.as_ref(),
+            last_hooks,
             &stored,
             request.options,
-        )
-        .map_err(ApplyError::Refused)?;
-        Ok(Planned { revision, plan })
+        );
+        let aliases = plan::plan(
+            &request.set,
+            &request.chat_aliases,
+            last_aliases,
+            &self.stored_aliases().await?,
+            request.options,
+        );
+        match (hooks, aliases) {
+            (Ok(plan), Ok(chat_aliases)) => Ok(Planned {
+                revision,
+                plan,
+                chat_aliases,
+            }),
+            (hooks, aliases) => Err(ApplyError::Refused {
+                hooks: hooks.err().unwrap_or_default(),
+                chat_aliases: aliases.err().unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// The stored chat aliases: few, so all of them.
+    async fn stored_aliases(&self) -> Result<HashMap<ChatAliasId, ChatAliasRecord>, StoreError> {
+        let aliases = self.store.list_chat_aliases().await?;
+        Ok(aliases
+            .into_iter()
+            .map(|record| (record.alias.alias_id.clone(), record))
+            .collect())
     }
 
     /// Rolls set `name`'s pending writes forward (see [`store::roll_forward`]) and announces
@@ -245,11 +330,11 @@ impl ApplyService {
         request: &ApplyRequest,
         planned: &Planned,
     ) -> Result<u64, ApplyError> {
-        if planned.plan.changes.is_empty() {
+        if planned.is_empty() {
             return Ok(planned.revision);
         }
         let now = self.clock.now();
-        let pending = planned
+        let mut pending = planned
             .plan
             .changes
             .iter()
@@ -260,6 +345,24 @@ impl ApplyService {
                 None => Ok(ApplyWrite::delete(change.key.clone())),
             })
             .collect::<Result<Vec<_>, RegistryError>>()?;
+        pending.extend(
+            planned
+                .chat_aliases
+                .changes
+                .iter()
+                .map(|change| match &change.after {
+                    Some(alias) => ApplyWrite::PutChatAlias {
+                        record: Box::new(ChatAliasRecord {
+                            alias: alias.clone(),
+                            version: 1,
+                            applied: None,
+                        }),
+                    },
+                    None => ApplyWrite::DeleteChatAlias {
+                        alias_id: change.key.clone(),
+                    },
+                }),
+        );
         let record = ApplySetRecord {
             name: request.set.clone(),
             revision: planned.revision + 1,
@@ -267,6 +370,7 @@ impl ApplyService {
             applied_at: now,
             applied_by: request.applied_by.clone(),
             hooks: planned.plan.members.clone(),
+            chat_aliases: planned.chat_aliases.members.clone(),
             pending,
         };
         let observer = Arc::new(Halfway(self.failpoint));
@@ -282,7 +386,8 @@ impl ApplyService {
         stop_if(self.failpoint, ApplyFailpoint::AfterCommit);
         self.roll_forward(&request.set, &*observer).await?;
         tracing::info!(set = %record.name, revision = record.revision,
-            changes = planned.plan.changes.len(), "applied a hook set");
+            changes = planned.plan.changes.len(),
+            chat_alias_changes = planned.chat_aliases.changes.len(), "applied a hook set");
         Ok(record.revision)
     }
 
@@ -295,30 +400,12 @@ impl ApplyService {
             return Ok(None);
         };
         let stored = self.stored(record.hooks.iter().map(Hook::key)).await?;
-        let drift = record
-            .hooks
-            .iter()
-            .filter_map(|applied| {
-                let found = stored.get(&applied.key());
-                let state = match found {
-                    None => DriftState::Missing,
-                    Some(r) if r.applied.as_ref().is_none_or(|o| &o.set != set) => {
-                        DriftState::Released
-                    }
-                    Some(r) if r.hook != *applied => DriftState::Modified,
-                    Some(_) => return None,
-                };
-                let stored = found.map(|r| &r.hook);
-                Some(DriftedHook {
-                    hook_group_id: applied.hook_group_id.to_string(),
-                    hook_id: applied.hook_id.to_string(),
-                    state,
-                    fields: changed_fields(Some(applied), stored),
-                    applied: applied.clone(),
-                    stored: stored.cloned(),
-                })
-            })
-            .collect();
-        Ok(Some(SetStatus { record, drift }))
+        let drift = drift_of(set, &record.hooks, &stored);
+        let chat_alias_drift = drift_of(set, &record.chat_aliases, &self.stored_aliases().await?);
+        Ok(Some(SetStatus {
+            record,
+            drift,
+            chat_alias_drift,
+        }))
     }
 }

@@ -2,11 +2,13 @@
 //! and bringing the config file's aliases into the store at start-up.
 //!
 //! The API and start-up both write through here, so the rules hold whichever way an alias
-//! comes in. Reads go to the store directly.
+//! comes in. An alias an apply set owns changes here only when forced, as a hook does in
+//! `registry`; the set's own writes go through `apply`. Reads go to the store directly.
 
 use std::sync::Arc;
 
-use crate::domain::{ChatAlias, ChatAliasId, ChatAliasRecord};
+use crate::domain::{ApplySetName, ChatAlias, ChatAliasId, ChatAliasRecord};
+use crate::registry::Drift;
 use crate::store::{HookStore, StoreError};
 
 /// How often an update re-reads after losing a compare-and-set race.
@@ -24,6 +26,17 @@ pub enum AliasError {
     /// No alias has this id.
     #[error("chat alias {0} does not exist")]
     NotFound(ChatAliasId),
+    /// An apply set owns the alias and the write was not forced.
+    #[error(
+        "chat alias {id} is managed by apply set {set}: change the set's files and apply them, \
+         or force this write (header X-Hookd-Force: true), which the set then shows as drift"
+    )]
+    OwnedBySet {
+        /// The alias.
+        id: ChatAliasId,
+        /// The set that owns it.
+        set: ApplySetName,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,7 +63,11 @@ impl AliasRegistry {
             return Err(AliasError::CreatedEnabled);
         }
         let id = alias.alias_id.clone();
-        let record = ChatAliasRecord { alias, version: 1 };
+        let record = ChatAliasRecord {
+            alias,
+            version: 1,
+            applied: None,
+        };
         match self.store.insert_chat_alias(&record).await {
             Ok(()) => Ok(record),
             Err(StoreError::AlreadyExists) => match self.store.get_chat_alias(&id).await? {
@@ -61,11 +78,16 @@ impl AliasRegistry {
         }
     }
 
-    /// Replaces an existing alias's definition with `alias`.
+    /// Replaces an existing alias's definition with `alias`; one an apply set owns only when
+    /// `drift` allows it, keeping the ownership so the set shows the change as drift.
     ///
     /// # Errors
-    /// [`AliasError::NotFound`], store failures.
-    pub async fn update(&self, alias: ChatAlias) -> Result<ChatAliasRecord, AliasError> {
+    /// [`AliasError::NotFound`], [`AliasError::OwnedBySet`], store failures.
+    pub async fn update(
+        &self,
+        alias: ChatAlias,
+        drift: Drift,
+    ) -> Result<ChatAliasRecord, AliasError> {
         let id = alias.alias_id.clone();
         for _ in 0..MAX_UPDATE_ATTEMPTS {
             let stored = self
@@ -73,9 +95,11 @@ impl AliasRegistry {
                 .get_chat_alias(&id)
                 .await?
                 .ok_or_else(|| AliasError::NotFound(id.clone()))?;
+            refuse_drift(&stored, drift)?;
             let record = ChatAliasRecord {
                 alias: alias.clone(),
                 version: stored.version + 1,
+                applied: stored.applied.clone(),
             };
             match self.store.replace_chat_alias(&record, stored.version).await {
                 Ok(()) => return Ok(record),
@@ -87,11 +111,17 @@ impl AliasRegistry {
         Err(StoreError::VersionConflict.into())
     }
 
-    /// Removes an alias; returns whether it existed.
+    /// Removes an alias; returns whether it existed. One an apply set owns only when `drift`
+    /// allows it.
     ///
     /// # Errors
-    /// Store failures.
-    pub async fn remove(&self, id: &ChatAliasId) -> Result<bool, AliasError> {
+    /// [`AliasError::OwnedBySet`], store failures.
+    pub async fn remove(&self, id: &ChatAliasId, drift: Drift) -> Result<bool, AliasError> {
+        if let Some(stored) = self.store.get_chat_alias(id).await? {
+            // No conditional delete in the store: as for hooks, an apply taking the alias over
+            // right between this read and the delete is the one window.
+            refuse_drift(&stored, drift)?;
+        }
         Ok(self.store.delete_chat_alias(id).await?)
     }
 
@@ -105,15 +135,34 @@ impl AliasRegistry {
             let record = ChatAliasRecord {
                 alias: alias.clone(),
                 version: 1,
+                applied: None,
             };
             match self.store.insert_chat_alias(&record).await {
                 Ok(()) => {}
                 Err(StoreError::AlreadyExists) => {
-                    self.update(alias.clone()).await?;
+                    match self.update(alias.clone(), Drift::Refuse).await {
+                        // Two owners claim the alias; the set's files win until one gives it up.
+                        Err(AliasError::OwnedBySet { id, set }) => tracing::warn!(alias = %id,
+                            set = %set, "a config file alias is owned by an apply set; left as the set made it"),
+                        other => {
+                            other?;
+                        }
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+}
+
+/// [`AliasError::OwnedBySet`] when `drift` may not change `stored`.
+fn refuse_drift(stored: &ChatAliasRecord, drift: Drift) -> Result<(), AliasError> {
+    match drift.refuses(stored) {
+        Some(set) => Err(AliasError::OwnedBySet {
+            id: stored.alias.alias_id.clone(),
+            set: set.clone(),
+        }),
+        None => Ok(()),
     }
 }

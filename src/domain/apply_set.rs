@@ -2,14 +2,18 @@
 //!
 //! A set's record holds what its last apply made of every hook it owns, and each hook it wrote
 //! carries an [`Ownership`] naming the set, so an edit from elsewhere can be refused and drift
-//! can be shown. [`ApplyWrite::step`] is the one rule for turning a planned write into a store
-//! operation against whatever is stored now; every backend uses it, inside its transaction or
-//! when rolling a committed apply forward, so a write repeated after a crash changes nothing.
+//! can be shown; a set owns chat aliases the same way. [`apply_step`] is the one rule for
+//! turning a planned write into a store operation against whatever is stored now; every backend
+//! uses it, inside its transaction or when rolling a committed apply forward, so a write
+//! repeated after a crash changes nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, Hook, HookGroupId, HookId, HookKey, HookRecord};
+use super::{
+    ChatAlias, ChatAliasId, ChatAliasRecord, DomainError, Hook, HookGroupId, HookId, HookKey,
+    HookRecord,
+};
 
 const MAX_SET_NAME_LEN: usize = 100;
 
@@ -72,7 +76,74 @@ pub struct Ownership {
     pub source: Option<String>,
 }
 
-/// One hook write of an apply, as planned when the apply was accepted.
+/// A stored record an apply set can own: a hook's or a chat alias's.
+pub trait OwnedRecord: Clone {
+    /// The set that wrote it last, if any.
+    fn ownership(&self) -> Option<&Ownership>;
+    /// Its version, which replacing it compares and sets.
+    fn version(&self) -> u64;
+    /// `self` (as stored) with `fresh`'s definition at `applied_at`, one version on, keeping
+    /// the service's own state of the stored record; the caller sets the ownership.
+    fn redefined(&self, fresh: &Self, applied_at: DateTime<Utc>) -> Self;
+    /// Where its ownership is kept.
+    fn ownership_mut(&mut self) -> &mut Option<Ownership>;
+
+    /// This record, written by `owner`.
+    fn owned_by(&self, owner: &Ownership) -> Self {
+        let mut record = self.clone();
+        *record.ownership_mut() = Some(owner.clone());
+        record
+    }
+}
+
+impl OwnedRecord for HookRecord {
+    fn ownership(&self) -> Option<&Ownership> {
+        self.applied.as_ref()
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Keeps the token, claims and secrets; a changed schedule starts at `applied_at`.
+    fn redefined(&self, fresh: &Self, applied_at: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        next.hook = fresh.hook.clone();
+        next.version = self.version + 1;
+        if next.hook.schedule != self.hook.schedule {
+            next.schedule_from(applied_at);
+        }
+        next
+    }
+
+    fn ownership_mut(&mut self) -> &mut Option<Ownership> {
+        &mut self.applied
+    }
+}
+
+impl OwnedRecord for ChatAliasRecord {
+    fn ownership(&self) -> Option<&Ownership> {
+        self.applied.as_ref()
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn redefined(&self, fresh: &Self, _applied_at: DateTime<Utc>) -> Self {
+        Self {
+            alias: fresh.alias.clone(),
+            version: self.version + 1,
+            applied: self.applied.clone(),
+        }
+    }
+
+    fn ownership_mut(&mut self) -> &mut Option<Ownership> {
+        &mut self.applied
+    }
+}
+
+/// One write of an apply, to a hook or a chat alias, as planned when the apply was accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "op")]
 pub enum ApplyWrite {
@@ -90,29 +161,48 @@ pub enum ApplyWrite {
         /// The hook's id.
         hook_id: HookId,
     },
+    /// Make the stored chat alias this record's, inserting it as it is when there is none.
+    PutChatAlias {
+        /// The alias as a brand-new record would store it.
+        record: Box<ChatAliasRecord>,
+    },
+    /// Delete the chat alias, if this set still owns it.
+    DeleteChatAlias {
+        /// The alias.
+        alias_id: ChatAliasId,
+    },
+}
+
+/// What an [`ApplyWrite`] is about: the record kind, its name, and the record a put writes
+/// (`None`: a delete).
+pub enum WriteTarget<'a> {
+    /// A hook write.
+    Hook(HookKey, Option<&'a HookRecord>),
+    /// A chat alias write.
+    ChatAlias(ChatAliasId, Option<&'a ChatAliasRecord>),
 }
 
 /// What one [`ApplyWrite`] does to the store, decided against the record stored now.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ApplyStep {
+pub enum ApplyStep<R> {
     /// Insert this record.
-    Insert(HookRecord),
+    Insert(R),
     /// Replace the stored record, if it is still at `expected_version`, with `record`.
     Replace {
         /// The new record.
-        record: HookRecord,
+        record: R,
         /// The stored version it replaces.
         expected_version: u64,
     },
-    /// Delete the hook.
+    /// Delete the record.
     Delete,
     /// Nothing to do: already done (a repeated roll-forward) or nothing there.
     Skip,
-    /// Another set took the hook after the apply was planned.
+    /// Another set took the record after the apply was planned.
     Conflict(ApplySetName),
 }
 
-impl ApplyStep {
+impl<R> ApplyStep<R> {
     /// Whether this step changes the store.
     pub fn writes(&self) -> bool {
         matches!(self, Self::Insert(_) | Self::Replace { .. } | Self::Delete)
@@ -120,7 +210,7 @@ impl ApplyStep {
 }
 
 impl ApplyWrite {
-    /// A delete of `key`.
+    /// A delete of the hook `key`.
     pub fn delete(key: HookKey) -> Self {
         Self::Delete {
             hook_group_id: key.group,
@@ -128,58 +218,45 @@ impl ApplyWrite {
         }
     }
 
-    /// The hook this write is about.
-    pub fn key(&self) -> HookKey {
+    /// What this write is about.
+    pub fn target(&self) -> WriteTarget<'_> {
         match self {
-            Self::Put { record } => record.hook.key(),
+            Self::Put { record } => WriteTarget::Hook(record.hook.key(), Some(record)),
             Self::Delete {
                 hook_group_id,
                 hook_id,
-            } => HookKey::new(hook_group_id.clone(), hook_id.clone()),
+            } => WriteTarget::Hook(HookKey::new(hook_group_id.clone(), hook_id.clone()), None),
+            Self::PutChatAlias { record } => {
+                WriteTarget::ChatAlias(record.alias.alias_id.clone(), Some(record))
+            }
+            Self::DeleteChatAlias { alias_id } => WriteTarget::ChatAlias(alias_id.clone(), None),
         }
     }
+}
 
-    /// The step that brings `stored` to what this write of revision `owner` of a set means.
-    ///
-    /// A hook already written by this revision (or a later one) is skipped, which makes a
-    /// roll-forward after a crash idempotent. A replace keeps the service's own state of the
-    /// stored record (token, claims, secrets) and starts a changed schedule at `applied_at`.
-    pub fn step(
-        &self,
-        owner: &Ownership,
-        applied_at: DateTime<Utc>,
-        stored: Option<&HookRecord>,
-    ) -> ApplyStep {
-        let owned_by = stored.and_then(|s| s.applied.as_ref());
-        match (self, stored, owned_by) {
-            (Self::Put { .. } | Self::Delete { .. }, Some(_), Some(o)) if o.set != owner.set => {
-                ApplyStep::Conflict(o.set.clone())
-            }
-            (_, Some(_), Some(o)) if o.revision >= owner.revision => ApplyStep::Skip,
-            (Self::Put { record }, None, _) => {
-                let mut record = HookRecord::clone(record);
-                record.applied = Some(owner.clone());
-                ApplyStep::Insert(record)
-            }
-            (Self::Put { record }, Some(stored), _) => {
-                let mut next = stored.clone();
-                next.hook = record.hook.clone();
-                next.applied = Some(owner.clone());
-                next.version = stored.version + 1;
-                if next.hook.schedule != stored.hook.schedule {
-                    next.schedule_from(applied_at);
-                }
-                ApplyStep::Replace {
-                    record: next,
-                    expected_version: stored.version,
-                }
-            }
-            // A hook nobody owns was not written by this set: pruning leaves it alone.
-            (Self::Delete { .. }, None, _) | (Self::Delete { .. }, Some(_), None) => {
-                ApplyStep::Skip
-            }
-            (Self::Delete { .. }, Some(_), Some(_)) => ApplyStep::Delete,
-        }
+/// The step that brings `stored` to what a write of revision `owner` of a set means: a put of
+/// `fresh`, or a delete when `fresh` is `None`.
+///
+/// A record already written by this revision (or a later one) is skipped, which makes a
+/// roll-forward after a crash idempotent. A record nobody owns was not written by this set:
+/// pruning leaves it alone.
+pub fn apply_step<R: OwnedRecord>(
+    fresh: Option<&R>,
+    owner: &Ownership,
+    applied_at: DateTime<Utc>,
+    stored: Option<&R>,
+) -> ApplyStep<R> {
+    let owned_by = stored.and_then(OwnedRecord::ownership);
+    match (fresh, stored, owned_by) {
+        (_, Some(_), Some(o)) if o.set != owner.set => ApplyStep::Conflict(o.set.clone()),
+        (_, Some(_), Some(o)) if o.revision >= owner.revision => ApplyStep::Skip,
+        (Some(fresh), None, _) => ApplyStep::Insert(fresh.owned_by(owner)),
+        (Some(fresh), Some(stored), _) => ApplyStep::Replace {
+            record: stored.redefined(fresh, applied_at).owned_by(owner),
+            expected_version: stored.version(),
+        },
+        (None, None, _) | (None, Some(_), None) => ApplyStep::Skip,
+        (None, Some(_), Some(_)) => ApplyStep::Delete,
     }
 }
 
@@ -201,6 +278,9 @@ pub struct ApplySetRecord {
     pub applied_by: String,
     /// Every hook the set owns, as this apply left it, sorted by key.
     pub hooks: Vec<Hook>,
+    /// Every chat alias the set owns, as this apply left it, sorted by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat_aliases: Vec<ChatAlias>,
     /// Writes accepted with this revision and not yet known to be done. A backend without
     /// multi-document transactions commits the record with them (its commit point) and clears
     /// them once they are rolled forward; a transactional backend never stores any.
@@ -247,17 +327,13 @@ mod tests {
     #[test]
     fn a_put_inserts_then_replaces_then_is_done() {
         let now = chrono::Utc::now();
-        let put = ApplyWrite::Put {
-            record: Box::new(record("new")),
-        };
-        let ApplyStep::Insert(inserted) = put.step(&owner("s", 2), now, None) else {
+        let fresh = record("new");
+        let put = |stored| apply_step(Some(&fresh), &owner("s", 2), now, stored);
+        let ApplyStep::Insert(inserted) = put(None) else {
             panic!("not an insert");
         };
         assert_eq!(inserted.applied, Some(owner("s", 2)));
-        assert_eq!(
-            put.step(&owner("s", 2), now, Some(&inserted)),
-            ApplyStep::Skip
-        );
+        assert_eq!(put(Some(&inserted)), ApplyStep::Skip);
 
         let mut older = record("old");
         older.version = 7;
@@ -265,7 +341,7 @@ mod tests {
         let ApplyStep::Replace {
             record,
             expected_version,
-        } = put.step(&owner("s", 2), now, Some(&older))
+        } = put(Some(&older))
         else {
             panic!("not a replace");
         };
@@ -278,20 +354,15 @@ mod tests {
         let now = chrono::Utc::now();
         let mut theirs = record("theirs");
         theirs.applied = Some(owner("other", 9));
-        let delete = ApplyWrite::delete(theirs.hook.key());
+        let delete = |stored| apply_step(None, &owner("s", 2), now, stored);
+        let nobodys = record("nobody's");
         assert_eq!(
-            delete.step(&owner("s", 2), now, Some(&theirs)),
+            delete(Some(&theirs)),
             ApplyStep::Conflict(ApplySetName::parse("other").unwrap())
         );
-        assert_eq!(
-            delete.step(&owner("s", 2), now, Some(&record("nobody's"))),
-            ApplyStep::Skip
-        );
+        assert_eq!(delete(Some(&nobodys)), ApplyStep::Skip);
         let mut ours = record("ours");
         ours.applied = Some(owner("s", 1));
-        assert_eq!(
-            delete.step(&owner("s", 2), now, Some(&ours)),
-            ApplyStep::Delete
-        );
+        assert_eq!(delete(Some(&ours)), ApplyStep::Delete);
     }
 }

@@ -213,6 +213,9 @@ pub struct ChatAliasRecord {
     pub alias: ChatAlias,
     /// Bumped on every update.
     pub version: u64,
+    /// The apply set that wrote it last, if any (see [`super::apply_set`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<super::Ownership>,
 }
 
 #[cfg(test)]

@@ -27,7 +27,10 @@ mod task;
 mod time;
 mod trigger_schema;
 
-pub use apply_set::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, Ownership};
+pub use apply_set::{
+    apply_step, ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, OwnedRecord, Ownership,
+    WriteTarget,
+};
 pub use chat_alias::{ChatAlias, ChatAliasId, ChatAliasRecord};
 pub use chat_format::Format;
 pub use fire::{FireFailure, FireRecord, FiredBy, ReplayOf};

@@ -16,8 +16,15 @@
 //! write: a roller that stalls exactly there for longer than a whole later apply still writes
 //! late. The writes a roller makes are returned, so its caller can announce them.
 
+use std::fmt::Display;
+
+use async_trait::async_trait;
+
 use super::{HookStore, StoreError};
-use crate::domain::{ApplySetName, ApplySetRecord, ApplyStep, ApplyWrite, HookKey, Ownership};
+use crate::domain::{
+    apply_step, ApplySetName, ApplySetRecord, ApplyStep, ChatAliasId, ChatAliasRecord, HookKey,
+    HookRecord, OwnedRecord, Ownership, WriteTarget,
+};
 
 /// How often one write re-reads its hook after losing a race with another writer.
 const MAX_ATTEMPTS: usize = 16;
@@ -107,8 +114,24 @@ impl RollClaim {
         let total = set.pending.len();
         let mut made = Vec::new();
         for (index, write) in set.pending.iter().enumerate() {
-            match make(store, &owner, &set, write, claim).await? {
-                Turn::Made(Some(kind)) => made.push((write.key(), kind)),
+            let roller = Roller {
+                store,
+                owner: &owner,
+                set: &set,
+                claim,
+            };
+            let turn = match write.target() {
+                WriteTarget::Hook(key, fresh) => roller.make(&HookRows(store, &key), fresh).await?,
+                WriteTarget::ChatAlias(id, fresh) => {
+                    roller.make(&AliasRows(store, &id), fresh).await?
+                }
+            };
+            match turn {
+                Turn::Made(Some(kind)) => {
+                    if let WriteTarget::Hook(key, _) = write.target() {
+                        made.push((key, kind));
+                    }
+                }
                 Turn::Made(None) => {}
                 Turn::TakenOver => {
                     tracing::info!(set = %set.name, revision = set.revision,
@@ -157,54 +180,132 @@ enum Turn {
     TakenOver,
 }
 
-/// Makes one write, re-reading its hook when another writer got in between.
-async fn make(
-    store: &dyn HookStore,
-    owner: &Ownership,
-    set: &ApplySetRecord,
-    write: &ApplyWrite,
+/// One roller's writes of one revision.
+struct Roller<'a> {
+    store: &'a dyn HookStore,
+    owner: &'a Ownership,
+    set: &'a ApplySetRecord,
     claim: u64,
-) -> Result<Turn, StoreError> {
-    let key = write.key();
-    for _ in 0..MAX_ATTEMPTS {
-        let stored = store.get_hook(&key).await?;
-        let step = write.step(owner, set.applied_at, stored.as_ref());
-        if step.writes()
-            && !store
-                .holds_apply_roll(&set.name, set.revision, claim)
-                .await?
-        {
-            return Ok(Turn::TakenOver);
-        }
-        let done = match step {
-            ApplyStep::Insert(record) => match store.insert_hook(&record).await {
-                Err(StoreError::AlreadyExists) => None,
-                other => other.map(|()| Some(Some(Made::Inserted)))?,
-            },
-            ApplyStep::Replace {
-                record,
-                expected_version,
-            } => match store.replace_hook(&record, expected_version).await {
-                Err(StoreError::VersionConflict | StoreError::NotFound) => None,
-                other => other.map(|()| Some(Some(Made::Replaced)))?,
-            },
-            // Gone already counts as done: whoever deleted it announced it.
-            ApplyStep::Delete => Some(store.delete_hook(&key).await?.then_some(Made::Deleted)),
-            ApplyStep::Skip => return Ok(Turn::Made(None)),
-            ApplyStep::Conflict(other) => {
-                // Another set took the hook after this apply was accepted; it stays theirs and
-                // this set's status shows the difference.
-                tracing::warn!(set = %owner.set, hook = %key, owner = %other,
-                    "an applied hook belongs to another set now; left alone");
-                return Ok(Turn::Made(None));
+}
+
+impl Roller<'_> {
+    /// Makes one write of `fresh` (`None`: a delete) to `rows`, re-reading the record when
+    /// another writer got in between.
+    async fn make<R: OwnedRecord + Send + Sync>(
+        &self,
+        rows: &dyn Rows<R>,
+        fresh: Option<&R>,
+    ) -> Result<Turn, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = rows.get().await?;
+            let step = apply_step(fresh, self.owner, self.set.applied_at, stored.as_ref());
+            if step.writes()
+                && !self
+                    .store
+                    .holds_apply_roll(&self.set.name, self.set.revision, self.claim)
+                    .await?
+            {
+                return Ok(Turn::TakenOver);
             }
-        };
-        // `None`: another writer got in between; read again and decide again.
-        if let Some(made) = done {
-            return Ok(Turn::Made(made));
+            let done = match step {
+                ApplyStep::Insert(record) => match rows.insert(&record).await {
+                    Err(StoreError::AlreadyExists) => None,
+                    other => other.map(|()| Some(Some(Made::Inserted)))?,
+                },
+                ApplyStep::Replace {
+                    record,
+                    expected_version,
+                } => match rows.replace(&record, expected_version).await {
+                    Err(StoreError::VersionConflict | StoreError::NotFound) => None,
+                    other => other.map(|()| Some(Some(Made::Replaced)))?,
+                },
+                // Gone already counts as done: whoever deleted it announced it.
+                ApplyStep::Delete => Some(rows.delete().await?.then_some(Made::Deleted)),
+                ApplyStep::Skip => return Ok(Turn::Made(None)),
+                ApplyStep::Conflict(other) => {
+                    // Another set took the record after this apply was accepted; it stays
+                    // theirs and this set's status shows the difference.
+                    tracing::warn!(set = %self.owner.set, record = %rows, owner = %other,
+                        "an applied record belongs to another set now; left alone");
+                    return Ok(Turn::Made(None));
+                }
+            };
+            // `None`: another writer got in between; read again and decide again.
+            if let Some(made) = done {
+                return Ok(Turn::Made(made));
+            }
         }
+        Err(StoreError::VersionConflict)
     }
-    Err(StoreError::VersionConflict)
+}
+
+/// The store operations on one record that a roll-forward makes; shown as the record's name.
+#[async_trait]
+trait Rows<R>: Display + Sync {
+    async fn get(&self) -> Result<Option<R>, StoreError>;
+    async fn insert(&self, record: &R) -> Result<(), StoreError>;
+    async fn replace(&self, record: &R, expected_version: u64) -> Result<(), StoreError>;
+    async fn delete(&self) -> Result<bool, StoreError>;
+}
+
+/// A hook's row.
+struct HookRows<'a>(&'a dyn HookStore, &'a HookKey);
+
+impl Display for HookRows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hook {}", self.1)
+    }
+}
+
+#[async_trait]
+impl Rows<HookRecord> for HookRows<'_> {
+    async fn get(&self) -> Result<Option<HookRecord>, StoreError> {
+        self.0.get_hook(self.1).await
+    }
+
+    async fn insert(&self, record: &HookRecord) -> Result<(), StoreError> {
+        self.0.insert_hook(record).await
+    }
+
+    async fn replace(&self, record: &HookRecord, expected_version: u64) -> Result<(), StoreError> {
+        self.0.replace_hook(record, expected_version).await
+    }
+
+    async fn delete(&self) -> Result<bool, StoreError> {
+        self.0.delete_hook(self.1).await
+    }
+}
+
+/// A chat alias's row.
+struct AliasRows<'a>(&'a dyn HookStore, &'a ChatAliasId);
+
+impl Display for AliasRows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "chat alias {}", self.1)
+    }
+}
+
+#[async_trait]
+impl Rows<ChatAliasRecord> for AliasRows<'_> {
+    async fn get(&self) -> Result<Option<ChatAliasRecord>, StoreError> {
+        self.0.get_chat_alias(self.1).await
+    }
+
+    async fn insert(&self, record: &ChatAliasRecord) -> Result<(), StoreError> {
+        self.0.insert_chat_alias(record).await
+    }
+
+    async fn replace(
+        &self,
+        record: &ChatAliasRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.0.replace_chat_alias(record, expected_version).await
+    }
+
+    async fn delete(&self) -> Result<bool, StoreError> {
+        self.0.delete_chat_alias(self.1).await
+    }
 }
 
 /// Rolls forward every set a crash left pending; start-up runs this before serving.

@@ -433,3 +433,124 @@ async fn a_crashed_apply_finished_by_a_read_is_announced_in_the_reading_process(
     assert_eq!(status["revision"], json!(applied.revision + 1));
     assert_eq!(description(read().await.expect(200)), "second");
 }
+
+/// A chat alias `id` firing `g/a`, described as `description`.
+fn alias(id: &str, description: &str) -> Value {
+    json!({
+        "aliasId": id, "hookGroupId": "g", "hookId": "a", "description": description,
+        "formats": ["deploy {{branch}}"], "enabled": true,
+    })
+}
+
+async fn get_alias(app: &TestApp, id: &str) -> Reply {
+    app.call(
+        Method::GET,
+        &format!("/chat-aliases/{id}"),
+        Auth::Root,
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_set_applies_owns_and_prunes_chat_aliases_beside_its_hooks() {
+    let app = spawn_app().await;
+    let request = |description: &str| json!({"set": "s", "hooks": [hook("a", "git")], "chatAliases": [alias("deploy", description)]});
+
+    let first = apply(&app, request("git")).await.expect(200);
+    let again = apply(&app, request("git")).await.expect(200);
+
+    assert_eq!(first["chatAliasChanges"][0]["action"], "create");
+    assert_eq!(first["chatAliasChanges"][0]["aliasId"], "deploy");
+    let stored = get_alias(&app, "deploy").await.expect(200);
+    assert_eq!(
+        (stored["description"].clone(), stored["enabled"].clone()),
+        (json!("git"), json!(true)),
+        "applied as the files say, enabled included"
+    );
+    assert_eq!(again["chatAliasChanges"], json!([]));
+    assert_eq!(again["chatAliasesUnchanged"], 1);
+    assert_eq!(again["applied"], false);
+
+    let update = alias("deploy", "edited over the API");
+    let refused = app
+        .call(
+            Method::POST,
+            "/chat-aliases/deploy",
+            Auth::Root,
+            Some(update.clone()),
+        )
+        .await;
+    assert!(refused
+        .expect_error(409, "RequestConflict")
+        .contains("apply set s"));
+    let forced = app
+        .raw(Method::POST, "/chat-aliases/deploy")
+        .header("X-Hookd-Force", "true")
+        .json(&update);
+    app.send(forced).await.expect(200);
+    let status = set_status(&app, "s").await;
+    assert_eq!(status["chatAliases"], json!(["deploy"]));
+    assert_eq!(status["chatAliasDrift"][0]["state"], "modified");
+    assert_eq!(
+        status["chatAliasDrift"][0]["fields"],
+        json!(["description"])
+    );
+
+    let drifted = apply(&app, request("git2"))
+        .await
+        .expect_error(409, "RequestConflict");
+    assert!(
+        drifted.contains("chat alias deploy was changed"),
+        "{drifted}"
+    );
+    let pruned = apply(
+        &app,
+        json!({"set": "s", "hooks": [hook("a", "git")], "prune": true, "force": true}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(pruned["chatAliasChanges"][0]["action"], "delete");
+    get_alias(&app, "deploy")
+        .await
+        .expect_error(404, "ResourceNotFound");
+}
+
+#[tokio::test]
+async fn chat_aliases_of_another_set_or_of_none_and_bad_ones_refuse_the_whole_apply() {
+    let app = spawn_app().await;
+    app.create_hook("g/a", hook_body()).await;
+    let mut loose = alias("loose", "over the API");
+    loose["enabled"] = json!(false);
+    app.call(Method::PUT, "/chat-aliases/loose", Auth::Root, Some(loose))
+        .await
+        .expect(200);
+    apply(&app, json!({"set": "other", "hooks": [], "chatAliases": [alias("theirs", "t")], "allowEmpty": true}))
+        .await
+        .expect(200);
+
+    let message = apply(
+        &app,
+        json!({"set": "s", "hooks": [hook("b", "new")],
+               "chatAliases": [alias("loose", "mine now"), alias("theirs", "mine too")]}),
+    )
+    .await
+    .expect_error(409, "RequestConflict");
+    let bad = apply(
+        &app,
+        json!({"set": "s", "hooks": [hook("b", "new")],
+               "chatAliases": [{"aliasId": "bad", "hookGroupId": "g", "hookId": "a", "formats": []}]}),
+    )
+    .await
+    .expect_error(400, "InputValidationError");
+
+    assert!(
+        message.contains("chat alias loose exists outside any apply set")
+            && message.contains("chat alias theirs belongs to apply set other"),
+        "{message}"
+    );
+    assert!(bad.contains("chatAliases"), "{bad}");
+    app.call(Method::GET, "/hooks/g/b", Auth::Root, None)
+        .await
+        .expect_error(404, "ResourceNotFound");
+}

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use super::{hookd, serve, serve_with_env};
+use super::{hookd, serve, serve_with_env, Server};
 
 const TOKEN: &str = "apply-test-token";
 
@@ -69,13 +69,19 @@ fn write(dir: &Path, name: &str, value: &Value) {
     std::fs::write(dir.join(name), serde_json::to_string_pretty(value).unwrap()).unwrap();
 }
 
-#[test]
-fn apply_prints_the_plan_applies_it_once_and_prunes_on_request() {
+/// A fresh hookd (and its data dir) and a folder of files holding hook `ci/a`.
+fn hookd_and_a_hook_file() -> (tempfile::TempDir, tempfile::TempDir, Server) {
     let data = tempfile::tempdir().unwrap();
     let files = tempfile::tempdir().unwrap();
     let server = serve(data.path(), &["--root-access-token", TOKEN]);
-    let dir = files.path().to_str().unwrap();
     write(files.path(), "a.json", &definition("ci", "a", "first"));
+    (data, files, server)
+}
+
+#[test]
+fn apply_prints_the_plan_applies_it_once_and_prunes_on_request() {
+    let (_data, files, server) = hookd_and_a_hook_file();
+    let dir = files.path().to_str().unwrap();
     std::fs::write(
         files.path().join("b.yaml"),
         "hookGroupId: ci\nhookId: b\nmetadata: {name: b, description: d, owner: ci@example.com}\n\
@@ -139,6 +145,46 @@ fn apply_prints_the_plan_applies_it_once_and_prunes_on_request() {
     assert_eq!(diff.status.code(), Some(0), "{diff:?}");
     assert!(
         stdout(&diff).ends_with("0 of 1 hooks drifted\n"),
+        "{}",
+        stdout(&diff)
+    );
+}
+
+#[test]
+fn chat_alias_files_are_applied_with_the_hooks_and_shown_in_plan_and_diff() {
+    let (_data, files, server) = hookd_and_a_hook_file();
+    let dir = files.path().to_str().unwrap();
+    std::fs::write(
+        files.path().join("chat.yaml"),
+        "- aliasId: deploy\n  hookGroupId: ci\n  hookId: a\n  formats: ['deploy {{branch}}']\n",
+    )
+    .unwrap();
+
+    let first = apply(server.port, &["-f", dir, "--set", "team"]);
+    std::fs::remove_file(files.path().join("chat.yaml")).unwrap();
+    let planned = apply(
+        server.port,
+        &["-f", dir, "--set", "team", "--prune", "--dry-run"],
+    );
+    let diff = apply(server.port, &["--set", "team", "--diff"]);
+
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(
+        stdout(&first),
+        "apply set team at revision 0:\n\
+         + create ci/a\n\
+         + create chat alias deploy\n\
+         2 to create, 0 to update, 0 to adopt, 0 to delete, 0 unchanged\n\
+         applied: set team is at revision 1\n"
+    );
+    assert_eq!(
+        stdout(&planned),
+        "apply set team at revision 1:\n\
+         - delete chat alias deploy\n\
+         0 to create, 0 to update, 0 to adopt, 1 to delete, 1 unchanged\n"
+    );
+    assert!(
+        stdout(&diff).ends_with("0 of 1 hooks and 1 chat aliases drifted\n"),
         "{}",
         stdout(&diff)
     );

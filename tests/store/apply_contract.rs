@@ -15,6 +15,7 @@ use hookd::store::{
     roll_forward, ApplyObserver, Claimed, HookStore, Made, RollClaim, StoreError, Unobserved,
 };
 
+use crate::chat::alias;
 use crate::contract::{hook_record, key};
 
 /// Emits one `#[tokio::test]` per apply contract function, in a module named `$backend`, through
@@ -29,6 +30,7 @@ macro_rules! apply_contract {
             a_later_revision_updates_keeping_state_and_prunes_only_its_own_hooks,
             a_roll_forward_interrupted_halfway_is_finished_by_the_next,
             a_roller_taken_over_writes_nothing_more,
+            a_set_owns_chat_aliases_as_it_owns_hooks,
         );
     };
 }
@@ -55,6 +57,7 @@ fn revision(name: &str, revision: u64, puts: &[&str], deletes: &[&str]) -> Apply
         applied_at: Utc.timestamp_millis_opt(1_760_000_000_000).unwrap(),
         applied_by: "ci".into(),
         hooks: puts.into_iter().map(|r| r.hook).collect(),
+        chat_aliases: Vec::new(),
         pending,
     }
 }
@@ -303,4 +306,36 @@ pub async fn a_roller_taken_over_writes_nothing_more<S: HookStore>(store: S) {
     assert_eq!(owner_of(&store, "a").await.map(|o| o.revision), Some(2));
     let stored = store.get_apply_set(&set("s")).await.unwrap().unwrap();
     assert_eq!((stored.revision, stored.pending.len()), (2, 0));
+}
+
+pub async fn a_set_owns_chat_aliases_as_it_owns_hooks<S: HookStore>(store: S) {
+    let loose = alias("loose", "written over the API");
+    store.insert_chat_alias(&loose).await.unwrap();
+    let mut first = revision("s", 1, &["a"], &[]);
+    let deploy = alias("deploy", "from git");
+    first.chat_aliases = vec![deploy.alias.clone()];
+    first.pending.push(ApplyWrite::PutChatAlias {
+        record: Box::new(deploy.clone()),
+    });
+    commit(&store, &first, 0).await.unwrap();
+    roll_forward(&store, &set("s"), &Unobserved).await.unwrap();
+
+    let stored = store.get_chat_alias(&deploy.alias.alias_id).await.unwrap();
+    assert_eq!(
+        stored.and_then(|r| r.applied).map(|o| (o.set, o.revision)),
+        Some((set("s"), 1)),
+        "the alias is written with its set"
+    );
+
+    let mut second = revision("s", 2, &["a"], &[]);
+    for id in [&deploy.alias.alias_id, &loose.alias.alias_id] {
+        second.pending.push(ApplyWrite::DeleteChatAlias {
+            alias_id: id.clone(),
+        });
+    }
+    commit(&store, &second, 1).await.unwrap();
+    roll_forward(&store, &set("s"), &Unobserved).await.unwrap();
+
+    let left = store.list_chat_aliases().await.unwrap();
+    assert_eq!(left, [loose], "only the set's own alias is deleted");
 }

@@ -5,7 +5,8 @@ use hookd::domain::{ChatAlias, ChatAliasId, ChatAliasRecord};
 use hookd::store::{HookStore, StoreError};
 use serde_json::json;
 
-fn alias(id: &str, description: &str) -> ChatAliasRecord {
+/// A full alias record, as any test of the store contract may write one.
+pub(crate) fn alias(id: &str, description: &str) -> ChatAliasRecord {
     let alias: ChatAlias = serde_json::from_value(json!({
         "aliasId": id, "hookGroupId": "ci", "hookId": "deploy/web",
         "description": description,
@@ -19,7 +20,11 @@ fn alias(id: &str, description: &str) -> ChatAliasRecord {
         "enabled": true
     }))
     .expect("a valid alias");
-    ChatAliasRecord { alias, version: 1 }
+    ChatAliasRecord {
+        alias,
+        version: 1,
+        applied: None,
+    }
 }
 
 fn id(id: &str) -> ChatAliasId {

@@ -20,17 +20,18 @@ use serde_json::{json, Value};
 /// Options of `hookd apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyCommand {
-    /// Hook definition files or directories (YAML or JSON, one hook or a list per file;
-    /// directories are read recursively).
+    /// Hook and chat alias definition files or directories (YAML or JSON, one definition or a
+    /// list per file; directories are read recursively). A definition with an `aliasId` is a
+    /// chat alias.
     #[arg(short = 'f', long = "filename", num_args = 1.., required_unless_present = "diff")]
     files: Vec<PathBuf>,
-    /// The apply set these hooks make up.
+    /// The apply set these hooks and chat aliases make up.
     #[arg(long)]
     set: String,
-    /// Delete hooks this set applied before that the files no longer define.
+    /// Delete hooks and chat aliases this set applied before that the files no longer define.
     #[arg(long)]
     prune: bool,
-    /// Accept files that define no hooks (with --prune: delete all the set owns).
+    /// Accept files that define nothing (with --prune: delete all the set owns).
     #[arg(long)]
     allow_empty: bool,
     /// Print the plan and stop.
@@ -39,8 +40,8 @@ pub struct ApplyCommand {
     /// Exit with status 2 when there are changes (or, with --diff, drift).
     #[arg(long)]
     exit_code: bool,
-    /// Overwrite hooks changed outside the set since its last apply, and adopt listed hooks
-    /// no set owns.
+    /// Overwrite hooks and chat aliases changed outside the set since its last apply, and
+    /// adopt listed ones no set owns.
     #[arg(long)]
     force: bool,
     /// Where the files come from (e.g. a git commit), recorded with the set's revision.
@@ -110,11 +111,15 @@ async fn execute(command: &ApplyCommand) -> Result<bool, ApplyCommandError> {
     if command.diff {
         let status = api.get(&format!("apply-sets/{}", command.set)).await?;
         print!("{}", report::drift(&status));
-        return Ok(status["drift"].as_array().is_some_and(|d| !d.is_empty()));
+        return Ok(any(&status, &["drift", "chatAliasDrift"]));
     }
+    let (chat_aliases, hooks): (Vec<Value>, Vec<Value>) = files::load(&command.files)?
+        .into_iter()
+        .partition(|definition| definition.get("aliasId").is_some());
     let mut body = json!({
         "set": command.set,
-        "hooks": files::load(&command.files)?,
+        "hooks": hooks,
+        "chatAliases": chat_aliases,
         "prune": command.prune,
         "allowEmpty": command.allow_empty,
         "force": command.force,
@@ -125,7 +130,7 @@ async fn execute(command: &ApplyCommand) -> Result<bool, ApplyCommandError> {
     }
     let plan = api.post("apply", &body).await?;
     print!("{}", report::plan(&plan));
-    let changed = plan["changes"].as_array().is_some_and(|c| !c.is_empty());
+    let changed = any(&plan, &["changes", "chatAliasChanges"]);
     if command.dry_run || !changed {
         return Ok(changed);
     }
@@ -137,6 +142,13 @@ async fn execute(command: &ApplyCommand) -> Result<bool, ApplyCommandError> {
         command.set, applied["revision"]
     );
     Ok(true)
+}
+
+/// Whether any of the arrays `fields` of `answer` has an item.
+fn any(answer: &Value, fields: &[&str]) -> bool {
+    fields
+        .iter()
+        .any(|f| answer[*f].as_array().is_some_and(|a| !a.is_empty()))
 }
 
 /// The hookd API at the root URL, with the caller's credentials.

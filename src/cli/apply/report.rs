@@ -1,5 +1,6 @@
 //! The plan and the drift of an apply, written for a person reading CI output: one line per
-//! changed hook, then the changed leaves of its definition, `path: before -> after`.
+//! changed hook or chat alias, then the changed leaves of its definition,
+//! `path: before -> after`.
 
 use std::fmt::Write;
 
@@ -11,12 +12,8 @@ pub fn plan(answer: &Value) -> String {
     let set = answer["set"].as_str().unwrap_or_default();
     let from = answer["previousRevision"].as_u64().unwrap_or_default();
     let _ = writeln!(out, "apply set {set} at revision {from}:");
-    let changes = answer["changes"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let mut counts = [0usize; 4];
-    for change in changes {
+    for change in items(answer, "changes").chain(items(answer, "chatAliasChanges")) {
         let action = change["action"].as_str().unwrap_or_default();
         let (mark, slot) = match action {
             "create" => ('+', 0),
@@ -30,29 +27,33 @@ pub fn plan(answer: &Value) -> String {
         } else {
             ""
         };
-        let _ = writeln!(out, "{mark} {action} {}{drifted}", hook_name(change));
+        let _ = writeln!(out, "{mark} {action} {}{drifted}", member_name(change));
         if matches!(action, "update" | "adopt") {
             leaves(&mut out, "", &change["before"], &change["after"]);
         }
     }
-    let unchanged = answer["unchanged"].as_u64().unwrap_or_default();
+    let unchanged = answer["unchanged"].as_u64().unwrap_or_default()
+        + answer["chatAliasesUnchanged"].as_u64().unwrap_or_default();
     let _ = writeln!(
         out,
         "{} to create, {} to update, {} to adopt, {} to delete, {unchanged} unchanged",
         counts[0], counts[1], counts[2], counts[3]
     );
-    let kept = answer["kept"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let kept: Vec<String> = items(answer, "kept")
+        .map(member_name)
+        .chain(
+            items(answer, "chatAliasesKept")
+                .map(|id| format!("chat alias {}", id.as_str().unwrap_or_default())),
+        )
+        .collect();
     if !kept.is_empty() {
         let _ = writeln!(
             out,
             "{} no longer in the files and kept (--prune deletes them):",
             kept.len()
         );
-        for hook in kept {
-            let _ = writeln!(out, "    {}", hook_name(hook));
+        for name in kept {
+            let _ = writeln!(out, "    {name}");
         }
     }
     out
@@ -73,28 +74,41 @@ pub fn drift(status: &Value) -> String {
         status["appliedAt"].as_str().unwrap_or_default(),
         status["appliedBy"].as_str().unwrap_or_default(),
     );
-    let drift = status["drift"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for hook in drift {
-        let state = hook["state"].as_str().unwrap_or_default();
-        let _ = writeln!(out, "! {state} {}", hook_name(hook));
+    let mut drifted = 0;
+    for member in items(status, "drift").chain(items(status, "chatAliasDrift")) {
+        drifted += 1;
+        let state = member["state"].as_str().unwrap_or_default();
+        let _ = writeln!(out, "! {state} {}", member_name(member));
         if state == "modified" {
-            leaves(&mut out, "", &hook["applied"], &hook["stored"]);
+            leaves(&mut out, "", &member["applied"], &member["stored"]);
         }
     }
-    let hooks = status["hooks"].as_array().map_or(0, Vec::len);
-    let _ = writeln!(out, "{} of {hooks} hooks drifted", drift.len());
+    let hooks = items(status, "hooks").count();
+    let _ = match items(status, "chatAliases").count() {
+        0 => writeln!(out, "{drifted} of {hooks} hooks drifted"),
+        aliases => writeln!(
+            out,
+            "{drifted} of {hooks} hooks and {aliases} chat aliases drifted"
+        ),
+    };
     out
 }
 
-fn hook_name(hook: &Value) -> String {
-    format!(
-        "{}/{}",
-        hook["hookGroupId"].as_str().unwrap_or_default(),
-        hook["hookId"].as_str().unwrap_or_default()
-    )
+/// The items of the array `field` of `answer` (none when it is absent).
+fn items<'a>(answer: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {
+    answer[field].as_array().into_iter().flatten()
+}
+
+/// A hook as `group/id`, a chat alias as `chat alias id`.
+fn member_name(member: &Value) -> String {
+    match member["aliasId"].as_str() {
+        Some(alias) => format!("chat alias {alias}"),
+        None => format!(
+            "{}/{}",
+            member["hookGroupId"].as_str().unwrap_or_default(),
+            member["hookId"].as_str().unwrap_or_default()
+        ),
+    }
 }
 
 /// Writes each leaf where `before` and `after` differ, objects walked key by key in order;

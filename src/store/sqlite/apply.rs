@@ -4,9 +4,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::chat::{alias_row, delete_alias_row, AliasRow};
 use super::error::{sql, to_i64};
 use super::rows::{delete_row, encode, insert_row, key_params, query_doc, replace_row, HookRow};
-use crate::domain::{ApplySetRecord, ApplyStep, ApplyWrite, HookKey, HookRecord, Ownership};
+use crate::domain::{
+    apply_step, ApplySetRecord, ApplyStep, ApplyWrite, HookKey, HookRecord, OwnedRecord, Ownership,
+    WriteTarget,
+};
 use crate::store::{ApplyObserver, Made, StoreError};
 
 /// The `apply_sets` row of a record with no pending writes.
@@ -89,8 +93,10 @@ impl Commit {
         let total = self.writes.len();
         let mut made = Vec::new();
         for (index, write) in self.writes.iter().enumerate() {
-            if let Some(kind) = self.make(conn, write)? {
-                made.push((write.key(), kind));
+            if let (Some(kind), WriteTarget::Hook(key, _)) =
+                (self.make(conn, write)?, write.target())
+            {
+                made.push((key, kind));
             }
             observer.wrote(index, total);
         }
@@ -98,28 +104,58 @@ impl Commit {
         Ok(made)
     }
 
+    /// Makes one write; a hook write's kind is returned for announcing.
     fn make(&self, conn: &Connection, write: &ApplyWrite) -> Result<Option<Made>, StoreError> {
-        let (group, id) = key_params(&write.key());
-        let stored: Option<HookRecord> = query_doc(
-            conn,
-            "SELECT doc FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
-            params![group, id],
-        )?;
-        match write.step(&self.owner, self.applied_at, stored.as_ref()) {
-            ApplyStep::Insert(record) => {
-                insert_row(conn, &HookRow::new(&record)?).map(|()| Some(Made::Inserted))
+        match write.target() {
+            WriteTarget::Hook(key, fresh) => {
+                let (group, id) = key_params(&key);
+                let stored: Option<HookRecord> = query_doc(
+                    conn,
+                    "SELECT doc FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
+                    params![group, id],
+                )?;
+                match self.step(fresh, stored.as_ref())? {
+                    ApplyStep::Insert(record) => {
+                        insert_row(conn, &HookRow::new(&record)?).map(|()| Some(Made::Inserted))
+                    }
+                    ApplyStep::Replace {
+                        record,
+                        expected_version,
+                    } => replace_row(conn, &HookRow::new(&record)?, to_i64(expected_version)?)
+                        .map(|()| Some(Made::Replaced)),
+                    ApplyStep::Delete => delete_row(conn, &group, &id)
+                        .map(|deleted| deleted.then_some(Made::Deleted)),
+                    ApplyStep::Skip | ApplyStep::Conflict(_) => Ok(None),
+                }
             }
-            ApplyStep::Replace {
-                record,
-                expected_version,
-            } => replace_row(conn, &HookRow::new(&record)?, to_i64(expected_version)?)
-                .map(|()| Some(Made::Replaced)),
-            ApplyStep::Delete => {
-                delete_row(conn, &group, &id).map(|deleted| deleted.then_some(Made::Deleted))
+            WriteTarget::ChatAlias(id, fresh) => {
+                let stored = alias_row(conn, id.as_str())?;
+                match self.step(fresh, stored.as_ref())? {
+                    ApplyStep::Insert(record) => AliasRow::new(&record)?.insert(conn)?,
+                    ApplyStep::Replace {
+                        record,
+                        expected_version,
+                    } => AliasRow::new(&record)?.replace(conn, to_i64(expected_version)?)?,
+                    ApplyStep::Delete => {
+                        delete_alias_row(conn, id.as_str())?;
+                    }
+                    ApplyStep::Skip | ApplyStep::Conflict(_) => {}
+                }
+                Ok(None)
             }
-            ApplyStep::Skip => Ok(None),
-            // Another set took the hook since the apply was planned: the caller plans again.
+        }
+    }
+
+    /// The step of a write of `fresh` (`None`: a delete) against `stored`.
+    fn step<R: OwnedRecord>(
+        &self,
+        fresh: Option<&R>,
+        stored: Option<&R>,
+    ) -> Result<ApplyStep<R>, StoreError> {
+        match apply_step(fresh, &self.owner, self.applied_at, stored) {
+            // Another set took the record since the apply was planned: the caller plans again.
             ApplyStep::Conflict(_) => Err(StoreError::VersionConflict),
+            step => Ok(step),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 use super::error::{insert, sql, to_i64};
 use super::reader::ReadPool;
@@ -13,24 +13,79 @@ use super::writer::Writer;
 use crate::domain::{ChatAliasId, ChatAliasRecord};
 use crate::store::StoreError;
 
+/// An alias encoded for its row, on the caller's task.
+pub(super) struct AliasRow {
+    id: String,
+    version: i64,
+    doc: String,
+}
+
+impl AliasRow {
+    pub(super) fn new(record: &ChatAliasRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: record.alias.alias_id.to_string(),
+            version: to_i64(record.version)?,
+            doc: encode(record)?,
+        })
+    }
+
+    pub(super) fn insert(&self, conn: &Connection) -> Result<(), StoreError> {
+        execute(
+            conn,
+            "INSERT INTO chat_aliases (alias_id, version, doc) VALUES (?1, ?2, ?3)",
+            params![self.id, self.version, self.doc],
+        )
+        .map_err(insert)?;
+        Ok(())
+    }
+
+    pub(super) fn replace(&self, conn: &Connection, expected: i64) -> Result<(), StoreError> {
+        let changed = execute(
+            conn,
+            "UPDATE chat_aliases SET version = ?2, doc = ?3 WHERE alias_id = ?1 AND version = ?4",
+            params![self.id, self.version, self.doc, expected],
+        )
+        .map_err(sql)?;
+        if changed > 0 {
+            return Ok(());
+        }
+        Err(conflict_or_missing(
+            conn,
+            "SELECT 1 FROM chat_aliases WHERE alias_id = ?1",
+            params![self.id],
+        ))
+    }
+}
+
+/// The stored alias `id`, on a connection.
+pub(super) fn alias_row(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<ChatAliasRecord>, StoreError> {
+    query_doc(
+        conn,
+        "SELECT doc FROM chat_aliases WHERE alias_id = ?1",
+        params![id],
+    )
+}
+
+/// Deletes alias `id` on a connection; whether it existed.
+pub(super) fn delete_alias_row(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    let deleted = execute(
+        conn,
+        "DELETE FROM chat_aliases WHERE alias_id = ?1",
+        params![id],
+    )
+    .map_err(sql)?;
+    Ok(deleted > 0)
+}
+
 pub(super) async fn insert_alias(
     writer: &Writer,
     record: &ChatAliasRecord,
 ) -> Result<(), StoreError> {
-    let id = record.alias.alias_id.to_string();
-    let version = to_i64(record.version)?;
-    let doc = encode(record)?;
-    writer
-        .write(move |conn| {
-            execute(
-                conn,
-                "INSERT INTO chat_aliases (alias_id, version, doc) VALUES (?1, ?2, ?3)",
-                params![id, version, doc],
-            )
-            .map_err(insert)?;
-            Ok(())
-        })
-        .await
+    let row = AliasRow::new(record)?;
+    writer.write(move |conn| row.insert(conn)).await
 }
 
 pub(super) async fn get_alias(
@@ -38,15 +93,7 @@ pub(super) async fn get_alias(
     id: &ChatAliasId,
 ) -> Result<Option<ChatAliasRecord>, StoreError> {
     let id = id.to_string();
-    readers
-        .read(move |conn| {
-            query_doc(
-                conn,
-                "SELECT doc FROM chat_aliases WHERE alias_id = ?1",
-                params![id],
-            )
-        })
-        .await
+    readers.read(move |conn| alias_row(conn, &id)).await
 }
 
 pub(super) async fn replace_alias(
@@ -54,44 +101,14 @@ pub(super) async fn replace_alias(
     record: &ChatAliasRecord,
     expected_version: u64,
 ) -> Result<(), StoreError> {
-    let id = record.alias.alias_id.to_string();
-    let version = to_i64(record.version)?;
+    let row = AliasRow::new(record)?;
     let expected = to_i64(expected_version)?;
-    let doc = encode(record)?;
-    writer
-        .write(move |conn| {
-            let changed = execute(
-                conn,
-                "UPDATE chat_aliases SET version = ?2, doc = ?3
-                     WHERE alias_id = ?1 AND version = ?4",
-                params![id, version, doc, expected],
-            )
-            .map_err(sql)?;
-            if changed > 0 {
-                return Ok(());
-            }
-            Err(conflict_or_missing(
-                conn,
-                "SELECT 1 FROM chat_aliases WHERE alias_id = ?1",
-                params![id],
-            ))
-        })
-        .await
+    writer.write(move |conn| row.replace(conn, expected)).await
 }
 
 pub(super) async fn delete_alias(writer: &Writer, id: &ChatAliasId) -> Result<bool, StoreError> {
     let id = id.to_string();
-    writer
-        .write(move |conn| {
-            let deleted = execute(
-                conn,
-                "DELETE FROM chat_aliases WHERE alias_id = ?1",
-                params![id],
-            )
-            .map_err(sql)?;
-            Ok(deleted > 0)
-        })
-        .await
+    writer.write(move |conn| delete_alias_row(conn, &id)).await
 }
 
 pub(super) async fn list_aliases(
