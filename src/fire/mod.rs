@@ -17,7 +17,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::domain::{
-    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask,
+    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask, TaskId,
     REFUSALS_KEPT_PER_HOOK,
 };
 use crate::notify::Audience;
@@ -39,7 +39,7 @@ pub use outcome::{Disposition, FailureClass, FireError, Fired, Record};
 pub use preview::{preview, Preview};
 pub use render::pool::{PoolError, RenderLimits, RenderPool, RenderWorkerUnavailable};
 pub use render::RenderError;
-pub use sink::{SinkError, TaskSink};
+pub use sink::{SinkError, Submission, TaskSink};
 pub use trigger::Trigger;
 
 use prepare::prepare;
@@ -73,17 +73,25 @@ pub async fn fire(
     report.finish(&fire.task_id, outcome)
 }
 
+/// How far a fire that did not fail got before it is written down.
+enum Created {
+    /// The template rendered to `null`: nothing was submitted.
+    Declined,
+    /// The task went to the sink, which may have recorded the fire with it.
+    Task(TaskId, Submission),
+}
+
 /// Checks the input, then renders, checks and submits the task of one fire.
 async fn create_task(
     deps: &FireDeps,
     record: &HookRecord,
     trigger: &Trigger,
     fire: &FireRecord,
-) -> Result<Fired, FireError> {
+) -> Result<Created, FireError> {
     let hook = &record.hook;
     let prepared = prepare(&deps.renderer, &deps.roles, hook, trigger, &fire.task_id).await?;
     let Some(task) = prepared.into_task(hook)? else {
-        return Ok(Fired::Declined);
+        return Ok(Created::Declined);
     };
     let submitted = SubmittedTask {
         task_id: fire.task_id.clone(),
@@ -94,38 +102,43 @@ async fn create_task(
         submitted: fire.task_create_time,
         task,
     };
-    deps.sink.submit(&submitted).await?;
-    Ok(Fired::Created(submitted.task_id))
+    let submission = deps.sink.submit_fired(&submitted, fire).await?;
+    Ok(Created::Task(submitted.task_id, submission))
 }
 
-/// Writes `fire` into the hook's history as `outcome`'s disposition says, and has a failure
-/// announced to whoever it concerns. When the write fails, so does the fire, whatever
-/// happened before: the caller retries it or answers 503.
+/// Writes `fire` into the hook's history as `outcome`'s disposition says (unless the sink
+/// already recorded it with its task), and has a failure announced to whoever it concerns.
+/// When the write fails, so does the fire, whatever happened before: the caller retries it or
+/// answers 503.
 async fn write_down(
     deps: &FireDeps,
     hook: &Hook,
     trigger: &Trigger,
     mut fire: FireRecord,
-    outcome: Result<Fired, FireError>,
+    outcome: Result<Created, FireError>,
 ) -> Result<Fired, FireError> {
-    match &outcome {
+    let outcome = match outcome {
         // A declined fire is not a fire; the hook's refusals show it.
-        Ok(Fired::Declined) => {
+        Ok(Created::Declined) => {
             let why = "the template rendered to null".to_owned();
             refused(deps, &fire, RefusalReason::Declined, why).await;
-            return outcome;
+            return Ok(Fired::Declined);
         }
-        Ok(Fired::Created(_)) => {}
-        Err(e) => match failure_to_record(e, trigger) {
-            Some(failure) => fire.failure = Some(failure),
+        Ok(Created::Task(task_id, Submission::Recorded)) => return Ok(Fired::Created(task_id)),
+        Ok(Created::Task(task_id, Submission::Submitted)) => Ok(Fired::Created(task_id)),
+        Err(e) => match failure_to_record(&e, trigger) {
+            Some(failure) => {
+                fire.failure = Some(failure);
+                Err(e)
+            }
             None => {
                 if e.disposition().record == Record::Refusal {
                     refused(deps, &fire, RefusalReason::PayloadRefused, e.to_string()).await;
                 }
-                return outcome;
+                return Err(e);
             }
         },
-    }
+    };
     if outcome.as_ref().is_err_and(|e| e.disposition().transient) {
         // Not the final fire: the slot or message is fired again, and that fire's record must
         // not be taken for a repeat of this one.

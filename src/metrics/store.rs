@@ -137,6 +137,15 @@ impl HookStore for MeteredStore {
             .await
     }
 
+    async fn insert_task_and_record_fire(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.insert_task_and_record_fire(task, fire);
+        self.timed("insert_task_and_record_fire", call).await
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         self.timed("get_task", self.inner.get_task(task_id)).await
     }

@@ -213,6 +213,26 @@ pub trait HookStore: Send + Sync + 'static {
     /// [`StoreError::AlreadyExists`] when a task with that id is stored.
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError>;
 
+    /// Adds a task to the outbox and records `fire`, the fire that submitted it, as one write:
+    /// what [`HookStore::insert_task`] then [`HookStore::record_fire`] would do, in one durable
+    /// step where the backend can make it one. A fire through the local outbox then waits for
+    /// one commit, not two.
+    ///
+    /// Backends promise that a crash never leaves `fire` recorded without its task. SQLite
+    /// writes both in one savepoint, so neither is stored without the other. MongoDB has no
+    /// multi-document transactions here; it inserts the task first and records the fire after,
+    /// so a crash between the two leaves a task without its record (the fire was not answered
+    /// yet; a slot or message firing again finds its task and records the fire then).
+    ///
+    /// # Errors
+    /// [`StoreError::AlreadyExists`] when a task with that id is stored; the fire is then not
+    /// recorded either.
+    async fn insert_task_and_record_fire(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<(), StoreError>;
+
     /// Fetches a task from the outbox.
     ///
     /// # Errors

@@ -155,6 +155,15 @@ impl HookStore for OutageGuard {
         self.guarded(self.inner.insert_task(task)).await
     }
 
+    async fn insert_task_and_record_fire(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<(), StoreError> {
+        self.guarded(self.inner.insert_task_and_record_fire(task, fire))
+            .await
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         self.guarded(self.inner.get_task(task_id)).await
     }

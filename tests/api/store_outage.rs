@@ -131,7 +131,7 @@ async fn trigger_through(disk: SmallDisk, break_store: fn(&SmallDisk), repair: f
     app.create_hook("g/h", hook_body()).await;
     app.trigger("g/h", json!({})).await.expect(200);
     let (tasks, fires) = (
-        store_calls(&app, "insert_task").await,
+        store_calls(&app, "insert_task_and_record_fire").await,
         store_calls(&app, "record_fire").await,
     );
 
@@ -142,7 +142,10 @@ async fn trigger_through(disk: SmallDisk, break_store: fn(&SmallDisk), repair: f
         .expect_error(503, "ServiceUnavailable");
 
     assert!(!message.is_empty());
-    assert_eq!(store_calls(&app, "insert_task").await, tasks + 1.0);
+    assert_eq!(
+        store_calls(&app, "insert_task_and_record_fire").await,
+        tasks + 1.0
+    );
     assert_eq!(
         store_calls(&app, "record_fire").await,
         fires,

@@ -1,7 +1,9 @@
 //! Configuration and lifecycle of the real `hookd` binary: layered settings, the README's
-//! settings table, `hookd config check`, and graceful shutdown.
+//! settings table, `hookd config check`, graceful shutdown, and a `kill -9` during a burst of
+//! fires.
 
 mod check;
+mod fire_crash;
 mod readme;
 mod shutdown;
 

@@ -60,6 +60,9 @@ macro_rules! store_contract {
             inserted_tasks_read_back_exactly,
             insert_of_an_existing_task_is_already_exists,
             get_of_a_missing_task_is_none,
+            a_task_and_its_fire_are_written_together,
+            a_taken_task_id_stores_neither_the_task_nor_its_fire,
+            concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task_was_stored,
             ping_succeeds,
             a_failed_write_among_concurrent_writes_leaves_the_others_committed,
             chat_aliases_read_back_with_every_field,
@@ -868,6 +871,83 @@ pub async fn get_of_a_missing_task_is_none<S: HookStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(store.get_task(&TaskId::generate()).await.unwrap(), None);
+}
+
+/// A task as the fire `fire` submits it, and that fire's success record.
+fn fired_task(key: &HookKey, ms: i64) -> (SubmittedTask, FireRecord) {
+    let fire = fire_at(key, ms);
+    let task = SubmittedTask {
+        task_id: fire.task_id.clone(),
+        fire_id: fire.fire_id,
+        ..submitted_task(key)
+    };
+    (task, fire)
+}
+
+pub async fn a_task_and_its_fire_are_written_together<S: HookStore>(store: S) {
+    let (task, fire) = fired_task(&key("g", "h"), 1_760_000_000_000);
+    store
+        .insert_task_and_record_fire(&task, &fire)
+        .await
+        .unwrap();
+    assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
+    assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), Some(fire.clone()));
+    assert_eq!(store.list_fires(&key("g", "h"), 10, None).await.unwrap(), [fire]);
+}
+
+pub async fn a_taken_task_id_stores_neither_the_task_nor_its_fire<S: HookStore>(store: S) {
+    let k = key("g", "h");
+    let (task, _) = fired_task(&k, 1_760_000_000_000);
+    store.insert_task(&task).await.unwrap();
+    let (mut again, mut fire) = fired_task(&k, 1_760_000_001_000);
+    again.task_id = task.task_id.clone();
+    fire.task_id = task.task_id.clone();
+    again.task = json!({"another": "task"});
+
+    let err = store
+        .insert_task_and_record_fire(&again, &fire)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
+    assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), None);
+}
+
+pub async fn concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task_was_stored<
+    S: HookStore,
+>(
+    store: S,
+) {
+    let store = Arc::new(store);
+    let k = key("g", "h");
+    let (taken, _) = fired_task(&k, 1_760_000_000_000);
+    store.insert_task(&taken).await.unwrap();
+    // Every fourth writer reuses the taken task id; writes of one group commit share a batch.
+    let results = race(&store, 32, |store, i| {
+        let (mut task, mut fire) = fired_task(&key("g", "h"), 1_760_000_000_000 + i64::try_from(i).unwrap());
+        if i % 4 == 0 {
+            task.task_id = taken.task_id.clone();
+            fire.task_id = taken.task_id.clone();
+        }
+        async move {
+            let result = store.insert_task_and_record_fire(&task, &fire).await;
+            (i, task, fire, result)
+        }
+    })
+    .await;
+    for (i, task, fire, result) in &results {
+        let recorded = store.get_fire(fire.fire_id).await.unwrap();
+        if i % 4 == 0 {
+            assert!(matches!(result, Err(StoreError::AlreadyExists)), "{i}: {result:?}");
+            assert_eq!(recorded, None, "{i}: its fire was rolled back with its task");
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+            assert_eq!(recorded.as_ref(), Some(fire), "{i}");
+            assert_eq!(store.get_task(&task.task_id).await.unwrap().as_ref(), Some(task));
+        }
+    }
+    assert_eq!(store.list_fires(&k, 100, None).await.unwrap().len(), 24);
 }
 
 // ---- Health and batching ---------------------------------------------------------------------

@@ -1,14 +1,15 @@
 //! The `local` sink: a durable outbox in the hook store.
 //!
 //! It needs nothing outside hookd, so a fresh install works at once, and it makes every
-//! submitted task readable through `GET /tasks/{taskId}`.
+//! submitted task readable through `GET /tasks/{taskId}`. Living in the same store as the fire
+//! history, it writes a fire's task and record together: one durable commit per fire.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SinkError, TaskSink};
-use crate::domain::SubmittedTask;
+use super::{SinkError, Submission, TaskSink};
+use crate::domain::{FireRecord, SubmittedTask};
 use crate::store::{HookStore, StoreError};
 
 /// Appends submitted tasks to the store's outbox.
@@ -24,23 +25,44 @@ impl LocalSink {
     }
 }
 
+impl LocalSink {
+    /// Accepts a task whose id the outbox already holds: a retry of the same fire is fine, a
+    /// different task under the same id is not.
+    async fn accept_repeat(&self, task: &SubmittedTask) -> Result<(), SinkError> {
+        let stored = self
+            .store
+            .get_task(&task.task_id)
+            .await
+            .map_err(|e| SinkError::Unavailable(Box::new(e)))?;
+        match stored {
+            Some(stored) if stored.task == task.task => Ok(()),
+            _ => Err(SinkError::Conflict(task.task_id.clone())),
+        }
+    }
+}
+
 #[async_trait]
 impl TaskSink for LocalSink {
     async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError> {
         match self.store.insert_task(task).await {
             Ok(()) => Ok(()),
-            Err(StoreError::AlreadyExists) => {
-                // A retry of the same fire is fine; a different task under the same id is not.
-                let stored = self
-                    .store
-                    .get_task(&task.task_id)
-                    .await
-                    .map_err(|e| SinkError::Unavailable(Box::new(e)))?;
-                match stored {
-                    Some(stored) if stored.task == task.task => Ok(()),
-                    _ => Err(SinkError::Conflict(task.task_id.clone())),
-                }
-            }
+            Err(StoreError::AlreadyExists) => self.accept_repeat(task).await,
+            Err(e) => Err(SinkError::Unavailable(Box::new(e))),
+        }
+    }
+
+    async fn submit_fired(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<Submission, SinkError> {
+        match self.store.insert_task_and_record_fire(task, fire).await {
+            Ok(()) => Ok(Submission::Recorded),
+            // The write stored neither; the repeat's fire is recorded by the fire path.
+            Err(StoreError::AlreadyExists) => self
+                .accept_repeat(task)
+                .await
+                .map(|()| Submission::Submitted),
             Err(e) => Err(SinkError::Unavailable(Box::new(e))),
         }
     }

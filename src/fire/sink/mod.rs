@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{SubmittedTask, TaskId, TaskState};
+use crate::domain::{FireRecord, SubmittedTask, TaskId, TaskState};
 
 mod amqp;
 mod http;
@@ -48,6 +48,15 @@ pub enum SinkError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Whether [`TaskSink::submit_fired`] recorded the fire along with its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    /// The task was accepted; the fire is still to be recorded.
+    Submitted,
+    /// The task was accepted and the fire recorded with it, in one durable write.
+    Recorded,
+}
+
 /// Accepts rendered tasks.
 #[async_trait]
 pub trait TaskSink: Send + Sync + 'static {
@@ -56,6 +65,21 @@ pub trait TaskSink: Send + Sync + 'static {
     /// # Errors
     /// [`SinkError`] describing why the task was not accepted.
     async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError>;
+
+    /// Submits `task` for `fire`, its successful fire. A sink that keeps its tasks in the hook
+    /// store records `fire` in the same write, so the fire costs one durable commit instead of
+    /// two; a sink whose tasks leave hookd only submits, and the fire path records the fire
+    /// once the task is accepted.
+    ///
+    /// # Errors
+    /// As [`TaskSink::submit`]; when it fails, `fire` is not recorded either.
+    async fn submit_fired(
+        &self,
+        task: &SubmittedTask,
+        _fire: &FireRecord,
+    ) -> Result<Submission, SinkError> {
+        self.submit(task).await.map(|()| Submission::Submitted)
+    }
 
     /// The task's state in the queue, when this sink can ask; `None` means unknown.
     async fn task_state(&self, _task_id: &TaskId) -> Option<TaskState> {

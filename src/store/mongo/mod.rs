@@ -425,6 +425,17 @@ impl HookStore for MongoStore {
         insert_new(&self.tasks, TaskDoc::new(task)).await
     }
 
+    async fn insert_task_and_record_fire(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<(), StoreError> {
+        // Two documents and no transaction: the task goes first, so a crash in between leaves
+        // a task without its record, never a recorded fire without its task (see the trait).
+        self.insert_task(task).await?;
+        self.record_fire(fire).await
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         find_by_id(&self.tasks, task_id.as_str(), TaskDoc::into_record).await
     }

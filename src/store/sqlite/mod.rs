@@ -145,23 +145,8 @@ impl HookStore for SqliteStore {
     }
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
-        let fire_id = fire.fire_id.to_string();
-        let (group, id) = key_params(&fire.key());
-        let time_ms = fire.task_create_time.timestamp_millis();
-        let doc = encode(fire)?;
-        self.writer
-            .write(move |conn| {
-                execute(
-                    conn,
-                    "INSERT INTO fires (fire_id, hook_group_id, hook_id, time_ms, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (fire_id) DO NOTHING",
-                    params![fire_id, group, id, time_ms, doc],
-                )
-                .map_err(sql)?;
-                Ok(())
-            })
-            .await
+        let row = FireRow::new(fire)?;
+        self.writer.write(move |conn| row.insert(conn)).await
     }
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
@@ -295,19 +280,21 @@ impl HookStore for SqliteStore {
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
-        let task_id = task.task_id.to_string();
-        let (group, id) = (task.hook_group_id.to_string(), task.hook_id.to_string());
-        let doc = encode(task)?;
+        let row = TaskRow::new(task)?;
+        self.writer.write(move |conn| row.insert(conn)).await
+    }
+
+    async fn insert_task_and_record_fire(
+        &self,
+        task: &SubmittedTask,
+        fire: &FireRecord,
+    ) -> Result<(), StoreError> {
+        let (task, fire) = (TaskRow::new(task)?, FireRow::new(fire)?);
+        // One write job is one savepoint: a task that is already stored rolls the fire back too.
         self.writer
             .write(move |conn| {
-                execute(
-                    conn,
-                    "INSERT INTO tasks (task_id, hook_group_id, hook_id, doc)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![task_id, group, id, doc],
-                )
-                .map_err(insert)?;
-                Ok(())
+                task.insert(conn)?;
+                fire.insert(conn)
             })
             .await
     }
@@ -435,5 +422,70 @@ impl HookStore for SqliteStore {
         _claim: u64,
     ) -> Result<bool, StoreError> {
         Ok(false)
+    }
+}
+
+/// A fire's row, encoded on the caller's thread so that the writer thread only runs SQL.
+struct FireRow {
+    fire_id: String,
+    group: String,
+    id: String,
+    time_ms: i64,
+    doc: String,
+}
+
+impl FireRow {
+    fn new(fire: &FireRecord) -> Result<Self, StoreError> {
+        let (group, id) = key_params(&fire.key());
+        Ok(Self {
+            fire_id: fire.fire_id.to_string(),
+            group,
+            id,
+            time_ms: fire.task_create_time.timestamp_millis(),
+            doc: encode(fire)?,
+        })
+    }
+
+    /// Appends the fire; one already recorded under its id is left as it is.
+    fn insert(&self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        execute(
+            conn,
+            "INSERT INTO fires (fire_id, hook_group_id, hook_id, time_ms, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (fire_id) DO NOTHING",
+            params![self.fire_id, self.group, self.id, self.time_ms, self.doc],
+        )
+        .map_err(sql)?;
+        Ok(())
+    }
+}
+
+/// An outbox task's row, encoded on the caller's thread like [`FireRow`].
+struct TaskRow {
+    task_id: String,
+    group: String,
+    id: String,
+    doc: String,
+}
+
+impl TaskRow {
+    fn new(task: &SubmittedTask) -> Result<Self, StoreError> {
+        Ok(Self {
+            task_id: task.task_id.to_string(),
+            group: task.hook_group_id.to_string(),
+            id: task.hook_id.to_string(),
+            doc: encode(task)?,
+        })
+    }
+
+    /// Adds the task; [`StoreError::AlreadyExists`] when its id is taken.
+    fn insert(&self, conn: &rusqlite::Connection) -> Result<(), StoreError> {
+        execute(
+            conn,
+            "INSERT INTO tasks (task_id, hook_group_id, hook_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![self.task_id, self.group, self.id, self.doc],
+        )
+        .map_err(insert)?;
+        Ok(())
     }
 }
