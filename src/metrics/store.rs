@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use super::Metrics;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
 /// it succeeded or not, and otherwise passes everything through unchanged.
@@ -68,6 +68,24 @@ impl HookStore for MeteredStore {
 
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
         self.timed("list_hooks", self.inner.list_hooks(group)).await
+    }
+
+    async fn count_hooks(
+        &self,
+        keys: &KeyFilter,
+        search: &str,
+    ) -> Result<Vec<GroupCount>, StoreError> {
+        self.timed("count_hooks", self.inner.count_hooks(keys, search))
+            .await
+    }
+
+    async fn error_fires(
+        &self,
+        keys: &KeyFilter,
+        limit: usize,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        self.timed("error_fires", self.inner.error_fires(keys, limit))
+            .await
     }
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {

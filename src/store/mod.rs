@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -48,6 +48,15 @@ pub struct FireCursor {
     pub time: DateTime<Utc>,
     /// Id of the last fire already returned.
     pub fire_id: Uuid,
+}
+
+/// Extension (listings for people): how many hooks of one group a query admits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCount {
+    /// The group.
+    pub group: HookGroupId,
+    /// Its hooks the query admits (at least one).
+    pub hooks: u64,
 }
 
 /// Storage failures, named by what went wrong so callers can choose a response.
@@ -126,6 +135,31 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only.
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError>;
+
+    /// Extension (listings for people): per group, the number of hooks `keys` admits whose
+    /// group, id or name holds `search` (every one when `search` is empty; ASCII letters match
+    /// either case), sorted by group in byte order; groups with none are left out. Reads keys
+    /// and names only, never a whole definition.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn count_hooks(
+        &self,
+        keys: &KeyFilter,
+        search: &str,
+    ) -> Result<Vec<GroupCount>, StoreError>;
+
+    /// Extension (listings for people): the newest `limit` failed fires of the hooks `keys`
+    /// admits, across hooks, newest first (by time, then fire id), read through an index of
+    /// failed fires.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn error_fires(
+        &self,
+        keys: &KeyFilter,
+        limit: usize,
+    ) -> Result<Vec<FireRecord>, StoreError>;
 
     /// Appends one fire to its hook's history. Recording a fire whose `fire_id` is already
     /// stored does nothing, so a retry after an ambiguous failure records it once.

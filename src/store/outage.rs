@@ -18,9 +18,9 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
 
 tokio::task_local! {
     /// Whether the store answered "unavailable" earlier in the current unit of work.
@@ -95,6 +95,22 @@ impl HookStore for OutageGuard {
 
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
         self.guarded(self.inner.list_hooks(group)).await
+    }
+
+    async fn count_hooks(
+        &self,
+        keys: &KeyFilter,
+        search: &str,
+    ) -> Result<Vec<GroupCount>, StoreError> {
+        self.guarded(self.inner.count_hooks(keys, search)).await
+    }
+
+    async fn error_fires(
+        &self,
+        keys: &KeyFilter,
+        limit: usize,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        self.guarded(self.inner.error_fires(keys, limit)).await
     }
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {

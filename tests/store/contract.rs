@@ -70,6 +70,8 @@ macro_rules! store_contract {
             chat_alias_replace_is_compare_and_set,
             chat_aliases_list_sorted_and_delete_says_whether_it_existed,
             chat_cursors_are_saved_and_replaced_per_name,
+            count_hooks_counts_per_group_exactly_what_the_filter_and_search_admit,
+            error_fires_are_the_newest_failures_across_the_hooks_the_filter_admits,
         );
     };
     (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
@@ -95,6 +97,7 @@ pub(crate) use store_contract;
 // here.
 pub use crate::apply_contract::*;
 pub use crate::chat::*;
+pub use crate::listing::*;
 
 /// What a backend's store factory yields: a store, or maybe one when it needs a server.
 pub trait Fresh {

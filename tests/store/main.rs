@@ -4,6 +4,7 @@
 mod apply_contract;
 mod chat;
 mod contract;
+mod listing;
 mod metered;
 mod mongo;
 mod sqlite;

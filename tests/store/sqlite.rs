@@ -75,8 +75,9 @@ async fn the_file_is_in_wal_mode_with_the_current_schema_version() {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
     assert_eq!(
-        version, 5,
-        "hooks, fires and tasks; apply sets; refusals; chat aliases and cursors; replay jobs"
+        version, 6,
+        "hooks, fires and tasks; apply sets; refusals; chat aliases and cursors; replay jobs; \
+         failed fires"
     );
 }
 

@@ -36,6 +36,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_refusals",
         source: include_str!("../../../migrations/0002_refusals.json"),
     },
+    Migration {
+        name: "0003_error_fires",
+        source: include_str!("../../../migrations/0003_error_fires.json"),
+    },
 ];
 
 /// The error code of creating a collection that exists; its `collMod` follows anyway.

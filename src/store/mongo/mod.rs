@@ -13,6 +13,7 @@ mod apply;
 mod chat;
 mod codec;
 mod error;
+mod listing;
 mod migrate;
 mod refusals;
 mod replay_jobs;
@@ -32,9 +33,9 @@ use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -337,6 +338,29 @@ impl HookStore for MongoStore {
             .await
             .map_err(driver)?;
         collect(cursor, HookDoc::into_record).await
+    }
+
+    async fn count_hooks(
+        &self,
+        keys: &KeyFilter,
+        search: &str,
+    ) -> Result<Vec<GroupCount>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        listing::count_hooks(&self.hooks, keys, search).await
+    }
+
+    async fn error_fires(
+        &self,
+        keys: &KeyFilter,
+        limit: usize,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        if keys.is_empty() || limit == 0 {
+            // MongoDB reads a limit of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        listing::error_fires(&self.fires, keys, limit).await
     }
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {

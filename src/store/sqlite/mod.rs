@@ -12,6 +12,7 @@
 mod apply;
 mod chat;
 mod error;
+mod listing;
 mod reader;
 mod replay_jobs;
 mod rows;
@@ -33,9 +34,9 @@ use self::rows::{
 use self::writer::Writer;
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError};
+use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
@@ -141,6 +142,34 @@ impl HookStore for SqliteStore {
                     params![group],
                 )
             })
+            .await
+    }
+
+    async fn count_hooks(
+        &self,
+        keys: &KeyFilter,
+        search: &str,
+    ) -> Result<Vec<GroupCount>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (keys, search) = (keys.clone(), search.to_owned());
+        self.readers
+            .read(move |conn| listing::count_hooks(conn, &keys, &search))
+            .await
+    }
+
+    async fn error_fires(
+        &self,
+        keys: &KeyFilter,
+        limit: usize,
+    ) -> Result<Vec<FireRecord>, StoreError> {
+        if keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = keys.clone();
+        self.readers
+            .read(move |conn| listing::error_fires(conn, &keys, limit))
             .await
     }
 

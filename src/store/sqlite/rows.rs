@@ -16,7 +16,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 /// Parses a stored document; a document that does not parse is corruption, not a bug here.
-fn decode<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(Box::new(e)))
 }
 

@@ -90,6 +90,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX replay_jobs_by_hook_newest_first
         ON replay_jobs (hook_group_id, hook_id, created_ms DESC, job_id DESC);
     CREATE INDEX replay_jobs_running ON replay_jobs (created_ms, job_id) WHERE running = 1;",
+    // 6: failed fires across hooks, newest first (the web UI's service and groups pages). A
+    // partial index on the document's own field, so recording a fire writes no new column.
+    "CREATE INDEX fires_failed_newest_first ON fires (time_ms DESC, fire_id DESC)
+        WHERE json_type(doc, '$.failure') = 'object';",
 ];
 
 /// The schema version this build writes: the number of migrations it knows.
