@@ -1,5 +1,5 @@
-//! One message, start to finish: turn it into a trigger, fire the hook, then ack, retry or
-//! dead-letter.
+//! One message, start to finish: turn it into a trigger, fire the hook, then have it acked,
+//! retried or dead-lettered (by the channel's `acker`).
 //!
 //! At-least-once without duplicates downstream: the message is acked only after its fire is
 //! recorded and its task accepted, and its task id is derived from the message, so a redelivery
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use serde_json::Value;
 
+use super::acker::{Acker, Settle};
 use super::backoff;
 use crate::clock::Clock;
 use crate::domain::{HookKey, TaskId};
@@ -34,6 +34,8 @@ pub(super) struct DeliveryContext {
     pub(super) key: HookKey,
     pub(super) max_attempts: u32,
     pub(super) retry_backoff: Duration,
+    /// Settles the deliveries of the hook's channel.
+    pub(super) acker: Acker,
 }
 
 /// Whether a message is finished with.
@@ -45,7 +47,7 @@ enum Processed {
     Transient,
 }
 
-/// What to tell the broker.
+/// What to tell the broker, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settlement {
     Ack,
@@ -55,16 +57,15 @@ enum Settlement {
     DeadLetter,
 }
 
-/// Handles one delivery of the hook's queue.
+/// Handles one delivery of the hook's queue and reports how to settle it to the channel's
+/// acker, once its fire is durable.
 #[tracing::instrument(skip_all, fields(hook = %ctx.key, redelivered = delivery.redelivered))]
 pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
-    let metrics = &ctx.fire.metrics;
-    metrics.amqp(AmqpEvent::Consumed);
+    ctx.fire.metrics.amqp(AmqpEvent::Consumed);
     let attempt = attempt(&delivery);
     let processed = process(ctx, &delivery).await;
-    let settlement = settlement(processed, attempt, ctx.max_attempts, ctx.retry_backoff);
-    let settled = match settlement {
-        Settlement::Ack => delivery.ack(BasicAckOptions::default()).await,
+    let settle = match settlement(processed, attempt, ctx.max_attempts, ctx.retry_backoff) {
+        Settlement::Ack => Settle::Ack,
         Settlement::Retry(wait) => {
             tracing::info!(
                 attempt,
@@ -72,31 +73,17 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
                 "task not accepted; retrying the message later"
             );
             tokio::time::sleep(wait).await;
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            };
-            delivery.nack(requeue).await
+            Settle::Requeue
         }
         Settlement::DeadLetter => {
             tracing::error!(
                 attempt,
                 "task still not accepted; dead-lettering the message"
             );
-            delivery.nack(BasicNackOptions::default()).await
+            Settle::DeadLetter
         }
     };
-    // Unsettled messages (a channel that closed, an error) are delivered again by the broker;
-    // the derived task id makes that harmless.
-    match settled {
-        Ok(true) => metrics.amqp(match settlement {
-            Settlement::Ack => AmqpEvent::Acked,
-            Settlement::Retry(_) => AmqpEvent::Requeued,
-            Settlement::DeadLetter => AmqpEvent::DeadLettered,
-        }),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "could not settle a message"),
-    }
+    ctx.acker.settle(delivery.delivery_tag, settle);
 }
 
 /// Ack what is done; retry what may work later, `max_attempts` deliveries in all.
