@@ -32,6 +32,13 @@ pub struct Bound {
     pub work: u64,
 }
 
+impl Bound {
+    /// Whether the render stays within `output` bytes and `work`.
+    pub fn within(&self, output: u64, work: u64) -> bool {
+        self.output <= output && self.work <= work
+    }
+}
+
 /// `c + e·E`, `E` the size of the element a `$map` body renders.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Lin {
@@ -283,15 +290,15 @@ impl<'a> Estimator<'a> {
                 let input = self.node(input)?;
                 let values = input.size.c;
                 let depth = self.scope.len();
-                let element = Lin { c: NUMBER, e: 1 };
                 self.scope.push(Binding {
                     name: Some(&each.value),
-                    size: element,
+                    size: Lin { c: 0, e: 1 },
                 });
                 if let Some(index) = &each.index {
+                    // An array's index is a number; an object's key is part of its entry.
                     self.scope.push(Binding {
                         name: Some(index),
-                        size: element,
+                        size: Lin { c: NUMBER, e: 1 },
                     });
                 }
                 self.in_map = true;
@@ -299,10 +306,13 @@ impl<'a> Estimator<'a> {
                 self.in_map = false;
                 self.scope.truncate(depth);
                 let body = body?;
+                // Each element takes a byte and a comma at least: at most half as many
+                // elements as bytes, and their sizes add up to at most the whole.
+                let elements = values / 2 + 1;
                 let over = |lin: Lin| {
                     lin.c
                         .saturating_add(1)
-                        .saturating_mul(values)
+                        .saturating_mul(elements)
                         .saturating_add(lin.e.saturating_mul(values))
                 };
                 Some(Est {
