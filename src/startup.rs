@@ -439,7 +439,9 @@ pub fn fire_deps(
         sink,
         notifier: Arc::new(notifier(settings, clock)?),
         roles: Arc::new(Roles::new(settings.roles.clone())),
-        renderer: Arc::new(RenderPool::new(settings.render_limits.clone())),
+        renderer: Arc::new(
+            RenderPool::new(settings.render_limits.clone()).metered(Arc::clone(&metrics)),
+        ),
         metrics,
         context_limit: settings.fire_context_limit,
     })

@@ -25,6 +25,7 @@ mod replay_job;
 mod schedule;
 pub mod scopes;
 mod task;
+pub mod template;
 mod time;
 mod trigger_schema;
 

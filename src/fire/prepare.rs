@@ -11,7 +11,8 @@ use super::trigger::Trigger;
 use crate::domain::{Hook, Roles, ScopeSet, TaskId};
 
 /// Every step of a fire before anything leaves the process: checks the input, renders the
-/// task `task_id` in `renderer`'s workers (with their deadline, memory and size bounds) and
+/// task `task_id` through `renderer` (in-process when provably bounded, else in a worker with
+/// its deadline, memory and size bounds) and
 /// checks its scopes against what `hook` holds under `roles`. Nothing is submitted, recorded,
 /// counted or notified.
 ///

@@ -43,6 +43,11 @@ struct FiredByLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RenderLabel {
+    path: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
     operation: &'static str,
 }
@@ -69,6 +74,7 @@ pub struct Metrics {
     store_latency: Histograms<OperationLabel>,
     http_requests: Family<HttpLabels, Counter>,
     webhook_signature_failures: Counter,
+    renders: Family<RenderLabel, Counter>,
 }
 
 /// Request and store timings: 0.5 ms up to about 16 s.
@@ -127,6 +133,12 @@ impl Metrics {
             "HTTP requests by method, route pattern and status",
             Family::clone(&http_requests),
         );
+        let renders = Family::default();
+        registry.register(
+            "renders",
+            "Task templates rendered, by where: in_process (provably bounded) or worker",
+            Family::clone(&renders),
+        );
         let mut counter = |name: &str, help: &str| {
             let counter = Counter::default();
             registry.register(name, help, counter.clone());
@@ -163,6 +175,7 @@ impl Metrics {
             store_latency,
             http_requests,
             webhook_signature_failures,
+            renders,
         }
     }
 
@@ -182,6 +195,12 @@ impl Metrics {
         self.fires
             .get_or_create(&FireLabels { fired_by, result })
             .inc();
+    }
+
+    /// A task template was rendered `in_process` or in a worker.
+    pub fn rendered(&self, in_process: bool) {
+        let path = if in_process { "in_process" } else { "worker" };
+        self.renders.get_or_create(&RenderLabel { path }).inc();
     }
 
     /// An HTTP trigger's task was accepted `elapsed` after the request arrived.

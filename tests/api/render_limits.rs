@@ -80,6 +80,16 @@ async fn a_render_past_its_deadline_is_stopped_and_frees_its_worker() {
     assert!(message.contains("longer than 2s"), "{message}");
 
     assert_fast_hook_fires(&app).await;
+    // The hostile template went to a worker, and the plain one did not need one.
+    let scrape = app.metrics().await;
+    let renders = |path: &str| {
+        hookd_testkit::app::metric_value(
+            &scrape,
+            &format!("hookd_renders_total{{path=\"{path}\"}}"),
+        )
+    };
+    assert_eq!(renders("worker"), Some(1.0), "{scrape}");
+    assert_eq!(renders("in_process"), Some(1.0), "{scrape}");
 }
 
 #[tokio::test]
@@ -122,10 +132,11 @@ async fn templates_that_render_too_large_answer_400() {
 }
 
 #[tokio::test]
-async fn without_a_render_worker_fires_answer_503_and_are_not_recorded() {
+async fn without_a_render_worker_unbounded_templates_answer_503_and_are_not_recorded() {
     let app = app_rendering(
         |s| s.render_limits.worker_program = "/nonexistent/hookd".into(),
-        json!({"a": 1}),
+        json!({"$reduce": {"$eval": "payload.list"}, "initial": 0,
+               "each(acc, x)": {"$eval": "acc + x"}}),
     )
     .await;
 
@@ -135,4 +146,35 @@ async fn without_a_render_worker_fires_answer_503_and_are_not_recorded() {
 
     let fires = app.last_fires("g/h", "").await;
     assert_eq!(fires["lastFires"], json!([]));
+}
+
+#[tokio::test]
+async fn provably_bounded_templates_render_in_process_without_a_worker() {
+    let app =
+        spawn_app_with(|s| s.render_limits.worker_program = "/nonexistent/hookd".into()).await;
+    let mut body = hook_body();
+    body["triggerSchema"] = json!({"type": "object"});
+    body["task"]["payload"] = json!({
+        "args": {"$map": {"$eval": "payload.items"}, "each(x)": "--item=${x}"},
+        "env": {"$json": {"$eval": "payload"}},
+    });
+    app.create_hook("g/h", body).await;
+    app.create_hook("g/fast", hook_body()).await;
+
+    let reply = app
+        .trigger("g/h", json!({"items": ["a", "b"]}))
+        .await
+        .expect(200);
+
+    let task_id = reply["status"]["taskId"].as_str().unwrap().to_owned();
+    let task = app.submitted_task(&task_id).await["task"].clone();
+    assert_eq!(task["payload"]["args"], json!(["--item=a", "--item=b"]));
+    assert_fast_hook_fires(&app).await;
+    let scrape = app.metrics().await;
+    let series = r#"hookd_renders_total{path="in_process"}"#;
+    assert_eq!(
+        hookd_testkit::app::metric_value(&scrape, series),
+        Some(2.0),
+        "{scrape}"
+    );
 }

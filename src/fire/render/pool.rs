@@ -2,6 +2,11 @@
 //! (`hookd render-worker`, see `render_worker`), each with a memory limit, a deadline per
 //! render, and a bound on the rendered task's size.
 //!
+//! A template whose render is provably small (see `domain::template`: a bound on its output
+//! and work for this fire's context size, within [`RenderLimits::in_process_budget`]) renders
+//! in the calling thread instead: the round trip to a worker costs more than such a render.
+//! Everything else, and anything the bound cannot vouch for, goes to a worker.
+//!
 //! A render that misses its deadline has its worker killed, so it stops using CPU at once; a
 //! render that exhausts its memory aborts only its worker. Either way the fire fails with a
 //! 400 that names the limit, and the next render gets a fresh worker. Workers start on first
@@ -10,7 +15,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +26,9 @@ use tokio::sync::Semaphore;
 
 use super::protocol::{self, RenderRequest, Tag, HEADER_LEN};
 use super::RenderError;
+use crate::domain::template::{json_size, Template};
 use crate::domain::TaskId;
+use crate::metrics::Metrics;
 
 /// Bounds on rendering, and where the worker program lives.
 #[derive(Debug, Clone)]
@@ -36,6 +43,21 @@ pub struct RenderLimits {
     pub workers: usize,
     /// The hookd binary that serves `hookd render-worker`: this executable by default.
     pub worker_program: PathBuf,
+}
+
+/// Bytes a pinned `now` takes in a template's context (an ISO time in quotes).
+const NOW_BYTES: u64 = 32;
+
+impl RenderLimits {
+    /// The most output and work (bytes touched, see `domain::template::bound`) a template may
+    /// provably need to render in-process: a quarter of the task size limit, and at most about
+    /// 4 MiB of work (a few milliseconds), less under a deadline shorter than a second.
+    pub fn in_process_budget(&self) -> (u64, u64) {
+        let output = self.max_task_bytes as u64 / 4;
+        let micros = u64::try_from(self.deadline.as_micros()).unwrap_or(u64::MAX);
+        let work = micros.saturating_mul(4).min(1 << 22);
+        (output, work)
+    }
 }
 
 /// The running hookd binary, the usual [`RenderLimits::worker_program`]. On Linux
@@ -84,6 +106,8 @@ pub struct RenderPool {
     slots: Semaphore,
     /// Started workers waiting for a render.
     idle: Mutex<Vec<Worker>>,
+    /// Where renders are counted, by path.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl RenderPool {
@@ -94,6 +118,54 @@ impl RenderPool {
             limits,
             slots,
             idle: Mutex::new(Vec::new()),
+            metrics: None,
+        }
+    }
+
+    /// This pool, counting its renders by path in `metrics`.
+    #[must_use]
+    pub fn metered(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Renders in this thread when the template's bound for this context fits the budget;
+    /// `None` sends the render to a worker. A template the checker refuses goes to a worker
+    /// too, which reports the renderer's own error.
+    fn in_process(
+        &self,
+        template: &Value,
+        context: &Value,
+        task_id: &TaskId,
+        now: DateTime<Utc>,
+    ) -> Option<Result<Option<Value>, RenderError>> {
+        let checked = Template::checked(template).ok()?;
+        let bound = checked.bound(json_size(context) as u64, &[("now", NOW_BYTES)])?;
+        let (output, work) = self.limits.in_process_budget();
+        if !bound.within(output, work) {
+            return None;
+        }
+        // The bound rules out what exhausts time, memory or stack; a panic inside JSON-e is
+        // left to a worker, which reports it the way it always has.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::task(template, context, task_id, now)
+        }))
+        .ok()?;
+        Some(rendered.and_then(|task| {
+            let size = task.as_ref().map_or(0, json_size);
+            if size > self.limits.max_task_bytes {
+                return Err(RenderError::TooLarge {
+                    size,
+                    limit: self.limits.max_task_bytes,
+                });
+            }
+            Ok(task)
+        }))
+    }
+
+    fn count(&self, in_process: bool) {
+        if let Some(metrics) = &self.metrics {
+            metrics.rendered(in_process);
         }
     }
 
@@ -111,6 +183,11 @@ impl RenderPool {
         task_id: &TaskId,
         now: DateTime<Utc>,
     ) -> Result<Option<Value>, PoolError> {
+        if let Some(rendered) = self.in_process(template, context, task_id, now) {
+            self.count(true);
+            return Ok(rendered?);
+        }
+        self.count(false);
         let request = RenderRequest {
             template: Cow::Borrowed(template),
             context: Cow::Borrowed(context),
@@ -296,6 +373,68 @@ mod tests {
         })
     }
 
+    fn without_workers() -> RenderPool {
+        RenderPool::new(RenderLimits {
+            deadline: Duration::from_secs(2),
+            max_task_bytes: 1024 * 1024,
+            memory_limit: 256 * 1024 * 1024,
+            workers: 1,
+            worker_program: "/nonexistent/hookd".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn bounded_templates_render_in_process_and_others_need_a_worker() {
+        let pool = without_workers();
+        let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
+        let context = json!({"payload": {"branch": "main", "items": [1, 2]}});
+
+        let bounded = json!({"name": "${payload.branch}",
+                             "args": {"$map": {"$eval": "payload.items"}, "each(x)": "-${x}"}});
+        let task = pool
+            .task(&bounded, &context, &id, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(task.unwrap()["args"], json!(["-1", "-2"]));
+
+        let unbounded = json!({"$eval": "range(0, payload.items[1])"});
+        let err = pool
+            .task(&unbounded, &context, &id, Utc::now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PoolError::Unavailable(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn in_process_renders_fail_as_a_worker_would() {
+        let pool = without_workers();
+        let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
+
+        let err = pool
+            .task(
+                &json!({"a": {"$eval": "nosuch"}}),
+                &json!({}),
+                &id,
+                Utc::now(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PoolError::Render(RenderError::Template(_))),
+            "{err}"
+        );
+        let declined = pool
+            .task(
+                &json!({"$if": "false", "then": {}}),
+                &json!({}),
+                &id,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(declined, None);
+    }
+
     #[tokio::test]
     async fn a_worker_that_misses_the_deadline_is_killed() {
         let dir = tempfile::tempdir().unwrap();
@@ -308,8 +447,10 @@ mod tests {
         });
         let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
 
+        // A $reduce has no bound, so it goes to the (silent) worker.
+        let unbounded = json!({"$reduce": [], "each(a, x)": 1, "initial": {}});
         let err = pool
-            .task(&json!({}), &json!({}), &id, Utc::now())
+            .task(&unbounded, &json!({}), &id, Utc::now())
             .await
             .unwrap_err();
 
