@@ -14,7 +14,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
+use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
 /// A [`HookStore`] that records each call's duration under the trait method's name, whether
 /// it succeeded or not, and otherwise passes everything through unchanged.

@@ -20,7 +20,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
+use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
 tokio::task_local! {
     /// Whether the store answered "unavailable" earlier in the current unit of work.

@@ -217,9 +217,17 @@ impl Serve {
                      "metadata": {"name": "t"}},
             "triggerSchema": {"type": "object"},
         });
-        let created = self.http.put(&hook).header("Authorization", &auth).json(&body);
+        let created = self
+            .http
+            .put(&hook)
+            .header("Authorization", &auth)
+            .json(&body);
         let reply = created.send().await.expect("createHook");
-        assert!(reply.status().is_success(), "createHook: {}", reply.status());
+        assert!(
+            reply.status().is_success(),
+            "createHook: {}",
+            reply.status()
+        );
         let reply = self
             .http
             .get(format!("{hook}/token"))

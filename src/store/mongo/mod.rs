@@ -35,7 +35,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
+use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";

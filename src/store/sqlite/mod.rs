@@ -36,7 +36,7 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
     HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, HookStore, Made, StoreError, GroupCount};
+use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
