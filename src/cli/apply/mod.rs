@@ -79,6 +79,9 @@ pub enum ApplyCommandError {
         /// hookd's explanation.
         message: String,
     },
+    /// A task template does not compile (checked before asking for a plan).
+    #[error(transparent)]
+    Template(#[from] crate::apply::TemplateRefused),
     /// Only one of the client id and the access token is set.
     #[error("set both TASKCLUSTER_CLIENT_ID and TASKCLUSTER_ACCESS_TOKEN, or neither")]
     HalfCredentials,
@@ -112,9 +115,17 @@ async fn execute(command: &ApplyCommand) -> Result<bool, ApplyCommandError> {
         print!("{}", report::drift(&status));
         return Ok(status["drift"].as_array().is_some_and(|d| !d.is_empty()));
     }
+    let hooks = files::load(&command.files)?;
+    // The server checks this too; checking here names the problem without a round trip.
+    // A hook without ids or task is left to the server's schema check.
+    crate::apply::check_templates(hooks.iter().map(|hook| {
+        let id = |field: &str| hook[field].as_str().unwrap_or("?").to_owned();
+        let key = format!("{}/{}", id("hookGroupId"), id("hookId"));
+        (key, hook.get("task").unwrap_or(&Value::Null))
+    }))?;
     let mut body = json!({
         "set": command.set,
-        "hooks": files::load(&command.files)?,
+        "hooks": hooks,
         "prune": command.prune,
         "allowEmpty": command.allow_empty,
         "force": command.force,
