@@ -14,7 +14,7 @@ use super::extract::{path_param, JsonBody};
 use super::hooks::{candidate, modify_scopes, read_scope, require_owner_scopes};
 use super::schemas::SchemaId;
 use super::ApiState;
-use crate::apply::{Action, ApplyRequest, Options, Planned};
+use crate::apply::{check_templates, Action, ApplyRequest, Options, Planned};
 use crate::domain::{ApplySetName, ChatAlias, HookKey};
 
 /// The body of `POST /apply`, after schema validation.
@@ -66,6 +66,8 @@ pub async fn apply(
                 .map_err(|e| ApiError::new(e.code, format!("hooks[{index}]: {}", e.message)))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    check_templates(hooks.iter().map(|h| (h.key().to_string(), &h.task)))
+        .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
     // What createHook and updateHook would require of each listed hook.
     for hook in &hooks {
         caller.require(&modify_scopes(&hook.key()))?;

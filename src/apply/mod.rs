@@ -7,12 +7,14 @@
 //! the commit point and `store::roll_forward` makes the hook writes, again after a crash).
 //! [`ApplyService::status`] compares the set's last apply with what is stored (drift).
 //!
-//! Owns: the service, the plan (`plan`), drift, and the apply failpoints (`failpoint`).
+//! Owns: the service, the plan (`plan`), drift, the apply failpoints (`failpoint`) and the
+//! check that every task template compiles (`templates`).
 //! Leaves to others: request parsing and scopes (`api::apply`), hook writes outside a set and
 //! the change announcements (`registry`), storage (`store`).
 
 mod failpoint;
 pub mod plan;
+mod templates;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use crate::store::{self, ApplyObserver, HookStore, Made, StoreError, Unobserved}
 pub use failpoint::ApplyFailpoint;
 use failpoint::{stop_if, Halfway};
 pub use plan::{changed_fields, Action, Change, Member, Options, Plan, Refusal};
+pub use templates::{check_templates, TemplateRefused};
 
 /// Why an apply was not made.
 #[derive(Debug, thiserror::Error)]

@@ -353,6 +353,39 @@ async fn an_apply_needs_the_set_scope_and_those_of_every_hook() {
 }
 
 #[tokio::test]
+async fn a_task_template_that_does_not_compile_is_refused_naming_hook_and_pointer() {
+    let app = spawn_app().await;
+    let mut bad = hook("b", "x");
+    bad["task"]["payload"] = json!({"cmd": ["echo", "${payload.x"]});
+    let mut escaped = hook("c", "x");
+    escaped["task"]["payload"] = json!({"$if": "true", "then": {}, "else": {"$eval": "(("}});
+
+    let message = apply(
+        &app,
+        json!({"set": "s", "hooks": [hook("a", "x"), bad.clone()]}),
+    )
+    .await
+    .expect_error(400, "InputError");
+    // A template that renders for some context is applied, and createHook stays as
+    // Taskcluster's: it does not check templates.
+    let applied = apply(&app, json!({"set": "s", "hooks": [escaped]})).await;
+    let mut create = bad;
+    let fields = create.as_object_mut().unwrap();
+    fields.remove("hookGroupId");
+    fields.remove("hookId");
+    let created = app
+        .call(Method::PUT, "/hooks/g/b", Auth::Root, Some(create))
+        .await;
+
+    assert!(
+        message.starts_with("hooks[1] (g/b)") && message.contains("/task/payload/cmd/1"),
+        "{message}"
+    );
+    assert_eq!(actions(&applied.expect(200)), ["create c"]);
+    created.expect(200);
+}
+
+#[tokio::test]
 async fn invalid_definitions_are_refused_naming_the_hook() {
     let app = spawn_app().await;
     let mut bad_cron = hook("b", "x");

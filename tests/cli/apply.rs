@@ -212,6 +212,29 @@ fn an_empty_set_is_refused_without_allow_empty() {
     assert!(allowed.status.success(), "{allowed:?}");
 }
 
+#[test]
+fn a_task_template_that_does_not_compile_is_refused_before_the_plan() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let server = serve(data.path(), &["--root-access-token", TOKEN]);
+    let dir = files.path().to_str().unwrap();
+    let mut bad = definition("ci", "a", "first");
+    bad["task"]["payload"] = json!({"$map": [1], "each(x)": "${x}", "extra": 1});
+    write(files.path(), "a.json", &bad);
+
+    let refused = apply(server.port, &["-f", dir, "--set", "team"]);
+
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).is_empty(), "no plan is printed");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("hooks[0] (ci/a): the task template does not compile: at /task/payload:")
+            && stderr.contains("undefined properties: extra"),
+        "{stderr}"
+    );
+    assert_eq!(hooks_in(server.port, "ci"), 0);
+}
+
 /// Applies 1,000 hooks to a hookd that stops itself at `failpoint`, starts it again, and
 /// returns how many of the hooks exist then. `backend` is extra `serve` flags.
 fn hooks_after_a_crash_at(failpoint: &str, backend: &[String]) -> usize {

@@ -80,6 +80,9 @@ pub enum ApplyCommandError {
         /// hookd's explanation.
         message: String,
     },
+    /// A task template does not compile (checked before asking for a plan).
+    #[error(transparent)]
+    Template(#[from] crate::apply::TemplateRefused),
     /// Only one of the client id and the access token is set.
     #[error("set both TASKCLUSTER_CLIENT_ID and TASKCLUSTER_ACCESS_TOKEN, or neither")]
     HalfCredentials,
@@ -116,6 +119,13 @@ async fn execute(command: &ApplyCommand) -> Result<bool, ApplyCommandError> {
     let (chat_aliases, hooks): (Vec<Value>, Vec<Value>) = files::load(&command.files)?
         .into_iter()
         .partition(|definition| definition.get("aliasId").is_some());
+    // The server checks this too; checking here names the problem without a round trip.
+    // A hook without ids or task is left to the server's schema check.
+    crate::apply::check_templates(hooks.iter().map(|hook| {
+        let id = |field: &str| hook[field].as_str().unwrap_or("?").to_owned();
+        let key = format!("{}/{}", id("hookGroupId"), id("hookId"));
+        (key, hook.get("task").unwrap_or(&Value::Null))
+    }))?;
     let mut body = json!({
         "set": command.set,
         "hooks": hooks,

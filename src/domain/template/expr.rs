@@ -268,19 +268,29 @@ impl Parser<'_> {
         }
     }
 
-    /// Comma-separated expressions up to `close`, from just after the opening bracket; an
-    /// empty list only when `close` follows at once.
+    /// Comma-separated expressions up to `close`, from just after the opening bracket.
     fn list(&mut self, i: usize, close: u8) -> Parsed<Vec<Expr>> {
+        self.separated(i, close, Self::expression)
+    }
+
+    /// Comma-separated `item`s up to `close`, from just after the opening bracket; an empty
+    /// list only when `close` follows at once.
+    fn separated<T>(
+        &mut self,
+        i: usize,
+        close: u8,
+        item: fn(&mut Self, usize) -> Parsed<T>,
+    ) -> Parsed<Vec<T>> {
         let mut items = Vec::new();
         let mut i = i;
-        if let Some((end, first)) = self.expression(i) {
+        if let Some((end, first)) = item(self, i) {
             items.push(first);
             i = end;
             while let Some(after) = self.tag(self.ws(i), ",") {
-                let Some((end, item)) = self.expression(self.ws(after)) else {
+                let Some((end, next)) = item(self, self.ws(after)) else {
                     break;
                 };
-                items.push(item);
+                items.push(next);
                 i = end;
             }
         }
@@ -339,20 +349,7 @@ impl Parser<'_> {
 
     /// `key: value, ...}` from just after the `{`; keys are strings or names.
     fn object(&mut self, i: usize) -> Parsed<Vec<(String, Expr)>> {
-        let mut entries = Vec::new();
-        let mut i = i;
-        if let Some((end, entry)) = self.entry(i) {
-            entries.push(entry);
-            i = end;
-            while let Some(after) = self.tag(self.ws(i), ",") {
-                let Some((end, entry)) = self.entry(self.ws(after)) else {
-                    break;
-                };
-                entries.push(entry);
-                i = end;
-            }
-        }
-        (self.at(i) == Some(b'}')).then_some((i + 1, entries))
+        self.separated(i, b'}', Self::entry)
     }
 
     fn entry(&mut self, i: usize) -> Parsed<(String, Expr)> {

@@ -17,17 +17,7 @@ use serde_json::Value;
 
 use super::memo::Memo;
 pub use bound::Bound;
-pub use walk::json_size;
-
-/// What is wrong with a template, and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("at {pointer:?}: {message}")]
-pub struct TemplateError {
-    /// The JSON pointer of the offending place in the template (`""` is the template itself).
-    pub pointer: String,
-    /// What is wrong, for the template's author.
-    pub message: String,
-}
+pub use walk::{json_size, TemplateError};
 
 /// A template that passed the check: every part each render goes through is well formed.
 #[derive(Debug)]

@@ -11,7 +11,16 @@
 use serde_json::{Map, Value};
 
 use super::expr::{self, Expr, ParseError};
-use super::TemplateError;
+
+/// What is wrong with a template, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at {pointer:?}: {message}")]
+pub struct TemplateError {
+    /// The JSON pointer of the offending place in the template (`""` is the template itself).
+    pub pointer: String,
+    /// What is wrong, for the template's author.
+    pub message: String,
+}
 
 /// A checked expression and the text it came from (its nesting costs the renderer time).
 #[derive(Debug, Clone)]
