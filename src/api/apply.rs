@@ -14,7 +14,9 @@ use super::extract::{path_param, JsonBody};
 use super::hooks::{candidate, modify_scopes, read_scope, require_owner_scopes};
 use super::schemas::SchemaId;
 use super::ApiState;
-use crate::apply::{check_templates, Action, ApplyRequest, Options, Planned};
+use crate::apply::{
+    check_alias_templates, check_templates, Action, ApplyRequest, Options, Planned,
+};
 use crate::domain::{ApplySetName, ChatAlias, HookKey};
 
 /// The body of `POST /apply`, after schema validation.
@@ -82,6 +84,8 @@ pub async fn apply(
                 .map_err(|e| ApiError::new(e.code, format!("chatAliases[{index}]: {}", e.message)))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    check_alias_templates(&chat_aliases)
+        .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
     // What writing each listed chat alias over its own API would require.
     for alias in &chat_aliases {
         caller.require(&chat_aliases::modify_scopes(alias))?;

@@ -31,7 +31,7 @@ use crate::store::{self, ApplyObserver, HookStore, Made, StoreError, Unobserved}
 pub use failpoint::ApplyFailpoint;
 use failpoint::{stop_if, Halfway};
 pub use plan::{changed_fields, Action, Change, Member, Options, Plan, Refusal};
-pub use templates::{check_templates, TemplateRefused};
+pub use templates::{check_alias_templates, check_templates, TemplateRefused};
 
 /// Why an apply was not made.
 #[derive(Debug, thiserror::Error)]

@@ -583,6 +583,19 @@ async fn chat_aliases_of_another_set_or_of_none_and_bad_ones_refuse_the_whole_ap
         "{message}"
     );
     assert!(bad.contains("chatAliases"), "{bad}");
+    let mut uncompiled = alias("fresh", "bad payload");
+    uncompiled["payload"] = json!({"branch": "${parameters.branch"});
+    let template = apply(
+        &app,
+        json!({"set": "s", "hooks": [hook("b", "new")], "chatAliases": [uncompiled]}),
+    )
+    .await
+    .expect_error(400, "InputError");
+    assert!(
+        template.starts_with("chatAliases[0] (fresh): the payload template does not compile")
+            && template.contains("/payload/branch"),
+        "{template}"
+    );
     app.call(Method::GET, "/hooks/g/b", Auth::Root, None)
         .await
         .expect_error(404, "ResourceNotFound");
