@@ -80,7 +80,8 @@ import json, sys
 r = json.load(sys.stdin)
 s, p = r["summary"], r["latencyPercentiles"]
 bad = sum(n for code, n in r["statusCodeDistribution"].items() if not code.startswith("2"))
-print(f"{sys.argv[1]:5} c={sys.argv[2]:<3} {s[\"requestsPerSec\"]:10.0f}/s  p50 {p[\"p50\"]*1000:7.3f} ms  p99 {p[\"p99\"]*1000:7.3f} ms  non-2xx {bad}")
+print("%-5s c=%-3s %10.0f/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d" % (sys.argv[1], sys.argv[2],
+      s["requestsPerSec"], p["p50"] * 1000, p["p99"] * 1000, bad))
 ' "$scenario" "$c"
 }
 

@@ -876,11 +876,7 @@ pub async fn get_of_a_missing_task_is_none<S: HookStore>(store: S) {
 /// A task as the fire `fire` submits it, and that fire's success record.
 fn fired_task(key: &HookKey, ms: i64) -> (SubmittedTask, FireRecord) {
     let fire = fire_at(key, ms);
-    let task = SubmittedTask {
-        task_id: fire.task_id.clone(),
-        fire_id: fire.fire_id,
-        ..submitted_task(key)
-    };
+    let task = SubmittedTask::of_fire(&fire, submitted_task(key).task);
     (task, fire)
 }
 
@@ -891,8 +887,14 @@ pub async fn a_task_and_its_fire_are_written_together<S: HookStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
-    assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), Some(fire.clone()));
-    assert_eq!(store.list_fires(&key("g", "h"), 10, None).await.unwrap(), [fire]);
+    assert_eq!(
+        store.get_fire(fire.fire_id).await.unwrap(),
+        Some(fire.clone())
+    );
+    assert_eq!(
+        store.list_fires(&key("g", "h"), 10, None).await.unwrap(),
+        [fire]
+    );
 }
 
 pub async fn a_taken_task_id_stores_neither_the_task_nor_its_fire<S: HookStore>(store: S) {
@@ -925,7 +927,10 @@ pub async fn concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task
     store.insert_task(&taken).await.unwrap();
     // Every fourth writer reuses the taken task id; writes of one group commit share a batch.
     let results = race(&store, 32, |store, i| {
-        let (mut task, mut fire) = fired_task(&key("g", "h"), 1_760_000_000_000 + i64::try_from(i).unwrap());
+        let (mut task, mut fire) = fired_task(
+            &key("g", "h"),
+            1_760_000_000_000 + i64::try_from(i).unwrap(),
+        );
         if i % 4 == 0 {
             task.task_id = taken.task_id.clone();
             fire.task_id = taken.task_id.clone();
@@ -939,12 +944,21 @@ pub async fn concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task
     for (i, task, fire, result) in &results {
         let recorded = store.get_fire(fire.fire_id).await.unwrap();
         if i % 4 == 0 {
-            assert!(matches!(result, Err(StoreError::AlreadyExists)), "{i}: {result:?}");
-            assert_eq!(recorded, None, "{i}: its fire was rolled back with its task");
+            assert!(
+                matches!(result, Err(StoreError::AlreadyExists)),
+                "{i}: {result:?}"
+            );
+            assert_eq!(
+                recorded, None,
+                "{i}: its fire was rolled back with its task"
+            );
         } else {
             assert!(result.is_ok(), "{i}: {result:?}");
             assert_eq!(recorded.as_ref(), Some(fire), "{i}");
-            assert_eq!(store.get_task(&task.task_id).await.unwrap().as_ref(), Some(task));
+            assert_eq!(
+                store.get_task(&task.task_id).await.unwrap().as_ref(),
+                Some(task)
+            );
         }
     }
     assert_eq!(store.list_fires(&k, 100, None).await.unwrap().len(), 24);
