@@ -294,8 +294,8 @@ sink, rate limits off) on 127.0.0.1; load from oha $OHA_VERSION on the same mach
 Every figure is the median of $RUNS run(s); the runs of all scenarios are interleaved.
 \`failed\` counts non-2xx answers and transport errors over all runs. The ceiling is
 \`examples/bare_actix.rs\`: the same actix-web with the same workers, answering every request
-with a fixed JSON body. A trigger validates the payload, renders the JSON-e task and makes two
-durable commits (outbox task, fire record).
+with a fixed JSON body. A trigger validates the payload, renders the JSON-e task and makes one
+durable write (the outbox task and its fire record together).
 
 $("$REPORT" tables "$RUN_DIR")
 

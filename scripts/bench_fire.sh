@@ -43,7 +43,8 @@ wait_until_up() {
   return 1
 }
 
-# Starts build $1 as $2 (a name); prints the URL that fires its hook with a token.
+# Starts build $1 as $2 (a name); sets URL[$2] to the URL that fires its hook with a token.
+# Not run in a subshell, so that STARTED keeps its pid for the cleanup.
 start_hookd() {
   local binary="$1" name="$2" port api token
   port="$(free_port)"
@@ -60,7 +61,7 @@ start_hookd() {
     "task": {"payload": {"n": "${now}"}}, "triggerSchema": {"type": "object"}}' >/dev/null
   token="$(curl -fsS -H "Authorization: Bearer root:$ROOT_TOKEN" "$api/hooks/bench/trigger/token" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
-  echo "$api/hooks/bench/trigger/trigger/$token"
+  URL[$name]="$api/hooks/bench/trigger/trigger/$token"
 }
 
 bare_port="$(free_port)"
@@ -68,8 +69,8 @@ bare_port="$(free_port)"
 STARTED+=("$!")
 wait_until_up "http://127.0.0.1:$bare_port/"
 declare -A URL=([bare]="http://127.0.0.1:$bare_port/trigger")
-URL[A]="$(start_hookd "$A" A)"
-URL[B]="$(start_hookd "$B" B)"
+start_hookd "$A" A
+start_hookd "$B" B
 
 run() {
   local scenario="$1" c="$2"
@@ -80,7 +81,8 @@ import json, sys
 r = json.load(sys.stdin)
 s, p = r["summary"], r["latencyPercentiles"]
 bad = sum(n for code, n in r["statusCodeDistribution"].items() if not code.startswith("2"))
-print(f"{sys.argv[1]:5} c={sys.argv[2]:<3} {s[\"requestsPerSec\"]:10.0f}/s  p50 {p[\"p50\"]*1000:7.3f} ms  p99 {p[\"p99\"]*1000:7.3f} ms  non-2xx {bad}")
+print("%-5s c=%-3s %10.0f/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d" % (sys.argv[1], sys.argv[2],
+      s["requestsPerSec"], p["p50"] * 1000, p["p99"] * 1000, bad))
 ' "$scenario" "$c"
 }
 

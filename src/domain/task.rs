@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{FiredBy, HookGroupId, HookId, TaskId};
+use super::{FireRecord, FiredBy, HookGroupId, HookId, TaskId};
 
 /// A task's state in the queue, with Taskcluster's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,4 +43,19 @@ pub struct SubmittedTask {
     pub submitted: DateTime<Utc>,
     /// The task definition exactly as submitted.
     pub task: Value,
+}
+
+impl SubmittedTask {
+    /// `task` as `fire` submits it: under the fire's task id, with the fire's provenance.
+    pub fn of_fire(fire: &FireRecord, task: Value) -> Self {
+        Self {
+            task_id: fire.task_id.clone(),
+            hook_group_id: fire.hook_group_id.clone(),
+            hook_id: fire.hook_id.clone(),
+            fire_id: fire.fire_id,
+            fired_by: fire.fired_by,
+            submitted: fire.task_create_time,
+            task,
+        }
+    }
 }

@@ -93,15 +93,7 @@ async fn create_task(
     let Some(task) = prepared.into_task(hook)? else {
         return Ok(Created::Declined);
     };
-    let submitted = SubmittedTask {
-        task_id: fire.task_id.clone(),
-        hook_group_id: fire.hook_group_id.clone(),
-        hook_id: fire.hook_id.clone(),
-        fire_id: fire.fire_id,
-        fired_by: fire.fired_by,
-        submitted: fire.task_create_time,
-        task,
-    };
+    let submitted = SubmittedTask::of_fire(fire, task);
     let submission = deps.sink.submit_fired(&submitted, fire).await?;
     Ok(Created::Task(submitted.task_id, submission))
 }

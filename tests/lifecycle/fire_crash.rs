@@ -45,9 +45,12 @@ async fn a_kill_during_a_burst_of_token_triggers_loses_no_answered_fire_on_sqlit
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(
-        stored, recorded,
-        "every stored task has its fire record, and every recorded fire its task"
+    let orphans: Vec<_> = stored.difference(&recorded).collect();
+    assert!(
+        orphans.is_empty(),
+        "{} of {} stored tasks have no fire record: {orphans:?}",
+        orphans.len(),
+        stored.len()
     );
 }
 
@@ -198,11 +201,18 @@ impl Serve {
         let _ = self.child.wait();
     }
 
-    async fn await_ready(&self) {
-        let url = format!("{}/ping", self.api);
-        eventually("hookd answers", || async {
-            let reply = self.http.get(&url).send().await.ok()?;
-            reply.status().is_success().then_some(())
+    /// Waits until the API answers; fails at once if the process has exited instead.
+    async fn await_ready(&mut self) {
+        let ping = format!("{}/ping", self.api);
+        let (http, child) = (&self.http, &mut self.child);
+        eventually("hookd answers its ping", || {
+            let exited = child.try_wait().expect("hookd's status");
+            assert!(exited.is_none(), "hookd exited before serving: {exited:?}");
+            let request = http.get(&ping).send();
+            async move {
+                let reply = request.await.ok()?;
+                reply.status().is_success().then_some(())
+            }
         })
         .await;
     }

@@ -1,16 +1,18 @@
 //! The `local` sink (the outbox in the hook store) under the sink contract; and the contract
 //! itself under test: sinks that break the promise in one way each, over the same outbox, and
-//! the contract test that catches each of them.
+//! the contract test that catches each of them; and how the local sink writes a fire's record
+//! with its task.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hookd::domain::{SubmittedTask, TaskId};
+use chrono::Utc;
+use hookd::domain::{FireRecord, FiredBy, HookGroupId, HookId, HookKey, SubmittedTask, TaskId};
 use hookd::fire::sink::LocalSink;
-use hookd::fire::{SinkError, TaskSink};
+use hookd::fire::{SinkError, Submission, TaskSink};
 use hookd::store::{HookStore, SqliteStore, StoreError};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::sink_contract::{self, sink_contract, Peer};
@@ -183,4 +185,45 @@ async fn the_contract_catches_a_sink_whose_concurrent_retry_makes_a_second_task(
 async fn the_contract_catches_a_sink_that_merges_tasks_under_other_ids() {
     let peer = outbox_with(renaming_per_hook);
     sink_contract::tasks_under_different_ids_arrive_as_different_tasks(peer).await;
+}
+
+#[tokio::test]
+async fn the_local_sink_records_a_fire_with_its_task_and_leaves_a_repeat_s_record_to_the_fire_path()
+{
+    let dir = TempDir::new().expect("temp dir");
+    let store: Arc<dyn HookStore> =
+        Arc::new(SqliteStore::open(&dir.path().join("hookd.sqlite")).expect("store opens"));
+    let sink = LocalSink::new(Arc::clone(&store));
+    let key = HookKey::new(
+        HookGroupId::parse("g").unwrap(),
+        HookId::parse("h").unwrap(),
+    );
+    let first = FireRecord::new(
+        &key,
+        FiredBy::Schedule,
+        TaskId::generate(),
+        Utc::now(),
+        None,
+    );
+    let task = |fire: &FireRecord| SubmittedTask::of_fire(fire, json!({"payload": {"n": 1}}));
+
+    let submission = sink.submit_fired(&task(&first), &first).await;
+
+    assert_eq!(submission.unwrap(), Submission::Recorded);
+    assert_eq!(
+        store.get_fire(first.fire_id).await.unwrap(),
+        Some(first.clone())
+    );
+    // The same slot fired again after a crash: the same task, a fire the sink did not record.
+    let mut again = first.clone();
+    again.fire_id = uuid::Uuid::now_v7();
+    let submission = sink.submit_fired(&task(&again), &again).await;
+    assert_eq!(submission.unwrap(), Submission::Submitted);
+    assert_eq!(store.get_fire(again.fire_id).await.unwrap(), None);
+    // Another task under the taken id is refused, and nothing of it is recorded.
+    let mut other = task(&again);
+    other.task = json!({"payload": {"n": 2}});
+    let refused = sink.submit_fired(&other, &again).await.unwrap_err();
+    assert!(matches!(refused, SinkError::Conflict(_)), "{refused:?}");
+    assert_eq!(store.get_fire(again.fire_id).await.unwrap(), None);
 }

@@ -879,11 +879,7 @@ pub async fn get_of_a_missing_task_is_none<S: HookStore>(store: S) {
 /// A task as the fire `fire` submits it, and that fire's success record.
 fn fired_task(key: &HookKey, ms: i64) -> (SubmittedTask, FireRecord) {
     let fire = fire_at(key, ms);
-    let task = SubmittedTask {
-        task_id: fire.task_id.clone(),
-        fire_id: fire.fire_id,
-        ..submitted_task(key)
-    };
+    let task = SubmittedTask::of_fire(&fire, submitted_task(key).task);
     (task, fire)
 }
 

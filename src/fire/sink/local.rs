@@ -23,9 +23,7 @@ impl LocalSink {
     pub fn new(store: Arc<dyn HookStore>) -> Self {
         Self { store }
     }
-}
 
-impl LocalSink {
     /// Accepts a task whose id the outbox already holds: a retry of the same fire is fine, a
     /// different task under the same id is not.
     async fn accept_repeat(&self, task: &SubmittedTask) -> Result<(), SinkError> {

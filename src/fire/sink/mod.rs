@@ -1,9 +1,11 @@
 //! Where rendered tasks go: the [`TaskSink`] trait and its implementations.
 //!
 //! A sink accepts a task under its task id. Submitting the same id twice with the same
-//! definition must succeed without creating a second task, so callers can retry freely.
+//! definition must succeed without creating a second task, so callers can retry freely. A sink
+//! may also record the fire with its task in one write ([`TaskSink::submit_fired`], what the
+//! local outbox does); the others leave that to the fire path, after the task is accepted.
 //!
-//! Owns: the trait, [`SinkError`] and one file per sink: the local outbox (`local`), AMQP
+//! Owns: the trait, [`SinkError`], [`Submission`] and one file per sink: the local outbox (`local`), AMQP
 //! (`amqp`), HTTP with Standard Webhooks signatures (`http`) and a Taskcluster queue
 //! (`taskcluster`), plus the retry policy the HTTP sinks share ([`retry`]). Leaves to others: which
 //! sink runs (`startup` from `config::task_queue`), what a failed submit means for the fire
