@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 use hookd_testkit::app::hookd_binary;
 use hookd_testkit::services::amqp_url;
 use hookd_testkit::wait::eventually;
 use serde_json::{json, Value};
+use tokio::process::{Child, Command};
 
 use crate::broker::{self, bound_hook, unique, Client};
 
@@ -35,13 +36,6 @@ struct Process {
     http: reqwest::Client,
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Relay<'_> {
     fn spawn(&self, failpoint: Option<&str>) -> Process {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -60,7 +54,8 @@ impl Relay<'_> {
             .args(["--amqp-exchange-prefix", &exchange_prefix])
             .args(["--task-queue", self.url, "--task-exchange", self.tasks])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
         if let Some(name) = failpoint {
             command.env("HOOKD_FAILPOINT", name);
         }
