@@ -166,4 +166,4 @@ if [ -n "$before" ]; then
   time_pages before
   HOOKD="$BUILT"
 fi
-time_pages "${before:+after}${before:-current}"
+time_pages "$([ -n "$before" ] && echo after || echo current)"
