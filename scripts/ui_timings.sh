@@ -6,7 +6,14 @@
 # signs in as root and prints each page's median server time (curl's time to first byte; pages
 # are rendered whole before the first byte) over RUNS loads. Not part of scripts/test.sh.
 #
-# Usage: scripts/ui_timings.sh [--release]   (default: the debug build)
+# With --before PATH, the hookd binary at PATH (an older build) makes the template rows and is
+# timed first on the seeded store; then the built hookd starts on the same store (migrating
+# it, which an older build cannot read afterwards) and is timed: a before/after under the same
+# data and nearly the same load.
+#
+# --after PATH times the hookd binary at PATH instead of building one.
+#
+# Usage: scripts/ui_timings.sh [--release] [--before PATH] [--after PATH]   (default: debug)
 # Env: FIRES (default 1000000), HOOKS (default 100000), RUNS (default 5), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,23 +23,33 @@ HOOKS="${HOOKS:-100000}"
 RUNS="${RUNS:-5}"
 ROOT_TOKEN="ui-timings-root-token"
 profile=debug
-case "${1:-}" in
-  --release) profile=release ;;
-  "") ;;
-  *) echo "ui_timings.sh: unknown argument $1" >&2; exit 2 ;;
-esac
+before=""
+after=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --release) profile=release ;;
+    --before) before="$2"; shift ;;
+    --after) after="$2"; shift ;;
+    *) echo "ui_timings.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 # hookd must see only the flags below, not an operator's HOOKD_* settings.
 # shellcheck disable=SC2046
 unset $(compgen -e | grep '^HOOKD_' || true)
 
 log() { echo "ui_timings: $*" >&2; }
 
-if [ "$profile" = release ]; then
+if [ -n "$after" ]; then
+  BUILT="$after"
+elif [ "$profile" = release ]; then
   cargo build --release --locked --bin hookd
+  BUILT="${CARGO_TARGET_DIR:-target}/$profile/hookd"
 else
   cargo build --locked --bin hookd
+  BUILT="${CARGO_TARGET_DIR:-target}/$profile/hookd"
 fi
-HOOKD="${CARGO_TARGET_DIR:-target}/$profile/hookd"
+HOOKD="${before:-$BUILT}"
 
 RUN_DIR="$(mktemp -d)"
 DATA="$RUN_DIR/data"
@@ -113,12 +130,6 @@ INSERT INTO fires (fire_id, hook_group_id, hook_id, time_ms, doc)
 COMMIT;
 SQL
 
-start_hookd
-log "signing in as root"
-csrf="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/ui/sign-in" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)"
-curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf=$csrf" \
-  --data-urlencode clientId=root --data-urlencode "accessToken=$ROOT_TOKEN" "$BASE/ui/sign-in"
-
 # time_page <label> <path>: prints the label, the status and the median time to first byte (ms).
 time_page() {
   local label="$1" path="$2" times=() status _
@@ -131,7 +142,15 @@ time_page() {
       '{t[NR] = $1} END {printf "| %s | `%s` | %s | %.1f | %.1f | %.1f |\n", l, p, s, t[1] * 1000, t[int((NR + 1) / 2)] * 1000, t[NR] * 1000}'
 }
 
-echo "profile: $profile; fires of big/h: $FIRES; hooks: $HOOKS; runs: $RUNS; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# time_pages <build>: starts $HOOKD on the seeded store, signs in as root and prints the table.
+time_pages() {
+start_hookd
+log "signing in as root"
+csrf="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/ui/sign-in" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)"
+curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf=$csrf" \
+  --data-urlencode clientId=root --data-urlencode "accessToken=$ROOT_TOKEN" "$BASE/ui/sign-in"
+
+echo "build: $1 ($HOOKD, $profile); fires of big/h: $FIRES; hooks: $HOOKS; runs: $RUNS; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| page | path | status | min ms | median ms | max ms |"
 echo "|---|---|---|---|---|---|"
 time_page "hook page, first timeline page" "/ui/hooks/big/h"
@@ -140,3 +159,11 @@ time_page "groups page" "/ui"
 time_page "groups page, search" "/ui?q=h0999"
 time_page "group page (1,000 hooks)" "/ui/groups/g042"
 time_page "service page" "/ui/service"
+stop_hookd
+}
+
+if [ -n "$before" ]; then
+  time_pages before
+  HOOKD="$BUILT"
+fi
+time_pages "$([ -n "$before" ] && echo after || echo current)"

@@ -14,7 +14,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::HookPath;
 use super::ApiState;
 use crate::domain::iso_time;
-use crate::domain::{FireRecord, HookKey, HookRecord, TaskState};
+use crate::domain::{FireRecord, HookKey, HookRecord, KeyFilter, TaskState};
 use crate::listener::ListenerState;
 use crate::store::FireCursor;
 
@@ -63,8 +63,26 @@ pub(crate) async fn last_fire(
     caller: &Caller,
     key: &HookKey,
 ) -> Result<Option<FireRecord>, ApiError> {
-    caller.require(&[format!("hooks:status:{key}")])?;
+    caller.require(&[format!("{STATUS_ACTION}{key}")])?;
     Ok(state.store.list_fires(key, 1, None).await?.pop())
+}
+
+/// getHookStatus' scope before its key (`group/id`).
+const STATUS_ACTION: &str = "hooks:status:";
+
+/// The newest `limit` failed fires, across the hooks whose status the caller may read
+/// (getHookStatus' scope, which shows a hook's last error), newest first: read by the store
+/// through its index of failed fires with the caller's scopes as a key filter.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn error_fires(
+    state: &ApiState,
+    caller: &Caller,
+    limit: usize,
+) -> Result<Vec<FireRecord>, ApiError> {
+    let keys = KeyFilter::granted(&caller.scopes, STATUS_ACTION, '/');
+    Ok(state.store.error_fires(&keys, limit).await?)
 }
 
 /// Extension: whether the hook's bindings are live, and which ones the broker refused. Only

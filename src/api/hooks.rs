@@ -12,10 +12,11 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::ApiState;
 use crate::api::schemas::SchemaId;
 use crate::domain::{
-    Binding, Capture, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires,
-    Schedule, TriggerSchema,
+    Binding, Capture, Hook, HookGroupId, HookId, HookKey, HookRecord, KeyFilter, Metadata,
+    MissedFires, Schedule, TriggerSchema,
 };
 use crate::registry::{Created, Drift};
+use crate::store::GroupCount;
 
 /// The body of createHook and updateHook, after schema validation.
 #[derive(Deserialize)]
@@ -150,8 +151,11 @@ fn check_body_id(field: &str, given: Option<&str>, path: &str) -> Result<(), Api
 /// The scopes to create or update a hook.
 /// The scope that reads a hook's definition (getHookDefinition), and so may also render it.
 pub(crate) fn read_scope(key: &HookKey) -> [String; 1] {
-    [format!("hooks:get:{}:{}", key.group, key.id)]
+    [format!("{READ_ACTION}{}:{}", key.group, key.id)]
 }
+
+/// getHookDefinition's scope before its key (`group:id`, see [`read_scope`]).
+const READ_ACTION: &str = "hooks:get:";
 
 pub(super) fn modify_scopes(key: &HookKey) -> [String; 2] {
     [
@@ -237,11 +241,31 @@ pub(crate) async fn readable(
         hooks.extend(
             records
                 .iter()
-                .filter(|r| caller.require(&read_scope(&r.hook.key())).is_ok())
+                .filter(|r| may_read(caller, &r.hook.key()))
                 .cloned(),
         );
     }
     Ok(hooks)
+}
+
+/// Per group, how many hooks the caller may read (getHookDefinition's scope) hold `search` in
+/// their group, id or name: counted by the store with the caller's scopes as a key filter, so
+/// the counts are exact and no definition is read. For listings for people.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn count_readable(
+    state: &ApiState,
+    caller: &Caller,
+    search: &str,
+) -> Result<Vec<GroupCount>, ApiError> {
+    let keys = KeyFilter::granted(&caller.scopes, READ_ACTION, ':');
+    Ok(state.store.count_hooks(&keys, search).await?)
+}
+
+/// Whether the caller may read the hook `key`'s definition.
+pub(crate) fn may_read(caller: &Caller, key: &HookKey) -> bool {
+    caller.require(&read_scope(key)).is_ok()
 }
 
 /// `GET /hooks/{hookGroupId}/{hookId}`

@@ -2,10 +2,11 @@
 //!
 //! A per-hook scope such as `hooks:get:<group>:<id>` is checked one hook at a time everywhere
 //! else; a listing over 100,000 hooks instead asks the store for the hooks a client may read, so
-//! the check has to become a filter on the key. Group ids never hold `:`, so every held scope
-//! that grants some `<action><group>:<id>` is one of three shapes, and their union is exact:
-//! a prefix of the group (`hooks:get:a*`, or `hooks:get:*` for all), a group and a prefix of the
-//! id (`hooks:get:a:nightly/*`), or one key.
+//! the check has to become a filter on the key. Group ids hold neither `:` nor `/` (the
+//! separators Taskcluster's hook scopes use), so every held scope that grants some
+//! `<action><group><separator><id>` is one of three shapes, and their union is exact: a prefix
+//! of the group (`hooks:get:a*`, or `hooks:get:*` for all), a group and a prefix of the id
+//! (`hooks:get:a:nightly/*`), or one key.
 //!
 //! Owns: [`KeyFilter`] and how it is derived from a [`ScopeSet`]. Leaves to others: which
 //! action a listing needs (`api`), and running the filter (each store backend).
@@ -59,9 +60,10 @@ impl KeyFilter {
         }
     }
 
-    /// The hooks `key` for which `scopes` grant `<action><group>:<id>`, e.g. with `action`
-    /// `hooks:get:`: exactly those, no more and no fewer.
-    pub fn granted(scopes: &ScopeSet, action: &str) -> Self {
+    /// The hooks for which `scopes` grant `<action><group><separator><id>` (e.g. `hooks:get:`
+    /// and `:`): exactly those, no more and no fewer. `separator` is a character no group id
+    /// holds.
+    pub fn granted(scopes: &ScopeSet, action: &str, separator: char) -> Self {
         let mut patterns = Vec::new();
         for held in scopes.as_slice() {
             let pattern = match held.strip_suffix('*') {
@@ -71,7 +73,7 @@ impl KeyFilter {
                 }
                 Some(prefix) => match prefix.strip_prefix(action) {
                     None => continue,
-                    Some(rest) => match rest.split_once(':') {
+                    Some(rest) => match rest.split_once(separator) {
                         None => KeyPattern::GroupPrefix(rest.to_owned()),
                         Some((group, id_prefix)) => KeyPattern::IdPrefix {
                             group: group.to_owned(),
@@ -79,7 +81,10 @@ impl KeyFilter {
                         },
                     },
                 },
-                None => match held.strip_prefix(action).and_then(|r| r.split_once(':')) {
+                None => match held
+                    .strip_prefix(action)
+                    .and_then(|r| r.split_once(separator))
+                {
                     None => continue,
                     Some((group, id)) => KeyPattern::Key {
                         group: group.to_owned(),
@@ -151,14 +156,21 @@ mod tests {
             &["hooks:get:b"],
             &["hooks:get:", "hooks:gets:*", "hooks:status:*", "assume:x"],
             &["hooks:get:a:h:*", "hooks:get:*:h"],
+            &["hooks:get:a/nightly/*", "hooks:get:b/h", "hooks:get:a/*"],
         ];
         for held in cases {
             let scopes = ScopeSet::new(held.iter().map(|s| (*s).to_owned()).collect());
-            let filter = KeyFilter::granted(&scopes, "hooks:get:");
-            for k in &keys {
-                let required = format!("hooks:get:{}:{}", k.group, k.id);
-                let granted = held.iter().any(|h| satisfies(h, &required));
-                assert_eq!(filter.admits(k), granted, "{held:?} on {k}");
+            for separator in [':', '/'] {
+                let filter = KeyFilter::granted(&scopes, "hooks:get:", separator);
+                for k in &keys {
+                    let required = format!("hooks:get:{}{separator}{}", k.group, k.id);
+                    let granted = held.iter().any(|h| satisfies(h, &required));
+                    assert_eq!(
+                        filter.admits(k),
+                        granted,
+                        "{held:?} on {k} with {separator}"
+                    );
+                }
             }
         }
     }
@@ -166,7 +178,7 @@ mod tests {
     #[test]
     fn a_star_over_the_action_is_all_and_no_scope_is_empty() {
         let all = ScopeSet::new(vec!["hooks:get:a:h".into(), "hooks:g*".into()]);
-        assert!(KeyFilter::granted(&all, "hooks:get:").is_all());
-        assert!(KeyFilter::granted(&ScopeSet::default(), "hooks:get:").is_empty());
+        assert!(KeyFilter::granted(&all, "hooks:get:", ':').is_all());
+        assert!(KeyFilter::granted(&ScopeSet::default(), "hooks:get:", ':').is_empty());
     }
 }

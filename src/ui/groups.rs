@@ -5,11 +5,16 @@
 //! scope), and a group when it holds such a hook; a hook's health needs its getHookStatus
 //! scope and reads "unknown" without it.
 //!
-//! Health costs one last-fire read per hook, so a view reads it only for the rows it shows:
-//! a group's hooks are paged by (group, id) and the page shown is ordered failing first; the
-//! groups page counts failing hooks for the groups it shows, at most [`HEALTH_READS`] hooks in
-//! all, and says "not checked" for a group past that. A failing hook on a later page does not
-//! move to the first: the price of pages that cost the same with 100 or 100,000 hooks.
+//! The groups page reads no definition: the store counts each group's readable hooks (and
+//! those matching the search) with the client's scopes as a key filter, and failing hooks are
+//! found from the newest [`FAILURE_WINDOW`] failed fires across hooks (an index of failed
+//! fires), each checked against its hook's last fire; groups with failing hooks come first.
+//! A hook whose last fire failed before that window is not counted there, which the page says
+//! when the window is full; its group's page shows it. A group's page reads that group's
+//! hooks (through the hook cache) and one last fire per row it shows: hooks are paged by id
+//! and the page shown is ordered failing first.
+
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{web, HttpRequest};
 use askama::Template;
@@ -22,14 +27,14 @@ use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::extract::path_param;
 use crate::api::{fires, hooks, ApiState};
-use crate::domain::{iso_time, HookGroupId, HookRecord};
+use crate::domain::{iso_time, FireRecord, HookGroupId, HookKey, HookRecord};
 
 /// Rows on one page of a listing.
 const PAGE_SIZE: usize = 50;
 /// Last-fire reads in flight at once while listing.
 const HEALTH_READS_IN_FLIGHT: usize = 16;
-/// The most last-fire reads one view of the groups page makes.
-pub const HEALTH_READS: usize = 500;
+/// The newest failed fires the groups page reads to find failing hooks.
+const FAILURE_WINDOW: usize = 500;
 
 /// `?q=&page=` of both listings.
 #[derive(Deserialize, Default)]
@@ -86,19 +91,10 @@ pub struct HookRow {
 /// One group of the groups page.
 struct GroupRow {
     id: String,
-    hooks: Vec<HookRecord>,
-    /// Its failing hooks, when their health was read (within [`HEALTH_READS`]).
-    failing: Option<usize>,
-}
-
-impl GroupRow {
-    fn count(&self) -> usize {
-        self.hooks.len()
-    }
-
-    fn is_failing(&self) -> bool {
-        self.failing.is_some_and(|n| n > 0)
-    }
+    /// Its hooks the client may read (and that match the search).
+    hooks: u64,
+    /// Those whose last fire failed, among the newest [`FAILURE_WINDOW`] failed fires.
+    failing: u64,
 }
 
 #[derive(Template)]
@@ -108,6 +104,8 @@ struct GroupsPage {
     q: String,
     groups: Vec<GroupRow>,
     pager: Pager,
+    /// The failed fires read, when that was all [`FAILURE_WINDOW`] (older ones were not).
+    window_full: Option<usize>,
 }
 
 #[derive(Template)]
@@ -199,8 +197,8 @@ fn matches(record: &HookRecord, q: &str) -> bool {
         || record.hook.metadata.name.to_lowercase().contains(&q)
 }
 
-/// `records` by (group, id), as the listings page them.
-pub fn in_order(mut records: Vec<HookRecord>) -> Vec<HookRecord> {
+/// `records` by (group, id), as the listing pages them.
+fn in_order(mut records: Vec<HookRecord>) -> Vec<HookRecord> {
     records.sort_by(|a, b| {
         let (a, b) = (a.hook.key(), b.hook.key());
         (a.group.as_str(), a.id.as_str()).cmp(&(b.group.as_str(), b.id.as_str()))
@@ -214,53 +212,75 @@ fn query(req: &HttpRequest) -> ListQuery {
         .unwrap_or_default()
 }
 
-/// `GET /ui?q=&page=`: the groups with their hook counts by id, paged, and on the page shown
-/// those with failing hooks first.
+/// `GET /ui?q=&page=`: the groups with their readable hooks counted (those matching the
+/// search, when there is one), groups with failing hooks first, then by id; paged.
 pub async fn groups(
     state: web::Data<ApiState>,
     Signed(session): Signed,
     req: HttpRequest,
 ) -> Result<actix_web::HttpResponse, UiError> {
     let query = query(&req);
-    let records = hooks::readable(&state, &session.caller, None).await?;
-    let mut groups: Vec<GroupRow> = Vec::new();
-    for record in in_order(records) {
-        if !matches(&record, &query.q) {
-            continue;
-        }
-        let group = record.hook.key().group.to_string();
-        match groups.last_mut() {
-            Some(last) if last.id == group => last.hooks.push(record),
-            _ => groups.push(GroupRow {
-                id: group,
-                hooks: vec![record],
-                failing: None,
-            }),
-        }
-    }
-    let (mut groups, pager) = Pager::cut(groups, query.page);
-    let mut budget = HEALTH_READS;
-    for group in &mut groups {
-        if group.count() > budget {
-            continue;
-        }
-        budget -= group.count();
-        let rows = rows(&state, &session.caller, &group.hooks).await;
-        group.failing = Some(rows.iter().filter(|r| r.health == Health::Failing).count());
-    }
-    // Failing first among the groups shown; unchecked ones after those known to fail.
-    groups.sort_by_key(|g| {
-        (
-            std::cmp::Reverse(g.failing.unwrap_or(0)),
-            g.failing.is_none(),
-        )
-    });
+    let caller = &session.caller;
+    let counts = hooks::count_readable(&state, caller, query.q.trim()).await?;
+    let (failing, window_full) = failing_per_group(&state, caller, &query.q).await?;
+    let mut groups: Vec<GroupRow> = counts
+        .into_iter()
+        .map(|count| GroupRow {
+            failing: failing.get(&count.group).copied().unwrap_or(0),
+            id: count.group.to_string(),
+            hooks: count.hooks,
+        })
+        .collect();
+    // The counts come by group id; a stable sort keeps that order among equals.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.failing));
+    let (groups, pager) = Pager::cut(groups, query.page);
     page::ok(&GroupsPage {
         nav: session.nav(),
         q: query.q,
         groups,
         pager,
+        window_full: window_full.then_some(FAILURE_WINDOW),
     })
+}
+
+/// Per group, the hooks the client may read (and that match the search `q`) whose last fire
+/// failed, found among the newest [`FAILURE_WINDOW`] failed fires it may see; and whether that
+/// window was full.
+async fn failing_per_group(
+    state: &ApiState,
+    caller: &Caller,
+    q: &str,
+) -> Result<(HashMap<HookGroupId, u64>, bool), ApiError> {
+    let failed = fires::error_fires(state, caller, FAILURE_WINDOW).await?;
+    let window_full = failed.len() == FAILURE_WINDOW;
+    let mut seen = HashSet::new();
+    // Newest first, so this keeps each hook's newest failure.
+    let candidates: Vec<HookKey> = failed
+        .iter()
+        .map(FireRecord::key)
+        .filter(|key| hooks::may_read(caller, key) && seen.insert(key.clone()))
+        .collect();
+    // A hook fired again since its failure may be healthy now: its last fire says.
+    let still_failing: Vec<HookGroupId> = stream::iter(candidates)
+        .map(|key| async move {
+            let last = fires::last_fire(state, caller, &key).await.ok().flatten()?;
+            last.failure.as_ref()?;
+            if !q.trim().is_empty() {
+                // The name is in the definition: read (through the hook cache) only for a search.
+                let record = hooks::read(state, caller, &key).await.ok()?;
+                matches(&record, q).then_some(())?;
+            }
+            Some(key.group)
+        })
+        .buffer_unordered(HEALTH_READS_IN_FLIGHT)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    let mut per_group = HashMap::new();
+    for group in still_failing {
+        *per_group.entry(group).or_default() += 1;
+    }
+    Ok((per_group, window_full))
 }
 
 /// `GET /ui/groups/{g}?q=&page=`: the group's readable hooks by id, paged, and on the page

@@ -1,26 +1,23 @@
 //! The service page (`/ui/service`): version, the roles this process runs, store and broker
-//! health, and the newest error fires among the hooks the client may read.
+//! health, and the newest error fires across the hooks whose status the client may read.
 //!
-//! Finding them costs one last-fire read per hook, so a view reads at most
-//! [`HEALTH_READS`] hooks' (the first readable ones by group and id) and says how many it
-//! checked of how many; the group pages show every hook's health, a page at a time.
+//! The error fires come from the store's index of failed fires, with the client's scopes as a
+//! key filter: one bounded read, however many hooks and fires there are.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use futures_util::{stream, StreamExt};
 
-use super::groups::{in_order, HEALTH_READS};
 use super::hook::hook_path;
 use super::page::{self, Nav, UiError};
 use super::session::Signed;
 use super::state::UiState;
-use crate::api::{fires, health, hooks, ApiState};
+use crate::api::{fires, health, ApiState};
 use crate::domain::iso_time;
 
 /// Error fires listed at most.
 const RECENT_ERRORS: usize = 20;
 
-/// One hook whose last fire failed.
+/// One failed fire.
 struct ErrorFire {
     hook: String,
     href: String,
@@ -37,9 +34,6 @@ struct ServicePage {
     store: String,
     broker: String,
     errors: Vec<ErrorFire>,
-    /// Hooks whose last fire was read, of `readable`.
-    checked: usize,
-    readable: usize,
 }
 
 /// `GET /ui/service`
@@ -52,33 +46,20 @@ pub async fn service(
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("unavailable: {}", e.message),
     };
-    let caller = &session.caller;
-    let state = &state;
-    let mut records = in_order(hooks::readable(state, caller, None).await?);
-    let readable = records.len();
-    records.truncate(HEALTH_READS);
-    let checked = records.len();
-    let mut errors: Vec<(chrono::DateTime<chrono::Utc>, ErrorFire)> = stream::iter(records)
-        .map(|record| async move {
-            let key = record.hook.key();
-            let fire = fires::last_fire(state, caller, &key).await.ok().flatten()?;
+    let errors = fires::error_fires(&state, &session.caller, RECENT_ERRORS)
+        .await?
+        .into_iter()
+        .filter_map(|fire| {
+            let key = fire.key();
             let failure = fire.failure?;
-            Some((
-                fire.task_create_time,
-                ErrorFire {
-                    hook: key.to_string(),
-                    href: hook_path(&key),
-                    time: iso_time(fire.task_create_time),
-                    error: format!("{}: {}", failure.code, failure.message),
-                },
-            ))
+            Some(ErrorFire {
+                hook: key.to_string(),
+                href: hook_path(&key),
+                time: iso_time(fire.task_create_time),
+                error: format!("{}: {}", failure.code, failure.message),
+            })
         })
-        .buffer_unordered(16)
-        .filter_map(std::future::ready)
-        .collect()
-        .await;
-    errors.sort_by_key(|e| std::cmp::Reverse(e.0));
-    errors.truncate(RECENT_ERRORS);
+        .collect();
     page::ok(&ServicePage {
         nav: session.nav(),
         version: env!("CARGO_PKG_VERSION"),
@@ -89,8 +70,6 @@ pub async fn service(
             state.listener.state().as_str(),
             state.listener.reconnects()
         ),
-        errors: errors.into_iter().map(|(_, e)| e).collect(),
-        checked,
-        readable,
+        errors,
     })
 }

@@ -10,7 +10,7 @@ use crate::contract::{at, group, hook_record, key};
 /// The filter `scopes` grant for reading definitions.
 fn readable(scopes: &[&str]) -> KeyFilter {
     let scopes = ScopeSet::new(scopes.iter().map(|s| (*s).to_owned()).collect());
-    KeyFilter::granted(&scopes, "hooks:get:")
+    KeyFilter::granted(&scopes, "hooks:get:", ':')
 }
 
 fn counts(pairs: &[(&str, u64)]) -> Vec<GroupCount> {
@@ -46,7 +46,9 @@ pub async fn count_hooks_counts_per_group_exactly_what_the_filter_and_search_adm
         ],
     )
     .await;
-    let cases: &[(&[&str], &str, &[(&str, u64)])] = &[
+    // (scopes held, search, hooks counted per group)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a [(&'a str, u64)]);
+    let cases: &[Case] = &[
         (&["*"], "", &[("a", 2), ("ab", 1), ("b", 2), ("c", 1)]),
         (&[], "", &[]),
         (&["hooks:get:a:*"], "", &[("a", 2)]),

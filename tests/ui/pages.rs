@@ -548,7 +548,7 @@ fn failing_hook() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn listings_page_by_id_and_put_failing_hooks_first_on_the_page_shown() {
+async fn a_groups_listing_pages_by_id_and_puts_failing_hooks_first_on_the_page_shown() {
     let app = app_with_clients().await;
     // 50 hooks fill the first page; "zz" is on the second and failing, "h07" fails on the first.
     for n in 0..50 {
@@ -573,8 +573,80 @@ async fn listings_page_by_id_and_put_failing_hooks_first_on_the_page_shown() {
         "zz is on the next page"
     );
     assert!(second.body.contains("/ui/hooks/a/zz"), "{}", second.body);
-    let a = groups.body.find("/ui/groups/a\"").unwrap();
-    let b = groups.body.find("/ui/groups/b\"").unwrap();
-    assert!(a < b, "the group with failing hooks comes first");
     assert!(groups.body.contains("2 failing"), "{}", groups.body);
+}
+
+/// The rows of the groups page: each group link's text and its row's text, in order.
+fn group_rows(body: &str) -> Vec<String> {
+    body.split("<tr")
+        .skip(2)
+        .map(|row| {
+            let row = row.split("</tr>").next().unwrap_or_default();
+            let text: String = row
+                .split('<')
+                .filter_map(|part| part.split_once('>'))
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            text
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_groups_page_counts_only_readable_hooks_puts_failing_groups_first_and_searches() {
+    let app = helpers::app_with_client(
+        "lister",
+        &[
+            "hooks:get:a:*",
+            "hooks:get:z:bad",
+            "hooks:get:y:h*",
+            "hooks:status:*",
+        ],
+    )
+    .await;
+    for key in ["a/h1", "a/h2", "b/h1", "y/h1", "y/other", "z/ok", "z/fixed"] {
+        app.create_hook(key, hook_body()).await;
+    }
+    app.create_hook("z/bad", failing_hook()).await;
+    app.create_hook("b/bad", failing_hook()).await;
+    app.create_hook("z/fixed-later", failing_hook()).await;
+    for key in ["z/bad", "b/bad", "z/fixed-later"] {
+        app.trigger(key, json!({})).await;
+    }
+    // Fails, then succeeds: healthy again.
+    app.call(
+        Method::POST,
+        "/hooks/z/fixed-later",
+        Auth::Root,
+        Some(hook_body()),
+    )
+    .await
+    .expect(200);
+    app.trigger("z/fixed-later", json!({})).await.expect(200);
+    let mut root = UiClient::signed_in(&app, "root", ROOT_TOKEN).await;
+    let mut lister = UiClient::signed_in(&app, "lister", "lister-token").await;
+
+    let all = group_rows(&root.get("/ui").await.body);
+    let readable = group_rows(&lister.get("/ui").await.body);
+    let searched = group_rows(&root.get("/ui?q=BAD").await.body);
+    let service = root.get("/ui/service").await.body;
+
+    assert_eq!(
+        all,
+        ["b 2 1 failing", "z 4 1 failing", "a 2 none", "y 2 none"],
+        "failing first, then by id"
+    );
+    assert_eq!(
+        readable,
+        ["z 1 1 failing", "a 2 none", "y 1 none"],
+        "only hooks it may read are counted"
+    );
+    assert_eq!(searched, ["b 1 1 failing", "z 1 1 failing"]);
+    let listed = ["z/fixed-later", "b/bad", "z/bad"].map(|k| service.find(&format!(">{k}<")));
+    assert!(
+        listed.iter().all(Option::is_some) && listed.is_sorted(),
+        "recent error fires, newest first: {service}"
+    );
 }

@@ -26,6 +26,10 @@ fn key_condition(keys: &KeyFilter) -> Document {
     if keys.is_all() {
         return Document::new();
     }
+    if keys.is_empty() {
+        // `$or` needs at least one term; this one matches nothing.
+        return doc! { "_id": { "$in": [] } };
+    }
     let terms: Vec<Document> = keys
         .patterns()
         .iter()
@@ -103,6 +107,10 @@ pub(super) async fn error_fires(
     keys: &KeyFilter,
     limit: usize,
 ) -> Result<Vec<FireRecord>, StoreError> {
+    if limit == 0 {
+        // MongoDB reads a limit of 0 as "no limit".
+        return Ok(Vec::new());
+    }
     // The partial index's own condition, so the planner may use it.
     let filter = doc! { "$and": [ { "failure": { "$type": "object" } }, key_condition(keys) ] };
     let docs: Vec<FireDoc> = fires

@@ -345,9 +345,6 @@ impl HookStore for MongoStore {
         keys: &KeyFilter,
         search: &str,
     ) -> Result<Vec<GroupCount>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
         listing::count_hooks(&self.hooks, keys, search).await
     }
 
@@ -356,10 +353,6 @@ impl HookStore for MongoStore {
         keys: &KeyFilter,
         limit: usize,
     ) -> Result<Vec<FireRecord>, StoreError> {
-        if keys.is_empty() || limit == 0 {
-            // MongoDB reads a limit of 0 as "no limit".
-            return Ok(Vec::new());
-        }
         listing::error_fires(&self.fires, keys, limit).await
     }
 

@@ -20,6 +20,9 @@ fn key_condition(keys: &KeyFilter, params: &mut Vec<Value>) -> String {
     if keys.is_all() {
         return "1".into();
     }
+    if keys.is_empty() {
+        return "0".into();
+    }
     let mut terms = Vec::new();
     let bind = |params: &mut Vec<Value>, value: &str| {
         params.push(Value::Text(value.to_owned()));

@@ -150,9 +150,6 @@ impl HookStore for SqliteStore {
         keys: &KeyFilter,
         search: &str,
     ) -> Result<Vec<GroupCount>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
         let (keys, search) = (keys.clone(), search.to_owned());
         self.readers
             .read(move |conn| listing::count_hooks(conn, &keys, &search))
@@ -164,9 +161,6 @@ impl HookStore for SqliteStore {
         keys: &KeyFilter,
         limit: usize,
     ) -> Result<Vec<FireRecord>, StoreError> {
-        if keys.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
         let keys = keys.clone();
         self.readers
             .read(move |conn| listing::error_fires(conn, &keys, limit))
