@@ -161,3 +161,77 @@ async fn script() -> HttpResponse {
 async fn icon() -> HttpResponse {
     asset("image/svg+xml", ICON)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::STYLESHEET;
+
+    /// The colour variables of the stylesheet's first `:root` block after `marker`.
+    fn palette(marker: &str) -> HashMap<String, [f64; 3]> {
+        let start = STYLESHEET.find(marker).expect("the theme block") + marker.len();
+        let root = &STYLESHEET[start..];
+        let block = &root[root.find(":root {").expect(":root") + ":root {".len()..];
+        let block = &block[..block.find('}').expect("end of :root")];
+        block
+            .split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.trim().split_once(':')?;
+                let hex = value.trim().strip_prefix('#')?;
+                let channel = |i: usize| f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+                let name = name.trim().trim_start_matches("--").to_owned();
+                Some((name, [channel(0), channel(2), channel(4)]))
+            })
+            .collect()
+    }
+
+    /// WCAG 2 relative luminance.
+    fn luminance([r, g, b]: [f64; 3]) -> f64 {
+        let linear = |c: f64| {
+            let c = c / 255.0;
+            if c <= 0.039_28 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    }
+
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let (l1, l2) = (luminance(a), luminance(b));
+        (l1.max(l2) + 0.05) / (l1.min(l2) + 0.05)
+    }
+
+    /// Every text colour the stylesheet puts on a background, in both themes, keeps WCAG AA
+    /// contrast (4.5:1); the focus ring, a non-text indicator, keeps 3:1.
+    #[test]
+    fn both_themes_keep_aa_contrast_for_every_pair_the_stylesheet_uses() {
+        let text_pairs = [
+            ("fg", "bg"),
+            ("fg", "card"),
+            ("fg", "code"),
+            ("muted", "bg"),
+            ("muted", "card"),
+            ("accent", "bg"),
+            ("accent", "card"),
+            ("accent-fg", "accent"),
+            ("ok", "ok-bg"),
+            ("bad", "bad-bg"),
+            ("bg", "bad"),
+        ];
+        for (theme, marker) in [("light", ""), ("dark", "prefers-color-scheme: dark")] {
+            let colours = palette(marker);
+            let pairs = text_pairs.iter().map(|pair| (pair, 4.5));
+            let focus = [(&("focus", "bg"), 3.0), (&("focus", "card"), 3.0)];
+            for (&(fg, bg), needed) in pairs.chain(focus) {
+                let ratio = contrast(colours[fg], colours[bg]);
+                assert!(
+                    ratio >= needed,
+                    "{theme}: {fg} on {bg} is {ratio:.2}:1, under {needed}:1"
+                );
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hookd_testkit::app::{hook_body, TestApp};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -112,12 +113,22 @@ impl Walk {
             .to_owned()
     }
 
+    /// Signs in with the keyboard alone: the client id field has the focus when the page
+    /// opens, Tab moves it to the token, Enter submits.
     async fn sign_in(&self, client_id: &str, token: &str) {
         self.open("/ui/sign-in").await;
-        self.fill("#clientId", client_id).await;
-        self.fill("#accessToken", token).await;
-        self.click("form button[type=submit]:not(.signout button)")
-            .await;
+        self.shows("#clientId").await;
+        let tab = char::from(Key::Tab).to_string();
+        let enter = char::from(Key::Enter).to_string();
+        for (field, text, then) in [("clientId", client_id, tab), ("accessToken", token, enter)] {
+            let focused = self.browser.active_element().await.expect("focus");
+            let id = focused.attr("id").await.expect("id");
+            assert_eq!(id.as_deref(), Some(field), "keyboard focus order");
+            focused
+                .send_keys(&format!("{text}{then}"))
+                .await
+                .expect("types");
+        }
         self.shows("h1").await;
     }
 
