@@ -24,7 +24,12 @@ const SLOT: &str = "2026-05-01T10:15:00Z";
 
 /// A node preparing bursts per [`AHEAD`], holding the quarter-hourly hooks [`IDS`], armed.
 async fn node_with_burst(db: &std::path::Path, clock: &ManualClock) -> Node {
-    let node = node_with(db, clock, None, AHEAD).await;
+    node_holding_hooks(db, clock, AHEAD).await
+}
+
+/// A node preparing bursts per `ahead`, holding the quarter-hourly hooks [`IDS`], armed.
+async fn node_holding_hooks(db: &std::path::Path, clock: &ManualClock, ahead: Ahead) -> Node {
+    let node = node_with(db, clock, None, ahead).await;
     for id in IDS {
         node.registry
             .create(hook(id, &["*/15 * * * *"]))
@@ -96,14 +101,7 @@ async fn fewer_hooks_than_a_burst_are_claimed_when_due() {
         min_hooks: IDS.len() + 1,
         ..AHEAD
     };
-    let node = node_with(&db, &clock, None, ahead).await;
-    for id in IDS {
-        node.registry
-            .create(hook(id, &["*/15 * * * *"]))
-            .await
-            .unwrap();
-    }
-    node.scheduler.tick().await;
+    let node = node_holding_hooks(&db, &clock, ahead).await;
     assert_eq!(node.scheduler.next_due().await, Some(slot));
 
     tick_at(&node, &clock, slot - Duration::seconds(5)).await;
