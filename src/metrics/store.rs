@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
@@ -68,6 +68,16 @@ impl HookStore for MeteredStore {
 
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
         self.timed("list_hooks", self.inner.list_hooks(group)).await
+    }
+
+    async fn list_hooks_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookRecord>, StoreError> {
+        let page = self.inner.list_hooks_after(group, after, limit);
+        self.timed("list_hooks_after", page).await
     }
 
     async fn count_hooks(

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::failpoint::{self, Failpoint};
 use super::plan::{plan, CatchUp, Plan};
 use crate::clock::Clock;
-use crate::domain::{HookKey, HookRecord, TaskId};
+use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
 use crate::fire::{self, FireDeps, Fired, Trigger};
 use crate::store::{compare_and_set, one_outage, Change, StoreError};
 
@@ -70,13 +70,22 @@ pub(super) struct Slots {
 impl Slots {
     /// Brings the hook's stored next slot up to date at `now`, claiming whatever the
     /// missed-fire policy says to fire.
+    ///
+    /// With `ahead`, a slot still to come, the hook is claimed as if it were that slot's time
+    /// already, so that slot is claimed before it comes due (a burst prepared ahead, see
+    /// [`super::Ahead`]); unless the stored next slot is not `ahead` (another process moved it),
+    /// then the claim is made at `now` as without it.
     pub(super) async fn claim(
         &self,
         key: &HookKey,
         now: DateTime<Utc>,
+        ahead: Option<DateTime<Utc>>,
     ) -> Result<Claim, StoreError> {
         let claimed = compare_and_set(&*self.fire.store, key, None, |record| {
-            let step = self.plan(record, now);
+            let at = ahead
+                .filter(|slot| *slot > now && resume(record, now) == Some(*slot))
+                .unwrap_or(now);
+            let step = self.plan(record, at);
             let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
             let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
                 .filter(|slot| *slot < now - CLAIM_LEASE)
@@ -111,7 +120,7 @@ impl Slots {
 
     fn plan(&self, record: &HookRecord, now: DateTime<Utc>) -> Plan {
         let schedule = &record.hook.schedule;
-        match schedule.resume(record.next_scheduled_date, now) {
+        match resume(record, now) {
             Some(due) => {
                 let catch_up = CatchUp {
                     policy: record.hook.missed_fires.unwrap_or(self.catch_up.policy),
@@ -133,6 +142,21 @@ impl Slots {
         record: &HookRecord,
         slot: DateTime<Utc>,
     ) -> Result<SlotFate, StoreError> {
+        if self.fire_unreleased(record, slot).await == SlotFate::RetryLater {
+            return Ok(SlotFate::RetryLater);
+        }
+        self.release(record.clone(), slot).await?;
+        Ok(SlotFate::Done)
+    }
+
+    /// Fires a slot this scheduler holds a claim on and leaves the claim in place:
+    /// [`SlotFate::Done`] means the fire is recorded and only [`Slots::release`] is left. A
+    /// crash before that release is the window [`Slots::refire`] closes.
+    pub(super) async fn fire_unreleased(
+        &self,
+        record: &HookRecord,
+        slot: DateTime<Utc>,
+    ) -> SlotFate {
         let key = record.hook.key();
         // One store outage costs one wait, not one for the task and another for the record.
         match one_outage(fire::fire(&self.fire, record, slot_trigger(&key, slot))).await {
@@ -144,14 +168,13 @@ impl Slots {
             Ok(Fired::Declined) => {}
             Err(e) if e.disposition().transient => {
                 tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire will be retried");
-                return Ok(SlotFate::RetryLater);
+                return SlotFate::RetryLater;
             }
             // Recorded as an error fire by the fire path; the schedule moves on.
             Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
         }
         failpoint::stop_if(self.failpoint, Failpoint::AfterRecord);
-        self.release(record.clone(), slot).await?;
-        Ok(SlotFate::Done)
+        SlotFate::Done
     }
 
     /// Fires a slot claimed earlier (by this process before a retry, or by one that crashed),
@@ -179,7 +202,11 @@ impl Slots {
 
     /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
     /// saves a read when nobody wrote the hook since.
-    async fn release(&self, record: HookRecord, slot: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn release(
+        &self,
+        record: HookRecord,
+        slot: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let key = record.hook.key();
         compare_and_set(&*self.fire.store, &key, Some(record), |record| {
             if !record.claimed_slots.contains(&slot) {
@@ -191,6 +218,29 @@ impl Slots {
         .await?;
         Ok(())
     }
+}
+
+/// The hook's next slot to fire ([`Schedule::resume`]), counted from its latest claimed slot
+/// when that one lies ahead of `now`: a slot claimed ahead of its time is the schedule's next,
+/// and the stored next slot, after it, must not be taken for a changed schedule.
+pub(super) fn resume_after_claims(
+    schedule: &Schedule,
+    stored: Option<DateTime<Utc>>,
+    latest_claim: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    schedule.resume(stored, latest_claim.map_or(now, |claimed| claimed.max(now)))
+}
+
+/// [`resume_after_claims`] of a stored record (its claimed slots are sorted).
+fn resume(record: &HookRecord, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let latest_claim = record.claimed_slots.last().copied();
+    resume_after_claims(
+        &record.hook.schedule,
+        record.next_scheduled_date,
+        latest_claim,
+        now,
+    )
 }
 
 /// The trigger of one slot: its time and the task id reserved for it.

@@ -7,6 +7,10 @@
 //! All time comes from the [`Clock`]: production sleeps until the due instant, tests move a
 //! `ManualClock` and call [`Scheduler::tick`].
 //!
+//! A burst (many hooks due at about the same instant, such as every `0 0 * * *` hook) is
+//! prepared ahead (see [`Ahead`]): its slots are claimed before they come due, so at the slot
+//! only the fires themselves are left, and their claims are released after all of them went out.
+//!
 //! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
 //!
 //! Owns: the timer and its start-up load (`state`, `timer`), claims and releases (`claim`), which
@@ -15,6 +19,7 @@
 //! (`domain::Schedule`).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -25,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::domain::HookKey;
+use crate::domain::{HookKey, HookRecord};
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
 use crate::store::{every_hook, HookStore, StoreError};
@@ -51,10 +56,50 @@ pub const MAX_CLAIMS_PER_VISIT: usize = 32;
 /// How many hooks one tick works on at once. Each fire waits on a few durable writes, so the
 /// store commits them in batches about this large (the SQLite writer takes up to 256 a commit).
 const CONCURRENCY: usize = 256;
+
+/// The most slots of a burst one tick claims ahead, so a tick stays short and a slot that comes
+/// due meanwhile waits for no more than this many claims.
+const AHEAD_PER_TICK: usize = 4 * CONCURRENCY;
+
+/// When a burst is prepared ahead of its slot.
+///
+/// A hook's slot is claimed ahead when at least `min_hooks` hooks come due within `lead` of
+/// the earliest due one: then the slots due within `lead` of now are claimed in chunks, each
+/// as the normal claim would at the slot's time. The held records fire at the slot without a
+/// read or a claim, and their claims are released after the tick's fires. Fewer hooks than
+/// that fire in one round of the tick anyway, so they are claimed when due, as before.
+///
+/// Exactly once is kept by the claim itself: a slot claimed ahead is in the hook's
+/// `claimedSlots`, so a process that stops before the slot leaves it to the next start, which
+/// fires it at its time (not before), and no other replica claims it again. A hook changed
+/// through this process after its slot was claimed fires as changed (the slot is then fired
+/// as a retry, which reads the hook); a change through another replica in the last `lead`
+/// before the slot is not seen by that fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    /// How long before its slot a burst's hook is claimed.
+    pub lead: Duration,
+    /// The fewest hooks due within `lead` that make a burst.
+    pub min_hooks: usize,
+}
+
+impl Ahead {
+    /// What `hookd serve` uses: bursts larger than one round of the tick, claimed up to 20 s
+    /// ahead (about what 100,000 claims take on a small machine).
+    pub const DEFAULT: Self = Self {
+        lead: Duration::seconds(20),
+        min_hooks: CONCURRENCY,
+    };
+}
+
 /// One unit of work in a tick.
 enum Job {
     /// Bring a hook up to date: arm its next slot, claim and fire what is due.
     Visit(HookKey),
+    /// Claim a hook's slot, still to come, ahead of its time.
+    Prepare(HookKey, DateTime<Utc>),
+    /// Fire a slot claimed ahead, on the record it was claimed on.
+    Fire(Pending, Box<HookRecord>),
     /// Fire a claimed slot again; the number is how many attempts failed before.
     Retry(Pending, u32),
 }
@@ -63,7 +108,10 @@ enum Job {
 pub struct Scheduler {
     slots: Slots,
     clock: Arc<dyn Clock>,
+    ahead: Ahead,
     state: Mutex<State>,
+    /// Set when the change subscription fell behind, so the run loop re-reads the store.
+    lagged: AtomicBool,
 }
 
 impl Scheduler {
@@ -83,8 +131,17 @@ impl Scheduler {
                 failpoint: None,
             },
             clock,
+            ahead: Ahead::DEFAULT,
             state: Mutex::new(State::new(changes)),
+            lagged: AtomicBool::new(false),
         }
+    }
+
+    /// Prepares bursts per `ahead` instead of [`Ahead::DEFAULT`].
+    #[must_use]
+    pub fn with_ahead(mut self, ahead: Ahead) -> Self {
+        self.ahead = ahead;
+        self
     }
 
     /// Arms `failpoint` (crash tests only; see [`Failpoint`]).
@@ -111,34 +168,79 @@ impl Scheduler {
     pub async fn tick(&self) {
         let mut state = self.state.lock().await;
         let now = self.clock.now();
-        self.follow_changes(&mut state, now).await;
-        let mut jobs: Vec<Job> = state
-            .hooks
-            .pop_due(now)
-            .into_iter()
-            .map(Job::Visit)
-            .collect();
+        self.follow_changes(&mut state, now);
+        // Prepared fires first: they are what is late.
+        let mut jobs: Vec<Job> = Vec::new();
+        for pending in state.prepared.pop_due(now) {
+            jobs.push(match state.take_held(&pending) {
+                Some(record) => Job::Fire(pending, record),
+                None => Job::Retry(pending, 0),
+            });
+        }
+        jobs.extend(state.hooks.pop_due(now).into_iter().map(Job::Visit));
         for pending in state.retries.pop_due(now) {
             let attempts = state.attempts.get(&pending).copied().unwrap_or(0);
             jobs.push(Job::Retry(pending, attempts));
+        }
+        if self.burst_from(&state).is_some_and(|from| from <= now) {
+            let ahead = state.hooks.pop_until(now + self.ahead.lead, AHEAD_PER_TICK);
+            jobs.extend(ahead.into_iter().map(|(slot, key)| Job::Prepare(key, slot)));
         }
         let outcomes: Vec<Vec<TimerUpdate>> = stream::iter(jobs)
             .map(|job| self.work(job, now))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
+        let mut fired = Vec::new();
         for outcome in outcomes.into_iter().flatten() {
+            match outcome {
+                TimerUpdate::Fired(pending, record) => fired.push((pending, record)),
+                other => state.apply(other, now),
+            }
+        }
+        // Released once every fire of the tick went out, so the claims' writes do not queue
+        // before the fires' writes.
+        let released: Vec<TimerUpdate> = stream::iter(fired)
+            .map(|(pending, record)| self.release(pending, record))
+            .buffer_unordered(CONCURRENCY)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        for outcome in released {
             state.apply(outcome, now);
+        }
+    }
+
+    /// The instant from which the burst at the head of the timer is prepared, if there is one.
+    fn burst_from(&self, state: &State) -> Option<DateTime<Utc>> {
+        let Ahead { lead, min_hooks } = self.ahead;
+        let first = state.hooks.next_due()?;
+        (state.hooks.crowd(lead, min_hooks) >= min_hooks).then(|| first - lead)
+    }
+
+    /// Releases the claim of a slot fired ahead; a failure leaves it to a retry.
+    async fn release(&self, pending: Pending, record: Box<HookRecord>) -> Option<TimerUpdate> {
+        match self.slots.release(*record, pending.slot).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(hook = %pending.key, error = %e, "releasing a slot failed");
+                Some(TimerUpdate::RetryLater(pending, 1))
+            }
         }
     }
 
     /// The earliest instant at which [`Scheduler::tick`] has something to do.
     pub async fn next_due(&self) -> Option<DateTime<Utc>> {
         let state = self.state.lock().await;
-        [state.hooks.next_due(), state.retries.next_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            state.hooks.next_due(),
+            state.retries.next_due(),
+            state.prepared.next_due(),
+            self.burst_from(&state),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Ticks whenever something comes due or a hook changes, until `cancel` fires. A tick in
@@ -149,7 +251,9 @@ impl Scheduler {
         // The store is re-read on its own task, so ticks go on meanwhile.
         let mut reading: Option<JoinHandle<Result<Vec<ArmedAs>, StoreError>>> = None;
         loop {
-            if reading.is_none() && self.clock.now() >= next_resync {
+            let lagged = self.lagged.load(Ordering::Relaxed);
+            if reading.is_none() && (lagged || self.clock.now() >= next_resync) {
+                self.lagged.store(false, Ordering::Relaxed);
                 reading = Some(tokio::spawn(read_all(Arc::clone(&self.slots.fire.store))));
                 next_resync = self.clock.now() + RESYNC_EVERY;
             }
@@ -227,23 +331,26 @@ impl Scheduler {
     }
 
     /// Applies announced changes: a changed hook is visited at once, a removed one forgotten.
-    /// A subscriber that fell behind has missed some, so it reloads everything.
-    async fn follow_changes(&self, state: &mut State, now: DateTime<Utc>) {
-        let mut lagged = false;
+    /// A subscriber that fell behind has missed some, so the run loop re-reads the store on
+    /// its own task, as for the periodic resync, and ticks go on meanwhile. (Reloading in the
+    /// tick made a bulk creation of 100,000 hooks reload them over and over: each reload took
+    /// long enough for the subscription to fall behind again.)
+    fn follow_changes(&self, state: &mut State, now: DateTime<Utc>) {
         loop {
             match state.changes.try_recv() {
                 Ok(HookChange {
                     key,
                     kind: ChangeKind::Removed,
-                }) => state.hooks.remove(&key),
-                Ok(HookChange { key, .. }) => state.hooks.set(key, now),
-                Err(TryRecvError::Lagged(_)) => lagged = true,
+                }) => {
+                    state.changed(&key);
+                    state.hooks.remove(&key);
+                }
+                Ok(HookChange { key, .. }) => {
+                    state.changed(&key);
+                    state.hooks.set(key, now);
+                }
+                Err(TryRecvError::Lagged(_)) => self.lagged.store(true, Ordering::Relaxed),
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
-        if lagged {
-            if let Err(e) = self.load(state).await {
-                tracing::error!(error = %e, "scheduler could not reload hooks");
             }
         }
     }
@@ -251,6 +358,13 @@ impl Scheduler {
     async fn work(&self, job: Job, now: DateTime<Utc>) -> Vec<TimerUpdate> {
         match job {
             Job::Visit(key) => self.visit(key, now).await,
+            Job::Prepare(key, slot) => self.prepare(key, slot, now).await,
+            Job::Fire(pending, record) => {
+                match self.slots.fire_unreleased(&record, pending.slot).await {
+                    SlotFate::Done => vec![TimerUpdate::Fired(pending, record)],
+                    SlotFate::RetryLater => vec![TimerUpdate::RetryLater(pending, 1)],
+                }
+            }
             Job::Retry(pending, attempts) => {
                 let outcome = match self.slots.refire(&pending.key, pending.slot).await {
                     Ok(SlotFate::Done) => TimerUpdate::Finished(pending),
@@ -265,12 +379,53 @@ impl Scheduler {
         }
     }
 
+    /// Claims the hook's `slot`, still to come, for a fire at its time. Should the store say
+    /// the hook is due already (another process moved it), the claim is a visit's and so is
+    /// what follows: a slot that is due fires now.
+    async fn prepare(
+        &self,
+        key: HookKey,
+        slot: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<TimerUpdate> {
+        match self.slots.claim(&key, now, Some(slot)).await {
+            // Claimed at the slot's time, the plan is that one slot.
+            Ok(Claim::Won {
+                record,
+                slots,
+                abandoned,
+            }) if slots == [slot] => {
+                let mut outcomes: Vec<_> = adopt(&key, abandoned).collect();
+                outcomes.push(TimerUpdate::Armed(key.clone(), record.next_scheduled_date));
+                outcomes.push(TimerUpdate::Prepared(Pending { key, slot }, record));
+                outcomes
+            }
+            claimed => self.visit_claimed(key, now, claimed).await,
+        }
+    }
+
     /// Claims and fires due slots of one hook until its next slot lies in the future.
     async fn visit(&self, key: HookKey, now: DateTime<Utc>) -> Vec<TimerUpdate> {
+        let claimed = self.slots.claim(&key, now, None).await;
+        self.visit_claimed(key, now, claimed).await
+    }
+
+    /// [`Scheduler::visit`] from its first claim on.
+    async fn visit_claimed(
+        &self,
+        key: HookKey,
+        now: DateTime<Utc>,
+        first: Result<Claim, StoreError>,
+    ) -> Vec<TimerUpdate> {
         let mut outcomes = Vec::new();
         let mut claims = 0;
+        let mut claimed = Some(first);
         loop {
-            match self.slots.claim(&key, now).await {
+            let claim = match claimed.take() {
+                Some(claim) => claim,
+                None => self.slots.claim(&key, now, None).await,
+            };
+            match claim {
                 Ok(Claim::Gone) => return vec![TimerUpdate::Armed(key, None)],
                 Ok(Claim::Armed { next, abandoned }) => {
                     outcomes.extend(adopt(&key, abandoned));

@@ -1,4 +1,5 @@
-//! The scheduler's in-memory state: the timer of hooks' next slots, the timer of claimed slots
+//! The scheduler's in-memory state: the timer of hooks' next slots, the timer of slots claimed
+//! ahead of their time (with the records they were claimed on), the timer of claimed slots
 //! awaiting a retry, and how the outcome of each job updates them.
 
 use std::collections::HashMap;
@@ -6,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::broadcast;
 
+use super::claim::resume_after_claims;
 use super::timer::Timer;
 use crate::domain::{HookKey, HookRecord, Schedule};
 use crate::registry::HookChange;
@@ -34,6 +36,10 @@ pub(super) enum TimerUpdate {
     Finished(Pending),
     /// The slot was claimed long ago by someone who never finished it.
     Abandoned(Pending),
+    /// The slot is claimed ahead of its time, on this record; fire it when it comes due.
+    Prepared(Pending, Box<HookRecord>),
+    /// The slot's fire is recorded; its claim, made on this record, is still to be released.
+    Fired(Pending, Box<HookRecord>),
 }
 
 /// What the timer needs of a stored hook: its schedule and stored next slot.
@@ -42,6 +48,8 @@ pub(super) struct ArmedAs {
     pub(super) key: HookKey,
     schedule: Schedule,
     next: Option<DateTime<Utc>>,
+    /// The latest slot claimed and not yet released, which may lie ahead (claimed ahead).
+    latest_claim: Option<DateTime<Utc>>,
 }
 
 impl ArmedAs {
@@ -50,6 +58,7 @@ impl ArmedAs {
             key: record.hook.key(),
             schedule: record.hook.schedule.clone(),
             next: record.next_scheduled_date,
+            latest_claim: record.claimed_slots.last().copied(),
         }
     }
 }
@@ -59,6 +68,11 @@ pub(super) struct State {
     pub(super) hooks: Timer<HookKey>,
     pub(super) retries: Timer<Pending>,
     pub(super) attempts: HashMap<Pending, u32>,
+    /// Slots this process claimed ahead of their time, due at the slot.
+    pub(super) prepared: Timer<Pending>,
+    /// The record each hook with a prepared slot was claimed on, so the fire needs no read.
+    /// Forgotten when the hook changes: the slot is then fired as a retry, which reads it.
+    held: HashMap<HookKey, Box<HookRecord>>,
     pub(super) changes: broadcast::Receiver<HookChange>,
     /// The schedule entries each hook was armed with from the store, so a resync can tell
     /// which hooks another process changed. The entries as written, not the parsed schedule:
@@ -73,13 +87,15 @@ impl State {
             hooks: Timer::new(),
             retries: Timer::new(),
             attempts: HashMap::new(),
+            prepared: Timer::new(),
+            held: HashMap::new(),
             changes,
             schedules: HashMap::new(),
         }
     }
 
     /// Puts a hook read from the store on the timer, and its unfinished claims on the retry
-    /// timer, due at once.
+    /// timer, due at once (a slot claimed ahead of its time, at its time).
     pub(super) fn arm_with_claims(&mut self, record: &HookRecord, now: DateTime<Utc>) {
         let key = record.hook.key();
         for slot in &record.claimed_slots {
@@ -87,15 +103,29 @@ impl State {
                 key: key.clone(),
                 slot: *slot,
             };
-            self.retry_now_unless_retrying(pending, now);
+            self.retry_unless_retrying(pending, now);
         }
         self.arm(ArmedAs::of(record), now);
     }
 
-    /// Forgets every hook and every schedule it was armed with.
+    /// Forgets every hook, every schedule it was armed with and every prepared slot (a reload
+    /// finds those among the hooks' claims).
     pub(super) fn clear(&mut self) {
         self.hooks.clear();
         self.schedules.clear();
+        self.prepared.clear();
+        self.held.clear();
+    }
+
+    /// Forgets the record a hook's prepared slots were claimed on, because the hook changed.
+    pub(super) fn changed(&mut self, key: &HookKey) {
+        self.held.remove(key);
+    }
+
+    /// Takes the record `pending` was claimed on, unless the hook changed since (or another
+    /// prepared slot of the hook took it).
+    pub(super) fn take_held(&mut self, pending: &Pending) -> Option<Box<HookRecord>> {
+        self.held.remove(&pending.key)
     }
 
     /// Whether the timer already holds the hook as stored: same schedule, same next slot.
@@ -108,6 +138,7 @@ impl State {
     pub(super) fn forget_unless(&mut self, exists: impl Fn(&HookKey) -> bool) {
         self.hooks.retain(&exists);
         self.schedules.retain(|key, _| exists(key));
+        self.held.retain(|key, _| exists(key));
     }
 
     /// Puts a hook read from the store on the timer: at its stored slot when that is current,
@@ -117,9 +148,19 @@ impl State {
             key,
             schedule,
             next: stored,
+            latest_claim,
         } = hook;
-        let resumed = schedule.resume(stored, now);
-        self.schedules.insert(key.clone(), schedule.into_entries());
+        let resumed = resume_after_claims(&schedule, stored, latest_claim, now);
+        let entries = schedule.into_entries();
+        if self
+            .schedules
+            .get(&key)
+            .is_some_and(|armed| *armed != entries)
+        {
+            // Rescheduled by another process: a slot it had prepared reads the hook again.
+            self.held.remove(&key);
+        }
+        self.schedules.insert(key.clone(), entries);
         match (resumed, stored) {
             // Up to date: wait for the slot without touching the store.
             (Some(slot), Some(_)) if resumed == stored => self.hooks.set(key, slot),
@@ -144,16 +185,25 @@ impl State {
             TimerUpdate::Finished(pending) => {
                 self.attempts.remove(&pending);
             }
-            TimerUpdate::Abandoned(pending) => self.retry_now_unless_retrying(pending, now),
+            TimerUpdate::Abandoned(pending) => self.retry_unless_retrying(pending, now),
+            TimerUpdate::Prepared(pending, record) => {
+                self.held.insert(pending.key.clone(), record);
+                let slot = pending.slot;
+                self.prepared.set(pending, slot);
+            }
+            // The tick releases fired slots itself, after all of its fires; one handed here is
+            // left to a retry, which finds its fire recorded and only releases the claim.
+            TimerUpdate::Fired(pending, _) => self.retry_unless_retrying(pending, now),
         }
     }
 
-    /// Puts a claimed slot on the retry timer, due at once, unless this process already
-    /// retries it (then it keeps its backoff).
-    fn retry_now_unless_retrying(&mut self, pending: Pending, now: DateTime<Utc>) {
+    /// Puts a claimed slot on the retry timer, due at once or, claimed ahead, at its slot,
+    /// unless this process already retries it (then it keeps its backoff).
+    fn retry_unless_retrying(&mut self, pending: Pending, now: DateTime<Utc>) {
         if !self.attempts.contains_key(&pending) {
             self.attempts.insert(pending.clone(), 0);
-            self.retries.set(pending, now);
+            let at = pending.slot.max(now);
+            self.retries.set(pending, at);
         }
     }
 }

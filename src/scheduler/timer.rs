@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// A due-time queue in which setting an item again moves it rather than adding a second entry.
 #[derive(Debug)]
@@ -72,6 +72,37 @@ impl<T: Ord + Hash + Clone> Timer<T> {
         items
     }
 
+    /// Removes and returns at most `limit` items due at or before `until`, earliest first,
+    /// each with its due instant.
+    pub(super) fn pop_until(
+        &mut self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<(DateTime<Utc>, T)> {
+        let mut items = Vec::new();
+        while items.len() < limit && self.queue.first().is_some_and(|(at, _)| *at <= until) {
+            if let Some((at, item)) = self.queue.pop_first() {
+                self.due.remove(&item);
+                items.push((at, item));
+            }
+        }
+        items
+    }
+
+    /// How many items come due within `window` of the earliest one, counted up to `enough`
+    /// (so a crowd of 100,000 costs no more to tell than one of `enough`).
+    pub(super) fn crowd(&self, window: Duration, enough: usize) -> usize {
+        let Some(first) = self.next_due() else {
+            return 0;
+        };
+        let end = first + window;
+        self.queue
+            .iter()
+            .take_while(|(at, _)| *at <= end)
+            .take(enough)
+            .count()
+    }
+
     /// How many items are waiting.
     pub(super) fn len(&self) -> usize {
         self.due.len()
@@ -81,7 +112,6 @@ impl<T: Ord + Hash + Clone> Timer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
 
     fn t(seconds: i64) -> DateTime<Utc> {
         DateTime::UNIX_EPOCH + Duration::seconds(seconds)
@@ -96,6 +126,20 @@ mod tests {
         assert_eq!(timer.next_due(), Some(t(10)));
         assert_eq!(timer.pop_due(t(20)), ["a", "b"]);
         assert_eq!(timer.pop_due(t(20)), Vec::<&str>::new());
+        assert_eq!(timer.len(), 1);
+    }
+
+    #[test]
+    fn a_crowd_is_counted_from_the_earliest_item_and_popped_in_chunks() {
+        let mut timer = Timer::new();
+        for (item, at) in [("a", 10), ("b", 10), ("c", 12), ("d", 30)] {
+            timer.set(item, t(at));
+        }
+        assert_eq!(timer.crowd(Duration::seconds(5), 10), 3);
+        assert_eq!(timer.crowd(Duration::seconds(5), 2), 2);
+        assert_eq!(timer.pop_until(t(20), 2), [(t(10), "a"), (t(10), "b")]);
+        assert_eq!(timer.pop_until(t(20), 2), [(t(12), "c")]);
+        assert_eq!(timer.crowd(Duration::seconds(5), 10), 1);
         assert_eq!(timer.len(), 1);
     }
 

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -135,6 +135,19 @@ pub trait HookStore: Send + Sync + 'static {
     /// # Errors
     /// Backend failures only.
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError>;
+
+    /// At most `limit` hooks of a group whose ids sort after `after` (from the first without
+    /// it), sorted by hook id in byte order: a page of [`HookStore::list_hooks`], so a walk
+    /// over a group of 100,000 hooks holds one page at a time.
+    ///
+    /// # Errors
+    /// Backend failures only.
+    async fn list_hooks_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookRecord>, StoreError>;
 
     /// Extension (listings for people): per group, the number of hooks `keys` admits whose
     /// group, id or name holds `search` (every one when `search` is empty; ASCII letters match

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
@@ -95,6 +95,16 @@ impl HookStore for OutageGuard {
 
     async fn list_hooks(&self, group: &HookGroupId) -> Result<Vec<HookRecord>, StoreError> {
         self.guarded(self.inner.list_hooks(group)).await
+    }
+
+    async fn list_hooks_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookRecord>, StoreError> {
+        let page = self.inner.list_hooks_after(group, after, limit);
+        self.guarded(page).await
     }
 
     async fn count_hooks(

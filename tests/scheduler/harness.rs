@@ -15,7 +15,7 @@ use hookd::fire::sink::LocalSink;
 use hookd::fire::TaskSink;
 use hookd::metrics::Metrics;
 use hookd::registry::HookRegistry;
-use hookd::scheduler::Scheduler;
+use hookd::scheduler::{Ahead, Scheduler};
 use hookd::startup::fire_deps;
 use hookd::store::{HookStore, SqliteStore};
 use hookd_testkit::app::hookd_binary;
@@ -44,6 +44,16 @@ pub struct Node {
 /// A node on the store file `db`, firing into `sink` (the real outbox sink when `None`),
 /// started: its timer is loaded from the store.
 pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>>) -> Node {
+    node_with(db, clock, sink, Ahead::DEFAULT).await
+}
+
+/// A [`node`] that prepares bursts per `ahead`.
+pub async fn node_with(
+    db: &Path,
+    clock: &ManualClock,
+    sink: Option<Arc<dyn TaskSink>>,
+    ahead: Ahead,
+) -> Node {
     let store: Arc<dyn HookStore> = Arc::new(SqliteStore::open(db).expect("store opens"));
     let sink = sink.unwrap_or_else(|| Arc::new(LocalSink::new(Arc::clone(&store))));
     let registry = HookRegistry::new(
@@ -58,12 +68,9 @@ pub async fn node(db: &Path, clock: &ManualClock, sink: Option<Arc<dyn TaskSink>
     let fire = fire_deps(&settings, Arc::clone(&store), sink, &clock, metrics)
         .expect("the default settings have no notice channel to fail");
     let metrics = Arc::clone(&fire.metrics);
-    let scheduler = Arc::new(Scheduler::new(
-        fire,
-        clock,
-        settings.catch_up,
-        registry.subscribe(),
-    ));
+    let scheduler = Arc::new(
+        Scheduler::new(fire, clock, settings.catch_up, registry.subscribe()).with_ahead(ahead),
+    );
     scheduler.start().await.expect("scheduler starts");
     Node {
         store,

@@ -48,6 +48,7 @@ macro_rules! store_contract {
             list_hook_groups_is_sorted_and_distinct,
             list_hook_groups_drops_a_group_whose_last_hook_was_deleted,
             list_hooks_is_sorted_by_hook_id_and_scoped_to_its_group,
+            list_hooks_after_pages_through_a_group_in_id_order,
             list_fires_is_newest_first_and_scoped_to_the_hook,
             list_fires_honours_the_limit_and_the_cursor,
             paging_through_fires_visits_each_once_even_when_times_are_equal,
@@ -526,6 +527,33 @@ pub async fn list_hooks_is_sorted_by_hook_id_and_scoped_to_its_group<S: HookStor
     expected.sort_by(|a, b| a.hook.hook_id.as_str().cmp(b.hook.hook_id.as_str()));
     assert_eq!(listed, expected);
     assert!(store.list_hooks(&group("empty")).await.unwrap().is_empty());
+}
+
+pub async fn list_hooks_after_pages_through_a_group_in_id_order<S: HookStore>(store: S) {
+    for id in ["c", "a", "e", "b", "d"] {
+        store.insert_hook(&hook_record("mine", id)).await.unwrap();
+    }
+    store
+        .insert_hook(&hook_record("theirs", "b2"))
+        .await
+        .unwrap();
+    let mut pages = Vec::new();
+    let mut after: Option<HookId> = None;
+    loop {
+        let page = store
+            .list_hooks_after(&group("mine"), after.as_ref(), 2)
+            .await
+            .unwrap();
+        let ids: Vec<String> = page.iter().map(|r| r.hook.hook_id.to_string()).collect();
+        after = page.last().map(|r| r.hook.hook_id.clone());
+        pages.push(ids);
+        if page.len() < 2 {
+            break;
+        }
+    }
+    assert_eq!(pages, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+    let empty = store.list_hooks_after(&group("empty"), None, 2).await;
+    assert!(empty.unwrap().is_empty());
 }
 
 // ---- Fires -----------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ use self::codec::{
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
@@ -335,6 +335,26 @@ impl HookStore for MongoStore {
             .hooks
             .find(doc! { "hookGroupId": group.as_str() })
             .sort(doc! { "hookId": 1 })
+            .await
+            .map_err(driver)?;
+        collect(cursor, HookDoc::into_record).await
+    }
+
+    async fn list_hooks_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookRecord>, StoreError> {
+        let mut filter = doc! { "hookGroupId": group.as_str() };
+        if let Some(after) = after {
+            filter.insert("hookId", doc! { "$gt": after.as_str() });
+        }
+        let cursor = self
+            .hooks
+            .find(filter)
+            .sort(doc! { "hookId": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await
             .map_err(driver)?;
         collect(cursor, HookDoc::into_record).await

@@ -33,8 +33,8 @@ use self::rows::{
 };
 use self::writer::Writer;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookKey,
-    HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
 
@@ -140,6 +140,28 @@ impl HookStore for SqliteStore {
                     conn,
                     "SELECT doc FROM hooks WHERE hook_group_id = ?1 ORDER BY hook_id",
                     params![group],
+                )
+            })
+            .await
+    }
+
+    async fn list_hooks_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookRecord>, StoreError> {
+        let group = group.to_string();
+        // Every id sorts after the empty string.
+        let after = after.map_or_else(String::new, ToString::to_string);
+        let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?;
+        self.readers
+            .read(move |conn| {
+                query_docs(
+                    conn,
+                    "SELECT doc FROM hooks WHERE hook_group_id = ?1 AND hook_id > ?2
+                     ORDER BY hook_id LIMIT ?3",
+                    params![group, after, limit],
                 )
             })
             .await
