@@ -4,7 +4,8 @@
 //! every backend (id rules, defaults, idempotent-create comparison, token sealing) lives above the
 //! trait, so a backend only has to store and fetch faithfully. Two mechanisms over the trait live
 //! here for every caller: the compare-and-set loop ([`compare_and_set`]), the walk over every
-//! stored hook ([`every_hook`]) and the cache of recently read hooks ([`HookCache`]). The behaviour every backend must
+//! stored hook ([`every_hook`]), the cache of recently read hooks ([`HookCache`]) and the one
+//! forwarding that makes a wrapper of a store a store ([`AroundStore`]). The behaviour every backend must
 //! show is written once, as the contract suite in `tests/store/`.
 //!
 //! Owns: the trait, [`StoreError`] and the record shapes the backends share; `sqlite/` and
@@ -28,6 +29,7 @@ pub mod mongo;
 pub mod outage;
 mod scan;
 pub mod sqlite;
+mod wrap;
 
 pub use apply::{
     roll_forward, roll_forward_all, ApplyObserver, Claimed, Made, RollClaim, Rolled, Unobserved,
@@ -38,6 +40,7 @@ pub use mongo::{MongoOptions, MongoStore};
 pub use outage::{one_outage, OutageGuard};
 pub use scan::every_hook;
 pub use sqlite::SqliteStore;
+pub use wrap::{AroundStore, StoreCall};
 
 /// A position in a hook's fire history: fires strictly older than this come next.
 ///

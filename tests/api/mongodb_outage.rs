@@ -57,7 +57,7 @@ async fn hookd_migrate_applies_pending_migrations_and_status_reports_them() {
     assert!(!ok && text.contains("pending  0001_"), "{text}");
 
     let (ok, text) = hookd(&["migrate", "--mongodb-uri", &uri]);
-    assert!(ok && text.contains("applied 2 migration"), "{text}");
+    assert!(ok && text.contains("applied 3 migration"), "{text}");
     let (ok, text) = hookd(&["migrate", "--mongodb-uri", &uri]);
     assert!(ok && text.contains("applied 0 migration"), "{text}");
 
