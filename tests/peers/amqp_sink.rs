@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use hookd::fire::sink::AmqpSink;
 use hookd::fire::TaskSink;
-use hookd_testkit::app::{metric_value, spawn_app_with, TestApp};
+use hookd_testkit::app::{metric_value, spawn_app_with};
 use hookd_testkit::services::amqp_url;
 use hookd_testkit::wait::eventually;
 use lapin::types::AMQPValue;
@@ -78,44 +78,6 @@ fn header(message: &lapin::message::Delivery, name: &str) -> String {
     }
 }
 
-/// An app whose listener uses `prefix` and whose sink publishes to exchange `tasks`.
-async fn relaying_app(url: &str, prefix: &str, tasks: &str) -> TestApp {
-    let listener = broker::listener_settings(url, prefix);
-    let task_queue = broker::task_queue(url, tasks);
-    spawn_app_with(move |s| {
-        s.amqp = Some(listener.clone());
-        s.task_queue = task_queue.clone();
-    })
-    .await
-}
-
-/// The bodies of the next `count` messages dead-lettered under `prefix`.
-async fn dead_letters(client: &Client, prefix: &str, count: usize) -> Vec<Value> {
-    let mut queue = client
-        .consume_existing(&format!("{prefix}/dead-letter"))
-        .await;
-    let mut dead = Vec::new();
-    for _ in 0..count {
-        let message = next_message(&mut queue).await;
-        dead.push(serde_json::from_slice::<Value>(&message.data).unwrap());
-    }
-    dead
-}
-
-/// Checks the metric `counts` once `acked` messages are counted as acked: an ack is counted
-/// just after it reaches the broker, so the scrape may have to wait for it.
-async fn assert_counts_once_acked(app: &TestApp, acked: f64, counts: &[(&str, f64)]) {
-    let scrape = eventually("the listener counted its acks", || async {
-        let scrape = app.metrics().await;
-        let counted = metric_value(&scrape, "hookd_amqp_messages_acked_total");
-        (counted == Some(acked)).then_some(scrape)
-    })
-    .await;
-    for &(series, count) in counts {
-        assert_eq!(metric_value(&scrape, series), Some(count), "{series}");
-    }
-}
-
 #[tokio::test]
 async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lettered() {
     let Some(url) = amqp_url() else { return };
@@ -123,7 +85,13 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
     let (prefix, exchange, tasks) = (unique("retry"), unique("exchange"), unique("tasks"));
     let client = Client::connect(&url).await;
     client.exchange(&exchange).await;
-    let app = relaying_app(&url, &prefix, &tasks).await;
+    let listener = broker::listener_settings(&url, &prefix);
+    let task_queue = broker::task_queue(&url, &tasks);
+    let app = spawn_app_with(move |s| {
+        s.amqp = Some(listener.clone());
+        s.task_queue = task_queue.clone();
+    })
+    .await;
     app.create_hook("g/retried", bound_hook(&[(&exchange, "#")]))
         .await;
 
@@ -138,7 +106,14 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
             .await
     );
 
-    let mut dead = dead_letters(&client, &prefix, 2).await;
+    let mut dead_letters = client
+        .consume_existing(&format!("{prefix}/dead-letter"))
+        .await;
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        let message = next_message(&mut dead_letters).await;
+        dead.push(serde_json::from_slice::<Value>(&message.data).unwrap());
+    }
     dead.sort_by_key(|b| b["n"].as_i64());
     assert_eq!(dead, [json!({"n": 0}), json!({"n": 1})]);
     let fires = await_fires(&app, "g/retried", 6).await;
@@ -180,25 +155,29 @@ async fn a_task_the_sink_cannot_take_is_retried_under_one_task_id_then_dead_lett
     assert_eq!(body["taskId"], fires[0]["taskId"]);
     assert_eq!(body["task"]["payload"]["message"], json!({"n": 3}));
 
-    // Seven deliveries: two messages three times each, then one that was acked.
-    assert_counts_once_acked(
-        &app,
-        1.0,
-        &[
-            ("hookd_amqp_messages_consumed_total", 7.0),
-            ("hookd_amqp_messages_requeued_total", 4.0),
-            ("hookd_amqp_messages_dead_lettered_total", 2.0),
-            (
-                r#"hookd_fires_total{fired_by="pulseMessage",result="error"}"#,
-                6.0,
-            ),
-            (
-                r#"hookd_fires_total{fired_by="pulseMessage",result="success"}"#,
-                1.0,
-            ),
-        ],
-    )
+    // Seven deliveries: two messages three times each, then one that was acked. The ack is
+    // counted just after it reaches the broker, so the scrape may have to wait for it.
+    let scrape = eventually("the listener counted its ack", || async {
+        let scrape = app.metrics().await;
+        let acked = metric_value(&scrape, "hookd_amqp_messages_acked_total");
+        (acked == Some(1.0)).then_some(scrape)
+    })
     .await;
+    for (series, count) in [
+        ("hookd_amqp_messages_consumed_total", 7.0),
+        ("hookd_amqp_messages_requeued_total", 4.0),
+        ("hookd_amqp_messages_dead_lettered_total", 2.0),
+        (
+            r#"hookd_fires_total{fired_by="pulseMessage",result="error"}"#,
+            6.0,
+        ),
+        (
+            r#"hookd_fires_total{fired_by="pulseMessage",result="success"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(metric_value(&scrape, series), Some(count), "{series}");
+    }
 }
 
 #[tokio::test]
@@ -227,75 +206,17 @@ async fn a_full_queue_dead_letters_its_oldest_messages_instead_of_dropping_them(
             .publish_routed(&exchange, "k", &json!({ "n": n }))
             .await;
     }
-    let dead = dead_letters(&client, &prefix, 3).await;
-    let dead: Vec<Value> = dead.into_iter().map(|b| b["n"].clone()).collect();
+    let mut dead_letters = client
+        .consume_existing(&format!("{prefix}/dead-letter"))
+        .await;
+    let mut dead = Vec::new();
+    for _ in 0..3 {
+        let message = next_message(&mut dead_letters).await;
+        dead.push(serde_json::from_slice::<Value>(&message.data).unwrap()["n"].clone());
+    }
     assert_eq!(
         dead,
         [json!(0), json!(1), json!(2)],
         "the three oldest overflowed"
     );
-}
-
-/// Messages the sink cannot take are interleaved with messages it can, on one hook's channel:
-/// the acks gathered around them never reach them, so each is retried and dead-lettered.
-#[tokio::test]
-async fn batched_acks_never_cover_the_retried_messages_between_them() {
-    let Some(url) = amqp_url() else { return };
-    let _broker = broker::shared().await;
-    let (prefix, exchange, tasks) = (unique("mixed"), unique("exchange"), unique("tasks"));
-    let client = Client::connect(&url).await;
-    client.exchange(&exchange).await;
-    client.exchange(&tasks).await;
-    let worker = unique("mixed-worker");
-    client.bound_queue(&worker, &tasks, "ok").await;
-    let app = relaying_app(&url, &prefix, &tasks).await;
-    let mut hook = bound_hook(&[(&exchange, "#")]);
-    // Tasks of messages naming queue "nobody" are unroutable: the sink refuses them.
-    hook["task"]["taskQueueId"] = json!({"$eval": "payload.queue"});
-    app.create_hook("g/mixed", hook).await;
-    let probe = json!({"n": "probe", "queue": "ok"});
-    client.publish_routed(&exchange, "probe", &probe).await;
-
-    let refused = |n: usize| n % 4 == 1;
-    for n in 0..20 {
-        let queue = if refused(n) { "nobody" } else { "ok" };
-        let body = serde_json::to_vec(&json!({"n": n, "queue": queue})).unwrap();
-        let id = format!("message-{n}");
-        assert!(client.publish(&exchange, "k", &body, Some(&id)).await);
-    }
-
-    let dead = dead_letters(&client, &prefix, 5).await;
-    let mut dead: Vec<usize> = dead
-        .iter()
-        .map(|b| b["n"].as_u64().unwrap() as usize)
-        .collect();
-    dead.sort();
-    assert_eq!(dead, (0..20).filter(|&n| refused(n)).collect::<Vec<_>>());
-    // 16 messages fired once each (the probe among them), 5 three times in vain.
-    let fires = await_fires(&app, "g/mixed", 16 + 5 * 3).await;
-    let (ok, failed) = by_result(&fires);
-    assert_eq!((ok.len(), failed.len()), (16, 15), "{fires:?}");
-    let mut made = Vec::new();
-    while let Some(task) = client.take(&worker).await {
-        let body: Value = serde_json::from_slice(&task.data).unwrap();
-        made.push(body["task"]["payload"]["message"]["n"].to_string());
-    }
-    made.sort();
-    let mut sent: Vec<String> = (0..20)
-        .filter(|&n| !refused(n))
-        .map(|n| n.to_string())
-        .collect();
-    sent.push("\"probe\"".to_owned());
-    sent.sort();
-    assert_eq!(
-        made, sent,
-        "every message the sink could take made one task"
-    );
-
-    // Acks are counted per message, however many one frame covered.
-    let counts = [
-        ("hookd_amqp_messages_requeued_total", 10.0),
-        ("hookd_amqp_messages_dead_lettered_total", 5.0),
-    ];
-    assert_counts_once_acked(&app, 16.0, &counts).await;
 }

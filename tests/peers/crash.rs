@@ -5,13 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 
 use hookd_testkit::app::hookd_binary;
 use hookd_testkit::services::amqp_url;
 use hookd_testkit::wait::eventually;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
 use crate::broker::{self, bound_hook, unique, Client};
 
@@ -36,6 +35,13 @@ struct Process {
     http: reqwest::Client,
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Relay<'_> {
     fn spawn(&self, failpoint: Option<&str>) -> Process {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -54,8 +60,7 @@ impl Relay<'_> {
             .args(["--amqp-exchange-prefix", &exchange_prefix])
             .args(["--task-queue", self.url, "--task-exchange", self.tasks])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
+            .stderr(Stdio::null());
         if let Some(name) = failpoint {
             command.env("HOOKD_FAILPOINT", name);
         }
