@@ -1,5 +1,5 @@
-//! One message, start to finish: turn it into a trigger, fire the hook, then have it acked,
-//! retried or dead-lettered (by the channel's `acker`).
+//! One message, start to finish: turn it into a trigger, fire the hook, then ack, retry or
+//! dead-letter.
 //!
 //! At-least-once without duplicates downstream: the message is acked only after its fire is
 //! recorded and its task accepted, and its task id is derived from the message, so a redelivery
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use serde_json::Value;
 
-use super::acker::{Acker, Settle};
 use super::backoff;
 use crate::clock::Clock;
 use crate::domain::{HookKey, TaskId};
@@ -34,8 +34,6 @@ pub(super) struct DeliveryContext {
     pub(super) key: HookKey,
     pub(super) max_attempts: u32,
     pub(super) retry_backoff: Duration,
-    /// Settles the deliveries of the hook's channel.
-    pub(super) acker: Acker,
 }
 
 /// Whether a message is finished with.
@@ -47,7 +45,7 @@ enum Processed {
     Transient,
 }
 
-/// What to tell the broker, and when.
+/// What to tell the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settlement {
     Ack,
@@ -57,15 +55,16 @@ enum Settlement {
     DeadLetter,
 }
 
-/// Handles one delivery of the hook's queue and reports how to settle it to the channel's
-/// acker, once its fire is durable.
+/// Handles one delivery of the hook's queue.
 #[tracing::instrument(skip_all, fields(hook = %ctx.key, redelivered = delivery.redelivered))]
 pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
-    ctx.fire.metrics.amqp(AmqpEvent::Consumed);
+    let metrics = &ctx.fire.metrics;
+    metrics.amqp(AmqpEvent::Consumed);
     let attempt = attempt(&delivery);
     let processed = process(ctx, &delivery).await;
-    let settle = match settlement(processed, attempt, ctx.max_attempts, ctx.retry_backoff) {
-        Settlement::Ack => Settle::Ack,
+    let settlement = settlement(processed, attempt, ctx.max_attempts, ctx.retry_backoff);
+    let settled = match settlement {
+        Settlement::Ack => delivery.ack(BasicAckOptions::default()).await,
         Settlement::Retry(wait) => {
             tracing::info!(
                 attempt,
@@ -73,17 +72,31 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
                 "task not accepted; retrying the message later"
             );
             tokio::time::sleep(wait).await;
-            Settle::Requeue
+            let requeue = BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            };
+            delivery.nack(requeue).await
         }
         Settlement::DeadLetter => {
             tracing::error!(
                 attempt,
                 "task still not accepted; dead-lettering the message"
             );
-            Settle::DeadLetter
+            delivery.nack(BasicNackOptions::default()).await
         }
     };
-    ctx.acker.settle(delivery.delivery_tag, settle);
+    // Unsettled messages (a channel that closed, an error) are delivered again by the broker;
+    // the derived task id makes that harmless.
+    match settled {
+        Ok(true) => metrics.amqp(match settlement {
+            Settlement::Ack => AmqpEvent::Acked,
+            Settlement::Retry(_) => AmqpEvent::Requeued,
+            Settlement::DeadLetter => AmqpEvent::DeadLettered,
+        }),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not settle a message"),
+    }
 }
 
 /// Ack what is done; retry what may work later, `max_attempts` deliveries in all.

@@ -8,9 +8,8 @@
 //!
 //! Owns: the connection loop (this file), queue and binding names and declarations (`topology`),
 //! reconciliation (`reconcile`), hook-change events between replicas (`events`), deliveries and
-//! their ack, nack and dead-lettering (`delivery`, `backoff`), settling each channel's deliveries
-//! in batches (`acker`), the state shown in getHookStatus (`status`) and its settings
-//! (`settings`). Leaves to others: firing (`fire`), the broker
+//! their ack, nack and dead-lettering (`delivery`, `backoff`), the state shown in getHookStatus
+//! (`status`) and its settings (`settings`). Leaves to others: firing (`fire`), the broker
 //! connection itself (`amqp`), hook storage (`store`, `registry`).
 
 use std::collections::HashMap;
@@ -27,7 +26,6 @@ use crate::domain::{Binding, HookKey};
 use crate::metrics::AmqpEvent;
 use crate::registry::HookChange;
 
-mod acker;
 mod backoff;
 mod delivery;
 mod deps;

@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
-use super::acker::{Acker, CrashBeforeAck};
 use super::delivery::{self, DeliveryContext};
 use super::deps::ListenerDeps;
 use super::topology::{Topology, TopologyError};
@@ -30,7 +29,7 @@ struct HookConsumer {
     /// The consumer tag (the queue name), to cancel it.
     tag: String,
     task: JoinHandle<()>,
-    /// The deliveries being handled, and the acker settling them.
+    /// The deliveries being handled.
     deliveries: TaskTracker,
 }
 
@@ -46,8 +45,7 @@ impl HookConsumer {
     }
 
     /// Stops for good without cutting fires short: cancels the consumer so no delivery
-    /// arrives, lets those in flight finish and their acker send the last settlements (it ends
-    /// with the last delivery task), then closes the channel.
+    /// arrives, lets those in flight finish (and be acknowledged), then closes the channel.
     /// The caller bounds how long this may take.
     async fn drain(self) {
         let _ = (self.channel)
@@ -70,8 +68,6 @@ pub(super) struct Reconciler<'a> {
     consumers: HashMap<HookKey, HookConsumer>,
     /// Consumers report here when they stop (e.g. their queue was deleted).
     ended: mpsc::UnboundedSender<HookKey>,
-    /// Whether the crash-test failpoint before acks is armed.
-    crash: CrashBeforeAck,
 }
 
 impl<'a> Reconciler<'a> {
@@ -89,7 +85,6 @@ impl<'a> Reconciler<'a> {
             applied,
             consumers: HashMap::new(),
             ended,
-            crash: CrashBeforeAck::from_env(),
         }
     }
 
@@ -251,23 +246,19 @@ impl<'a> Reconciler<'a> {
             }
             Err(e) => return Err(lost(e)),
         };
-        let deliveries = TaskTracker::new();
-        let metrics = self.deps.fire.metrics.clone();
-        let acker = Acker::spawn(channel.clone(), metrics, self.crash, &deliveries);
         let ctx = DeliveryContext {
             fire: self.deps.fire.clone(),
             clock: self.deps.clock.clone(),
             key: key.clone(),
             max_attempts: settings.max_attempts,
             retry_backoff: settings.retry_backoff,
-            acker,
         };
         let ended = self.ended.clone();
+        let deliveries = TaskTracker::new();
         let tracker = deliveries.clone();
         let task = tokio::spawn(async move {
             // Each delivery runs on its own task; the prefetch bounds how many are in flight.
             while let Some(Ok(message)) = consumer.next().await {
-                ctx.acker.delivered(message.delivery_tag);
                 let ctx = ctx.clone();
                 tracker.spawn(async move { delivery::handle(&ctx, message).await });
             }

@@ -24,8 +24,6 @@ impl Failpoint {
             "scheduler-after-record" => Some(Self::AfterRecord),
             // The apply's own failpoints (`apply::ApplyFailpoint`) share the variable.
             other if other.starts_with("apply-") => None,
-            // So are the listener's (`listener::acker`).
-            other if other.starts_with("listener-") => None,
             _ => {
                 tracing::warn!(failpoint = %name, "unknown failpoint ignored");
                 None

@@ -6,7 +6,6 @@
 //! One binary, because these tests start the same services and share the broker fixtures.
 
 mod broker;
-mod crash;
 mod fires;
 mod listener;
 mod recovery;
