@@ -14,10 +14,8 @@ use super::extract::{path_param, JsonBody};
 use super::hooks::{candidate, modify_scopes, read_scope, require_owner_scopes};
 use super::schemas::SchemaId;
 use super::ApiState;
-use crate::apply::{
-    check_alias_templates, check_templates, Action, ApplyRequest, Options, Planned,
-};
-use crate::domain::{ApplySetName, ChatAlias, HookKey};
+use crate::apply::{check_alias_templates, check_templates, ApplyRequest, Options, Planned};
+use crate::domain::{ApplySetName, HookKey};
 
 /// The body of `POST /apply`, after schema validation.
 #[derive(Deserialize)]
@@ -80,7 +78,8 @@ pub async fn apply(
         .into_iter()
         .enumerate()
         .map(|(index, alias)| {
-            chat_alias(&state, alias)
+            // The request schema checked each against the alias schema, `aliasId` included.
+            chat_aliases::definition(alias)
                 .map_err(|e| ApiError::new(e.code, format!("chatAliases[{index}]: {}", e.message)))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -104,41 +103,18 @@ pub async fn apply(
         applied_by: caller.client_id.clone(),
     };
     let planned = state.apply.plan(&request).await?;
-    // What removeHook would require of each hook the apply deletes.
-    for change in planned
-        .plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-    {
-        caller.require(&[format!("hooks:modify-hook:{}", change.key)])?;
+    // What removeHook and removeChatAlias would require of each hook and alias it deletes.
+    for key in planned.plan.deletes() {
+        caller.require(&[format!("hooks:modify-hook:{key}")])?;
     }
-    // And what removing each chat alias it deletes would.
-    for change in planned
-        .chat_aliases
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-    {
-        caller.require(&[format!("hooks:modify-chat-alias:{}", change.key)])?;
+    for key in planned.chat_aliases.deletes() {
+        caller.require(&[format!("hooks:modify-chat-alias:{key}")])?;
     }
     let revision = match body.dry_run {
         true => planned.revision,
         false => state.apply.commit(&request, &planned).await?,
     };
     Ok(HttpResponse::Ok().json(answer(&request.set, &planned, revision, body.dry_run)))
-}
-
-/// A chat alias of an apply body: valid against the alias schema, with its `aliasId`.
-fn chat_alias(state: &ApiState, body: Value) -> Result<ChatAlias, ApiError> {
-    state.validate_body(SchemaId::ChatAlias, &body)?;
-    if body.get("aliasId").is_none() {
-        return Err(ApiError::new(
-            ErrorCode::InputError,
-            "aliasId is required".to_owned(),
-        ));
-    }
-    chat_aliases::definition(body)
 }
 
 /// The answer of `POST /apply` (`apply-response.json`).

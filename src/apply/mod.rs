@@ -235,12 +235,8 @@ impl ApplyService {
             .chain(previous.iter().flat_map(|p| &p.hooks))
             .map(Hook::key);
         let stored = self.stored(named).await?;
-        let no_members = (Vec::new(), Vec::new());
-        let (last_hooks, last_aliases) = previous
-            .as_ref()
-            .map_or((&no_members.0, &no_members.1), |p| {
-                (&p.hooks, &p.chat_aliases)
-            });
+        let last_hooks = previous.as_ref().map_or(&[][..], |p| &p.hooks);
+        let last_aliases = previous.as_ref().map_or(&[][..], |p| &p.chat_aliases);
         let hooks = plan::plan(
             &request.set,
             &request.hooks,

@@ -166,6 +166,16 @@ pub struct Plan<M: Member> {
     pub members: Vec<M>,
 }
 
+impl<M: Member> Plan<M> {
+    /// The members this plan deletes.
+    pub fn deletes(&self) -> impl Iterator<Item = &M::Key> {
+        self.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| &c.key)
+    }
+}
+
 /// Plans the apply of `desired` over what set `set` `last_applied` and the `stored` records of
 /// every member either names.
 ///
