@@ -97,6 +97,10 @@ macro_rules! hook {
 
 /// Every endpoint, in registration order. The Dockerflow trio answers both at the root, where
 /// load balancers look, and under the API prefix, where Taskcluster's reference puts them.
+///
+/// No two paths match the same request, so the order decides only how fast a request finds its
+/// route: actix tries the paths in this order, running a regular expression with captures for
+/// each path with `{names}`, so the ways to fire a hook, the hot paths, come first among those.
 #[rustfmt::skip]
 pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get v1!("/ping"), Always => health::ping;
@@ -109,6 +113,9 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Get "/metrics", Always => metrics::scrape;
     Get v1!("/openapi.json"), Api => openapi::serve;
     Get v1!("/hooks"), Api => hooks::list_groups;
+    Post hook!("/trigger/{token}"), Api => triggers::trigger_hook_with_token;
+    Post hook!("/trigger"), Api => triggers::trigger_hook;
+    Post hook!("/webhook"), Api => webhooks::receive;
     Get v1!("/hooks/{hookGroupId}"), Api => hooks::list_hooks;
     Get hook!(""), Api => hooks::get_hook;
     Put hook!(""), Api => hooks::create_hook;
@@ -116,11 +123,8 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
     Delete hook!(""), Api => hooks::remove_hook;
     Get hook!("/status"), Api => fires::hook_status;
     Get hook!("/last-fires"), Api => fires::list_last_fires;
-    Post hook!("/trigger"), Api => triggers::trigger_hook;
-    Post hook!("/trigger/{token}"), Api => triggers::trigger_hook_with_token;
     Get hook!("/token"), Api => triggers::get_token;
     Post hook!("/token"), Api => triggers::reset_token;
-    Post hook!("/webhook"), Api => webhooks::receive;
     Get hook!("/webhook-secret"), Api => webhooks::get_secret;
     Post hook!("/webhook-secret"), Api => webhooks::rotate_secret;
     Get v1!("/tasks/{taskId}"), Api => tasks::get_task;
@@ -146,12 +150,26 @@ pub const ENDPOINTS: &[Endpoint] = endpoints![
 ];
 
 /// Registers the endpoints a process serves: all of them with the API role, else only
-/// [`Serving::Always`] ones.
+/// [`Serving::Always`] ones. The methods of one path share one actix resource, so a request
+/// matches each path's pattern once, not once per method; a method the path does not serve
+/// gets the same answer as an unknown path.
 pub fn register(cfg: &mut ServiceConfig, with_api: bool) {
-    for e in ENDPOINTS {
-        if with_api || e.serving == Serving::Always {
-            cfg.route(e.path, (e.handler)(e.verb.route()));
-        }
+    let served: Vec<&Endpoint> = ENDPOINTS
+        .iter()
+        .filter(|e| with_api || e.serving == Serving::Always)
+        .collect();
+    let mut paths: Vec<&str> = served.iter().map(|e| e.path).collect();
+    // Keeps each path at its first place in the table.
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|path| seen.insert(*path));
+    for path in paths {
+        let resource = served
+            .iter()
+            .filter(|e| e.path == path)
+            .fold(web::resource(path), |resource, e| {
+                resource.route((e.handler)(e.verb.route()))
+            });
+        cfg.service(resource.default_service(web::to(not_found)));
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use tracing_appender::non_blocking::NonBlockingBuilder;
 pub mod apply;
 pub mod client;
 pub mod config_check;
@@ -112,7 +113,22 @@ pub fn run() -> ExitCode {
         | Command::Apply(_)
         | Command::RenderWorker(_) => LogFormat::Human,
     };
-    telemetry::init("info", log_format, ansi, std::io::stderr);
+    // A server's log lines are written by a thread of their own, so a request never waits on
+    // the locked stderr (a file or a pipe) behind other requests' lines; nothing is dropped
+    // when that thread falls behind: writers wait instead. Until `_log_writer` is dropped at
+    // the end of this function, queued lines are still being written. Other commands are for
+    // a person at a terminal: their lines and their answers keep their order.
+    let _log_writer = if matches!(cli.command, Command::Serve(_)) {
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("hookd-log")
+            .finish(std::io::stderr());
+        telemetry::init("info", log_format, ansi, writer);
+        Some(guard)
+    } else {
+        telemetry::init("info", log_format, ansi, std::io::stderr);
+        None
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(*args, &layered),
         Command::Migrate(args) => migrate(args),
