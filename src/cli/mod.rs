@@ -115,14 +115,16 @@ pub fn run() -> ExitCode {
     };
     // A server's log lines are written by a thread of their own, so a request never waits on
     // the locked stderr (a file or a pipe) behind other requests' lines; nothing is dropped
-    // when that thread falls behind: writers wait instead. Until `_log_writer` is dropped at
-    // the end of this function, queued lines are still being written. Other commands are for
-    // a person at a terminal: their lines and their answers keep their order.
+    // when that thread falls behind: writers wait instead. The thread writes whatever lines
+    // are queued with one system call, flushing each time the queue is empty. Until
+    // `_log_writer` is dropped at the end of this function, queued lines are still being
+    // written. Other commands are for a person at a terminal: their lines and their answers
+    // keep their order.
     let _log_writer = if matches!(cli.command, Command::Serve(_)) {
         let (writer, guard) = NonBlockingBuilder::default()
             .lossy(false)
             .thread_name("hookd-log")
-            .finish(std::io::stderr());
+            .finish(std::io::BufWriter::new(std::io::stderr()));
         telemetry::init("info", log_format, ansi, writer);
         Some(guard)
     } else {
