@@ -155,17 +155,25 @@ pub async fn await_listener(app: &TestApp, state: &str) -> Value {
 /// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`), off the test's
 /// runtime so the app under test keeps running meanwhile.
 pub async fn rabbitmqctl(args: &[&str]) {
+    rabbitmqctl_output(args).await;
+}
+
+/// Runs `rabbitmqctl` like [`rabbitmqctl`] and returns what it printed (e.g. a `list_*`
+/// table, with `--quiet --no-table-headers`).
+pub async fn rabbitmqctl_output(args: &[&str]) -> String {
     let ctl = std::env::var("HOOKD_TEST_RABBITMQ_CTL").expect("HOOKD_TEST_RABBITMQ_CTL is set");
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new(ctl).args(&args).stdout(Stdio::null()).status()
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(ctl).args(&args).stderr(Stdio::null()).output()
     })
     .await
     .expect("rabbitmqctl task");
-    assert!(
-        status.as_ref().is_ok_and(|s| s.success()),
-        "rabbitmqctl failed: {status:?}"
-    );
+    match output {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+        other => panic!("rabbitmqctl failed: {other:?}"),
+    }
 }
 
 /// The test's own AMQP client.
