@@ -229,7 +229,10 @@ async fn broker_ceiling(channel: &Channel, run: &str) -> Sample {
 /// published persistent and mandatory to a second exchange, and acked once that publish is
 /// confirmed.
 async fn bare_relay(url: &str, channel: &Channel, run: &str, queues: &mut Vec<String>) -> Sample {
-    let (events, tasks) = (format!("bench-{run}-bare"), format!("bench-{run}-bare-tasks"));
+    let (events, tasks) = (
+        format!("bench-{run}-bare"),
+        format!("bench-{run}-bare-tasks"),
+    );
     declare_exchange(channel, &events).await;
     declare_exchange(channel, &tasks).await;
     let runtime = tokio::runtime::Handle::current();
@@ -312,10 +315,7 @@ async fn relay(mut consumer: Consumer, publisher: Channel, exchange: String) {
                 .expect("publish");
             let confirmation = confirm.await.expect("confirm");
             assert!(matches!(confirmation, Confirmation::Ack(None)));
-            delivery
-                .ack(BasicAckOptions::default())
-                .await
-                .expect("ack");
+            delivery.ack(BasicAckOptions::default()).await.expect("ack");
         });
     }
 }

@@ -9,6 +9,7 @@ mod broker;
 mod fires;
 mod listener;
 mod recovery;
+mod relay_crash;
 mod shared_channels;
 
 mod amqp_sink;
