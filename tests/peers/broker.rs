@@ -333,6 +333,18 @@ impl Client {
     }
 }
 
+/// The other ends of a relay: a client with the `events` and `tasks` exchanges declared, and a
+/// worker consuming the tasks published for `proj/workers`.
+pub async fn relay_ends(url: &str, events: &str, tasks: &str) -> (Client, Consumer) {
+    let client = Client::connect(url).await;
+    client.exchange(events).await;
+    client.exchange(tasks).await;
+    let worker = client
+        .consume(&unique("worker"), tasks, "proj/workers")
+        .await;
+    (client, worker)
+}
+
 /// Whether a queue exists (a passive declare on a throwaway connection: a miss closes the
 /// channel).
 pub async fn queue_exists(url: &str, queue: &str) -> bool {

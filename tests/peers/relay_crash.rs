@@ -14,7 +14,7 @@ use hookd_testkit::wait::eventually;
 use lapin::Consumer;
 use serde_json::{json, Value};
 
-use crate::broker::{self, bound_hook, next_message, unique, Client};
+use crate::broker::{self, bound_hook, next_message, unique};
 
 const ROOT_TOKEN: &str = "relay-crash-root-token";
 const HOOKS: usize = 8;
@@ -124,12 +124,7 @@ async fn a_kill_mid_stream_loses_no_message_and_records_each_fire_once() {
     let _broker = broker::shared().await;
     let (prefix, tasks) = (unique("crash"), unique("tasks"));
     let events = format!("{prefix}-events");
-    let client = Client::connect(&url).await;
-    client.exchange(&events).await;
-    client.exchange(&tasks).await;
-    let mut worker = client
-        .consume(&unique("worker"), &tasks, "proj/workers")
-        .await;
+    let (client, mut worker) = broker::relay_ends(&url, &events, &tasks).await;
     let data = tempfile::tempdir().expect("temp dir");
     let mut relay = Relay::start(data.path(), &url, &prefix, &tasks).await;
     for n in 0..HOOKS {

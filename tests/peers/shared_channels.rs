@@ -10,7 +10,7 @@ use hookd_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::broker::{self, bound_hook, next_message, rabbitmqctl_output, unique, Client};
+use crate::broker::{self, bound_hook, next_message, rabbitmqctl_output, unique};
 use crate::fires::{await_fires, by_result};
 
 /// The channel (its broker process id) each of the hook queues under `prefix` is consumed on.
@@ -133,12 +133,7 @@ async fn retries_and_dead_letters_of_one_hook_leave_another_hooks_deliveries_on_
     let Some(url) = amqp_url() else { return };
     let _broker = broker::shared().await;
     let (prefix, exchange, tasks) = (unique("nacks"), unique("exchange"), unique("tasks"));
-    let client = Client::connect(&url).await;
-    client.exchange(&exchange).await;
-    client.exchange(&tasks).await;
-    let mut worker = client
-        .consume(&unique("worker"), &tasks, "proj/workers")
-        .await;
+    let (client, mut worker) = broker::relay_ends(&url, &exchange, &tasks).await;
     let app = relaying_app(&url, &prefix, &tasks).await;
     app.create_hook("g/stuck", relayed_hook(&exchange, "stuck", true))
         .await;
