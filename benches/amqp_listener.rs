@@ -1,10 +1,19 @@
 //! Messages per second and latency from a message published on a bound exchange to its task
-//! published by the AMQP task sink, across many hooks with bindings; beside it, the broker's
-//! own publish-to-consume rate measured the same way, as the ceiling.
+//! published by the AMQP task sink, across many hooks with bindings; beside it, in the same
+//! run, two ceilings measured the same way:
+//! - RabbitMQ alone: one publish into a non-durable classic queue and its delivery, the
+//!   broker's cheapest path, far less broker work than hookd's;
+//! - a bare relay: a few lines of lapin here doing exactly the broker work hookd does per
+//!   message and nothing else (a persistent publish into one of `HOOKS` quorum queues, its
+//!   delivery, the task's persistent, mandatory, confirmed publish, the ack after the
+//!   confirm, the task's delivery). hookd's share of it is the honest measure of hookd's own
+//!   cost.
+//!
+//! Every queue the run declared is deleted at its end, so runs against one broker do not pile
+//! up thousands of quorum queues.
 //!
 //! Needs a RabbitMQ: `HOOKD_TEST_AMQP_URL=amqp://... cargo bench --bench amqp_listener`
-//! (`scripts/services/rabbitmq.sh` starts one). Results go into the docs by hand, with the
-//! machine they were measured on.
+//! (`scripts/services/rabbitmq.sh` starts one; `scripts/bench.sh` runs it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,15 +24,20 @@ use hookd::clock::SystemClock;
 use hookd::config::Settings;
 use hookd::startup::Application;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
-use lapin::types::FieldTable;
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Consumer, ExchangeKind};
 use serde_json::{json, Value};
 
 const HOOKS: usize = 1_000;
 const MESSAGES: usize = 5_000;
+const PREFETCH: u16 = 64;
+/// As many consumers per channel as hookd's listener puts on one.
+const CONSUMERS_PER_CHANNEL: usize = 64;
 const ROOT_TOKEN: &str = "bench-root-token";
 
 #[tokio::main]
@@ -34,16 +48,36 @@ async fn main() {
     };
     let run = uuid::Uuid::new_v4().simple().to_string();
     let channel = open_channel(&url).await;
+    let mut queues = Vec::new();
     let ceiling = broker_ceiling(&channel, &run).await;
-    let hookd = listener_to_sink(&url, &channel, &run).await;
+    let bare = bare_relay(&url, &channel, &run, &mut queues).await;
+    let hookd = listener_to_sink(&url, &channel, &run, &mut queues).await;
+    for queue in &queues {
+        channel
+            .queue_delete(queue, QueueDeleteOptions::default())
+            .await
+            .expect("queue deleted");
+    }
     println!("| path | messages | msg/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|");
     println!("{}", ceiling.row("RabbitMQ alone: publish -> consume"));
     println!(
         "{}",
+        bare.row(&format!(
+            "bare relay ({HOOKS} quorum queues): publish -> relay (confirm, ack) -> consume"
+        ))
+    );
+    println!(
+        "{}",
         hookd.row(&format!(
             "hookd: publish -> fire ({HOOKS} hooks) -> task published -> consume"
         ))
+    );
+    println!();
+    println!(
+        "hookd's share: {:.1} % of the bare relay (the goal's measure), {:.1} % of RabbitMQ alone.",
+        100.0 * hookd.rate / bare.rate,
+        100.0 * hookd.rate / ceiling.rate
     );
 }
 
@@ -190,9 +224,111 @@ async fn broker_ceiling(channel: &Channel, run: &str) -> Sample {
     .await
 }
 
+/// The broker work of hookd's relay with nothing else: `HOOKS` quorum queues bound to one
+/// exchange, consumed with hookd's prefetch and channel sharing; each delivery's body is
+/// published persistent and mandatory to a second exchange, and acked once that publish is
+/// confirmed.
+async fn bare_relay(url: &str, channel: &Channel, run: &str, queues: &mut Vec<String>) -> Sample {
+    let (events, tasks) = (
+        format!("bench-{run}-bare"),
+        format!("bench-{run}-bare-tasks"),
+    );
+    declare_exchange(channel, &events).await;
+    declare_exchange(channel, &tasks).await;
+    let runtime = tokio::runtime::Handle::current();
+    let consuming = hookd::amqp::connect(url, "bench bare relay", &runtime)
+        .await
+        .expect("broker");
+    let publisher = open_channel(url).await;
+    let mut consumer_channel = None;
+    for h in 0..HOOKS {
+        let queue = format!("bench-{run}-bare/q{h}");
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(&queue, options, args)
+            .await
+            .expect("quorum queue");
+        queues.push(queue.clone());
+        channel
+            .queue_bind(
+                &queue,
+                &events,
+                &format!("hook.{h}"),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind");
+        if h % CONSUMERS_PER_CHANNEL == 0 {
+            let shared = consuming.create_channel().await.expect("channel");
+            shared
+                .basic_qos(PREFETCH, BasicQosOptions { global: false })
+                .await
+                .expect("qos");
+            consumer_channel = Some(shared);
+        }
+        let consumer = (consumer_channel.as_ref().expect("a consumer channel"))
+            .basic_consume(
+                &queue,
+                &queue,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        tokio::spawn(relay(consumer, publisher.clone(), tasks.clone()));
+    }
+    std::mem::forget(consuming);
+    let consumer = consume_all(channel, &format!("bench-{run}-bare-tasks"), &tasks).await;
+    wait_until_bound(channel, &events).await;
+    measure(
+        channel,
+        &events,
+        |n| format!("hook.{}", n % HOOKS),
+        consumer,
+        |b| b["i"].as_u64().map(|n| n as usize),
+    )
+    .await
+}
+
+/// One queue's relay: each delivery on a task of its own, as hookd's listener does.
+async fn relay(mut consumer: Consumer, publisher: Channel, exchange: String) {
+    while let Some(Ok(delivery)) = consumer.next().await {
+        let (publisher, exchange) = (publisher.clone(), exchange.clone());
+        tokio::spawn(async move {
+            let options = BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            };
+            let properties = BasicProperties::default().with_delivery_mode(2);
+            let confirm = publisher
+                .basic_publish(&exchange, "task", options, &delivery.data, properties)
+                .await
+                .expect("publish");
+            let confirmation = confirm.await.expect("confirm");
+            assert!(matches!(confirmation, Confirmation::Ack(None)));
+            delivery.ack(BasicAckOptions::default()).await.expect("ack");
+        });
+    }
+}
+
 /// hookd in between: `HOOKS` hooks bound to one exchange, the AMQP task sink publishing to a
-/// second one.
-async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
+/// second one. The hooks' queues and the dead-letter queue are left to the caller to delete,
+/// once hookd has stopped.
+async fn listener_to_sink(
+    url: &str,
+    channel: &Channel,
+    run: &str,
+    queues: &mut Vec<String>,
+) -> Sample {
     let (events, tasks) = (format!("bench-{run}-events"), format!("bench-{run}-tasks"));
     declare_exchange(channel, &events).await;
     declare_exchange(channel, &tasks).await;
@@ -210,7 +346,7 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
         "--amqp-exchange-prefix",
         &exchange_prefix,
         "--amqp-prefetch",
-        "64",
+        &PREFETCH.to_string(),
     ];
     settings.amqp = Settings::from_flags(amqp).unwrap().amqp;
     let task_queue = ["--task-queue", url, "--task-exchange", &tasks];
@@ -219,7 +355,10 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}/api/hooks/v1", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
     let consumer = consume_all(channel, &format!("bench-{run}-tasks"), &tasks).await;
 
     let client = reqwest::Client::new();
@@ -240,18 +379,25 @@ async fn listener_to_sink(url: &str, channel: &Channel, run: &str) -> Sample {
         assert!(response.status().is_success(), "hook {h} created");
     }
     wait_until_bound(channel, &events).await;
-    measure(
+    let sample = measure(
         channel,
         &events,
         |n| format!("hook.{}", n % HOOKS),
         consumer,
         |b| b["task"]["payload"]["i"].as_u64().map(|n| n as usize),
     )
-    .await
+    .await;
+    // Stopped first, so its listener does not declare the queues again as they go.
+    let _ = stop.send(());
+    running.await.expect("hookd task").expect("hookd stops");
+    queues.extend((0..HOOKS).map(|h| format!("{queue_prefix}/bench/h{h}")));
+    queues.push(format!("{queue_prefix}/dead-letter"));
+    sample
 }
 
 /// Waits until every hook's queue is bound, probing with unroutable-is-returned messages that
-/// carry no `i` (so the measurement ignores the tasks they make).
+/// carry no `i` (so the measurement ignores the tasks they make). Both relays go through it, so
+/// each of their queues has relayed one message before the measurement starts.
 async fn wait_until_bound(channel: &Channel, exchange: &str) {
     for h in 0..HOOKS {
         loop {

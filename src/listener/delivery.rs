@@ -99,6 +99,19 @@ pub(super) async fn handle(ctx: &DeliveryContext, delivery: Delivery) {
     }
 }
 
+/// Hands a delivery back untouched, for a consumer that was cancelled before the delivery
+/// could start: the broker delivers it again, to whichever consumer the queue has by then.
+pub(super) async fn requeue(delivery: Delivery) {
+    let requeue = BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    };
+    if let Err(e) = delivery.nack(requeue).await {
+        // Unsettled, it comes back when its channel closes.
+        tracing::debug!(error = %e, "could not requeue a message of a cancelled consumer");
+    }
+}
+
 /// Ack what is done; retry what may work later, `max_attempts` deliveries in all.
 fn settlement(processed: Processed, attempt: u32, max_attempts: u32, base: Duration) -> Settlement {
     match processed {

@@ -7,7 +7,7 @@
 //! reconnects with capped exponential backoff and reconciles again; the process keeps serving.
 //!
 //! Owns: the connection loop (this file), queue and binding names and declarations (`topology`),
-//! reconciliation (`reconcile`), hook-change events between replicas (`events`), deliveries and
+//! reconciliation (`reconcile`), the channels hook consumers share (`channels`), hook-change events between replicas (`events`), deliveries and
 //! their ack, nack and dead-lettering (`delivery`, `backoff`), the state shown in getHookStatus
 //! (`status`) and its settings (`settings`). Leaves to others: firing (`fire`), the broker
 //! connection itself (`amqp`), hook storage (`store`, `registry`).
@@ -27,6 +27,7 @@ use crate::metrics::AmqpEvent;
 use crate::registry::HookChange;
 
 mod backoff;
+mod channels;
 mod delivery;
 mod deps;
 mod events;

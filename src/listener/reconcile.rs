@@ -10,51 +10,66 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection};
+use lapin::Connection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::channels::{ConsumerChannels, Lease};
 use super::delivery::{self, DeliveryContext};
 use super::deps::ListenerDeps;
 use super::topology::{Topology, TopologyError};
 use crate::domain::{Binding, HookKey};
 use crate::store::{every_hook, StoreError};
 
-/// A running consumer of one hook's queue.
+/// A running consumer of one hook's queue, on a channel it shares with other hooks.
 struct HookConsumer {
-    channel: Channel,
+    lease: Lease,
     /// The consumer tag (the queue name), to cancel it.
     tag: String,
     task: JoinHandle<()>,
     /// The deliveries being handled.
     deliveries: TaskTracker,
+    /// Set before the consumer is cancelled: deliveries the broker sent before the cancel
+    /// took effect go back to the queue instead of firing.
+    stopping: CancellationToken,
 }
 
 impl HookConsumer {
     fn is_running(&self) -> bool {
-        !self.task.is_finished() && self.channel.status().connected()
+        !self.task.is_finished() && self.lease.channel.status().connected()
     }
 
-    async fn stop(self) {
-        // Unacked messages go back to the queue when the channel closes.
-        let _ = self.channel.close(200, "hook changed").await;
-        self.task.abort();
+    /// Cancels the consumer; the other hooks on its channel keep consuming. Messages the
+    /// broker already sent and no fire has taken yet are requeued; fires in flight finish
+    /// and acknowledge on the channel, which stays open.
+    async fn cancel(&self) {
+        self.stopping.cancel();
+        let cancelled = (self.lease.channel)
+            .basic_cancel(&self.tag, BasicCancelOptions::default())
+            .await;
+        if cancelled.is_err() {
+            // The channel is gone, and with it everything unacknowledged on it.
+            self.task.abort();
+        }
+    }
+
+    async fn stop(self, channels: &mut ConsumerChannels) {
+        self.cancel().await;
+        channels.release(&self.lease);
     }
 
     /// Stops for good without cutting fires short: cancels the consumer so no delivery
-    /// arrives, lets those in flight finish (and be acknowledged), then closes the channel.
-    /// The caller bounds how long this may take.
+    /// arrives, then lets those in flight finish (and be acknowledged). The caller bounds how
+    /// long this may take and closes the channels afterwards.
     async fn drain(self) {
-        let _ = (self.channel)
-            .basic_cancel(&self.tag, BasicCancelOptions::default())
-            .await;
-        self.task.abort();
+        self.cancel().await;
+        let _ = self.task.await;
         self.deliveries.close();
         self.deliveries.wait().await;
-        let _ = self.channel.close(200, "hookd stopping").await;
     }
 }
 
@@ -66,6 +81,8 @@ pub(super) struct Reconciler<'a> {
     /// The bindings last applied per hook; it outlives connections.
     pub(super) applied: &'a mut HashMap<HookKey, Vec<Binding>>,
     consumers: HashMap<HookKey, HookConsumer>,
+    /// The channels the consumers share.
+    channels: ConsumerChannels,
     /// Consumers report here when they stop (e.g. their queue was deleted).
     ended: mpsc::UnboundedSender<HookKey>,
 }
@@ -78,12 +95,14 @@ impl<'a> Reconciler<'a> {
         applied: &'a mut HashMap<HookKey, Vec<Binding>>,
         ended: mpsc::UnboundedSender<HookKey>,
     ) -> Self {
+        let channels = ConsumerChannels::new(Arc::clone(&connection), deps.settings.prefetch);
         Self {
             deps,
             connection,
             topology,
             applied,
             consumers: HashMap::new(),
+            channels,
             ended,
         }
     }
@@ -133,8 +152,9 @@ impl<'a> Reconciler<'a> {
     /// Stops every consumer; unacked messages return to their queues.
     pub(super) async fn stop_consumers(&mut self) {
         for (_, consumer) in self.consumers.drain() {
-            consumer.stop().await;
+            consumer.task.abort();
         }
+        self.channels.close_all("listener session ended").await;
     }
 
     /// Stops every consumer once its deliveries in flight are handled: the listener's stop
@@ -142,6 +162,7 @@ impl<'a> Reconciler<'a> {
     pub(super) async fn drain_consumers(&mut self) {
         let draining = self.consumers.drain().map(|(_, consumer)| consumer.drain());
         futures_util::future::join_all(draining).await;
+        self.channels.close_all("hookd stopping").await;
     }
 
     /// Every stored hook that has bindings.
@@ -198,7 +219,7 @@ impl<'a> Reconciler<'a> {
     /// Stops the hook's consumer and deletes its queue.
     async fn remove(&mut self, key: &HookKey) -> Result<(), TopologyError> {
         if let Some(consumer) = self.consumers.remove(key) {
-            consumer.stop().await;
+            consumer.stop(&mut self.channels).await;
         }
         match self.topology.delete_hook_queue(key).await {
             Ok(()) => {}
@@ -221,16 +242,12 @@ impl<'a> Reconciler<'a> {
             return Ok(());
         }
         if let Some(old) = self.consumers.remove(key) {
-            old.stop().await;
+            old.stop(&mut self.channels).await;
         }
         let lost = TopologyError::ConnectionLost;
-        let channel = self.connection.create_channel().await.map_err(lost)?;
-        let settings = &self.deps.settings;
-        channel
-            .basic_qos(settings.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(lost)?;
-        let consumer = channel
+        let lease = self.channels.lease().await.map_err(lost)?;
+        let consumer = lease
+            .channel
             .basic_consume(
                 queue,
                 queue,
@@ -241,11 +258,13 @@ impl<'a> Reconciler<'a> {
         let mut consumer = match consumer {
             Ok(consumer) => consumer,
             Err(e) if self.connection.status().connected() => {
+                self.channels.release(&lease);
                 tracing::warn!(hook = %key, error = %e, "cannot consume; left for the next pass");
                 return Ok(());
             }
             Err(e) => return Err(lost(e)),
         };
+        let settings = &self.deps.settings;
         let ctx = DeliveryContext {
             fire: self.deps.fire.clone(),
             clock: self.deps.clock.clone(),
@@ -256,19 +275,29 @@ impl<'a> Reconciler<'a> {
         let ended = self.ended.clone();
         let deliveries = TaskTracker::new();
         let tracker = deliveries.clone();
+        let stopping = CancellationToken::new();
+        let cancelled = stopping.clone();
         let task = tokio::spawn(async move {
             // Each delivery runs on its own task; the prefetch bounds how many are in flight.
+            // After a cancel, the stream still yields what the broker sent before it, then ends.
             while let Some(Ok(message)) = consumer.next().await {
+                if cancelled.is_cancelled() {
+                    delivery::requeue(message).await;
+                    continue;
+                }
                 let ctx = ctx.clone();
                 tracker.spawn(async move { delivery::handle(&ctx, message).await });
             }
-            let _ = ended.send(ctx.key);
+            if !cancelled.is_cancelled() {
+                let _ = ended.send(ctx.key);
+            }
         });
         let consumer = HookConsumer {
-            channel,
+            lease,
             tag: queue.to_owned(),
             task,
             deliveries,
+            stopping,
         };
         self.consumers.insert(key.clone(), consumer);
         Ok(())

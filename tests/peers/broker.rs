@@ -155,17 +155,25 @@ pub async fn await_listener(app: &TestApp, state: &str) -> Value {
 /// Runs `rabbitmqctl` against the test node (e.g. `stop_app`, `start_app`), off the test's
 /// runtime so the app under test keeps running meanwhile.
 pub async fn rabbitmqctl(args: &[&str]) {
+    rabbitmqctl_output(args).await;
+}
+
+/// Runs `rabbitmqctl` like [`rabbitmqctl`] and returns what it printed (e.g. a `list_*`
+/// table, with `--quiet --no-table-headers`).
+pub async fn rabbitmqctl_output(args: &[&str]) -> String {
     let ctl = std::env::var("HOOKD_TEST_RABBITMQ_CTL").expect("HOOKD_TEST_RABBITMQ_CTL is set");
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new(ctl).args(&args).stdout(Stdio::null()).status()
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(ctl).args(&args).stderr(Stdio::null()).output()
     })
     .await
     .expect("rabbitmqctl task");
-    assert!(
-        status.as_ref().is_ok_and(|s| s.success()),
-        "rabbitmqctl failed: {status:?}"
-    );
+    match output {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+        other => panic!("rabbitmqctl failed: {other:?}"),
+    }
 }
 
 /// The test's own AMQP client.
@@ -323,6 +331,18 @@ impl Client {
             .await
             .expect("queue deleted");
     }
+}
+
+/// The other ends of a relay: a client with the `events` and `tasks` exchanges declared, and a
+/// worker consuming the tasks published for `proj/workers`.
+pub async fn relay_ends(url: &str, events: &str, tasks: &str) -> (Client, Consumer) {
+    let client = Client::connect(url).await;
+    client.exchange(events).await;
+    client.exchange(tasks).await;
+    let worker = client
+        .consume(&unique("worker"), tasks, "proj/workers")
+        .await;
+    (client, worker)
 }
 
 /// Whether a queue exists (a passive declare on a throwaway connection: a miss closes the

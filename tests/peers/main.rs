@@ -9,6 +9,8 @@ mod broker;
 mod fires;
 mod listener;
 mod recovery;
+mod relay_crash;
+mod shared_channels;
 
 mod amqp_sink;
 mod http_sink;

@@ -5,6 +5,7 @@
 //! that is a failure too: a task nobody will ever read is not submitted. The message id is the
 //! task id, so consumers can drop the duplicates at-least-once delivery may bring.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
 use serde_json::Value;
 use tokio::runtime::Handle;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use super::{SinkError, TaskSink};
 use crate::domain::SubmittedTask;
@@ -65,12 +66,51 @@ pub struct AmqpTaskQueue {
     pub default_routing_key: String,
 }
 
+/// How many publishes may wait for their confirms at once, each on a channel of its own.
+const PUBLISH_CHANNELS: usize = 64;
+
 /// Publishes tasks to an exchange, reconnecting on demand.
+///
+/// Each publish in flight has a channel to itself: lapin hands a returned (unroutable)
+/// message to whichever publish of its channel is confirmed next, and RabbitMQ confirms
+/// several publishes with one `multiple` ack, so on a shared channel a task nobody can read
+/// could count as published while another, delivered one counted as refused.
 pub struct AmqpSink {
     config: AmqpTaskQueue,
     runtime: Handle,
-    /// The open connection and its confirm-mode channel, replaced when it breaks.
-    link: Mutex<Option<(Connection, Channel)>>,
+    /// The open connection, replaced when it breaks.
+    link: Mutex<Option<Arc<Link>>>,
+    /// Bounds the publishes in flight, and so the channels.
+    in_flight: Semaphore,
+}
+
+/// A connection and its confirm-mode channels with no publish in flight.
+struct Link {
+    connection: Connection,
+    idle: std::sync::Mutex<Vec<Channel>>,
+}
+
+impl Link {
+    /// An idle channel, or a new one in confirm mode.
+    async fn channel(&self) -> Result<Channel, PublishError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(channel) = idle.filter(|c| c.status().connected()) {
+            return Ok(channel);
+        }
+        let channel = self.connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(channel)
+    }
+
+    /// Takes a channel back once its publish is settled.
+    fn give_back(&self, channel: Channel) {
+        if channel.status().connected() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.push(channel);
+        }
+    }
 }
 
 impl AmqpSink {
@@ -81,30 +121,50 @@ impl AmqpSink {
             config,
             runtime: Handle::current(),
             link: Mutex::new(None),
+            in_flight: Semaphore::new(PUBLISH_CHANNELS),
         }
     }
 
-    /// The channel to publish on, connecting (and declaring the exchange) when there is none.
-    async fn channel(&self) -> Result<Channel, PublishError> {
+    /// The open connection, connecting (and declaring the exchange) when there is none.
+    async fn link(&self) -> Result<Arc<Link>, PublishError> {
         let mut link = self.link.lock().await;
-        if let Some((_, channel)) = link.as_ref().filter(|(_, c)| c.status().connected()) {
-            return Ok(channel.clone());
+        if let Some(open) = link.as_ref().filter(|l| l.connection.status().connected()) {
+            return Ok(Arc::clone(open));
         }
         let config = self.config.clone();
         let runtime = self.runtime.clone();
         let opening = self
             .runtime
             .spawn(async move { open(&config, &runtime).await });
-        let opened = tokio::time::timeout(CONNECT_TIMEOUT, opening)
+        let (connection, channel) = tokio::time::timeout(CONNECT_TIMEOUT, opening)
             .await
             .map_err(|_| PublishError::Timeout(CONNECT_TIMEOUT))???;
-        let channel = opened.1.clone();
-        *link = Some(opened);
-        Ok(channel)
+        let opened = Arc::new(Link {
+            connection,
+            idle: std::sync::Mutex::new(vec![channel]),
+        });
+        *link = Some(Arc::clone(&opened));
+        Ok(opened)
     }
 
     async fn publish(&self, task: &SubmittedTask) -> Result<(), PublishError> {
-        let channel = self.channel().await?;
+        // Never closed, so acquiring cannot fail.
+        let _permit = self.in_flight.acquire().await;
+        let link = self.link().await?;
+        let channel = link.channel().await?;
+        let published = self.publish_on(&channel, task).await;
+        // A confirm that timed out may still come, and must not be taken for a later one's.
+        if !matches!(published, Err(PublishError::Timeout(_))) {
+            link.give_back(channel);
+        }
+        published
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &Channel,
+        task: &SubmittedTask,
+    ) -> Result<(), PublishError> {
         let routing_key = routing_key(&task.task, &self.config.default_routing_key);
         // A struct of strings and JSON values always serializes.
         let body = serde_json::to_vec(task).unwrap_or_default();
