@@ -64,4 +64,32 @@ impl TaskSink for LocalSink {
             Err(e) => Err(SinkError::Unavailable(Box::new(e))),
         }
     }
+
+    async fn submit_fired_many(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Vec<Result<Submission, SinkError>> {
+        let answers = match self.store.insert_tasks_and_record_fires(fired).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                // Nothing of the write is known to be stored: every fire in it failed alike.
+                let e = Arc::new(e);
+                let unavailable = || SinkError::Unavailable(Box::new(Arc::clone(&e)));
+                return fired.iter().map(|_| Err(unavailable())).collect();
+            }
+        };
+        let mut submissions = Vec::with_capacity(fired.len());
+        for ((task, _), answer) in fired.iter().zip(answers) {
+            submissions.push(match answer {
+                Ok(()) => Ok(Submission::Recorded),
+                // As for one fire: the repeat's fire is recorded by the fire path.
+                Err(StoreError::AlreadyExists) => self
+                    .accept_repeat(task)
+                    .await
+                    .map(|()| Submission::Submitted),
+                Err(e) => Err(SinkError::Unavailable(Box::new(e))),
+            });
+        }
+        submissions
+    }
 }
