@@ -61,11 +61,6 @@ const CONCURRENCY: usize = 256;
 /// How many fires made ready ahead go to the task sink in one write at their slot.
 const FIRES_PER_WRITE: usize = 256;
 
-/// How many such writes a tick has under way at once: enough to encode the next while the
-/// writer commits one, few enough that one commit carries about a thousand fires, not all of
-/// a burst (a commit holds the file's write lock, and answers none of its fires before it ends).
-const FIRE_WRITES_AT_ONCE: usize = 4;
-
 /// The most slots of a burst one tick claims ahead, so a tick stays short and a slot that comes
 /// due meanwhile waits for no more than this many claims.
 const AHEAD_PER_TICK: usize = 4 * CONCURRENCY;
@@ -181,6 +176,7 @@ impl Scheduler {
         let mut state = self.state.lock().await;
         let now = self.clock.now();
         self.follow_changes(&mut state, now);
+        // Prepared fires first: they are what is late.
         let mut jobs: Vec<Job> = Vec::new();
         let mut ready = Vec::new();
         for pending in state.prepared.pop_due(now) {
@@ -189,10 +185,9 @@ impl Scheduler {
                 None => jobs.push(Job::Retry(pending, 0)),
             }
         }
-        let mut writes = Vec::new();
         while !ready.is_empty() {
             let rest = ready.split_off(ready.len().min(FIRES_PER_WRITE));
-            writes.push(Job::FireReady(std::mem::replace(&mut ready, rest)));
+            jobs.push(Job::FireReady(std::mem::replace(&mut ready, rest)));
         }
         jobs.extend(state.hooks.pop_due(now).into_iter().map(Job::Visit));
         for pending in state.retries.pop_due(now) {
@@ -203,20 +198,11 @@ impl Scheduler {
             let ahead = state.hooks.pop_until(now + self.ahead.lead, AHEAD_PER_TICK);
             jobs.extend(ahead.into_iter().map(|(slot, key)| Job::Prepare(key, slot)));
         }
-        // Prepared fires first: they are what is late. A few writes at a time, so that each of
-        // the writer's transactions stays small and the first fires are durable first.
-        let mut outcomes: Vec<Vec<TimerUpdate>> = stream::iter(writes)
+        let outcomes: Vec<Vec<TimerUpdate>> = stream::iter(jobs)
             .map(|job| self.work(job, now))
-            .buffer_unordered(FIRE_WRITES_AT_ONCE)
+            .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        outcomes.extend(
-            stream::iter(jobs)
-                .map(|job| self.work(job, now))
-                .buffer_unordered(CONCURRENCY)
-                .collect::<Vec<_>>()
-                .await,
-        );
         let mut fired = Vec::new();
         for outcome in outcomes.into_iter().flatten() {
             match outcome {
