@@ -75,6 +75,13 @@ async fn fired_once(store: &dyn HookStore, ids: &[&str], slot: DateTime<Utc>) {
     }
 }
 
+/// The `metadata.name` of the task submitted for hook `id`'s `slot`.
+async fn task_name(store: &dyn HookStore, id: &str, slot: DateTime<Utc>) -> serde_json::Value {
+    let task_id = TaskId::for_slot(&key(id), slot);
+    let task = store.get_task(&task_id).await.unwrap().expect("submitted");
+    task.task["metadata"]["name"].clone()
+}
+
 #[tokio::test]
 async fn a_burst_is_claimed_ahead_and_each_slot_fires_once_at_its_time() {
     let (_dir, db, clock) = fresh_store();
@@ -90,17 +97,8 @@ async fn a_burst_is_claimed_ahead_and_each_slot_fires_once_at_its_time() {
     fired_once(&*node.store, &IDS, slot).await;
     // Rendered ahead, each task still has the slot's time as its `now`.
     for id in IDS {
-        let task_id = TaskId::for_slot(&key(id), slot);
-        let task = node
-            .store
-            .get_task(&task_id)
-            .await
-            .unwrap()
-            .expect("submitted");
-        assert_eq!(
-            task.task["metadata"]["name"],
-            "schedule at 2026-05-01T10:15:00.000Z"
-        );
+        let name = task_name(&*node.store, id, slot).await;
+        assert_eq!(name, "schedule at 2026-05-01T10:15:00.000Z");
     }
     // The next slot is a burst again.
     let next = slot + Duration::minutes(15);
@@ -219,16 +217,8 @@ async fn a_hook_changed_after_its_slot_was_claimed_fires_as_changed_and_a_remove
     tick_at(&node, &clock, slot).await;
 
     fired_once(&*node.store, &["h0", "h2"], slot).await;
-    let task = node
-        .store
-        .get_task(&TaskId::for_slot(&key("h0"), slot))
-        .await
-        .unwrap()
-        .expect("submitted");
-    assert_eq!(
-        task.task["metadata"]["name"],
-        "changed at 2026-05-01T10:15:00.000Z"
-    );
+    let name = task_name(&*node.store, "h0", slot).await;
+    assert_eq!(name, "changed at 2026-05-01T10:15:00.000Z");
     let removed = TaskId::for_slot(&key("h1"), slot);
     assert!(node.store.get_task(&removed).await.unwrap().is_none());
 }
