@@ -14,10 +14,11 @@
 
 use std::sync::Arc;
 
+use futures_util::future::join_all;
 use uuid::Uuid;
 
 use crate::domain::{
-    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask, TaskId,
+    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask,
     REFUSALS_KEPT_PER_HOOK,
 };
 use crate::notify::Audience;
@@ -57,6 +58,37 @@ pub async fn fire(
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
     let report = Report::start(deps, record.hook.key(), &trigger);
+    let Ready {
+        trigger,
+        fire,
+        task,
+    } = ready(deps, record, trigger).await;
+    let created = match task {
+        Ok(Some(task)) => (deps.sink.submit_fired(&task, &fire).await)
+            .map(Created::Task)
+            .map_err(Into::into),
+        Ok(None) => Ok(Created::Declined),
+        Err(e) => Err(e),
+    };
+    let task_id = fire.task_id.clone();
+    let outcome = write_down(deps, &record.hook, &trigger, fire, created).await;
+    report.finish(&task_id, outcome)
+}
+
+/// A fire made ready ahead of its time by [`ready`]: the record it leaves and its rendered
+/// task, or why it has none. Nothing of it has left the process yet.
+pub struct Ready {
+    trigger: Trigger,
+    fire: FireRecord,
+    /// The task to submit; `None` when the template declined.
+    task: Result<Option<SubmittedTask>, FireError>,
+}
+
+/// Every step of [`fire`] before its task leaves the process: the fire's record, the checks
+/// of its input, the rendered task and the check of its scopes. For a trigger whose context is
+/// known ahead (a scheduled slot: `now` is the slot time), this may run before its time, and
+/// [`fire_ready`] does the rest at its time.
+pub async fn ready(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Ready {
     let mut fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
@@ -68,9 +100,58 @@ pub async fn fire(
         fire.fire_id = settled;
     }
     trigger.annotate(&mut fire, &record.hook, deps.context_limit);
-    let outcome = create_task(deps, record, &trigger, &fire).await;
-    let outcome = write_down(deps, &record.hook, &trigger, fire.clone(), outcome).await;
-    report.finish(&fire.task_id, outcome)
+    let task = render_task(deps, &record.hook, &trigger, &fire).await;
+    Ready {
+        trigger,
+        fire,
+        task,
+    }
+}
+
+/// Fires what [`ready`] made ready, each for the hook in its record, as [`fire`] would each:
+/// the tasks go to the sink together ([`TaskSink::submit_fired_many`]: one durable write with
+/// the local outbox), and each fire ends as one of [`fire`] (its record, its log line, its
+/// count). Answers for each in order.
+pub async fn fire_ready(
+    deps: &FireDeps,
+    fires: Vec<(&HookRecord, Ready)>,
+) -> Vec<Result<Fired, FireError>> {
+    let reports: Vec<Report> = (fires.iter())
+        .map(|(record, ready)| Report::start(deps, record.hook.key(), &ready.trigger))
+        .collect();
+    let tasks: Vec<(&SubmittedTask, &FireRecord)> = (fires.iter())
+        .filter_map(|(_, ready)| match &ready.task {
+            Ok(Some(task)) => Some((task, &ready.fire)),
+            _ => None,
+        })
+        .collect();
+    let mut submitted = deps.sink.submit_fired_many(&tasks).await.into_iter();
+    let written = fires.into_iter().map(|(record, ready)| {
+        let Ready {
+            trigger,
+            fire,
+            task,
+        } = ready;
+        let created = match task {
+            Ok(Some(_)) => match submitted.next() {
+                Some(answer) => answer.map(Created::Task).map_err(Into::into),
+                None => {
+                    Err(SinkError::Unavailable("the sink left a task unanswered".into()).into())
+                }
+            },
+            Ok(None) => Ok(Created::Declined),
+            Err(e) => Err(e),
+        };
+        async move {
+            let task_id = fire.task_id.clone();
+            let outcome = write_down(deps, &record.hook, &trigger, fire, created).await;
+            (task_id, outcome)
+        }
+    });
+    let outcomes = join_all(written).await;
+    (reports.into_iter().zip(outcomes))
+        .map(|(report, (task_id, outcome))| report.finish(&task_id, outcome))
+        .collect()
 }
 
 /// How far a fire that did not fail got before it is written down.
@@ -78,24 +159,18 @@ enum Created {
     /// The template rendered to `null`: nothing was submitted.
     Declined,
     /// The task went to the sink, which may have recorded the fire with it.
-    Task(TaskId, Submission),
+    Task(Submission),
 }
 
-/// Checks the input, then renders, checks and submits the task of one fire.
-async fn create_task(
+/// Checks the input, then renders and checks the task of one fire.
+async fn render_task(
     deps: &FireDeps,
-    record: &HookRecord,
+    hook: &Hook,
     trigger: &Trigger,
     fire: &FireRecord,
-) -> Result<Created, FireError> {
-    let hook = &record.hook;
+) -> Result<Option<SubmittedTask>, FireError> {
     let prepared = prepare(&deps.renderer, &deps.roles, hook, trigger, &fire.task_id).await?;
-    let Some(task) = prepared.into_task(hook)? else {
-        return Ok(Created::Declined);
-    };
-    let submitted = SubmittedTask::of_fire(fire, task);
-    let submission = deps.sink.submit_fired(&submitted, fire).await?;
-    Ok(Created::Task(submitted.task_id, submission))
+    Ok((prepared.into_task(hook)?).map(|task| SubmittedTask::of_fire(fire, task)))
 }
 
 /// Writes `fire` into the hook's history as `outcome`'s disposition says (unless the sink
@@ -116,8 +191,8 @@ async fn write_down(
             refused(deps, &fire, RefusalReason::Declined, why).await;
             return Ok(Fired::Declined);
         }
-        Ok(Created::Task(task_id, Submission::Recorded)) => return Ok(Fired::Created(task_id)),
-        Ok(Created::Task(task_id, Submission::Submitted)) => Ok(Fired::Created(task_id)),
+        Ok(Created::Task(Submission::Recorded)) => return Ok(Fired::Created(fire.task_id)),
+        Ok(Created::Task(Submission::Submitted)) => Ok(Fired::Created(fire.task_id.clone())),
         Err(e) => match failure_to_record(&e, trigger) {
             Some(failure) => {
                 fire.failure = Some(failure);

@@ -20,7 +20,7 @@ use super::failpoint::{self, Failpoint};
 use super::plan::{plan, CatchUp, Plan};
 use crate::clock::Clock;
 use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
-use crate::fire::{self, FireDeps, Fired, Trigger};
+use crate::fire::{self, FireDeps, FireError, Fired, Ready, Trigger};
 use crate::store::{compare_and_set, one_outage, Change, StoreError};
 
 /// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
@@ -159,7 +159,54 @@ impl Slots {
     ) -> SlotFate {
         let key = record.hook.key();
         // One store outage costs one wait, not one for the task and another for the record.
-        match one_outage(fire::fire(&self.fire, record, slot_trigger(&key, slot))).await {
+        let fired = one_outage(fire::fire(&self.fire, record, slot_trigger(&key, slot))).await;
+        let fate = self.fate(&key, slot, fired);
+        failpoint::stop_if(self.failpoint, Failpoint::AfterRecord);
+        fate
+    }
+
+    /// Makes the fire of a slot claimed ahead ready on the record it was claimed on: renders
+    /// its task now, with the slot's time as its `now`, so at the slot only the write is left.
+    pub(super) async fn ready(&self, record: &HookRecord, slot: DateTime<Utc>) -> Ready {
+        let trigger = slot_trigger(&record.hook.key(), slot);
+        fire::ready(&self.fire, record, trigger).await
+    }
+
+    /// Fires slots claimed ahead, whose fires were made ready ([`Slots::ready`]), together:
+    /// their tasks and records go in one write. As [`Slots::fire_unreleased`], each slot's
+    /// claim is left in place, so a crash before the releases leaves every slot of the write to
+    /// [`Slots::refire`], which finds its fire recorded and only releases it.
+    pub(super) async fn fire_ready_unreleased(
+        &self,
+        slots: Vec<(DateTime<Utc>, Box<HookRecord>, Ready)>,
+    ) -> Vec<(DateTime<Utc>, Box<HookRecord>, SlotFate)> {
+        let (claimed, ready): (Vec<_>, Vec<_>) = (slots.into_iter())
+            .map(|(slot, record, ready)| ((slot, record), ready))
+            .unzip();
+        let fires = (claimed.iter())
+            .map(|(_, record)| &**record)
+            .zip(ready)
+            .collect();
+        // One store outage costs the batch one wait, as for one fire.
+        let fired = one_outage(fire::fire_ready(&self.fire, fires)).await;
+        let fates: Vec<_> = (claimed.into_iter().zip(fired))
+            .map(|((slot, record), fired)| {
+                let fate = self.fate(&record.hook.key(), slot, fired);
+                (slot, record, fate)
+            })
+            .collect();
+        failpoint::stop_if(self.failpoint, Failpoint::AfterRecord);
+        fates
+    }
+
+    /// What a slot's fire leaves for its claim: released unless a retry can fix the failure.
+    fn fate(
+        &self,
+        key: &HookKey,
+        slot: DateTime<Utc>,
+        fired: Result<Fired, FireError>,
+    ) -> SlotFate {
+        match fired {
             Ok(Fired::Created(_)) => {
                 // Observed when the sink has the task, not when the tick began: under a burst,
                 // later slots of one tick go out much later than the first.
@@ -173,7 +220,6 @@ impl Slots {
             // Recorded as an error fire by the fire path; the schedule moves on.
             Err(e) => tracing::warn!(hook = %key, %slot, error = %e, "scheduled fire failed"),
         }
-        failpoint::stop_if(self.failpoint, Failpoint::AfterRecord);
         SlotFate::Done
     }
 

@@ -8,8 +8,9 @@
 //! `ManualClock` and call [`Scheduler::tick`].
 //!
 //! A burst (many hooks due at about the same instant, such as every `0 0 * * *` hook) is
-//! prepared ahead (see [`Ahead`]): its slots are claimed before they come due, so at the slot
-//! only the fires themselves are left, and their claims are released after all of them went out.
+//! prepared ahead (see [`Ahead`]): its slots are claimed and their tasks rendered before they
+//! come due, so at the slot only the writes are left, many fires to a write, and their claims
+//! are released after all of them went out.
 //!
 //! Firing itself is [`crate::fire::fire`]; this module decides only when and which slot.
 //!
@@ -35,7 +36,7 @@ use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
 use crate::store::{every_hook, HookStore, StoreError};
 use claim::{Claim, SlotFate, Slots};
-use state::{adopt, ArmedAs, Pending, State, TimerUpdate};
+use state::{adopt, ArmedAs, Held, Pending, State, TimerUpdate};
 
 mod claim;
 mod failpoint;
@@ -57,6 +58,9 @@ pub const MAX_CLAIMS_PER_VISIT: usize = 32;
 /// store commits them in batches about this large (the SQLite writer takes up to 256 a commit).
 const CONCURRENCY: usize = 256;
 
+/// How many fires made ready ahead go to the task sink in one write at their slot.
+const FIRES_PER_WRITE: usize = 256;
+
 /// The most slots of a burst one tick claims ahead, so a tick stays short and a slot that comes
 /// due meanwhile waits for no more than this many claims.
 const AHEAD_PER_TICK: usize = 4 * CONCURRENCY;
@@ -65,16 +69,19 @@ const AHEAD_PER_TICK: usize = 4 * CONCURRENCY;
 ///
 /// A hook's slot is claimed ahead when at least `min_hooks` hooks come due within `lead` of
 /// the earliest due one: then the slots due within `lead` of now are claimed in chunks, each
-/// as the normal claim would at the slot's time. The held records fire at the slot without a
-/// read or a claim, and their claims are released after the tick's fires. Fewer hooks than
-/// that fire in one round of the tick anyway, so they are claimed when due, as before.
+/// as the normal claim would at the slot's time, and each slot's task is rendered on the
+/// record it was claimed on, with the slot's time as `now` (what a fire at the slot renders).
+/// At the slot the tasks and their fire records are written [`FIRES_PER_WRITE`] to a write,
+/// without a read, a claim or a render, and their claims are released after the tick's fires.
+/// Nothing of a prepared fire leaves the process before its slot. Fewer hooks than `min_hooks`
+/// fire in one round of the tick anyway, so they are claimed when due, as before.
 ///
 /// Exactly once is kept by the claim itself: a slot claimed ahead is in the hook's
 /// `claimedSlots`, so a process that stops before the slot leaves it to the next start, which
 /// fires it at its time (not before), and no other replica claims it again. A hook changed
 /// through this process after its slot was claimed fires as changed (the slot is then fired
-/// as a retry, which reads the hook); a change through another replica in the last `lead`
-/// before the slot is not seen by that fire.
+/// as a retry, which reads the hook and renders again); a change through another replica in
+/// the last `lead` before the slot is not seen by that fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ahead {
     /// How long before its slot a burst's hook is claimed.
@@ -98,8 +105,8 @@ enum Job {
     Visit(HookKey),
     /// Claim a hook's slot, still to come, ahead of its time.
     Prepare(HookKey, DateTime<Utc>),
-    /// Fire a slot claimed ahead, on the record it was claimed on.
-    Fire(Pending, Box<HookRecord>),
+    /// Fire slots claimed ahead, as made ready on the records they were claimed on, together.
+    FireReady(Vec<(Pending, Box<Held>)>),
     /// Fire a claimed slot again; the number is how many attempts failed before.
     Retry(Pending, u32),
 }
@@ -171,11 +178,16 @@ impl Scheduler {
         self.follow_changes(&mut state, now);
         // Prepared fires first: they are what is late.
         let mut jobs: Vec<Job> = Vec::new();
+        let mut ready = Vec::new();
         for pending in state.prepared.pop_due(now) {
-            jobs.push(match state.take_held(&pending) {
-                Some(record) => Job::Fire(pending, record),
-                None => Job::Retry(pending, 0),
-            });
+            match state.take_held(&pending) {
+                Some(held) => ready.push((pending, held)),
+                None => jobs.push(Job::Retry(pending, 0)),
+            }
+        }
+        while !ready.is_empty() {
+            let rest = ready.split_off(ready.len().min(FIRES_PER_WRITE));
+            jobs.push(Job::FireReady(std::mem::replace(&mut ready, rest)));
         }
         jobs.extend(state.hooks.pop_due(now).into_iter().map(Job::Visit));
         for pending in state.retries.pop_due(now) {
@@ -359,11 +371,20 @@ impl Scheduler {
         match job {
             Job::Visit(key) => self.visit(key, now).await,
             Job::Prepare(key, slot) => self.prepare(key, slot, now).await,
-            Job::Fire(pending, record) => {
-                match self.slots.fire_unreleased(&record, pending.slot).await {
-                    SlotFate::Done => vec![TimerUpdate::Fired(pending, record)],
-                    SlotFate::RetryLater => vec![TimerUpdate::RetryLater(pending, 1)],
-                }
+            Job::FireReady(held) => {
+                let (keys, slots): (Vec<_>, Vec<_>) = (held.into_iter())
+                    .map(|(Pending { key, slot }, held)| {
+                        let Held { record, ready } = *held;
+                        (key, (slot, record, ready))
+                    })
+                    .unzip();
+                let fired = self.slots.fire_ready_unreleased(slots).await;
+                (keys.into_iter().zip(fired))
+                    .map(|(key, (slot, record, fate))| match fate {
+                        SlotFate::Done => TimerUpdate::Fired(Pending { key, slot }, record),
+                        SlotFate::RetryLater => TimerUpdate::RetryLater(Pending { key, slot }, 1),
+                    })
+                    .collect()
             }
             Job::Retry(pending, attempts) => {
                 let outcome = match self.slots.refire(&pending.key, pending.slot).await {
@@ -397,7 +418,9 @@ impl Scheduler {
             }) if slots == [slot] => {
                 let mut outcomes: Vec<_> = adopt(&key, abandoned).collect();
                 outcomes.push(TimerUpdate::Armed(key.clone(), record.next_scheduled_date));
-                outcomes.push(TimerUpdate::Prepared(Pending { key, slot }, record));
+                let ready = self.slots.ready(&record, slot).await;
+                let held = Box::new(Held { record, ready });
+                outcomes.push(TimerUpdate::Prepared(Pending { key, slot }, held));
                 outcomes
             }
             claimed => self.visit_claimed(key, now, claimed).await,

@@ -1,6 +1,6 @@
 //! The scheduler's in-memory state: the timer of hooks' next slots, the timer of slots claimed
-//! ahead of their time (with the records they were claimed on), the timer of claimed slots
-//! awaiting a retry, and how the outcome of each job updates them.
+//! ahead of their time (with the records they were claimed on and their fires, made ready),
+//! the timer of claimed slots awaiting a retry, and how the outcome of each job updates them.
 
 use std::collections::HashMap;
 
@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use super::claim::resume_after_claims;
 use super::timer::Timer;
 use crate::domain::{HookKey, HookRecord, Schedule};
+use crate::fire::Ready;
 use crate::registry::HookChange;
 
 /// The first wait before retrying a slot whose fire failed transiently; it doubles each time.
@@ -36,10 +37,17 @@ pub(super) enum TimerUpdate {
     Finished(Pending),
     /// The slot was claimed long ago by someone who never finished it.
     Abandoned(Pending),
-    /// The slot is claimed ahead of its time, on this record; fire it when it comes due.
-    Prepared(Pending, Box<HookRecord>),
+    /// The slot is claimed ahead of its time and its fire made ready; fire it when it comes due.
+    Prepared(Pending, Box<Held>),
     /// The slot's fire is recorded; its claim, made on this record, is still to be released.
     Fired(Pending, Box<HookRecord>),
+}
+
+/// A slot claimed ahead of its time, until its time: the record it was claimed on and its fire,
+/// made ready (rendered) on that record.
+pub(super) struct Held {
+    pub(super) record: Box<HookRecord>,
+    pub(super) ready: Ready,
 }
 
 /// What the timer needs of a stored hook: its schedule and stored next slot.
@@ -70,9 +78,10 @@ pub(super) struct State {
     pub(super) attempts: HashMap<Pending, u32>,
     /// Slots this process claimed ahead of their time, due at the slot.
     pub(super) prepared: Timer<Pending>,
-    /// The record each hook with a prepared slot was claimed on, so the fire needs no read.
-    /// Forgotten when the hook changes: the slot is then fired as a retry, which reads it.
-    held: HashMap<HookKey, Box<HookRecord>>,
+    /// What each hook's latest prepared slot holds, so its fire needs no read and no render.
+    /// Forgotten when the hook changes: the slot is then fired as a retry, which reads the hook
+    /// and renders its task again.
+    held: HashMap<HookKey, (DateTime<Utc>, Box<Held>)>,
     pub(super) changes: broadcast::Receiver<HookChange>,
     /// The schedule entries each hook was armed with from the store, so a resync can tell
     /// which hooks another process changed. The entries as written, not the parsed schedule:
@@ -117,15 +126,20 @@ impl State {
         self.held.clear();
     }
 
-    /// Forgets the record a hook's prepared slots were claimed on, because the hook changed.
+    /// Forgets what a hook's prepared slots hold, because the hook changed.
     pub(super) fn changed(&mut self, key: &HookKey) {
         self.held.remove(key);
     }
 
-    /// Takes the record `pending` was claimed on, unless the hook changed since (or another
-    /// prepared slot of the hook took it).
-    pub(super) fn take_held(&mut self, pending: &Pending) -> Option<Box<HookRecord>> {
-        self.held.remove(&pending.key)
+    /// Takes what `pending` holds, unless the hook changed since or a later slot of the hook
+    /// was prepared after it (then `pending` fires as a retry).
+    pub(super) fn take_held(&mut self, pending: &Pending) -> Option<Box<Held>> {
+        match self.held.get(&pending.key) {
+            Some((slot, _)) if *slot == pending.slot => {
+                self.held.remove(&pending.key).map(|(_, held)| held)
+            }
+            _ => None,
+        }
     }
 
     /// Whether the timer already holds the hook as stored: same schedule, same next slot.
@@ -186,9 +200,9 @@ impl State {
                 self.attempts.remove(&pending);
             }
             TimerUpdate::Abandoned(pending) => self.retry_unless_retrying(pending, now),
-            TimerUpdate::Prepared(pending, record) => {
-                self.held.insert(pending.key.clone(), record);
+            TimerUpdate::Prepared(pending, held) => {
                 let slot = pending.slot;
+                self.held.insert(pending.key.clone(), (slot, held));
                 self.prepared.set(pending, slot);
             }
             // The tick releases fired slots itself, after all of its fires; one handed here is

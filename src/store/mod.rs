@@ -283,6 +283,20 @@ pub trait HookStore: Send + Sync + 'static {
         fire: &FireRecord,
     ) -> Result<(), StoreError>;
 
+    /// [`HookStore::insert_task_and_record_fire`] for many tasks, each with its fire, in one
+    /// write: SQLite commits all of them in one transaction (a burst of scheduled fires waits
+    /// for one commit and one writer round trip, not one each). Each pair is stored whole or
+    /// not at all, as by the single write. Answers for each pair in order:
+    /// [`StoreError::AlreadyExists`] when its task id is stored (the pair stored nothing).
+    ///
+    /// # Errors
+    /// A backend failure. SQLite then stored none of the pairs; MongoDB, writing them one after
+    /// another, may have stored those before the failure (a slot fired again finds its fire).
+    async fn insert_tasks_and_record_fires(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+
     /// Fetches a task from the outbox.
     ///
     /// # Errors

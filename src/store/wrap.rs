@@ -188,6 +188,17 @@ impl<W: AroundStore + 'static> HookStore for W {
         .await
     }
 
+    async fn insert_tasks_and_record_fires(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.around(
+            "insert_tasks_and_record_fires",
+            self.inner().insert_tasks_and_record_fires(fired),
+        )
+        .await
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         self.around("get_task", self.inner().get_task(task_id))
             .await

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use hookd::clock::ManualClock;
 use hookd::domain::TaskId;
 use hookd::scheduler::Ahead;
-use hookd::store::HookStore;
+use hookd::store::{compare_and_set, Change, HookStore};
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -75,6 +75,13 @@ async fn fired_once(store: &dyn HookStore, ids: &[&str], slot: DateTime<Utc>) {
     }
 }
 
+/// The `metadata.name` of the task submitted for hook `id`'s `slot`.
+async fn task_name(store: &dyn HookStore, id: &str, slot: DateTime<Utc>) -> serde_json::Value {
+    let task_id = TaskId::for_slot(&key(id), slot);
+    let task = store.get_task(&task_id).await.unwrap().expect("submitted");
+    task.task["metadata"]["name"].clone()
+}
+
 #[tokio::test]
 async fn a_burst_is_claimed_ahead_and_each_slot_fires_once_at_its_time() {
     let (_dir, db, clock) = fresh_store();
@@ -88,6 +95,11 @@ async fn a_burst_is_claimed_ahead_and_each_slot_fires_once_at_its_time() {
 
     tick_at(&node, &clock, slot).await;
     fired_once(&*node.store, &IDS, slot).await;
+    // Rendered ahead, each task still has the slot's time as its `now`.
+    for id in IDS {
+        let name = task_name(&*node.store, id, slot).await;
+        assert_eq!(name, "schedule at 2026-05-01T10:15:00.000Z");
+    }
     // The next slot is a burst again.
     let next = slot + Duration::minutes(15);
     assert_eq!(node.scheduler.next_due().await, Some(next - AHEAD.lead));
@@ -137,6 +149,29 @@ async fn slots_claimed_ahead_by_a_process_that_stopped_fire_at_their_time_once()
     fired_once(&*restarted.store, &IDS, slot).await;
 }
 
+#[tokio::test]
+async fn a_burst_written_whose_claims_were_left_behind_is_released_without_a_second_fire() {
+    let (_dir, db, clock) = fresh_store();
+    let slot = at(SLOT);
+    let crashed = node_with_burst(&db, &clock).await;
+    tick_at(&crashed, &clock, slot - Duration::seconds(5)).await;
+    tick_at(&crashed, &clock, slot).await;
+    // What a crash after the burst's write and before its releases leaves in the store.
+    for id in IDS {
+        compare_and_set(&*crashed.store, &key(id), None, |record| {
+            record.claimed_slots.push(slot);
+            Change::Write(())
+        })
+        .await
+        .unwrap();
+    }
+    drop(crashed);
+
+    let restarted = node_with(&db, &clock, None, AHEAD).await;
+    restarted.scheduler.tick().await;
+    fired_once(&*restarted.store, &IDS, slot).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_preparing_the_same_burst_fire_each_slot_once() {
     let (_dir, db, clock) = fresh_store();
@@ -182,16 +217,8 @@ async fn a_hook_changed_after_its_slot_was_claimed_fires_as_changed_and_a_remove
     tick_at(&node, &clock, slot).await;
 
     fired_once(&*node.store, &["h0", "h2"], slot).await;
-    let task = node
-        .store
-        .get_task(&TaskId::for_slot(&key("h0"), slot))
-        .await
-        .unwrap()
-        .expect("submitted");
-    assert_eq!(
-        task.task["metadata"]["name"],
-        "changed at 2026-05-01T10:15:00.000Z"
-    );
+    let name = task_name(&*node.store, "h0", slot).await;
+    assert_eq!(name, "changed at 2026-05-01T10:15:00.000Z");
     let removed = TaskId::for_slot(&key("h1"), slot);
     assert!(node.store.get_task(&removed).await.unwrap().is_none());
 }

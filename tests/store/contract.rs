@@ -63,6 +63,7 @@ macro_rules! store_contract {
             get_of_a_missing_task_is_none,
             a_task_and_its_fire_are_written_together,
             a_taken_task_id_stores_neither_the_task_nor_its_fire,
+            many_tasks_and_fires_are_written_each_pair_whole_or_not_at_all,
             concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task_was_stored,
             ping_succeeds,
             a_failed_write_among_concurrent_writes_leaves_the_others_committed,
@@ -945,6 +946,47 @@ pub async fn a_taken_task_id_stores_neither_the_task_nor_its_fire<S: HookStore>(
     assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
     assert_eq!(store.get_task(&task.task_id).await.unwrap(), Some(task));
     assert_eq!(store.get_fire(fire.fire_id).await.unwrap(), None);
+}
+
+pub async fn many_tasks_and_fires_are_written_each_pair_whole_or_not_at_all<S: HookStore>(
+    store: S,
+) {
+    let (taken, _) = fired_task(&key("g", "h0"), 1_760_000_000_000);
+    store.insert_task(&taken).await.unwrap();
+    let mut pairs: Vec<_> = (0..3)
+        .map(|i| fired_task(&key("g", &format!("h{i}")), 1_760_000_001_000 + i))
+        .collect();
+    // The middle pair's task id is taken: it stores nothing, the others all of theirs.
+    pairs[1].0.task_id = taken.task_id.clone();
+    pairs[1].1.task_id = taken.task_id.clone();
+    let refs: Vec<_> = pairs.iter().map(|(task, fire)| (task, fire)).collect();
+
+    let answers = store.insert_tasks_and_record_fires(&refs).await.unwrap();
+
+    assert_eq!(answers.len(), 3);
+    assert!(
+        matches!(answers[1], Err(StoreError::AlreadyExists)),
+        "{answers:?}"
+    );
+    assert_eq!(store.get_task(&taken.task_id).await.unwrap(), Some(taken));
+    assert_eq!(store.get_fire(pairs[1].1.fire_id).await.unwrap(), None);
+    for i in [0, 2] {
+        assert!(answers[i].is_ok(), "{i}: {answers:?}");
+        let (task, fire) = &pairs[i];
+        assert_eq!(
+            store.get_task(&task.task_id).await.unwrap().as_ref(),
+            Some(task)
+        );
+        assert_eq!(
+            store.get_fire(fire.fire_id).await.unwrap().as_ref(),
+            Some(fire)
+        );
+    }
+    assert!(store
+        .insert_tasks_and_record_fires(&[])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn concurrent_task_and_fire_writes_record_exactly_the_fires_whose_task_was_stored<

@@ -24,6 +24,23 @@ impl LocalSink {
         Self { store }
     }
 
+    /// What the write of `task` with its fire means for the fire.
+    async fn submission(
+        &self,
+        task: &SubmittedTask,
+        written: Result<(), StoreError>,
+    ) -> Result<Submission, SinkError> {
+        match written {
+            Ok(()) => Ok(Submission::Recorded),
+            // The write stored neither; the repeat's fire is recorded by the fire path.
+            Err(StoreError::AlreadyExists) => self
+                .accept_repeat(task)
+                .await
+                .map(|()| Submission::Submitted),
+            Err(e) => Err(SinkError::Unavailable(Box::new(e))),
+        }
+    }
+
     /// Accepts a task whose id the outbox already holds: a retry of the same fire is fine, a
     /// different task under the same id is not.
     async fn accept_repeat(&self, task: &SubmittedTask) -> Result<(), SinkError> {
@@ -54,14 +71,27 @@ impl TaskSink for LocalSink {
         task: &SubmittedTask,
         fire: &FireRecord,
     ) -> Result<Submission, SinkError> {
-        match self.store.insert_task_and_record_fire(task, fire).await {
-            Ok(()) => Ok(Submission::Recorded),
-            // The write stored neither; the repeat's fire is recorded by the fire path.
-            Err(StoreError::AlreadyExists) => self
-                .accept_repeat(task)
-                .await
-                .map(|()| Submission::Submitted),
-            Err(e) => Err(SinkError::Unavailable(Box::new(e))),
+        let written = self.store.insert_task_and_record_fire(task, fire).await;
+        self.submission(task, written).await
+    }
+
+    async fn submit_fired_many(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Vec<Result<Submission, SinkError>> {
+        let answers = match self.store.insert_tasks_and_record_fires(fired).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                // Nothing of the write is known to be stored: every fire in it failed alike.
+                let e = Arc::new(e);
+                let unavailable = || SinkError::Unavailable(Box::new(Arc::clone(&e)));
+                return fired.iter().map(|_| Err(unavailable())).collect();
+            }
+        };
+        let mut submissions = Vec::with_capacity(fired.len());
+        for ((task, _), written) in fired.iter().zip(answers) {
+            submissions.push(self.submission(task, written).await);
         }
+        submissions
     }
 }

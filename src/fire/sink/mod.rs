@@ -13,6 +13,7 @@
 //! `tests/peers/sink_contract.rs`.
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 
 use crate::domain::{FireRecord, SubmittedTask, TaskId, TaskState};
 
@@ -81,6 +82,21 @@ pub trait TaskSink: Send + Sync + 'static {
         _fire: &FireRecord,
     ) -> Result<Submission, SinkError> {
         self.submit(task).await.map(|()| Submission::Submitted)
+    }
+
+    /// [`TaskSink::submit_fired`] for many tasks at once (a burst of scheduled fires), answering
+    /// for each in order. The local outbox writes all of them in one durable write; other sinks
+    /// submit them side by side, each as [`TaskSink::submit_fired`].
+    async fn submit_fired_many(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Vec<Result<Submission, SinkError>> {
+        join_all(
+            fired
+                .iter()
+                .map(|(task, fire)| self.submit_fired(task, fire)),
+        )
+        .await
     }
 
     /// The task's state in the queue, when this sink can ask; `None` means unknown.

@@ -473,6 +473,21 @@ impl HookStore for MongoStore {
         self.record_fire(fire).await
     }
 
+    async fn insert_tasks_and_record_fires(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut answers = Vec::with_capacity(fired.len());
+        for (task, fire) in fired {
+            answers.push(match self.insert_task_and_record_fire(task, fire).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::AlreadyExists) => Err(StoreError::AlreadyExists),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(answers)
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         find_by_id(&self.tasks, task_id.as_str(), TaskDoc::into_record).await
     }

@@ -344,6 +344,34 @@ impl HookStore for SqliteStore {
             .await
     }
 
+    async fn insert_tasks_and_record_fires(
+        &self,
+        fired: &[(&SubmittedTask, &FireRecord)],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let rows = (fired.iter())
+            .map(|(task, fire)| Ok((TaskRow::new(task)?, FireRow::new(fire)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One write job: no savepoint per pair. A task insert that fails changes nothing (SQLite
+        // undoes a failed statement), and its fire is then not inserted; any other failure fails
+        // the job, which rolls all of it back.
+        self.writer
+            .write(move |conn| {
+                let mut answers = Vec::with_capacity(rows.len());
+                for (task, fire) in &rows {
+                    answers.push(match task.insert(conn) {
+                        Ok(()) => fire.insert(conn),
+                        Err(StoreError::AlreadyExists) => Err(StoreError::AlreadyExists),
+                        Err(e) => return Err(e),
+                    });
+                }
+                Ok(answers)
+            })
+            .await
+    }
+
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
         let task_id = task_id.to_string();
         self.readers
