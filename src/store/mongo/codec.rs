@@ -43,12 +43,12 @@ pub(super) fn date(time: DateTime<Utc>) -> BsonDate {
 }
 
 /// A BSON date as a chrono time; dates chrono cannot represent are corruption.
-fn from_date(date: BsonDate) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn from_date(date: BsonDate) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(date.timestamp_millis())
         .ok_or_else(|| corrupt(MongoError::DateOutOfRange(date.timestamp_millis())))
 }
 
-fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+pub(super) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Corrupt(Box::new(e))
 }
 

@@ -17,6 +17,7 @@ mod listing;
 mod migrate;
 mod refusals;
 mod replay_jobs;
+mod schedules;
 
 use std::time::Duration;
 
@@ -35,7 +36,9 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
+use crate::store::{
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -561,6 +564,15 @@ impl HookStore for MongoStore {
         claim: u64,
     ) -> Result<bool, StoreError> {
         apply::holds_roll(&self.apply_sets, name, revision, claim).await
+    }
+
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError> {
+        schedules::page(&self.hooks, group, after, limit).await
     }
 }
 

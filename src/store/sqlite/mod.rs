@@ -16,6 +16,7 @@ mod listing;
 mod reader;
 mod replay_jobs;
 mod rows;
+mod schedules;
 mod schema;
 mod writer;
 
@@ -36,7 +37,9 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
+use crate::store::{
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
@@ -467,6 +470,21 @@ impl HookStore for SqliteStore {
         _claim: u64,
     ) -> Result<bool, StoreError> {
         Ok(false)
+    }
+
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError> {
+        let group = group.clone();
+        // Every id sorts after the empty string.
+        let after = after.map_or_else(String::new, ToString::to_string);
+        let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?;
+        self.readers
+            .read(move |conn| schedules::page(conn, &group, &after, limit))
+            .await
     }
 }
 
