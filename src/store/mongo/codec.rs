@@ -26,6 +26,16 @@ pub(super) fn hook_id(key: &HookKey) -> String {
     key.to_string()
 }
 
+/// The filter that selects a group's hooks whose ids sort after `after` (all without it): a
+/// page of the group, read sorted by `hookId`.
+pub(super) fn page_filter(group: &HookGroupId, after: Option<&HookId>) -> Document {
+    let mut filter = doc! { "hookGroupId": group.as_str() };
+    if let Some(after) = after {
+        filter.insert("hookId", doc! { "$gt": after.as_str() });
+    }
+    filter
+}
+
 /// The filter that selects every fire of one hook.
 pub(super) fn hook_filter(key: &HookKey) -> Document {
     doc! { "hookGroupId": key.group.as_str(), "hookId": key.id.as_str() }

@@ -28,7 +28,8 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
 use self::codec::{
-    date, fire_id, hook_filter, hook_id, AliasDoc, CursorDoc, FireDoc, HookDoc, TaskDoc,
+    date, fire_id, hook_filter, hook_id, page_filter, AliasDoc, CursorDoc, FireDoc, HookDoc,
+    TaskDoc,
 };
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
@@ -349,13 +350,9 @@ impl HookStore for MongoStore {
         after: Option<&HookId>,
         limit: usize,
     ) -> Result<Vec<HookRecord>, StoreError> {
-        let mut filter = doc! { "hookGroupId": group.as_str() };
-        if let Some(after) = after {
-            filter.insert("hookId", doc! { "$gt": after.as_str() });
-        }
         let cursor = self
             .hooks
-            .find(filter)
+            .find(page_filter(group, after))
             .sort(doc! { "hookId": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await

@@ -9,7 +9,7 @@ use mongodb::bson::{doc, DateTime as BsonDate};
 use mongodb::Collection;
 use serde::Deserialize;
 
-use super::codec::{corrupt, from_date, HookDoc};
+use super::codec::{corrupt, from_date, page_filter, HookDoc};
 use super::error::driver;
 use crate::domain::{HookGroupId, HookId, HookKey, Schedule};
 use crate::store::{HookSchedule, StoreError};
@@ -32,13 +32,9 @@ pub(super) async fn page(
     after: Option<&HookId>,
     limit: usize,
 ) -> Result<Vec<HookSchedule>, StoreError> {
-    let mut filter = doc! { "hookGroupId": group.as_str() };
-    if let Some(after) = after {
-        filter.insert("hookId", doc! { "$gt": after.as_str() });
-    }
     let docs: Vec<ScheduleDoc> = hooks
         .clone_with_type::<ScheduleDoc>()
-        .find(filter)
+        .find(page_filter(group, after))
         .projection(doc! {
             "_id": 0, "hookId": 1, "schedule": 1, "nextScheduledDate": 1, "claimedSlots": 1,
         })

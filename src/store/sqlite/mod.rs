@@ -155,9 +155,7 @@ impl HookStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<HookRecord>, StoreError> {
         let group = group.to_string();
-        // Every id sorts after the empty string.
-        let after = after.map_or_else(String::new, ToString::to_string);
-        let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?;
+        let (after, limit) = page_bounds(after, limit)?;
         self.readers
             .read(move |conn| {
                 query_docs(
@@ -479,13 +477,18 @@ impl HookStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<HookSchedule>, StoreError> {
         let group = group.clone();
-        // Every id sorts after the empty string.
-        let after = after.map_or_else(String::new, ToString::to_string);
-        let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?;
+        let (after, limit) = page_bounds(after, limit)?;
         self.readers
             .read(move |conn| schedules::page(conn, &group, &after, limit))
             .await
     }
+}
+
+/// A page's bounds as query parameters: the id to start after (every id sorts after the empty
+/// string) and the limit.
+fn page_bounds(after: Option<&HookId>, limit: usize) -> Result<(String, i64), StoreError> {
+    let after = after.map_or_else(String::new, ToString::to_string);
+    Ok((after, to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?))
 }
 
 /// A fire's row, encoded on the caller's thread so that the writer thread only runs SQL.
