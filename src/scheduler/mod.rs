@@ -34,9 +34,9 @@ use crate::clock::Clock;
 use crate::domain::{HookKey, HookRecord};
 use crate::fire::FireDeps;
 use crate::registry::{ChangeKind, HookChange};
-use crate::store::{every_hook, HookStore, StoreError};
+use crate::store::{every_hook_schedule, HookStore, StoreError};
 use claim::{Claim, SlotFate, Slots};
-use state::{adopt, ArmedAs, Held, Pending, State, TimerUpdate};
+use state::{adopt, ArmedAs, Held, Pending, Resumes, State, TimerUpdate};
 
 mod claim;
 mod failpoint;
@@ -306,9 +306,9 @@ impl Scheduler {
 
     async fn load(&self, state: &mut State) -> Result<(), StoreError> {
         let store = &self.slots.fire.store;
-        let now = self.clock.now();
+        let mut resumes = Resumes::at(self.clock.now());
         state.clear();
-        every_hook(&**store, |record| state.arm_with_claims(&record, now)).await?;
+        every_hook_schedule(&**store, |hook| state.arm_with_claims(hook, &mut resumes)).await?;
         tracing::info!(hooks = state.hooks.len(), "scheduler armed");
         Ok(())
     }
@@ -332,11 +332,11 @@ impl Scheduler {
     /// claims anything, so re-arming from an old slot costs at most one extra read.
     async fn apply_snapshot(&self, stored: Vec<ArmedAs>) {
         let mut state = self.state.lock().await;
-        let now = self.clock.now();
+        let mut resumes = Resumes::at(self.clock.now());
         let seen: HashSet<HookKey> = stored.iter().map(|hook| hook.key.clone()).collect();
         for hook in stored {
             if !state.is_armed_as(&hook) {
-                state.arm(hook, now);
+                state.arm(hook, &mut resumes);
             }
         }
         state.forget_unless(|key| seen.contains(key));
@@ -500,6 +500,6 @@ impl Scheduler {
 /// What the timer needs of every stored hook.
 async fn read_all(store: Arc<dyn HookStore>) -> Result<Vec<ArmedAs>, StoreError> {
     let mut stored = Vec::new();
-    every_hook(&*store, |record| stored.push(ArmedAs::of(&record))).await?;
+    every_hook_schedule(&*store, |hook| stored.push(ArmedAs::of(hook))).await?;
     Ok(stored)
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
-    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, Schedule, SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -38,7 +38,7 @@ pub use cache::HookCache;
 pub use cas::{compare_and_set, Change};
 pub use mongo::{MongoOptions, MongoStore};
 pub use outage::{one_outage, OutageGuard};
-pub use scan::every_hook;
+pub use scan::{every_hook, every_hook_schedule};
 pub use sqlite::SqliteStore;
 pub use wrap::{AroundStore, StoreCall};
 
@@ -60,6 +60,21 @@ pub struct GroupCount {
     pub group: HookGroupId,
     /// Its hooks the query admits (at least one).
     pub hooks: u64,
+}
+
+/// What the scheduler needs of one stored hook, read without the rest of its record (see
+/// [`HookStore::list_hook_schedules_after`]): arming the timer over 100,000 hooks then decodes
+/// no task template, trigger schema or token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookSchedule {
+    /// The hook.
+    pub key: HookKey,
+    /// Its schedule, parsed as a full read parses it.
+    pub schedule: Schedule,
+    /// Its stored next slot ([`HookRecord::next_scheduled_date`]).
+    pub next_scheduled_date: Option<DateTime<Utc>>,
+    /// Its claimed, unfinished slots, oldest first ([`HookRecord::claimed_slots`]).
+    pub claimed_slots: Vec<DateTime<Utc>>,
 }
 
 /// Storage failures, named by what went wrong so callers can choose a response.
@@ -425,4 +440,20 @@ pub trait HookStore: Send + Sync + 'static {
         revision: u64,
         claim: u64,
     ) -> Result<bool, StoreError>;
+
+    /// What the scheduler needs of at most `limit` hooks of a group whose ids sort after
+    /// `after` (from the first without it), sorted by hook id in byte order: the pages of
+    /// [`HookStore::list_hooks_after`], each hook read as its [`HookSchedule`] only. A backend
+    /// reads just those fields (SQLite extracts them from the document, MongoDB projects them),
+    /// so the scheduler's start-up and resync decode no whole record.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] when a hook's schedule no longer parses, as a
+    /// full read of it would be.
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError>;
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
+use super::{ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError};
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
@@ -309,6 +309,19 @@ impl<W: AroundStore + 'static> HookStore for W {
         self.around(
             "holds_apply_roll",
             self.inner().holds_apply_roll(name, revision, claim),
+        )
+        .await
+    }
+
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError> {
+        self.around(
+            "list_hook_schedules_after",
+            self.inner().list_hook_schedules_after(group, after, limit),
         )
         .await
     }

@@ -74,6 +74,7 @@ macro_rules! store_contract {
             chat_cursors_are_saved_and_replaced_per_name,
             count_hooks_counts_per_group_exactly_what_the_filter_and_search_admit,
             error_fires_are_the_newest_failures_across_the_hooks_the_filter_admits,
+            hook_schedules_page_through_a_group_with_what_the_scheduler_needs,
         );
     };
     (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
@@ -100,6 +101,7 @@ pub(crate) use store_contract;
 pub use crate::apply_contract::*;
 pub use crate::chat::*;
 pub use crate::listing::*;
+pub use crate::schedules::*;
 
 /// What a backend's store factory yields: a store, or maybe one when it needs a server.
 pub trait Fresh {
@@ -255,6 +257,8 @@ pub async fn unparsable_hook_is_corrupt_until_deleted<S: HookStore>(store: &S, h
     assert!(matches!(err, StoreError::Corrupt(_)), "get: {err:?}");
     let err = store.list_hooks(&key.group).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "list: {err:?}");
+    let err = (store.list_hook_schedules_after(&key.group, None, 10).await).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "schedules: {err:?}");
     assert!(store.delete_hook(&key).await.unwrap(), "delete");
 }
 

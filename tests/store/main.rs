@@ -7,4 +7,5 @@ mod contract;
 mod listing;
 mod metered;
 mod mongo;
+mod schedules;
 mod sqlite;

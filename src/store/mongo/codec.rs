@@ -26,6 +26,16 @@ pub(super) fn hook_id(key: &HookKey) -> String {
     key.to_string()
 }
 
+/// The filter that selects a group's hooks whose ids sort after `after` (all without it): a
+/// page of the group, read sorted by `hookId`.
+pub(super) fn page_filter(group: &HookGroupId, after: Option<&HookId>) -> Document {
+    let mut filter = doc! { "hookGroupId": group.as_str() };
+    if let Some(after) = after {
+        filter.insert("hookId", doc! { "$gt": after.as_str() });
+    }
+    filter
+}
+
 /// The filter that selects every fire of one hook.
 pub(super) fn hook_filter(key: &HookKey) -> Document {
     doc! { "hookGroupId": key.group.as_str(), "hookId": key.id.as_str() }
@@ -43,12 +53,12 @@ pub(super) fn date(time: DateTime<Utc>) -> BsonDate {
 }
 
 /// A BSON date as a chrono time; dates chrono cannot represent are corruption.
-fn from_date(date: BsonDate) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn from_date(date: BsonDate) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(date.timestamp_millis())
         .ok_or_else(|| corrupt(MongoError::DateOutOfRange(date.timestamp_millis())))
 }
 
-fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+pub(super) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Corrupt(Box::new(e))
 }
 

@@ -17,6 +17,7 @@ mod listing;
 mod migrate;
 mod refusals;
 mod replay_jobs;
+mod schedules;
 
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
 use self::codec::{
-    date, fire_id, hook_filter, hook_id, AliasDoc, CursorDoc, FireDoc, HookDoc, TaskDoc,
+    date, fire_id, hook_filter, hook_id, page_filter, AliasDoc, CursorDoc, FireDoc, HookDoc,
+    TaskDoc,
 };
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
@@ -35,7 +37,9 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
+use crate::store::{
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+};
 
 /// The database used when the URI names none.
 const DEFAULT_DATABASE: &str = "hookd";
@@ -346,13 +350,9 @@ impl HookStore for MongoStore {
         after: Option<&HookId>,
         limit: usize,
     ) -> Result<Vec<HookRecord>, StoreError> {
-        let mut filter = doc! { "hookGroupId": group.as_str() };
-        if let Some(after) = after {
-            filter.insert("hookId", doc! { "$gt": after.as_str() });
-        }
         let cursor = self
             .hooks
-            .find(filter)
+            .find(page_filter(group, after))
             .sort(doc! { "hookId": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await
@@ -576,6 +576,15 @@ impl HookStore for MongoStore {
         claim: u64,
     ) -> Result<bool, StoreError> {
         apply::holds_roll(&self.apply_sets, name, revision, claim).await
+    }
+
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError> {
+        schedules::page(&self.hooks, group, after, limit).await
     }
 }
 

@@ -16,6 +16,7 @@ mod listing;
 mod reader;
 mod replay_jobs;
 mod rows;
+mod schedules;
 mod schema;
 mod writer;
 
@@ -36,7 +37,9 @@ use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
-use crate::store::{ApplyObserver, FireCursor, GroupCount, HookStore, Made, StoreError};
+use crate::store::{
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+};
 
 /// A [`HookStore`] in an SQLite database file.
 ///
@@ -152,9 +155,7 @@ impl HookStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<HookRecord>, StoreError> {
         let group = group.to_string();
-        // Every id sorts after the empty string.
-        let after = after.map_or_else(String::new, ToString::to_string);
-        let limit = to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?;
+        let (after, limit) = page_bounds(after, limit)?;
         self.readers
             .read(move |conn| {
                 query_docs(
@@ -496,6 +497,26 @@ impl HookStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         Ok(false)
     }
+
+    async fn list_hook_schedules_after(
+        &self,
+        group: &HookGroupId,
+        after: Option<&HookId>,
+        limit: usize,
+    ) -> Result<Vec<HookSchedule>, StoreError> {
+        let group = group.clone();
+        let (after, limit) = page_bounds(after, limit)?;
+        self.readers
+            .read(move |conn| schedules::page(conn, &group, &after, limit))
+            .await
+    }
+}
+
+/// A page's bounds as query parameters: the id to start after (every id sorts after the empty
+/// string) and the limit.
+fn page_bounds(after: Option<&HookId>, limit: usize) -> Result<(String, i64), StoreError> {
+    let after = after.map_or_else(String::new, ToString::to_string);
+    Ok((after, to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?))
 }
 
 /// A fire's row, encoded on the caller's thread so that the writer thread only runs SQL.
