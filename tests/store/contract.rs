@@ -910,7 +910,7 @@ pub async fn get_of_a_missing_task_is_none<S: HookStore>(store: S) {
 }
 
 /// A task as the fire `fire` submits it, and that fire's success record.
-fn fired_task(key: &HookKey, ms: i64) -> (SubmittedTask, FireRecord) {
+pub fn fired_task(key: &HookKey, ms: i64) -> (SubmittedTask, FireRecord) {
     let fire = fire_at(key, ms);
     let task = SubmittedTask::of_fire(&fire, submitted_task(key).task);
     (task, fire)

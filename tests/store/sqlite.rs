@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use tokio::task::JoinSet;
 
 use crate::contract::{
-    fire_at, hook_record, key, store_contract, submitted_task,
+    fire_at, fired_task, hook_record, key, store_contract, submitted_task,
     unparsable_hook_is_corrupt_until_deleted, updated,
 };
 
@@ -36,6 +36,32 @@ fn raw(path: &Path) -> Connection {
 
 store_contract!(sqlite, async { temp_store() });
 crate::apply_contract::apply_contract!(sqlite_apply, async { temp_store() });
+
+/// As its one-pair write does, a batch keeps each task only with its fire on SQLite: a fire
+/// that cannot follow its stored task fails the whole batch rather than leave the task alone
+/// (MongoDB, with no transactions, may leave a task without its fire; see the trait). The
+/// failure is a trigger another connection installs, refusing one hook's fires.
+#[tokio::test]
+async fn a_batch_whose_fire_cannot_be_stored_keeps_none_of_its_tasks() {
+    let (store, dir) = temp_store();
+    raw(&db_path(&dir))
+        .execute_batch(
+            "CREATE TRIGGER refuse_h1 BEFORE INSERT ON fires WHEN NEW.hook_id = 'h1'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let (first, first_fire) = fired_task(&key("g", "h0"), 1_760_000_000_000);
+    let (second, second_fire) = fired_task(&key("g", "h1"), 1_760_000_001_000);
+
+    let written = store
+        .insert_tasks_and_record_fires(&[(&first, &first_fire), (&second, &second_fire)])
+        .await;
+
+    assert!(written.is_err(), "{written:?}");
+    assert_eq!(store.get_task(&first.task_id).await.unwrap(), None);
+    assert_eq!(store.get_task(&second.task_id).await.unwrap(), None);
+    assert_eq!(store.get_fire(first_fire.fire_id).await.unwrap(), None);
+}
 
 #[tokio::test]
 async fn data_survives_dropping_and_reopening_the_store() {

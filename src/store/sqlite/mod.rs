@@ -356,14 +356,18 @@ impl HookStore for SqliteStore {
             return Ok(Vec::new());
         }
         // One write job: no savepoint per pair. A task insert that fails changes nothing (SQLite
-        // undoes a failed statement), and its fire is then not inserted; any other failure fails
-        // the job, which rolls all of it back.
+        // undoes a failed statement), and its fire is then not inserted; any other failure,
+        // a fire that cannot follow its stored task included, fails the job, which rolls all of
+        // it back: no task is ever left without its fire.
         self.writer
             .write(move |conn| {
                 let mut answers = Vec::with_capacity(rows.len());
                 for (task, fire) in &rows {
                     answers.push(match task.insert(conn) {
-                        Ok(()) => fire.insert(conn),
+                        Ok(()) => {
+                            fire.insert(conn)?;
+                            Ok(())
+                        }
                         Err(StoreError::AlreadyExists) => Err(StoreError::AlreadyExists),
                         Err(e) => return Err(e),
                     });
