@@ -15,18 +15,22 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
 
 use super::failpoint::{self, Failpoint};
 use super::plan::{plan, CatchUp, Plan};
 use crate::clock::Clock;
 use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
 use crate::fire::{self, FireDeps, FireError, Fired, Ready, Trigger};
-use crate::store::{compare_and_set, one_outage, Change, StoreError};
+use crate::store::{compare_and_set_as, one_outage, CasWrite, Change, HookSlots, StoreError};
 
 /// A slot claimed longer ago than this is taken to be abandoned by a replica that died, and
 /// any scheduler visiting the hook fires it. A live replica finishes a slot within seconds
 /// unless the task queue is down; if both then retry, they submit the same task id.
 pub(super) const CLAIM_LEASE: Duration = Duration::minutes(10);
+
+/// What a claim decided for a hook: its plan, and the slots it found abandoned.
+type Step = (Plan, Vec<DateTime<Utc>>);
 
 /// The result of a claim.
 #[derive(Debug)]
@@ -81,41 +85,112 @@ impl Slots {
         now: DateTime<Utc>,
         ahead: Option<DateTime<Utc>>,
     ) -> Result<Claim, StoreError> {
-        let claimed = compare_and_set(&*self.fire.store, key, None, |record| {
-            let at = ahead
-                .filter(|slot| *slot > now && resume(record, now) == Some(*slot))
-                .unwrap_or(now);
-            let step = self.plan(record, at);
-            let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
-            let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
-                .filter(|slot| *slot < now - CLAIM_LEASE)
-                .collect();
-            if step.fire.is_empty()
-                && record.next_scheduled_date == step.next
-                && record.next_task_id == next_task_id
-            {
-                return Change::Keep((step, abandoned));
-            }
-            record.next_scheduled_date = step.next;
-            record.next_task_id = next_task_id;
-            record.claimed_slots.extend(&step.fire);
-            record.claimed_slots.sort_unstable();
-            record.claimed_slots.dedup();
-            Change::Write((step, abandoned))
+        let claimed = compare_and_set_as(CasWrite::Slots, &*self.fire.store, key, None, |record| {
+            self.change(key, record, now, ahead)
         })
         .await?;
-        Ok(match claimed {
-            None => Claim::Gone,
-            Some((_, (step, abandoned))) if step.fire.is_empty() => Claim::Armed {
-                next: step.next,
-                abandoned,
-            },
-            Some((record, (step, abandoned))) => Claim::Won {
-                record: Box::new(record),
-                slots: step.fire,
-                abandoned,
-            },
-        })
+        Ok(claim_of(claimed))
+    }
+
+    /// [`Slots::claim`] of many hooks' slots still to come, each hook's with its `ahead`, in
+    /// one store write: the hooks are read side by side, and every claim that changes a hook is
+    /// written by [`HookStore::write_hook_slots`](crate::store::HookStore::write_hook_slots),
+    /// each on the version read. A claim whose compare-and-set lost (another process wrote the
+    /// hook meanwhile) is made again alone, as [`Slots::claim`] would retry it; the others
+    /// stand. Answers in the order of `hooks`.
+    pub(super) async fn claim_ahead(
+        &self,
+        hooks: &[(HookKey, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let store = &*self.fire.store;
+        let reads = join_all(hooks.iter().map(|(key, _)| store.get_hook(key))).await;
+        let mut claims: Vec<Option<Result<Claim, StoreError>>> = Vec::with_capacity(hooks.len());
+        // Claims to write: their index in `hooks`, and what a won write makes of them.
+        let mut written = Vec::new();
+        let mut writes = Vec::new();
+        for (i, ((key, slot), read)) in hooks.iter().zip(reads).enumerate() {
+            let mut record = match read {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    claims.push(Some(Ok(Claim::Gone)));
+                    continue;
+                }
+                Err(e) => {
+                    claims.push(Some(Err(e)));
+                    continue;
+                }
+            };
+            let expected = record.version;
+            match self.change(key, &mut record, now, Some(*slot)) {
+                Change::Keep(value) => claims.push(Some(Ok(claim_of(Some((record, value)))))),
+                Change::Write(value) => {
+                    record.version = expected + 1;
+                    writes.push(HookSlots::of(&record, expected));
+                    written.push((i, record, value));
+                    claims.push(None);
+                }
+            }
+        }
+        let answers = match store.write_hook_slots(&writes).await {
+            Ok(answers) if answers.len() == written.len() => {
+                failpoint::stop_if(self.failpoint, Failpoint::AfterClaimAhead);
+                answers.into_iter().map(Some).collect()
+            }
+            // The write failed as a whole: each claim is made alone, and fails on its own.
+            Ok(_) | Err(_) => Vec::from_iter(std::iter::repeat_with(|| None).take(written.len())),
+        };
+        for ((i, record, value), answer) in written.into_iter().zip(answers) {
+            claims[i] = match answer {
+                Some(Ok(())) => Some(Ok(claim_of(Some((record, value))))),
+                Some(Err(StoreError::NotFound)) => Some(Ok(Claim::Gone)),
+                Some(Err(_)) | None => None,
+            };
+        }
+        let lost: Vec<usize> = (claims.iter().enumerate())
+            .filter_map(|(i, claim)| claim.is_none().then_some(i))
+            .collect();
+        let retried = join_all(lost.iter().map(|&i| {
+            let (key, slot) = &hooks[i];
+            self.claim(key, now, Some(*slot))
+        }))
+        .await;
+        for (i, claim) in lost.into_iter().zip(retried) {
+            claims[i] = Some(claim);
+        }
+        // Every claim is answered by now.
+        claims.into_iter().flatten().collect()
+    }
+
+    /// What a claim at `now` (or at `ahead`, see [`Slots::claim`]) changes in `record`: the
+    /// slots it fires, the next slot it arms, and the slots it finds abandoned.
+    fn change(
+        &self,
+        key: &HookKey,
+        record: &mut HookRecord,
+        now: DateTime<Utc>,
+        ahead: Option<DateTime<Utc>>,
+    ) -> Change<Step> {
+        let at = ahead
+            .filter(|slot| *slot > now && resume(record, now) == Some(*slot))
+            .unwrap_or(now);
+        let step = self.plan(record, at);
+        let next_task_id = step.next.map(|next| TaskId::for_slot(key, next));
+        let abandoned: Vec<_> = (record.claimed_slots.iter().copied())
+            .filter(|slot| *slot < now - CLAIM_LEASE)
+            .collect();
+        if step.fire.is_empty()
+            && record.next_scheduled_date == step.next
+            && record.next_task_id == next_task_id
+        {
+            return Change::Keep((step, abandoned));
+        }
+        record.next_scheduled_date = step.next;
+        record.next_task_id = next_task_id;
+        record.claimed_slots.extend(&step.fire);
+        record.claimed_slots.sort_unstable();
+        record.claimed_slots.dedup();
+        Change::Write((step, abandoned))
     }
 
     fn plan(&self, record: &HookRecord, now: DateTime<Utc>) -> Plan {
@@ -145,7 +220,8 @@ impl Slots {
         if self.fire_unreleased(record, slot).await == SlotFate::RetryLater {
             return Ok(SlotFate::RetryLater);
         }
-        self.release(record.clone(), slot).await?;
+        self.release(&record.hook.key(), Some(record.clone()), slot)
+            .await?;
         Ok(SlotFate::Done)
     }
 
@@ -240,21 +316,21 @@ impl Slots {
             .is_some()
         {
             tracing::info!(hook = %key, %slot, "slot was fired before its claim was released");
-            self.release(record, slot).await?;
+            self.release(key, Some(record), slot).await?;
             return Ok(SlotFate::Done);
         }
         self.fire(&record, slot).await
     }
 
-    /// Marks a claimed slot done. The first attempt writes over `record` as last seen, which
-    /// saves a read when nobody wrote the hook since.
+    /// Marks a claimed slot done. The first attempt writes over `known`, the record as last
+    /// seen, which saves a read when nobody wrote the hook since.
     pub(super) async fn release(
         &self,
-        record: HookRecord,
+        key: &HookKey,
+        known: Option<HookRecord>,
         slot: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = record.hook.key();
-        compare_and_set(&*self.fire.store, &key, Some(record), |record| {
+        compare_and_set_as(CasWrite::Slots, &*self.fire.store, key, known, |record| {
             if !record.claimed_slots.contains(&slot) {
                 return Change::Keep(());
             }
@@ -263,6 +339,37 @@ impl Slots {
         })
         .await?;
         Ok(())
+    }
+
+    /// [`Slots::release`] of many fired slots, each over the record it was claimed on, in one
+    /// store write. A release whose compare-and-set lost (the hook was written since its
+    /// claim, by an edit or another of its releases) is made again alone on the hook as read
+    /// then. Answers in the order of `fired`.
+    pub(super) async fn release_many(
+        &self,
+        fired: Vec<(DateTime<Utc>, Box<HookRecord>)>,
+    ) -> Vec<Result<(), StoreError>> {
+        let writes: Vec<HookSlots> = (fired.iter())
+            .map(|(slot, record)| {
+                let mut released = HookSlots::of(record, record.version);
+                released.claimed_slots.retain(|claimed| claimed != slot);
+                released
+            })
+            .collect();
+        let answers = match self.fire.store.write_hook_slots(&writes).await {
+            Ok(answers) if answers.len() == fired.len() => answers,
+            // The write failed as a whole: each release is made alone, and fails on its own.
+            Ok(_) | Err(_) => (fired.iter())
+                .map(|_| Err(StoreError::VersionConflict))
+                .collect(),
+        };
+        let releases = (fired.iter().zip(answers)).map(|((slot, record), answer)| async move {
+            match answer {
+                Ok(()) | Err(StoreError::NotFound) => Ok(()),
+                Err(_) => self.release(&record.hook.key(), None, *slot).await,
+            }
+        });
+        join_all(releases).await
     }
 }
 
@@ -287,6 +394,22 @@ fn resume(record: &HookRecord, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         latest_claim,
         now,
     )
+}
+
+/// The claim a compare-and-set of [`Slots::change`] ended on (`None`: the hook is gone).
+fn claim_of(claimed: Option<(HookRecord, Step)>) -> Claim {
+    match claimed {
+        None => Claim::Gone,
+        Some((_, (step, abandoned))) if step.fire.is_empty() => Claim::Armed {
+            next: step.next,
+            abandoned,
+        },
+        Some((record, (step, abandoned))) => Claim::Won {
+            record: Box::new(record),
+            slots: step.fire,
+            abandoned,
+        },
+    }
 }
 
 /// The trigger of one slot: its time and the task id reserved for it.

@@ -13,6 +13,9 @@ pub const FAILPOINT_VAR: &str = "HOOKD_FAILPOINT";
 pub enum Failpoint {
     /// `scheduler-after-record`: a slot's fire is recorded, its claim not yet released.
     AfterRecord,
+    /// `scheduler-after-claim-ahead`: a page of a burst's slots is claimed ahead in one write,
+    /// none of them fired yet.
+    AfterClaimAhead,
 }
 
 impl Failpoint {
@@ -22,6 +25,7 @@ impl Failpoint {
         let name = std::env::var(FAILPOINT_VAR).ok()?;
         match name.as_str() {
             "scheduler-after-record" => Some(Self::AfterRecord),
+            "scheduler-after-claim-ahead" => Some(Self::AfterClaimAhead),
             // The apply's own failpoints (`apply::ApplyFailpoint`) share the variable.
             other if other.starts_with("apply-") => None,
             _ => {

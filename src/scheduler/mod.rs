@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Mutex};
@@ -60,6 +61,9 @@ const CONCURRENCY: usize = 256;
 
 /// How many fires made ready ahead go to the task sink in one write at their slot.
 const FIRES_PER_WRITE: usize = 256;
+
+/// How many claims ahead, or releases after the fires, go to the store in one write.
+const CLAIMS_PER_WRITE: usize = 256;
 
 /// The most slots of a burst one tick claims ahead, so a tick stays short and a slot that comes
 /// due meanwhile waits for no more than this many claims.
@@ -103,8 +107,8 @@ impl Ahead {
 enum Job {
     /// Bring a hook up to date: arm its next slot, claim and fire what is due.
     Visit(HookKey),
-    /// Claim a hook's slot, still to come, ahead of its time.
-    Prepare(HookKey, DateTime<Utc>),
+    /// Claim hooks' slots, still to come, ahead of their time, in one store write.
+    Prepare(Vec<(HookKey, DateTime<Utc>)>),
     /// Fire slots claimed ahead, as made ready on the records they were claimed on, together.
     FireReady(Vec<(Pending, Box<Held>)>),
     /// Fire a claimed slot again; the number is how many attempts failed before.
@@ -196,7 +200,12 @@ impl Scheduler {
         }
         if self.burst_from(&state).is_some_and(|from| from <= now) {
             let ahead = state.hooks.pop_until(now + self.ahead.lead, AHEAD_PER_TICK);
-            jobs.extend(ahead.into_iter().map(|(slot, key)| Job::Prepare(key, slot)));
+            let ahead: Vec<_> = ahead.into_iter().map(|(slot, key)| (key, slot)).collect();
+            jobs.extend(
+                ahead
+                    .chunks(CLAIMS_PER_WRITE)
+                    .map(|hooks| Job::Prepare(hooks.to_vec())),
+            );
         }
         let outcomes: Vec<Vec<TimerUpdate>> = stream::iter(jobs)
             .map(|job| self.work(job, now))
@@ -211,14 +220,18 @@ impl Scheduler {
             }
         }
         // Released once every fire of the tick went out, so the claims' writes do not queue
-        // before the fires' writes.
-        let released: Vec<TimerUpdate> = stream::iter(fired)
-            .map(|(pending, record)| self.release(pending, record))
+        // before the fires' writes; a page of them to a store write.
+        let mut pages = Vec::new();
+        while !fired.is_empty() {
+            let rest = fired.split_off(fired.len().min(CLAIMS_PER_WRITE));
+            pages.push(std::mem::replace(&mut fired, rest));
+        }
+        let released: Vec<Vec<TimerUpdate>> = stream::iter(pages)
+            .map(|page| self.release(page))
             .buffer_unordered(CONCURRENCY)
-            .filter_map(std::future::ready)
             .collect()
             .await;
-        for outcome in released {
+        for outcome in released.into_iter().flatten() {
             state.apply(outcome, now);
         }
     }
@@ -230,15 +243,22 @@ impl Scheduler {
         (state.hooks.crowd(lead, min_hooks) >= min_hooks).then(|| first - lead)
     }
 
-    /// Releases the claim of a slot fired ahead; a failure leaves it to a retry.
-    async fn release(&self, pending: Pending, record: Box<HookRecord>) -> Option<TimerUpdate> {
-        match self.slots.release(*record, pending.slot).await {
-            Ok(()) => None,
-            Err(e) => {
+    /// Releases the claims of slots fired ahead; a failure leaves its slot to a retry.
+    async fn release(&self, fired: Vec<(Pending, Box<HookRecord>)>) -> Vec<TimerUpdate> {
+        let (pendings, slots): (Vec<_>, Vec<_>) = (fired.into_iter())
+            .map(|(pending, record)| {
+                let slot = pending.slot;
+                (pending, (slot, record))
+            })
+            .unzip();
+        let released = self.slots.release_many(slots).await;
+        (pendings.into_iter().zip(released))
+            .filter_map(|(pending, released)| {
+                let e = released.err()?;
                 tracing::warn!(hook = %pending.key, error = %e, "releasing a slot failed");
                 Some(TimerUpdate::RetryLater(pending, 1))
-            }
-        }
+            })
+            .collect()
     }
 
     /// The earliest instant at which [`Scheduler::tick`] has something to do.
@@ -370,7 +390,12 @@ impl Scheduler {
     async fn work(&self, job: Job, now: DateTime<Utc>) -> Vec<TimerUpdate> {
         match job {
             Job::Visit(key) => self.visit(key, now).await,
-            Job::Prepare(key, slot) => self.prepare(key, slot, now).await,
+            Job::Prepare(hooks) => {
+                let claims = self.slots.claim_ahead(&hooks, now).await;
+                let prepared = (hooks.into_iter().zip(claims))
+                    .map(|((key, slot), claimed)| self.prepared(key, slot, now, claimed));
+                join_all(prepared).await.into_iter().flatten().collect()
+            }
             Job::FireReady(held) => {
                 let (keys, slots): (Vec<_>, Vec<_>) = (held.into_iter())
                     .map(|(Pending { key, slot }, held)| {
@@ -400,16 +425,18 @@ impl Scheduler {
         }
     }
 
-    /// Claims the hook's `slot`, still to come, for a fire at its time. Should the store say
-    /// the hook is due already (another process moved it), the claim is a visit's and so is
-    /// what follows: a slot that is due fires now.
-    async fn prepare(
+    /// Goes on from the claim of the hook's `slot`, still to come, for a fire at its time:
+    /// makes the fire ready. Should the store have said the hook is due already (another
+    /// process moved it), the claim is a visit's and so is what follows: a slot that is due
+    /// fires now.
+    async fn prepared(
         &self,
         key: HookKey,
         slot: DateTime<Utc>,
         now: DateTime<Utc>,
+        claimed: Result<Claim, StoreError>,
     ) -> Vec<TimerUpdate> {
-        match self.slots.claim(&key, now, Some(slot)).await {
+        match claimed {
             // Claimed at the slot's time, the plan is that one slot.
             Ok(Claim::Won {
                 record,

@@ -5,7 +5,7 @@
 //! scheduler's claims and releases) goes through [`compare_and_set`], so the retry bound and
 //! the handling of a hook deleted mid-loop are decided once.
 
-use super::{HookStore, StoreError};
+use super::{HookSlots, HookStore, StoreError};
 use crate::domain::{HookKey, HookRecord};
 
 /// How often one change re-reads and retries after losing a compare-and-set race before giving
@@ -35,6 +35,31 @@ pub enum Change<T> {
 pub async fn compare_and_set<T>(
     store: &dyn HookStore,
     key: &HookKey,
+    known: Option<HookRecord>,
+    change: impl FnMut(&mut HookRecord) -> Change<T>,
+) -> Result<Option<(HookRecord, T)>, StoreError> {
+    compare_and_set_as(CasWrite::Whole, store, key, known, change).await
+}
+
+/// How each attempt of a compare-and-set writes the changed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasWrite {
+    /// The whole record ([`HookStore::replace_hook`]).
+    Whole,
+    /// The scheduler's fields only (`nextScheduledDate`, `nextTaskId`, `claimedSlots`), with
+    /// [`HookStore::write_hook_slots`], so a claim or a release encodes no whole record. A
+    /// change of any other field would not be stored; the change must not make one.
+    Slots,
+}
+
+/// [`compare_and_set`], each attempt writing as `write` says.
+///
+/// # Errors
+/// As [`compare_and_set`].
+pub async fn compare_and_set_as<T>(
+    write: CasWrite,
+    store: &dyn HookStore,
+    key: &HookKey,
     mut known: Option<HookRecord>,
     mut change: impl FnMut(&mut HookRecord) -> Change<T>,
 ) -> Result<Option<(HookRecord, T)>, StoreError> {
@@ -52,7 +77,15 @@ pub async fn compare_and_set<T>(
             Change::Write(value) => value,
         };
         record.version = expected + 1;
-        match store.replace_hook(&record, expected).await {
+        let written = match write {
+            CasWrite::Whole => store.replace_hook(&record, expected).await,
+            CasWrite::Slots => one_answer(
+                store
+                    .write_hook_slots(&[HookSlots::of(&record, expected)])
+                    .await,
+            ),
+        };
+        match written {
             Ok(()) => return Ok(Some((record, value))),
             Err(StoreError::VersionConflict) => {}
             Err(StoreError::NotFound) => return Ok(None),
@@ -60,6 +93,11 @@ pub async fn compare_and_set<T>(
         }
     }
     Err(StoreError::VersionConflict)
+}
+
+/// The answer to a batch of one write.
+fn one_answer(answers: Result<Vec<Result<(), StoreError>>, StoreError>) -> Result<(), StoreError> {
+    answers?.pop().unwrap_or(Err(StoreError::NotFound))
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub use apply::{
     roll_forward, roll_forward_all, ApplyObserver, Claimed, Made, RollClaim, Rolled, Unobserved,
 };
 pub use cache::HookCache;
-pub use cas::{compare_and_set, Change};
+pub use cas::{compare_and_set, compare_and_set_as, CasWrite, Change};
 pub use mongo::{MongoOptions, MongoStore};
 pub use outage::{one_outage, OutageGuard};
 pub use scan::{every_hook, every_hook_schedule};
@@ -75,6 +75,37 @@ pub struct HookSchedule {
     pub next_scheduled_date: Option<DateTime<Utc>>,
     /// Its claimed, unfinished slots, oldest first ([`HookRecord::claimed_slots`]).
     pub claimed_slots: Vec<DateTime<Utc>>,
+}
+
+/// The scheduler's state of one hook, written without the rest of its record (see
+/// [`HookStore::write_hook_slots`]): a claim or a release changes only these fields, so it
+/// neither reads nor encodes the task template, trigger schema or token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookSlots {
+    /// The hook.
+    pub key: HookKey,
+    /// The version the writer read; the write stores `expected_version + 1`.
+    pub expected_version: u64,
+    /// The new [`HookRecord::next_scheduled_date`].
+    pub next_scheduled_date: Option<DateTime<Utc>>,
+    /// The new [`HookRecord::next_task_id`].
+    pub next_task_id: Option<TaskId>,
+    /// The new [`HookRecord::claimed_slots`], oldest first.
+    pub claimed_slots: Vec<DateTime<Utc>>,
+}
+
+impl HookSlots {
+    /// The scheduler's fields of `record`, to be written over the version `expected_version`
+    /// (`record` is the record as it will read after the write, its version the next one).
+    pub fn of(record: &HookRecord, expected_version: u64) -> Self {
+        Self {
+            key: record.hook.key(),
+            expected_version,
+            next_scheduled_date: record.next_scheduled_date,
+            next_task_id: record.next_task_id.clone(),
+            claimed_slots: record.claimed_slots.clone(),
+        }
+    }
 }
 
 /// Storage failures, named by what went wrong so callers can choose a response.
@@ -440,6 +471,23 @@ pub trait HookStore: Send + Sync + 'static {
         revision: u64,
         claim: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Writes the scheduler's fields of many hooks, each by compare-and-set on its version, in
+    /// one write: what [`HookStore::replace_hook`] of each record with only those fields
+    /// changed would do, without reading, decoding or encoding the rest of the record. SQLite
+    /// makes it one write job (one commit for a page of claims); MongoDB one conditional
+    /// update per hook, all under way at once. Answers for each write in order: `Ok` when it
+    /// was stored (the hook's version is now `expected_version + 1`),
+    /// [`StoreError::VersionConflict`] when the hook was written since, [`StoreError::NotFound`]
+    /// when it is gone. One write's lost race does not affect the others.
+    ///
+    /// # Errors
+    /// A backend failure. SQLite then stored none of the writes; MongoDB may have stored some
+    /// (each one whole).
+    async fn write_hook_slots(
+        &self,
+        writes: &[HookSlots],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
 
     /// What the scheduler needs of at most `limit` hooks of a group whose ids sort after
     /// `after` (from the first without it), sorted by hook id in byte order: the pages of

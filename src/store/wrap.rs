@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError};
+use super::{
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
+};
 use crate::domain::{
     ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
@@ -324,5 +326,13 @@ impl<W: AroundStore + 'static> HookStore for W {
             self.inner().list_hook_schedules_after(group, after, limit),
         )
         .await
+    }
+
+    async fn write_hook_slots(
+        &self,
+        writes: &[HookSlots],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.around("write_hook_slots", self.inner().write_hook_slots(writes))
+            .await
     }
 }

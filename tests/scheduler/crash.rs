@@ -2,6 +2,8 @@
 //! its claim is released. The in-process test leaves the claim behind by hand; the others stop
 //! the real `hookd serve` exactly there with the `scheduler-after-record` failpoint, restart it
 //! on the same data, and count what the HTTP task queue and the history saw, on both backends.
+//! A burst prepared ahead is stopped the same way in its two windows: after a page of claims
+//! ahead (`scheduler-after-claim-ahead`) and after a write of its fires, before their releases.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -9,16 +11,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{Timelike, Utc};
+use hookd::clock::ManualClock;
 use hookd::domain::{SubmittedTask, TaskId};
 use hookd::fire::{SinkError, TaskSink};
-use hookd::store::{compare_and_set, Change};
+use hookd::store::{compare_and_set, Change, SqliteStore};
 use hookd_testkit::app::hookd_binary;
 use hookd_testkit::mongodb::{fresh_database_uri, skipping};
 use hookd_testkit::receiver::Receiver;
 use hookd_testkit::wait::eventually;
 use serde_json::{json, Value};
 
-use crate::harness::{at, fires, fresh_store, key, node, node_with_quarter_hourly_hook, record};
+use crate::harness::{
+    at, fires, fresh_store, hook, key, node, node_with_quarter_hourly_hook, record,
+};
 
 const ROOT_TOKEN: &str = "crash-root-token";
 /// `whsec_` and the base64 of "crash-signing-key".
@@ -92,7 +98,12 @@ async fn crash_after_record_then_restart(store_flags: &[&str]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let receiver = Receiver::start().await;
 
-    let mut crashing = Serve::start(dir.path(), &receiver, store_flags, true);
+    let mut crashing = Serve::start(
+        dir.path(),
+        &receiver,
+        store_flags,
+        Some("scheduler-after-record"),
+    );
     crashing.await_ready().await;
     crashing.put_every_second_hook().await;
     let status = eventually("the failpoint stops hookd", || {
@@ -105,7 +116,7 @@ async fn crash_after_record_then_restart(store_flags: &[&str]) {
     assert_eq!(sent.len(), 1, "one slot fired before the failpoint");
     let crashed = &sent[0];
 
-    let restarted = Serve::start(dir.path(), &receiver, store_flags, false);
+    let restarted = Serve::start(dir.path(), &receiver, store_flags, None);
     restarted.await_ready().await;
     // Three later slots prove the restarted scheduler has been through its claims.
     let history = eventually("three fires after the restart", || async {
@@ -125,6 +136,82 @@ async fn crash_after_record_then_restart(store_flags: &[&str]) {
         recorded, 1,
         "the crashed slot is in the history once: {history:?}"
     );
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_after_claiming_a_burst_ahead_loses_and_doubles_no_slot() {
+    burst_crash_then_restart("scheduler-after-claim-ahead").await;
+}
+
+#[tokio::test]
+async fn a_crash_after_writing_a_bursts_fires_loses_and_doubles_no_slot() {
+    burst_crash_then_restart("scheduler-after-record").await;
+}
+
+/// Hooks due together: as many as make a burst for `hookd serve`, one page of claims.
+const BURST: usize = 256;
+
+/// Stores [`BURST`] hooks due together a few seconds from now, runs `hookd serve` on them with
+/// `failpoint` armed until it stops itself inside the burst, then again without it, and checks
+/// that every slot the crash left claimed reached the task queue and the history exactly once.
+async fn burst_crash_then_restart(failpoint: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hookd.sqlite3");
+    // Due at one second of the minute, far enough ahead that the crashing process has armed
+    // them all before, so the slot is fired as a burst prepared ahead, not by visits.
+    let second = (Utc::now().second() + 10) % 60;
+    let schedule = format!("{second} * * * * *");
+    let ids: Vec<String> = (0..BURST).map(|i| format!("b{i}")).collect();
+    {
+        let writer = node(&db, &ManualClock::new(Utc::now()), None).await;
+        for id in &ids {
+            (writer.registry.create(hook(id, &[&schedule])).await).expect("created");
+        }
+    }
+    let receiver = Receiver::start().await;
+
+    let mut crashing = Serve::start(dir.path(), &receiver, &[], Some(failpoint));
+    let status = eventually("the failpoint stops hookd", || {
+        let status = crashing.child.try_wait().expect("hookd's status");
+        async move { status }
+    })
+    .await;
+    assert!(!status.success(), "hookd aborts at the failpoint: {status}");
+    let store = SqliteStore::open(&db).expect("the store opens");
+    let mut crashed = Vec::new();
+    for id in &ids {
+        for slot in record(&store, &key(id)).await.claimed_slots {
+            crashed.push((key(id), slot));
+        }
+    }
+    assert_eq!(crashed.len(), BURST, "the crash left the burst's claims");
+
+    let restarted = Serve::start(dir.path(), &receiver, &[], None);
+    restarted.await_ready().await;
+    eventually(
+        "the restart finished every claim the crash left",
+        || async {
+            let mut open = 0;
+            for (key, slot) in &crashed {
+                open += usize::from(record(&store, key).await.claimed_slots.contains(slot));
+            }
+            (open == 0).then_some(())
+        },
+    )
+    .await;
+    drop(restarted);
+
+    let received = task_ids(&receiver);
+    for (key, slot) in &crashed {
+        let task_id = &TaskId::for_slot(key, *slot);
+        let sent = received.iter().filter(|id| *id == task_id.as_str()).count();
+        assert_eq!(sent, 1, "{key}'s slot reached the queue once");
+        let recorded = (fires(&store, key).await.iter())
+            .filter(|fire| fire.task_id == *task_id)
+            .count();
+        assert_eq!(recorded, 1, "{key}'s slot is in the history once");
+    }
     receiver.stop().await;
 }
 
@@ -152,7 +239,12 @@ impl Drop for Serve {
 }
 
 impl Serve {
-    fn start(data: &Path, receiver: &Receiver, store_flags: &[&str], failpoint: bool) -> Self {
+    fn start(
+        data: &Path,
+        receiver: &Receiver,
+        store_flags: &[&str],
+        failpoint: Option<&str>,
+    ) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -169,8 +261,8 @@ impl Serve {
             .args(store_flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if failpoint {
-            command.env("HOOKD_FAILPOINT", "scheduler-after-record");
+        if let Some(failpoint) = failpoint {
+            command.env("HOOKD_FAILPOINT", failpoint);
         }
         Self {
             child: command.spawn().expect("hookd starts"),

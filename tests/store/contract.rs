@@ -75,6 +75,8 @@ macro_rules! store_contract {
             count_hooks_counts_per_group_exactly_what_the_filter_and_search_admit,
             error_fires_are_the_newest_failures_across_the_hooks_the_filter_admits,
             hook_schedules_page_through_a_group_with_what_the_scheduler_needs,
+            hook_slots_are_written_by_version_each_alone,
+            concurrent_hook_slots_writes_on_one_version_have_exactly_one_winner,
         );
     };
     (@tests $backend:ident, $make:expr, $($test:ident),+ $(,)?) => {
@@ -289,7 +291,7 @@ fn newest_first(fires: &mut [FireRecord]) {
 }
 
 /// Runs `tasks` copies of `op` at once and returns their results.
-async fn race<S, T, F, Fut>(store: &Arc<S>, tasks: usize, op: F) -> Vec<T>
+pub async fn race<S, T, F, Fut>(store: &Arc<S>, tasks: usize, op: F) -> Vec<T>
 where
     S: HookStore,
     T: Send + 'static,
@@ -418,15 +420,20 @@ pub async fn concurrent_compare_and_set_has_exactly_one_winner<S: HookStore>(sto
         async move { (store.replace_hook(&next, 1).await, next) }
     })
     .await;
+    let stored = store.get_hook(&first.hook.key()).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(the_one_winner(&results)));
+}
+
+/// What the one compare-and-set among `results` that won wrote; every other lost its race.
+pub fn the_one_winner<T>(results: &[(Result<(), StoreError>, T)]) -> &T {
     let winners: Vec<_> = results.iter().filter(|(r, _)| r.is_ok()).collect();
     assert_eq!(winners.len(), 1, "exactly one compare-and-set wins");
-    for (result, _) in &results {
+    for (result, _) in results {
         if let Err(e) = result {
             assert!(matches!(e, StoreError::VersionConflict), "{e:?}");
         }
     }
-    let stored = store.get_hook(&first.hook.key()).await.unwrap();
-    assert_eq!(stored.as_ref(), Some(&winners[0].1));
+    &winners[0].1
 }
 
 pub async fn delete_reports_whether_the_hook_existed<S: HookStore>(store: S) {

@@ -38,7 +38,7 @@ use crate::domain::{
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
-    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
 };
 
 /// The database used when the URI names none.
@@ -280,19 +280,7 @@ impl HookStore for MongoStore {
         if replaced.matched_count > 0 {
             return Ok(());
         }
-        // Not atomic with the replace, but either answer is one a caller could have seen had
-        // it come a moment earlier or later.
-        let exists = self
-            .hooks
-            .count_documents(doc! { "_id": &id })
-            .limit(1)
-            .await
-            .map_err(driver)?;
-        Err(if exists > 0 {
-            StoreError::VersionConflict
-        } else {
-            StoreError::NotFound
-        })
+        Err(conflict_or_missing(&self.hooks, &id).await)
     }
 
     async fn delete_hook(&self, key: &HookKey) -> Result<bool, StoreError> {
@@ -585,6 +573,24 @@ impl HookStore for MongoStore {
         limit: usize,
     ) -> Result<Vec<HookSchedule>, StoreError> {
         schedules::page(&self.hooks, group, after, limit).await
+    }
+
+    async fn write_hook_slots(
+        &self,
+        writes: &[HookSlots],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        schedules::write(&self.hooks, writes).await
+    }
+}
+
+/// What a compare-and-set of the hook `id` that matched no document means: the hook was written
+/// since it was read, or it is gone. Not atomic with the write, but either answer is one a
+/// caller could have seen had it come a moment earlier or later.
+async fn conflict_or_missing(hooks: &Collection<HookDoc>, id: &str) -> StoreError {
+    match hooks.count_documents(doc! { "_id": id }).limit(1).await {
+        Ok(0) => StoreError::NotFound,
+        Ok(_) => StoreError::VersionConflict,
+        Err(e) => driver(e),
     }
 }
 

@@ -1,18 +1,21 @@
-//! The scheduler's lean read of a page of hooks: a projection of each hook document onto its
-//! id, schedule, next slot and claimed slots, so no whole record (task template, trigger
-//! schema, token) crosses the wire or is decoded.
+//! The scheduler's lean read and write of hooks: a projection of each hook document onto its
+//! id, schedule, next slot and claimed slots, and claims and releases written as a `$set` of
+//! those fields, so no whole record (task template, trigger schema, token) crosses the wire or
+//! is decoded or encoded.
 
 use std::collections::HashMap;
 
+use futures_util::future::join_all;
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, DateTime as BsonDate};
+use mongodb::bson::{doc, Bson, DateTime as BsonDate};
 use mongodb::Collection;
 use serde::Deserialize;
 
-use super::codec::{corrupt, from_date, page_filter, HookDoc};
-use super::error::driver;
+use super::codec::{corrupt, date, from_date, hook_id, page_filter, HookDoc};
+use super::conflict_or_missing;
+use super::error::{driver, to_i64};
 use crate::domain::{HookGroupId, HookId, HookKey, Schedule};
-use crate::store::{HookSchedule, StoreError};
+use crate::store::{HookSchedule, HookSlots, StoreError};
 
 /// The projected fields of one hook document.
 #[derive(Debug, Deserialize)]
@@ -67,4 +70,55 @@ pub(super) async fn page(
             })
         })
         .collect()
+}
+
+/// Writes each [`HookSlots`] by a conditional update on the hook's version, all under way at
+/// once (no transactions, and a lost race of one must not touch the others); answers in order.
+pub(super) async fn write(
+    hooks: &Collection<HookDoc>,
+    writes: &[HookSlots],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let answers = join_all(writes.iter().map(|write| write_one(hooks, write))).await;
+    // A failure of the backend fails the call, as the other backend's does; lost races are
+    // answers.
+    answers
+        .into_iter()
+        .map(|answer| match answer {
+            Ok(()) => Ok(Ok(())),
+            Err(e @ (StoreError::VersionConflict | StoreError::NotFound)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
+
+async fn write_one(hooks: &Collection<HookDoc>, write: &HookSlots) -> Result<(), StoreError> {
+    let id = hook_id(&write.key);
+    let mut set = doc! {
+        "version": to_i64(write.expected_version + 1)?,
+        "nextScheduledDate": write.next_scheduled_date.map_or(Bson::Null, |d| date(d).into()),
+        "nextTaskId": write.next_task_id.as_ref().map_or(Bson::Null, |t| t.as_str().into()),
+    };
+    // As the codec writes a record: no field when no slot is claimed.
+    let update = if write.claimed_slots.is_empty() {
+        doc! { "$set": set, "$unset": { "claimedSlots": "" } }
+    } else {
+        let slots: Vec<Bson> = write
+            .claimed_slots
+            .iter()
+            .map(|d| date(*d).into())
+            .collect();
+        set.insert("claimedSlots", slots);
+        doc! { "$set": set }
+    };
+    let updated = hooks
+        .update_one(
+            doc! { "_id": &id, "version": to_i64(write.expected_version)? },
+            update,
+        )
+        .await
+        .map_err(driver)?;
+    if updated.matched_count > 0 {
+        return Ok(());
+    }
+    Err(conflict_or_missing(hooks, &id).await)
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
@@ -38,7 +38,7 @@ use crate::domain::{
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
-    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookStore, Made, StoreError,
+    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
 };
 
 /// A [`HookStore`] in an SQLite database file.
@@ -352,29 +352,16 @@ impl HookStore for SqliteStore {
         let rows = (fired.iter())
             .map(|(task, fire)| Ok((TaskRow::new(task)?, FireRow::new(fire)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
         // One write job: no savepoint per pair. A task insert that fails changes nothing (SQLite
         // undoes a failed statement), and its fire is then not inserted; any other failure,
         // a fire that cannot follow its stored task included, fails the job, which rolls all of
         // it back: no task is ever left without its fire.
-        self.writer
-            .write(move |conn| {
-                let mut answers = Vec::with_capacity(rows.len());
-                for (task, fire) in &rows {
-                    answers.push(match task.insert(conn) {
-                        Ok(()) => {
-                            fire.insert(conn)?;
-                            Ok(())
-                        }
-                        Err(StoreError::AlreadyExists) => Err(StoreError::AlreadyExists),
-                        Err(e) => return Err(e),
-                    });
-                }
-                Ok(answers)
-            })
-            .await
+        self.write_each(rows, |conn, (task, fire)| match task.insert(conn) {
+            Ok(()) => fire.insert(conn).map(Ok),
+            Err(StoreError::AlreadyExists) => Ok(Err(StoreError::AlreadyExists)),
+            Err(e) => Err(e),
+        })
+        .await
     }
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {
@@ -512,6 +499,44 @@ impl HookStore for SqliteStore {
         let (after, limit) = page_bounds(after, limit)?;
         self.readers
             .read(move |conn| schedules::page(conn, &group, &after, limit))
+            .await
+    }
+
+    async fn write_hook_slots(
+        &self,
+        writes: &[HookSlots],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let rows = (writes.iter())
+            .map(schedules::SlotsRow::new)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // One write job: a lost compare-and-set is an answer, not a failure of the job, so
+        // it changes nothing and the others are stored.
+        self.write_each(rows, |conn, row| match row.write(conn) {
+            Ok(()) => Ok(Ok(())),
+            Err(e @ (StoreError::VersionConflict | StoreError::NotFound)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+}
+
+/// One row's answer in a write of many.
+type Answer = Result<(), StoreError>;
+
+impl SqliteStore {
+    /// Runs `write` for each of `rows` in one write job and collects its answers. `write`
+    /// answers `Ok(answer)` for a row whose outcome is the caller's to hear (stored, or a lost
+    /// race that changed nothing), and fails for anything else, which rolls the whole job back.
+    async fn write_each<R: Send + 'static>(
+        &self,
+        rows: Vec<R>,
+        write: fn(&Connection, &R) -> Result<Answer, StoreError>,
+    ) -> Result<Vec<Answer>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .write(move |conn| rows.iter().map(|row| write(conn, row)).collect())
             .await
     }
 }

@@ -131,13 +131,24 @@ pub(super) fn replace_row(conn: &Connection, r: &HookRow, expected: i64) -> Resu
         ],
     )
     .map_err(sql)?;
+    hook_changed(conn, changed, &r.group, &r.id)
+}
+
+/// What a compare-and-set `UPDATE` of the hook `group`/`id` that changed `changed` rows means
+/// ([`conflict_or_missing`] when none).
+pub(super) fn hook_changed(
+    conn: &Connection,
+    changed: usize,
+    group: &str,
+    id: &str,
+) -> Result<(), StoreError> {
     if changed > 0 {
         return Ok(());
     }
     Err(conflict_or_missing(
         conn,
         "SELECT 1 FROM hooks WHERE hook_group_id = ?1 AND hook_id = ?2",
-        params![r.group, r.id],
+        params![group, id],
     ))
 }
 

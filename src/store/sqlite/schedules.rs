@@ -1,6 +1,7 @@
-//! The scheduler's lean read of a page of hooks: each hook's schedule, next slot and claimed
-//! slots extracted from its document by SQLite's JSON functions, so no whole record (task
-//! template, trigger schema, token) is decoded in Rust.
+//! The scheduler's lean read and write of hooks: each hook's schedule, next slot and claimed
+//! slots extracted from its document by SQLite's JSON functions, and claims and releases
+//! written into it the same way, so no whole record (task template, trigger schema, token) is
+//! decoded or encoded in Rust.
 //!
 //! The fields come from `doc`, not from the indexed columns, as every read here does: the
 //! document is the truth. SQLite parses each document once for the three extractions (it
@@ -10,10 +11,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 
-use super::error::sql;
-use super::rows::decode;
+use super::error::{sql, to_i64};
+use super::rows::{decode, encode, execute, hook_changed, key_params};
 use crate::domain::{HookGroupId, HookId, HookKey, Schedule};
-use crate::store::{HookSchedule, StoreError};
+use crate::store::{HookSchedule, HookSlots, StoreError};
 
 /// At most `limit` hooks of `group` with ids after `after`, in id order, as [`HookSchedule`]s.
 pub(super) fn page(
@@ -62,6 +63,68 @@ pub(super) fn page(
         });
     }
     Ok(page)
+}
+
+/// One [`HookSlots`] write as statement parameters, encoded before the write is queued so the
+/// writer thread only does SQL. Each field is the JSON its record's serde writes, so the
+/// document reads back as the record with those fields changed.
+pub(super) struct SlotsRow {
+    group: String,
+    id: String,
+    expected: i64,
+    version: i64,
+    next_scheduled_ms: Option<i64>,
+    next_scheduled_date: String,
+    next_task_id: String,
+    /// `None` when no slot is claimed: the record's serde then leaves the field out.
+    claimed_slots: Option<String>,
+}
+
+impl SlotsRow {
+    pub(super) fn new(write: &HookSlots) -> Result<Self, StoreError> {
+        let (group, id) = key_params(&write.key);
+        Ok(Self {
+            group,
+            id,
+            expected: to_i64(write.expected_version)?,
+            version: to_i64(write.expected_version + 1)?,
+            next_scheduled_ms: write.next_scheduled_date.map(|d| d.timestamp_millis()),
+            next_scheduled_date: encode(&write.next_scheduled_date)?,
+            next_task_id: encode(&write.next_task_id)?,
+            claimed_slots: (!write.claimed_slots.is_empty())
+                .then(|| encode(&write.claimed_slots))
+                .transpose()?,
+        })
+    }
+
+    /// Writes the fields into the hook's document and columns if the hook is still at the
+    /// expected version.
+    pub(super) fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+        let changed = execute(
+            conn,
+            "UPDATE hooks SET version = ?3, next_scheduled_ms = ?4,
+                 doc = CASE WHEN ?7 IS NULL
+                     THEN json_remove(json_set(doc, '$.version', ?3,
+                         '$.nextScheduledDate', json(?5), '$.nextTaskId', json(?6)),
+                         '$.claimedSlots')
+                     ELSE json_set(doc, '$.version', ?3, '$.nextScheduledDate', json(?5),
+                         '$.nextTaskId', json(?6), '$.claimedSlots', json(?7))
+                 END
+             WHERE hook_group_id = ?1 AND hook_id = ?2 AND version = ?8",
+            params![
+                self.group,
+                self.id,
+                self.version,
+                self.next_scheduled_ms,
+                self.next_scheduled_date,
+                self.next_task_id,
+                self.claimed_slots,
+                self.expected,
+            ],
+        )
+        .map_err(sql)?;
+        hook_changed(conn, changed, &self.group, &self.id)
+    }
 }
 
 /// A stored time, read as the record's serde reads it.
