@@ -152,6 +152,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_slots_change_that_lost_a_race_to_an_edit_keeps_the_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let stale = stored(&store).await;
+        let mut edited = stale.clone();
+        edited.hook.metadata.description = "edited".into();
+        edited.version = 2;
+        store.replace_hook(&edited, 1).await.unwrap();
+        let slot = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+
+        let key = stale.hook.key();
+        let (written, ()) = compare_and_set_as(CasWrite::Slots, &store, &key, Some(stale), |r| {
+            r.claimed_slots.push(slot);
+            Change::Write(())
+        })
+        .await
+        .unwrap()
+        .expect("the hook exists");
+
+        assert_eq!(written.version, 3);
+        assert_eq!(written.claimed_slots, [slot]);
+        assert_eq!(written.hook.metadata.description, "edited");
+        assert_eq!(store.get_hook(&key).await.unwrap(), Some(written));
+    }
+
+    #[tokio::test]
     async fn keep_writes_nothing_and_a_missing_hook_is_none() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
