@@ -120,15 +120,22 @@ mod tests {
         record
     }
 
+    /// The hook `g/h` as [`stored`] first, after another writer set its description to
+    /// `description` (version 2).
+    async fn stale_after_another_writer(store: &SqliteStore, description: &str) -> HookRecord {
+        let stale = stored(store).await;
+        let mut winner = stale.clone();
+        winner.hook.metadata.description = description.into();
+        winner.version = 2;
+        store.replace_hook(&winner, 1).await.unwrap();
+        stale
+    }
+
     #[tokio::test]
     async fn a_change_that_lost_a_race_runs_again_on_the_record_that_won() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let stale = stored(&store).await;
-        let mut winner = stale.clone();
-        winner.hook.metadata.description = "the other writer's".into();
-        winner.version = 2;
-        store.replace_hook(&winner, 1).await.unwrap();
+        let stale = stale_after_another_writer(&store, "the other writer's").await;
 
         let mut seen = Vec::new();
         let (written, ()) = compare_and_set(&store, &stale.hook.key(), Some(stale), |record| {
@@ -155,11 +162,7 @@ mod tests {
     async fn a_slots_change_that_lost_a_race_to_an_edit_keeps_the_edit() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let stale = stored(&store).await;
-        let mut edited = stale.clone();
-        edited.hook.metadata.description = "edited".into();
-        edited.version = 2;
-        store.replace_hook(&edited, 1).await.unwrap();
+        let stale = stale_after_another_writer(&store, "edited").await;
         let slot = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
 
         let key = stale.hook.key();

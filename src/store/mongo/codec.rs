@@ -9,11 +9,12 @@
 
 use chrono::{DateTime, Utc};
 use mongodb::bson::{doc, DateTime as BsonDate, Document};
+use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{to_i64, MongoError};
+use super::error::{driver, to_i64, MongoError};
 use crate::domain::{
     ApplySetName, Binding, Capture, ChatAliasRecord, FireFailure, FireRecord, FiredBy, Hook,
     HookGroupId, HookId, HookKey, HookRecord, Metadata, MissedFires, Ownership, ReplayOf, Schedule,
@@ -45,6 +46,17 @@ pub(super) fn hook_filter(key: &HookKey) -> Document {
 /// UUID's byte order, so sorting on `_id` breaks time ties the way the trait orders fires.
 pub(super) fn fire_id(id: Uuid) -> String {
     id.hyphenated().to_string()
+}
+
+/// What a compare-and-set of the hook `id` that matched no document means: the hook was written
+/// since it was read, or it is gone. Not atomic with the write, but either answer is one a
+/// caller could have seen had it come a moment earlier or later.
+pub(super) async fn conflict_or_missing(hooks: &Collection<HookDoc>, id: &str) -> StoreError {
+    match hooks.count_documents(doc! { "_id": id }).limit(1).await {
+        Ok(0) => StoreError::NotFound,
+        Ok(_) => StoreError::VersionConflict,
+        Err(e) => driver(e),
+    }
 }
 
 /// A chrono time as a BSON date (milliseconds; records are already truncated to them).

@@ -28,8 +28,8 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
 use self::codec::{
-    date, fire_id, hook_filter, hook_id, page_filter, AliasDoc, CursorDoc, FireDoc, HookDoc,
-    TaskDoc,
+    conflict_or_missing, date, fire_id, hook_filter, hook_id, page_filter, AliasDoc, CursorDoc,
+    FireDoc, HookDoc, TaskDoc,
 };
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
@@ -580,17 +580,6 @@ impl HookStore for MongoStore {
         writes: &[HookSlots],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         schedules::write(&self.hooks, writes).await
-    }
-}
-
-/// What a compare-and-set of the hook `id` that matched no document means: the hook was written
-/// since it was read, or it is gone. Not atomic with the write, but either answer is one a
-/// caller could have seen had it come a moment earlier or later.
-async fn conflict_or_missing(hooks: &Collection<HookDoc>, id: &str) -> StoreError {
-    match hooks.count_documents(doc! { "_id": id }).limit(1).await {
-        Ok(0) => StoreError::NotFound,
-        Ok(_) => StoreError::VersionConflict,
-        Err(e) => driver(e),
     }
 }
 

@@ -11,8 +11,7 @@ use mongodb::bson::{doc, Bson, DateTime as BsonDate};
 use mongodb::Collection;
 use serde::Deserialize;
 
-use super::codec::{corrupt, date, from_date, hook_id, page_filter, HookDoc};
-use super::conflict_or_missing;
+use super::codec::{conflict_or_missing, corrupt, date, from_date, hook_id, page_filter, HookDoc};
 use super::error::{driver, to_i64};
 use crate::domain::{HookGroupId, HookId, HookKey, Schedule};
 use crate::store::{HookSchedule, HookSlots, StoreError};
