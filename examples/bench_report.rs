@@ -120,40 +120,45 @@ fn runs_of<'a>(results: &'a Results, scenario: &str) -> impl Iterator<Item = (u3
         .map(|(c, runs)| (*c, summarize(runs)))
 }
 
-/// hookd's token triggers beside the bare actix-web server at each concurrency.
+/// hookd's token triggers beside its two ceilings at each concurrency: the bare actix-web
+/// server, and the same server doing a durable fire's disk work per request.
 fn trigger_table(results: &Results) -> String {
     let mut out = String::from(
         "| concurrency | hookd req/s | p50 ms | p99 ms | bare actix-web req/s | p50 ms | p99 ms \
-         | hookd / ceiling | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | hookd / ceiling | durable ceiling req/s | p50 ms | p99 ms | hookd / durable ceiling \
+         | failed |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (c, hookd) in runs_of(results, "trigger") {
-        let bare = runs_of(results, "bare")
-            .find(|(bc, _)| *bc == c)
-            .map(|(_, run)| run);
-        let (bare_cells, ratio, bare_failed) = match bare {
-            Some(b) => (
-                format!(
-                    "{:.0} | {:.2} | {:.2}",
-                    b.requests_per_sec, b.p50_ms, b.p99_ms
-                ),
-                format!(
-                    "{:.1} %",
-                    100.0 * hookd.requests_per_sec / b.requests_per_sec
-                ),
-                b.failed,
-            ),
-            None => ("- | - | -".to_owned(), "-".to_owned(), 0),
-        };
+        let (bare_cells, bare_failed) = ceiling_cells(results, "bare", c, &hookd);
+        let (durable_cells, durable_failed) = ceiling_cells(results, "durable", c, &hookd);
         let _ = writeln!(
             out,
-            "| {c} | {:.0} | {:.2} | {:.2} | {bare_cells} | {ratio} | {} |",
+            "| {c} | {:.0} | {:.2} | {:.2} | {bare_cells} | {durable_cells} | {} |",
             hookd.requests_per_sec,
             hookd.p50_ms,
             hookd.p99_ms,
-            hookd.failed + bare_failed
+            hookd.failed + bare_failed + durable_failed
         );
     }
     out
+}
+
+/// The cells of `scenario`'s run at concurrency `c` (rate, p50, p99, and `hookd`'s share of its
+/// rate), dashes when it did not run; and its failures.
+fn ceiling_cells(results: &Results, scenario: &str, c: u32, hookd: &Run) -> (String, u64) {
+    match runs_of(results, scenario).find(|(cc, _)| *cc == c) {
+        Some((_, ceiling)) => (
+            format!(
+                "{:.0} | {:.2} | {:.2} | {:.1} %",
+                ceiling.requests_per_sec,
+                ceiling.p50_ms,
+                ceiling.p99_ms,
+                100.0 * hookd.requests_per_sec / ceiling.requests_per_sec
+            ),
+            ceiling.failed,
+        ),
+        None => ("- | - | - | -".to_owned(), 0),
+    }
 }
 
 /// Read endpoints: one row per endpoint and concurrency.
@@ -218,7 +223,7 @@ fn main() -> Result<(), Error> {
             let dir = Path::new(dir);
             let results = read_results(&dir.join("oha"))?;
             let rss = std::fs::read_to_string(dir.join("rss.tsv"))?;
-            println!("### triggerHookWithToken against the framework ceiling\n");
+            println!("### triggerHookWithToken against the framework and durable ceilings\n");
             println!("{}", trigger_table(&results));
             println!("### Reads\n");
             println!("{}", read_table(&results));
@@ -300,6 +305,37 @@ mod tests {
             median(vec![4.0, 1.0, 3.0, 2.0]),
             2.5,
             "even count: mean of the middle two"
+        );
+    }
+
+    #[test]
+    fn the_trigger_row_shows_its_share_of_each_ceiling_and_dashes_for_one_not_run() {
+        let run = |rps, failed| Run {
+            requests_per_sec: rps,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            failed,
+        };
+        let mut results = Results::new();
+        for (scenario, c, rps, failed) in [
+            ("trigger", 64, 1000.0, 1),
+            ("bare", 64, 10000.0, 2),
+            ("durable", 64, 2000.0, 4),
+            ("trigger", 1, 100.0, 0),
+            ("bare", 1, 400.0, 0),
+        ] {
+            let by_c = results.entry(scenario.to_owned()).or_default();
+            by_c.entry(c).or_default().push(run(rps, failed));
+        }
+        let table = trigger_table(&results);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            rows,
+            [
+                "| 1 | 100 | 1.00 | 2.00 | 400 | 1.00 | 2.00 | 25.0 % | - | - | - | - | 0 |",
+                "| 64 | 1000 | 1.00 | 2.00 | 10000 | 1.00 | 2.00 | 10.0 % | 2000 | 1.00 | 2.00 \
+                 | 50.0 % | 7 |",
+            ]
         );
     }
 

@@ -5,7 +5,9 @@
 #
 # Measures
 #   - triggerHookWithToken throughput, p50 and p99 at concurrency 1, 16 and 64, and the same
-#     against examples/bare_actix.rs (same actix-web, same workers, fixed JSON) as the ceiling;
+#     against examples/bare_actix.rs (same actix-web, same workers, fixed JSON) as the ceiling,
+#     and against the same server doing a durable fire's disk work per request (a task row and
+#     a fire row, group-committed) as the durable ceiling;
 #   - GET hook and listHooks (a group of 10 hooks) at the same concurrencies;
 #   - peak RSS (VmHWM) of a fresh hookd at idle, after createHook of HOOKS hooks over 64
 #     connections (examples/bench_load_hooks.rs), and after a restart on those hooks;
@@ -142,6 +144,7 @@ target_of() {
   case "$1" in
     trigger) TARGET=("${trigger[@]}") ;;
     bare) TARGET=("${bare[@]}") ;;
+    durable) TARGET=("${durable[@]}") ;;
     get) TARGET=("${get[@]}") ;;
     list) TARGET=("${list[@]}") ;;
   esac
@@ -163,16 +166,24 @@ measure_throughput() {
   local bare_pid=$!
   STARTED+=("$bare_pid")
   wait_until_up "http://127.0.0.1:$bare_port/"
+  local durable_port
+  durable_port="$(free_port)"
+  mkdir -p "$RUN_DIR/data-durable"
+  "$BARE" "127.0.0.1:$durable_port" "$WORKERS" "$RUN_DIR/data-durable" >>"$RUN_DIR/bare.log" 2>&1 &
+  local durable_pid=$!
+  STARTED+=("$durable_pid")
+  wait_until_up "http://127.0.0.1:$durable_port/"
 
   local trigger=(-m POST -T application/json -d '{"k": 1}' "$API/hooks/bench/trigger/trigger/$token")
   local bare=(-m POST -T application/json -d '{"k": 1}' "http://127.0.0.1:$bare_port/trigger")
+  local durable=(-m POST -T application/json -d '{"k": 1}' "http://127.0.0.1:$durable_port/trigger")
   local auth=(-H "Authorization: Bearer root:$ROOT_TOKEN")
   local get=("${auth[@]}" "$API/hooks/list/h0")
   local list=("${auth[@]}" "$API/hooks/list")
 
   log "warming up"
   local scenario
-  for scenario in trigger bare get list; do
+  for scenario in trigger bare durable get list; do
     target_of "$scenario"
     "$OHA" --no-tui --output-format quiet -z 1s -c 16 "${TARGET[@]}"
   done
@@ -180,7 +191,7 @@ measure_throughput() {
   local run c
   for run in $(seq 1 "$RUNS"); do
     for c in "${CONCURRENCIES[@]}"; do
-      for scenario in trigger bare get list; do
+      for scenario in trigger bare durable get list; do
         log "run $run/$RUNS: $scenario at concurrency $c"
         target_of "$scenario"
         oha_run "$scenario" "$c" "$run" "${TARGET[@]}"
@@ -188,6 +199,7 @@ measure_throughput() {
     done
   done
   stop "$bare_pid"
+  stop "$durable_pid"
   stop "$HOOKD_PID"
 }
 
@@ -302,7 +314,9 @@ sink, rate limits off) on 127.0.0.1; load from oha $OHA_VERSION on the same mach
 Every figure is the median of $RUNS run(s); the runs of all scenarios are interleaved.
 \`failed\` counts non-2xx answers and transport errors over all runs. The ceiling is
 \`examples/bare_actix.rs\`: the same actix-web with the same workers, answering every request
-with a fixed JSON body. A trigger validates the payload, renders the JSON-e task and makes one
+with a fixed JSON body; the durable ceiling is the same server given a data dir, answering
+each request after one writer thread has committed a task row and a fire row for it (hookd's
+tables and indexes, WAL, \`synchronous=FULL\`, whatever is queued in one transaction). A trigger validates the payload, renders the JSON-e task and makes one
 durable write (the outbox task and its fire record together).
 
 $("$REPORT" tables "$RUN_DIR")
