@@ -108,6 +108,21 @@ impl HookSlots {
     }
 }
 
+/// One write's outcome in [`HookStore::write_hook_slots`]' answers: a lost compare-and-set
+/// (the hook written since, or gone) is that write's answer and changes nothing; any other
+/// failure is the backend's and fails the whole call.
+///
+/// # Errors
+/// `outcome`'s error when it is not a lost race.
+pub(crate) fn lost_race_is_an_answer(
+    outcome: Result<(), StoreError>,
+) -> Result<Result<(), StoreError>, StoreError> {
+    match outcome {
+        Err(e) if !matches!(e, StoreError::VersionConflict | StoreError::NotFound) => Err(e),
+        answer => Ok(answer),
+    }
+}
+
 /// Storage failures, named by what went wrong so callers can choose a response.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

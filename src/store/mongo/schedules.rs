@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::codec::{conflict_or_missing, corrupt, date, from_date, hook_id, page_filter, HookDoc};
 use super::error::{driver, to_i64};
 use crate::domain::{HookGroupId, HookId, HookKey, Schedule};
-use crate::store::{HookSchedule, HookSlots, StoreError};
+use crate::store::{lost_race_is_an_answer, HookSchedule, HookSlots, StoreError};
 
 /// The projected fields of one hook document.
 #[derive(Debug, Deserialize)]
@@ -80,14 +80,7 @@ pub(super) async fn write(
     let answers = join_all(writes.iter().map(|write| write_one(hooks, write))).await;
     // A failure of the backend fails the call, as the other backend's does; lost races are
     // answers.
-    answers
-        .into_iter()
-        .map(|answer| match answer {
-            Ok(()) => Ok(Ok(())),
-            Err(e @ (StoreError::VersionConflict | StoreError::NotFound)) => Ok(Err(e)),
-            Err(e) => Err(e),
-        })
-        .collect()
+    answers.into_iter().map(lost_race_is_an_answer).collect()
 }
 
 async fn write_one(hooks: &Collection<HookDoc>, write: &HookSlots) -> Result<(), StoreError> {

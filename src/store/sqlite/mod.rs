@@ -38,7 +38,8 @@ use crate::domain::{
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
-    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
+    lost_race_is_an_answer, ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots,
+    HookStore, Made, StoreError,
 };
 
 /// A [`HookStore`] in an SQLite database file.
@@ -511,12 +512,8 @@ impl HookStore for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         // One write job: a lost compare-and-set is an answer, not a failure of the job, so
         // it changes nothing and the others are stored.
-        self.write_each(rows, |conn, row| match row.write(conn) {
-            Ok(()) => Ok(Ok(())),
-            Err(e @ (StoreError::VersionConflict | StoreError::NotFound)) => Ok(Err(e)),
-            Err(e) => Err(e),
-        })
-        .await
+        self.write_each(rows, |conn, row| lost_race_is_an_answer(row.write(conn)))
+            .await
     }
 }
 
