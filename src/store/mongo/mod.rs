@@ -22,6 +22,7 @@ mod schedules;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ClientOptions;
@@ -465,15 +466,19 @@ impl HookStore for MongoStore {
         &self,
         fired: &[(&SubmittedTask, &FireRecord)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut answers = Vec::with_capacity(fired.len());
-        for (task, fire) in fired {
-            answers.push(match self.insert_task_and_record_fire(task, fire).await {
-                Ok(()) => Ok(()),
-                Err(StoreError::AlreadyExists) => Err(StoreError::AlreadyExists),
-                Err(e) => return Err(e),
-            });
-        }
-        Ok(answers)
+        // Each pair as its own write, all at once (the driver's pool bounds the connections): a
+        // burst writes thousands to a call. A task already stored is that pair's answer; any
+        // other failure fails the call, as SQLite's does.
+        let answers = join_all(
+            (fired.iter()).map(|(task, fire)| self.insert_task_and_record_fire(task, fire)),
+        )
+        .await;
+        (answers.into_iter())
+            .map(|answer| match answer {
+                Err(StoreError::AlreadyExists) => Ok(Err(StoreError::AlreadyExists)),
+                other => other.map(Ok),
+            })
+            .collect()
     }
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<SubmittedTask>, StoreError> {

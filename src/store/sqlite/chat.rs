@@ -85,7 +85,7 @@ pub(super) async fn insert_alias(
     record: &ChatAliasRecord,
 ) -> Result<(), StoreError> {
     let row = AliasRow::new(record)?;
-    writer.write(move |conn| row.insert(conn)).await
+    writer.write_rows(row, |conn, row| row.insert(conn)).await
 }
 
 pub(super) async fn get_alias(
@@ -103,7 +103,9 @@ pub(super) async fn replace_alias(
 ) -> Result<(), StoreError> {
     let row = AliasRow::new(record)?;
     let expected = to_i64(expected_version)?;
-    writer.write(move |conn| row.replace(conn, expected)).await
+    writer
+        .write_rows(row, move |conn, row| row.replace(conn, expected))
+        .await
 }
 
 pub(super) async fn delete_alias(writer: &Writer, id: &ChatAliasId) -> Result<bool, StoreError> {

@@ -83,7 +83,7 @@ impl std::fmt::Debug for SqliteStore {
 impl HookStore for SqliteStore {
     async fn insert_hook(&self, r: &HookRecord) -> Result<(), StoreError> {
         let r = HookRow::new(r)?;
-        self.writer.write(move |conn| insert_row(conn, &r)).await
+        self.writer.write_rows(r, insert_row).await
     }
 
     async fn get_hook(&self, key: &HookKey) -> Result<Option<HookRecord>, StoreError> {
@@ -103,7 +103,7 @@ impl HookStore for SqliteStore {
         let r = HookRow::new(r)?;
         let expected = to_i64(expected_version)?;
         self.writer
-            .write(move |conn| replace_row(conn, &r, expected))
+            .write_rows(r, move |conn, r| replace_row(conn, r, expected))
             .await
     }
 
@@ -193,7 +193,9 @@ impl HookStore for SqliteStore {
 
     async fn record_fire(&self, fire: &FireRecord) -> Result<(), StoreError> {
         let row = FireRow::new(fire)?;
-        self.writer.write(move |conn| row.insert(conn)).await
+        self.writer
+            .write_rows(row, |conn, row| row.insert(conn))
+            .await
     }
 
     async fn get_fire(&self, fire_id: uuid::Uuid) -> Result<Option<FireRecord>, StoreError> {
@@ -288,9 +290,7 @@ impl HookStore for SqliteStore {
 
     async fn insert_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
         let row = replay_jobs::JobRow::new(job)?;
-        self.writer
-            .write(move |conn| replay_jobs::insert_job(conn, &row))
-            .await
+        self.writer.write_rows(row, replay_jobs::insert_job).await
     }
 
     async fn get_replay_job(&self, job_id: uuid::Uuid) -> Result<Option<ReplayJob>, StoreError> {
@@ -322,13 +322,17 @@ impl HookStore for SqliteStore {
         let row = replay_jobs::JobRow::new(job)?;
         let expected = to_i64(expected_version)?;
         self.writer
-            .write(move |conn| replay_jobs::replace_job(conn, &row, expected))
+            .write_rows(row, move |conn, row| {
+                replay_jobs::replace_job(conn, row, expected)
+            })
             .await
     }
 
     async fn insert_task(&self, task: &SubmittedTask) -> Result<(), StoreError> {
         let row = TaskRow::new(task)?;
-        self.writer.write(move |conn| row.insert(conn)).await
+        self.writer
+            .write_rows(row, |conn, row| row.insert(conn))
+            .await
     }
 
     async fn insert_task_and_record_fire(
@@ -339,7 +343,7 @@ impl HookStore for SqliteStore {
         let (task, fire) = (TaskRow::new(task)?, FireRow::new(fire)?);
         // One write job is one savepoint: a task that is already stored rolls the fire back too.
         self.writer
-            .write(move |conn| {
+            .write_rows((task, fire), |conn, (task, fire)| {
                 task.insert(conn)?;
                 fire.insert(conn)
             })
@@ -533,7 +537,9 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         self.writer
-            .write(move |conn| rows.iter().map(|row| write(conn, row)).collect())
+            .write_rows(rows, move |conn, rows| {
+                rows.iter().map(|row| write(conn, row)).collect()
+            })
             .await
     }
 }
