@@ -248,7 +248,7 @@ impl HookStore for SqliteStore {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         let doc = encode(refusal)?;
         self.writer
-            .write(move |conn| {
+            .write_rows(doc, move |conn, doc| {
                 execute(
                     conn,
                     "INSERT INTO refusals (refusal_id, hook_group_id, hook_id, time_ms, doc)
