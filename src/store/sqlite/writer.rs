@@ -9,6 +9,7 @@
 //! (a duplicate key, a version conflict) is rolled back alone and the rest of the batch still
 //! commits. Callers are answered only after the COMMIT has returned: nobody hears "ok" about
 //! data that is not yet durable, and if the commit fails every caller in the batch hears so.
+//! The rows a caller encoded come back with the answer, to be freed on the caller's thread.
 
 use std::sync::Arc;
 use std::thread;
