@@ -60,9 +60,10 @@ pub const MAX_CLAIMS_PER_VISIT: usize = 32;
 const CONCURRENCY: usize = 256;
 
 /// How many fires made ready ahead go to the task sink in one write at their slot. Large, so
-/// that SQLite commits a burst in few transactions: a burst of 100,000 fires drained in about
-/// two thirds of the time with 2,048 a write as with 256 (BENCHMARKS.md, issue 15), and 8,192
-/// did no better.
+/// that SQLite commits a burst in fewer, larger transactions: a burst of 100,000 fires reached
+/// the sink with a median p99 of 2.7 s (a run's first burst) and 3.8 s (its second) at 2,048
+/// a write, against 3.6 and 5.1 s at 256; 8,192 did no better (BENCHMARKS.md, issue 15, the
+/// burst row's fourth round).
 const FIRES_PER_WRITE: usize = 2048;
 
 /// How many claims ahead, or releases after the fires, go to the store in one write.
