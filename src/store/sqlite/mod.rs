@@ -465,13 +465,15 @@ impl HookStore for SqliteStore {
     ) -> Result<Vec<(HookKey, Made)>, StoreError> {
         let commit = apply::Commit::new(record, expected_revision)?;
         self.writer
-            .write(move |conn| commit.run(conn, &*observer))
+            .write_rows(commit, move |conn, commit| commit.run(conn, &*observer))
             .await
     }
 
     async fn finish_apply_set(&self, record: &ApplySetRecord) -> Result<(), StoreError> {
         let row = apply::SetRow::new(record)?;
-        self.writer.write(move |conn| row.finish(conn)).await
+        self.writer
+            .write_rows(row, |conn, row| row.finish(conn))
+            .await
     }
 
     /// Never a claim: every commit makes its writes in its own transaction, so no set is ever
