@@ -61,7 +61,7 @@ const CONCURRENCY: usize = 256;
 
 /// How many fires made ready ahead go to the task sink in one write at their slot. Large, so
 /// that SQLite commits a burst in fewer, larger transactions: a burst of 100,000 fires reached
-/// the sink with a median p99 of 2.7 s (a run's first burst) and 3.8 s (its second) at 2,048
+/// the sink with a median p99 of 2.8 s (a run's first burst) and 3.8 s (its second) at 2,048
 /// a write, against 3.6 and 5.1 s at 256; 8,192 did no better (BENCHMARKS.md, issue 15, the
 /// burst row's fourth round).
 const FIRES_PER_WRITE: usize = 2048;
