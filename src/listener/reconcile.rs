@@ -36,11 +36,17 @@ struct HookConsumer {
     /// Set before the consumer is cancelled: deliveries the broker sent before the cancel
     /// took effect go back to the queue instead of firing.
     stopping: CancellationToken,
+    /// Set by the consumer's task when its stream ended, before it says so on the listener's
+    /// `ended` queue: the task itself may not have finished yet when the listener acts on that
+    /// message, and a consumer taken for running then would not be started again.
+    stream_ended: CancellationToken,
 }
 
 impl HookConsumer {
     fn is_running(&self) -> bool {
-        !self.task.is_finished() && self.lease.channel.status().connected()
+        !self.stream_ended.is_cancelled()
+            && !self.task.is_finished()
+            && self.lease.channel.status().connected()
     }
 
     /// Cancels the consumer; the other hooks on its channel keep consuming. Messages the
@@ -277,6 +283,8 @@ impl<'a> Reconciler<'a> {
         let tracker = deliveries.clone();
         let stopping = CancellationToken::new();
         let cancelled = stopping.clone();
+        let stream_ended = CancellationToken::new();
+        let ending = stream_ended.clone();
         let task = tokio::spawn(async move {
             // Each delivery runs on its own task; the prefetch bounds how many are in flight.
             // After a cancel, the stream still yields what the broker sent before it, then ends.
@@ -288,6 +296,7 @@ impl<'a> Reconciler<'a> {
                 let ctx = ctx.clone();
                 tracker.spawn(async move { delivery::handle(&ctx, message).await });
             }
+            ending.cancel();
             if !cancelled.is_cancelled() {
                 let _ = ended.send(ctx.key);
             }
@@ -298,6 +307,7 @@ impl<'a> Reconciler<'a> {
             task,
             deliveries,
             stopping,
+            stream_ended,
         };
         self.consumers.insert(key.clone(), consumer);
         Ok(())
