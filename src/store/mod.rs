@@ -123,6 +123,21 @@ pub(crate) fn lost_race_is_an_answer(
     }
 }
 
+/// One pair's outcome in [`HookStore::insert_tasks_and_record_fires`]' answers: a task already
+/// stored is that pair's answer and stores nothing; any other failure is the backend's and
+/// fails the whole call.
+///
+/// # Errors
+/// `outcome`'s error when it is not [`StoreError::AlreadyExists`].
+pub(crate) fn already_stored_is_an_answer(
+    outcome: Result<(), StoreError>,
+) -> Result<Result<(), StoreError>, StoreError> {
+    match outcome {
+        Err(e) if !matches!(e, StoreError::AlreadyExists) => Err(e),
+        answer => Ok(answer),
+    }
+}
+
 /// Storage failures, named by what went wrong so callers can choose a response.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -39,7 +39,8 @@ use crate::domain::{
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
-    ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
+    already_stored_is_an_answer, ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots,
+    HookStore, Made, StoreError,
 };
 
 /// The database used when the URI names none.
@@ -479,11 +480,9 @@ impl HookStore for MongoStore {
             .map(|(task, fire)| self.insert_task_and_record_fire(task, fire))
             .collect();
         let answers: Vec<_> = stream::iter(writes).buffered(PAIRS_AT_ONCE).collect().await;
-        (answers.into_iter())
-            .map(|answer| match answer {
-                Err(StoreError::AlreadyExists) => Ok(Err(StoreError::AlreadyExists)),
-                other => other.map(Ok),
-            })
+        answers
+            .into_iter()
+            .map(already_stored_is_an_answer)
             .collect()
     }
 

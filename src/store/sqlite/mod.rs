@@ -38,8 +38,8 @@ use crate::domain::{
     HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
-    lost_race_is_an_answer, ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots,
-    HookStore, Made, StoreError,
+    already_stored_is_an_answer, lost_race_is_an_answer, ApplyObserver, FireCursor, GroupCount,
+    HookSchedule, HookSlots, HookStore, Made, StoreError,
 };
 
 /// A [`HookStore`] in an SQLite database file.
@@ -363,8 +363,7 @@ impl HookStore for SqliteStore {
         // it back: no task is ever left without its fire.
         self.write_each(rows, |conn, (task, fire)| match task.insert(conn) {
             Ok(()) => fire.insert(conn).map(Ok),
-            Err(StoreError::AlreadyExists) => Ok(Err(StoreError::AlreadyExists)),
-            Err(e) => Err(e),
+            not_stored => already_stored_is_an_answer(not_stored),
         })
         .await
     }
