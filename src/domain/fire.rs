@@ -114,10 +114,22 @@ impl FireRecord {
     /// alone, so whoever fires the slot or message again, after a crash, on another replica or
     /// after a lost acknowledgement, can ask the store whether it was already fired to the end.
     ///
-    /// Its first 48 bits, where a time-ordered id holds its milliseconds, are all ones, so it
-    /// sorts after every time-ordered id: among fires at one time (a slot's attempts all carry
-    /// the slot time) the final one is listed as the newest. The rest is the task id's hash.
+    /// It is the task id's own bits with the first one set (and the version field saying
+    /// "custom", as for every id made here from bytes of its own). Every task id leaves that bit
+    /// clear (slugid's "nice" form) and so does every time-ordered id (its milliseconds fit in
+    /// 47 bits for millennia), so it sorts after every time-ordered id: among fires at one time
+    /// (a slot's attempts all carry the slot time) the final one is listed as the newest. And
+    /// as task ids begin with their time, so do settled ids: a slot's final fires sit together
+    /// in the store's fire-id index.
     pub fn settled_id(task_id: &TaskId) -> Uuid {
+        let mut bytes = task_id.to_bytes();
+        bytes[0] |= 0x80;
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+
+    /// The settled id builds before time-first task ids gave `task_id`: 48 one bits, then
+    /// bits of the task id's hash. Only for [`TaskId::for_slot_by_hash`]'s purpose.
+    pub fn settled_id_by_hash(task_id: &TaskId) -> Uuid {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(task_id.as_str().as_bytes());
         let mut bytes = [0xff; 16];
@@ -145,6 +157,43 @@ mod tests {
         assert!(
             fire_id_text(FireRecord::settled_id(&a)) > fire_id_text(earlier_attempt),
             "the stores order fire ids by their hyphenated text"
+        );
+    }
+
+    #[test]
+    fn a_settled_id_begins_with_its_task_ids_time() {
+        let slot = "2026-05-01T10:00:00Z".parse().unwrap();
+        let key = |id: &str| {
+            HookKey::new(
+                crate::domain::HookGroupId::parse("g").unwrap(),
+                crate::domain::HookId::parse(id).unwrap(),
+            )
+        };
+        let (a, b) = (
+            FireRecord::settled_id(&TaskId::for_slot(&key("a"), slot)),
+            FireRecord::settled_id(&TaskId::for_slot(&key("b"), slot)),
+        );
+        assert_ne!(a, b);
+        assert_eq!(
+            a.as_bytes()[..6],
+            b.as_bytes()[..6],
+            "a slot's settled ids sit together"
+        );
+        let task = TaskId::for_slot(&key("a"), slot).to_bytes();
+        let own_bits = |bytes: &[u8]| [&bytes[1..6], &bytes[7..]].concat();
+        assert_eq!(
+            own_bits(a.as_bytes()),
+            own_bits(&task),
+            "the task id's own bits, not a hash"
+        );
+    }
+
+    #[test]
+    fn a_settled_id_by_hash_is_the_one_earlier_builds_gave() {
+        let task_id = TaskId::parse("PjqLhrTqRaqlST4SrRMm3A").unwrap();
+        assert_eq!(
+            FireRecord::settled_id_by_hash(&task_id).to_string(),
+            "ffffffff-ffff-8fba-b697-0b41535aee00"
         );
     }
 

@@ -91,47 +91,85 @@ validated_id!(
 );
 
 validated_id!(
-    /// A Taskcluster task id: a v4 slugid (22 URL-safe base64 characters of a random UUID).
+    /// A Taskcluster task id: a v4 slugid (22 URL-safe base64 characters of a version-4 UUID).
     TaskId,
     is_slugid,
     DomainError::InvalidTaskId
 );
 
 impl TaskId {
-    /// A fresh random task id, in slugid's "nice" form (never starts with `-`).
+    /// A fresh task id: the current millisecond, then random bits, shaped as a version-4 UUID
+    /// in slugid's "nice" form. The time first keeps the ids of a store's newest tasks side by
+    /// side in its task-id index, where random ids would each rewrite a page of their own.
     pub fn generate() -> Self {
-        Self(slugid::nice())
+        Self::shaped(*uuid::Uuid::now_v7().as_bytes())
     }
 
     /// A task id that depends only on `bytes`: the same input always gives the same id, so a
     /// redelivered message or a re-fired slot submits the same task. The first 128 bits of the
     /// input's SHA-256 are shaped into a version-4 UUID in slugid's "nice" form.
     pub fn derived_from(bytes: &[u8]) -> Self {
-        use base64::Engine;
         use sha2::Digest;
         let digest = sha2::Sha256::digest(bytes);
         let mut uuid = [0u8; 16];
         uuid.copy_from_slice(&digest[..16]);
-        uuid[0] &= 0x7f; // "nice": the id never starts with `-`
-        uuid[6] = (uuid[6] & 0x0f) | 0x40; // version 4
-        uuid[8] = (uuid[8] & 0x3f) | 0x80; // variant 1
+        Self::shaped(uuid)
+    }
+
+    /// The 16 bytes the id encodes.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        use base64::Engine;
+        // Room for the decoder's estimate of 22 characters; every task id was checked to be 22
+        // characters of URL-safe base64 whose spare bits are zero, so it decodes to 16 bytes.
+        let mut decoded = [0u8; 18];
+        let _sixteen = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(self.0.as_bytes(), &mut decoded);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&decoded[..16]);
+        bytes
+    }
+
+    /// `uuid` with the bits Taskcluster's task-id pattern fixes set: never a leading `-`,
+    /// version 4, variant 1.
+    fn shaped(mut uuid: [u8; 16]) -> Self {
+        use base64::Engine;
+        uuid[0] &= 0x7f;
+        uuid[6] = (uuid[6] & 0x0f) | 0x40;
+        uuid[8] = (uuid[8] & 0x3f) | 0x80;
         Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid))
     }
 
-    /// The task id of one scheduled slot of a hook: derived from the hook's name and the slot
-    /// time (to the millisecond), so every replica and every re-fire of the slot submits the
-    /// same id.
+    /// The task id of one scheduled slot of a hook: the slot's millisecond, then bits of a
+    /// hash of the hook's name and the slot, so every replica and every re-fire of the slot
+    /// submits the same id, and a slot's ids sit together in the store's task-id index.
     pub fn for_slot(key: &HookKey, slot: DateTime<Utc>) -> Self {
-        let (group, id) = (key.group.as_str().as_bytes(), key.id.as_str().as_bytes());
-        let mut input = Vec::with_capacity(group.len() + id.len() + 10);
-        // The NUL separators keep ("a", "b/c") and ("a/b", "c") apart.
-        input.extend_from_slice(group);
-        input.push(0);
-        input.extend_from_slice(id);
-        input.push(0);
-        input.extend_from_slice(&slot.timestamp_millis().to_be_bytes());
-        Self::derived_from(&input)
+        let mut uuid = [0u8; 16];
+        uuid[..6].copy_from_slice(&slot.timestamp_millis().to_be_bytes()[2..]);
+        uuid[6..].copy_from_slice(&slot_digest(key, slot)[..10]);
+        Self::shaped(uuid)
     }
+
+    /// The task id builds before time-first ids gave a slot: its hash alone. Kept to recognise
+    /// a claim such a build left behind when it stopped between recording the slot's fire and
+    /// releasing the claim (see `Slots::refire`); it can go once no store holds such claims.
+    pub fn for_slot_by_hash(key: &HookKey, slot: DateTime<Utc>) -> Self {
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&slot_digest(key, slot)[..16]);
+        Self::shaped(uuid)
+    }
+}
+
+/// The SHA-256 of a hook's name and a slot time, to the millisecond.
+fn slot_digest(key: &HookKey, slot: DateTime<Utc>) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    // The NUL separators keep ("a", "b/c") and ("a/b", "c") apart.
+    hash.update(key.group.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(key.id.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(slot.timestamp_millis().to_be_bytes());
+    hash.finalize().into()
 }
 
 /// Checks the shape Taskcluster's schemas require of a task id: 22 URL-safe base64 characters
@@ -203,6 +241,36 @@ mod tests {
         }
     }
 
+    /// The first 48 bits of the id, where a time-first id keeps its milliseconds.
+    fn millis_of(id: &TaskId) -> i64 {
+        let bytes = id.to_bytes();
+        let mut millis = [0u8; 8];
+        millis[2..].copy_from_slice(&bytes[..6]);
+        i64::from_be_bytes(millis)
+    }
+
+    #[test]
+    fn generated_task_ids_begin_with_the_millisecond_they_were_made_in() {
+        let before = Utc::now().timestamp_millis();
+        let ids: Vec<TaskId> = (0..1000).map(|_| TaskId::generate()).collect();
+        let after = Utc::now().timestamp_millis();
+        for id in &ids {
+            assert!((before..=after).contains(&millis_of(id)), "{id}");
+        }
+        let distinct: std::collections::HashSet<&TaskId> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
+
+    #[test]
+    fn a_task_id_decodes_to_the_bytes_it_encodes() {
+        let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
+        let bytes = id.to_bytes();
+        assert_eq!(uuid::Uuid::from_bytes(bytes).get_version_num(), 4);
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        assert_eq!(encoded, id.as_str());
+    }
+
     #[test]
     fn derived_task_ids_are_valid_stable_and_distinct() {
         let inputs: Vec<Vec<u8>> = (0..1000u32).map(|n| n.to_be_bytes().to_vec()).collect();
@@ -233,11 +301,30 @@ mod tests {
             TaskId::for_slot(&key("a", "b/c"), slot),
             TaskId::for_slot(&key("a-b", "c"), slot)
         );
+        assert_eq!(millis_of(&id), slot.timestamp_millis());
+        assert_eq!(
+            millis_of(&TaskId::for_slot(&key("other", "hook"), slot)),
+            slot.timestamp_millis(),
+            "every hook's id of a slot begins with the slot's time"
+        );
         for second in 0..1000 {
             let id = TaskId::for_slot(&key("g", "h"), slot + chrono::Duration::seconds(second));
             assert!(TaskId::parse(id.as_str()).is_ok(), "{id} should parse");
             assert!(!id.as_str().starts_with('-'));
         }
+    }
+
+    #[test]
+    fn a_slots_task_id_by_hash_is_the_one_earlier_builds_gave_it() {
+        let key = HookKey::new(
+            HookGroupId::parse("g").unwrap(),
+            HookId::parse("h").unwrap(),
+        );
+        let slot = "2026-05-01T10:15:00Z".parse().unwrap();
+        // What builds before time-first ids stored as this slot's task id.
+        let earlier = TaskId::for_slot_by_hash(&key, slot);
+        assert_eq!(earlier.as_str(), "PjqLhrTqRaqlST4SrRMm3A");
+        assert_ne!(earlier, TaskId::for_slot(&key, slot));
     }
 
     #[test]

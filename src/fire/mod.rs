@@ -242,17 +242,23 @@ async fn refused(deps: &FireDeps, fire: &FireRecord, reason: RefusalReason, mess
     }
 }
 
-/// The final fire already recorded for `trigger`, when it is a slot or message that was fired
-/// to the end before (by a process that crashed before it could say so, or whose message
-/// acknowledgement was lost). Firing it again would submit its task again.
+/// The final fire already recorded for `trigger`, when it is a slot, message or replay that
+/// was fired to the end before (by a process that crashed before it could say so, or whose
+/// message acknowledgement was lost). Firing it again would submit its task again. A fire
+/// recorded by a build before time-first task ids is found under the id that build gave it.
 ///
 /// # Errors
 /// The store's failure to answer.
 pub async fn settled(deps: &FireDeps, trigger: &Trigger) -> Result<Option<FireRecord>, StoreError> {
-    match trigger.settled_fire_id() {
-        Some(id) => deps.store.get_fire(id).await,
-        None => Ok(None),
+    for fire_id in [trigger.settled_fire_id(), trigger.earlier_settled_fire_id()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(fire) = deps.store.get_fire(fire_id).await? {
+            return Ok(Some(fire));
+        }
     }
+    Ok(None)
 }
 
 /// The failure `error` leaves in the hook's history, if any.

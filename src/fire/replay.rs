@@ -124,20 +124,19 @@ pub fn replay(
         fire_id: fire.fire_id,
         client_id: client_id.to_owned(),
     };
-    let (time, task_id, fire_id) = match (request.task_id, asker) {
+    let (time, task_id, settles_as) = match (request.task_id, asker) {
         (TaskIdChoice::New, Asker::Caller { now, .. }) => (now, None, None),
         (TaskIdChoice::New, Asker::Job(job)) => {
             let task_id = job.task_id_for(fire.fire_id);
-            let fire_id = FireRecord::settled_id(&task_id);
-            (job.created, Some(task_id), Some(fire_id))
+            (job.created, Some(task_id.clone()), Some(task_id))
         }
         // Recorded once however often it is asked for: the id derives from the fire replayed.
         (TaskIdChoice::Same, _) => (
             fire.task_create_time,
             Some(fire.task_id.clone()),
-            Some(FireRecord::settled_id(&TaskId::derived_from(
+            Some(TaskId::derived_from(
                 format!("replay-same:{}", fire.fire_id).as_bytes(),
-            ))),
+            )),
         ),
     };
     let trigger = Trigger::replay(
@@ -146,7 +145,7 @@ pub fn replay(
         context.trigger.clone(),
         time,
         task_id,
-        (of, fire_id),
+        (of, settles_as),
     );
     Ok((hook, trigger))
 }

@@ -29,9 +29,9 @@ pub struct Trigger {
     /// Whether someone waits for the answer (an HTTP caller). Without one, a refusal is
     /// recorded in the hook's history instead, where its owner can find it.
     has_caller: bool,
-    /// For a replay: the fire it fires again, and the id its record takes when that must not
-    /// be a fresh one (a replay under the same task id is recorded once).
-    replay: Option<(ReplayOf, Option<Uuid>)>,
+    /// For a replay: the fire it fires again, and when its record must not take a fresh id
+    /// (a replay under the same task id is recorded once), the task id it is settled under.
+    replay: Option<(ReplayOf, Option<TaskId>)>,
 }
 
 impl Trigger {
@@ -139,14 +139,15 @@ impl Trigger {
 
     /// A replay of a recorded fire, asked for by a caller (`of.client_id`): what fired it
     /// (`fired_by`, the trigger's own context keys `trigger_keys`) with `payload` at `time`,
-    /// under `task_id` when it must be the recorded fire's, recorded under `fire_id` when given.
+    /// under `task_id` when it must be the recorded fire's, recorded under the settled id of
+    /// `settles_as` when given.
     pub fn replay(
         fired_by: FiredBy,
         payload: Option<Value>,
         trigger_keys: Map<String, Value>,
         time: DateTime<Utc>,
         task_id: Option<TaskId>,
-        (of, fire_id): (ReplayOf, Option<Uuid>),
+        (of, settles_as): (ReplayOf, Option<TaskId>),
     ) -> Self {
         Self {
             fired_by,
@@ -156,7 +157,7 @@ impl Trigger {
             time,
             reserved_task_id: task_id,
             has_caller: true,
-            replay: Some((of, fire_id)),
+            replay: Some((of, settles_as)),
         }
     }
 
@@ -243,12 +244,22 @@ impl Trigger {
     }
 
     /// The fire id under which this trigger's final fire is recorded, when the trigger is one
-    /// that may be fired again (a slot, a message): derived from the task id reserved for it,
-    /// which names the slot or message even when `payload.taskId` picks the task's id.
+    /// that may be fired again (a slot, a message, a replay recorded once): derived from the
+    /// task id reserved for it, which names the slot or message even when `payload.taskId`
+    /// picks the task's id.
     pub fn settled_fire_id(&self) -> Option<Uuid> {
+        self.settles_as().map(FireRecord::settled_id)
+    }
+
+    /// The fire id builds before time-first task ids recorded that final fire under.
+    pub fn earlier_settled_fire_id(&self) -> Option<Uuid> {
+        self.settles_as().map(FireRecord::settled_id_by_hash)
+    }
+
+    fn settles_as(&self) -> Option<&TaskId> {
         match &self.replay {
-            Some((_, fire_id)) => *fire_id,
-            None => self.reserved_task_id.as_ref().map(FireRecord::settled_id),
+            Some((_, settles_as)) => settles_as.as_ref(),
+            None => self.reserved_task_id.as_ref(),
         }
     }
 

@@ -20,7 +20,7 @@ use futures_util::future::join_all;
 use super::failpoint::{self, Failpoint};
 use super::plan::{plan, CatchUp, Plan};
 use crate::clock::Clock;
-use crate::domain::{HookKey, HookRecord, Schedule, TaskId};
+use crate::domain::{FireRecord, HookKey, HookRecord, Schedule, TaskId};
 use crate::fire::{self, FireDeps, FireError, Fired, Ready, Trigger};
 use crate::store::{compare_and_set_as, one_outage, CasWrite, Change, HookSlots, StoreError};
 
@@ -320,15 +320,29 @@ impl Slots {
             Some(record) if record.claimed_slots.contains(&slot) => record,
             _ => return Ok(SlotFate::Done),
         };
-        if fire::settled(&self.fire, &slot_trigger(key, slot))
-            .await?
-            .is_some()
-        {
+        if self.fired_to_the_end(key, slot).await? {
             tracing::info!(hook = %key, %slot, "slot was fired before its claim was released");
             self.release(key, Some(record), slot).await?;
             return Ok(SlotFate::Done);
         }
         self.fire(&record, slot).await
+    }
+
+    /// Whether the slot's final fire is recorded: under this build's ids, or under those a
+    /// build before time-first task ids gave the slot (whose claim it may have left behind).
+    async fn fired_to_the_end(
+        &self,
+        key: &HookKey,
+        slot: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if fire::settled(&self.fire, &slot_trigger(key, slot))
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let earlier = FireRecord::settled_id_by_hash(&TaskId::for_slot_by_hash(key, slot));
+        Ok(self.fire.store.get_fire(earlier).await?.is_some())
     }
 
     /// Marks a claimed slot done. The first attempt writes over `known`, the record as last

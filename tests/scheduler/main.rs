@@ -6,6 +6,7 @@ mod ahead;
 mod catch_up;
 mod crash;
 mod croniter;
+mod earlier_ids;
 mod failures;
 mod harness;
 mod lateness;
