@@ -92,8 +92,8 @@ fn start_writer(dir: &Path) -> rusqlite::Result<Durable> {
 fn commit(conn: &mut Connection, requests: usize) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for _ in 0..requests {
-        // Task ids are random, fire ids time-ordered, as hookd's.
-        let task_id = Uuid::new_v4().simple().to_string();
+        // Task ids and fire ids begin with their time, as hookd's.
+        let task_id = Uuid::now_v7().simple().to_string();
         let fire_id = Uuid::now_v7().to_string();
         tx.prepare_cached("INSERT INTO tasks VALUES (?1, 'bench', 'trigger', ?2)")?
             .execute(params![task_id, TASK_DOC])?;
