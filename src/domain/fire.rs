@@ -128,7 +128,8 @@ impl FireRecord {
     }
 
     /// The settled id builds before time-first task ids gave `task_id`: 48 one bits, then
-    /// bits of the task id's hash. Only for [`TaskId::for_slot_by_hash`]'s purpose.
+    /// bits of the task id's hash. Kept so that final fires those builds recorded are still
+    /// found (see `fire::settled`); it can go with [`TaskId::for_slot_by_hash`].
     pub fn settled_id_by_hash(task_id: &TaskId) -> Uuid {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(task_id.as_str().as_bytes());

@@ -263,10 +263,10 @@ mod tests {
 
     #[test]
     fn a_task_id_decodes_to_the_bytes_it_encodes() {
+        use base64::Engine;
         let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
         let bytes = id.to_bytes();
         assert_eq!(uuid::Uuid::from_bytes(bytes).get_version_num(), 4);
-        use base64::Engine;
         let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         assert_eq!(encoded, id.as_str());
     }

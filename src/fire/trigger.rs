@@ -256,6 +256,8 @@ impl Trigger {
         self.settles_as().map(FireRecord::settled_id_by_hash)
     }
 
+    /// The task id its final fire's id derives from: the one reserved for the slot or
+    /// message, or the one a replay recorded once is settled under.
     fn settles_as(&self) -> Option<&TaskId> {
         match &self.replay {
             Some((_, settles_as)) => settles_as.as_ref(),
