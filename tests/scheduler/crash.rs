@@ -8,13 +8,12 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{Timelike, Utc};
 use hookd::clock::ManualClock;
-use hookd::domain::{SubmittedTask, TaskId};
-use hookd::fire::{SinkError, TaskSink};
+use hookd::domain::TaskId;
+use hookd::fire::TaskSink;
 use hookd::store::{compare_and_set, Change, SqliteStore};
 use hookd_testkit::app::hookd_binary;
 use hookd_testkit::mongodb::{fresh_database_uri, skipping};
@@ -23,26 +22,12 @@ use hookd_testkit::wait::eventually;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    at, fires, fresh_store, hook, key, node, node_with_quarter_hourly_hook, record,
+    at, fires, fresh_store, hook, key, node, node_with_quarter_hourly_hook, record, CountingSink,
 };
 
 const ROOT_TOKEN: &str = "crash-root-token";
 /// `whsec_` and the base64 of "crash-signing-key".
 const SINK_SECRET: &str = "whsec_Y3Jhc2gtc2lnbmluZy1rZXk=";
-
-/// A task queue that takes every task and remembers its id.
-#[derive(Default)]
-struct CountingSink {
-    submitted: Mutex<Vec<TaskId>>,
-}
-
-#[async_trait]
-impl TaskSink for CountingSink {
-    async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError> {
-        self.submitted.lock().unwrap().push(task.task_id.clone());
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_claim_left_behind_after_the_fire_was_recorded_is_released_without_a_second_fire() {

@@ -6,26 +6,14 @@ use std::sync::Arc;
 
 use hookd::clock::Clock;
 use hookd::config::Settings;
-use hookd::domain::{FireRecord, FiredBy, SubmittedTask, TaskId};
-use hookd::fire::{self, SinkError, TaskSink, Trigger};
+use hookd::domain::{FireRecord, FiredBy, TaskId};
+use hookd::fire::{self, TaskSink, Trigger};
 use hookd::metrics::Metrics;
 use hookd::startup::fire_deps;
 use hookd::store::{compare_and_set, Change, HookStore, SqliteStore};
 use serde_json::json;
 
-use crate::harness::{at, fires, fresh_store, hook, key, node, record};
-
-/// A task queue that refuses nothing and remembers each task id it was given.
-#[derive(Default)]
-struct Submitted(std::sync::Mutex<Vec<TaskId>>);
-
-#[async_trait::async_trait]
-impl TaskSink for Submitted {
-    async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError> {
-        self.0.lock().unwrap().push(task.task_id.clone());
-        Ok(())
-    }
-}
+use crate::harness::{at, fires, fresh_store, hook, key, node, record, CountingSink};
 
 /// A success recorded under `fire_id` for hook `g/h`, as an earlier build recorded it.
 async fn recorded_by_an_earlier_build(
@@ -43,7 +31,7 @@ async fn recorded_by_an_earlier_build(
 #[tokio::test]
 async fn a_claim_left_behind_by_an_earlier_build_is_released_without_a_second_fire() {
     let (_dir, db, clock) = fresh_store();
-    let sink = Arc::new(Submitted::default());
+    let sink = Arc::new(CountingSink::default());
     let first = node(&db, &clock, Some(Arc::clone(&sink) as Arc<dyn TaskSink>)).await;
     first
         .registry
@@ -75,7 +63,7 @@ async fn a_claim_left_behind_by_an_earlier_build_is_released_without_a_second_fi
     let second = node(&db, &clock, Some(Arc::clone(&sink) as Arc<dyn TaskSink>)).await;
     second.scheduler.tick().await;
 
-    assert!(sink.0.lock().unwrap().is_empty(), "fired again");
+    assert!(sink.submitted.lock().unwrap().is_empty(), "fired again");
     let fires = fires(&*second.store, &key("h")).await;
     assert_eq!(fires.len(), 1, "{fires:?}");
     assert_eq!(fires[0].fire_id, earlier_fire_id);
@@ -93,7 +81,7 @@ async fn a_message_an_earlier_build_fired_to_the_end_is_found_settled() {
     let deps = fire_deps(
         &Settings::new(dir.path()),
         Arc::clone(&store),
-        Arc::new(Submitted::default()),
+        Arc::new(CountingSink::default()),
         &clock,
         Arc::new(Metrics::new()),
     )

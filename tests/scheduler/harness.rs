@@ -2,17 +2,20 @@
 //! (its own store connection, registry and scheduler), sharing a `ManualClock`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 use hookd::clock::{Clock, ManualClock};
 use hookd::config::Settings;
 use hookd::crypto::TokenCipher;
 use hookd::domain::{
-    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Schedule, TriggerSchema,
+    FireRecord, Hook, HookGroupId, HookId, HookKey, HookRecord, Metadata, Schedule, SubmittedTask,
+    TaskId, TriggerSchema,
 };
 use hookd::fire::sink::LocalSink;
-use hookd::fire::TaskSink;
+use hookd::fire::{SinkError, TaskSink};
 use hookd::metrics::Metrics;
 use hookd::registry::HookRegistry;
 use hookd::scheduler::{Ahead, Scheduler};
@@ -132,4 +135,18 @@ pub async fn fires(store: &dyn HookStore, key: &HookKey) -> Vec<FireRecord> {
 /// The stored record of `key`.
 pub async fn record(store: &dyn HookStore, key: &HookKey) -> HookRecord {
     store.get_hook(key).await.unwrap().expect("hook exists")
+}
+
+/// A task queue that takes every task and remembers its id.
+#[derive(Default)]
+pub struct CountingSink {
+    pub submitted: Mutex<Vec<TaskId>>,
+}
+
+#[async_trait]
+impl TaskSink for CountingSink {
+    async fn submit(&self, task: &SubmittedTask) -> Result<(), SinkError> {
+        self.submitted.lock().unwrap().push(task.task_id.clone());
+        Ok(())
+    }
 }
