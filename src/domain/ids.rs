@@ -98,8 +98,8 @@ validated_id!(
 );
 
 impl TaskId {
-    /// A fresh task id: the current millisecond, then random bits, shaped as a version-4 UUID
-    /// in slugid's "nice" form. The time first keeps the ids of a store's newest tasks side by
+    /// A fresh task id: a version-7 UUID (the current millisecond, then a randomly seeded
+    /// counter and random bits) shaped as a version-4 UUID in slugid's "nice" form. The time first keeps the ids of a store's newest tasks side by
     /// side in its task-id index, where random ids would each rewrite a page of their own.
     pub fn generate() -> Self {
         Self::shaped(*uuid::Uuid::now_v7().as_bytes())
