@@ -9,7 +9,8 @@
 //! same error. `cli` is the command line; `startup` wires the parts together from `config`, and
 //! `config` assembles the settings structs each part declares for itself. Small leaves any
 //! layer may use: `clock`, `crypto`, `telemetry`,
-//! `metrics`, `amqp` (the connection), `webhook` (signatures), `clients`, `data_dir`.
+//! `metrics`, `amqp` (the connection), `webhook` (signatures), `clients`, `data_dir`; and
+//! `allocator`, the process's global allocator, which nothing imports but the render worker.
 //!
 //! `cargo test --test layout` checks this (tests/layout.rs):
 //! - no import cycle between files: a file depends on the module files its `use` lines and
@@ -21,6 +22,7 @@
 //!   settings struct), and `api` does not import `ui`;
 //! - only `cli` and `startup` import `config`, `cli` and `startup`.
 
+pub mod allocator;
 pub mod amqp;
 pub mod api;
 pub mod apply;

@@ -1,21 +1,23 @@
 //! The render worker: a child process (`hookd render-worker`) that renders task templates for
-//! hookd, one at a time, inside an address-space limit.
+//! hookd, one at a time, under a bound on its heap.
 //!
 //! Templates come from hook authors and JSON-e is a full expression language: a `$reduce`
 //! that doubles a string sixty times asks for exabytes, and the renderer can be neither
 //! interrupted nor told to stop allocating. In a process of its own a runaway render is
-//! stopped for real: the limit makes its allocation fail, which aborts only the worker, and
-//! hookd kills a worker that misses its deadline. See `render_pool` for the other side.
+//! stopped for real: the bound (kept by the allocator, see `crate::allocator`) makes its
+//! allocation fail, which aborts only the worker, and hookd kills a worker that misses its
+//! deadline. See `render_pool` for the other side.
 
 use std::io::{self, Read, Write};
 
 use super::protocol::{self, HeaderError, RenderRequest, Tag, HEADER_LEN};
 use super::{self as render, RenderError};
+use crate::allocator;
 
 /// What a worker is allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerOptions {
-    /// Bytes of address space the worker may add to what it has at start.
+    /// Bytes the worker's heap may grow by past its size at start.
     pub memory_limit: u64,
     /// The largest rendered task, in bytes of compact JSON.
     pub max_task_bytes: usize,
@@ -27,9 +29,6 @@ pub enum RenderWorkerError {
     /// Reading a request or writing a reply failed.
     #[error("render worker I/O failed")]
     Io(#[from] io::Error),
-    /// The memory limit could not be set.
-    #[error("could not limit the render worker's memory")]
-    Limit(#[source] io::Error),
     /// A request frame was malformed.
     #[error(transparent)]
     Header(#[from] HeaderError),
@@ -42,14 +41,14 @@ pub enum RenderWorkerError {
 /// `output`.
 ///
 /// # Errors
-/// [`RenderWorkerError`] when the limit cannot be set or the stream breaks; hookd then sees
-/// the worker exit and starts another.
+/// [`RenderWorkerError`] when the stream breaks; hookd then sees the worker exit and starts
+/// another.
 pub fn run(
     options: WorkerOptions,
     mut input: impl Read,
     mut output: impl Write,
 ) -> Result<(), RenderWorkerError> {
-    limit_address_space(options.memory_limit).map_err(RenderWorkerError::Limit)?;
+    allocator::bound_heap_growth(usize::try_from(options.memory_limit).unwrap_or(usize::MAX));
     let request_limit = usize::try_from(options.memory_limit).unwrap_or(usize::MAX);
     while let Some(request) = read_request(&mut input, request_limit)? {
         let request: RenderRequest<'_> = serde_json::from_slice(&request)?;
@@ -83,34 +82,6 @@ fn read_request(input: &mut impl Read, limit: usize) -> Result<Option<Vec<u8>>, 
     let mut payload = vec![0; len];
     input.read_exact(&mut payload)?;
     Ok(Some(payload))
-}
-
-/// Caps the process's address space at its current size plus `budget` bytes, so that a
-/// render that keeps allocating fails instead of taking the machine's memory.
-#[cfg(target_os = "linux")]
-fn limit_address_space(budget: u64) -> io::Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let current_kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmSize:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "no VmSize in /proc/self/status")
-        })?;
-    let limit = current_kib.saturating_mul(1024).saturating_add(budget);
-    rlimit::setrlimit(rlimit::Resource::AS, limit, limit)
-}
-
-/// Elsewhere there is no `/proc` to measure from; only the deadline bounds a render.
-#[cfg(not(target_os = "linux"))]
-fn limit_address_space(_budget: u64) -> io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
