@@ -26,6 +26,12 @@ use crate::store::MongoStore;
 use crate::telemetry::{self, LogFormat};
 use client::ClientArgs;
 
+/// How many log lines `hookd serve` queues for its log thread before a writer waits. The
+/// queue's slots are allocated up front: the library's default of 128,000 kept about 4 MiB
+/// resident in an idle server; 8,192 is still a few tenths of a second of lines at the
+/// fastest fire rate measured (BENCHMARKS.md, issue 15).
+const LOG_LINES_QUEUED: usize = 8_192;
+
 /// hookd: turns events into tasks, speaking the Taskcluster hooks v1 API.
 #[derive(Parser)]
 #[command(version, about)]
@@ -118,10 +124,11 @@ pub fn run() -> ExitCode {
     // when that thread falls behind: writers wait instead. The thread writes whatever lines
     // are queued with one system call, flushing each time the queue is empty. Until
     // `_log_writer` is dropped at the end of this function, queued lines are still being
-    // written. Other commands are for a person at a terminal: their lines and their answers
-    // keep their order.
+    // written. The queue holds LOG_LINES_QUEUED lines. Other commands are for a person at a
+    // terminal: their lines and their answers keep their order.
     let _log_writer = if matches!(cli.command, Command::Serve(_)) {
         let (writer, guard) = NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_LINES_QUEUED)
             .lossy(false)
             .thread_name("hookd-log")
             .finish(std::io::BufWriter::new(std::io::stderr()));
