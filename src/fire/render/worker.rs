@@ -48,9 +48,9 @@ pub fn run(
     mut input: impl Read,
     mut output: impl Write,
 ) -> Result<(), RenderWorkerError> {
-    allocator::bound_heap_growth(usize::try_from(options.memory_limit).unwrap_or(usize::MAX));
-    let request_limit = usize::try_from(options.memory_limit).unwrap_or(usize::MAX);
-    while let Some(request) = read_request(&mut input, request_limit)? {
+    let memory_limit = usize::try_from(options.memory_limit).unwrap_or(usize::MAX);
+    allocator::bound_heap_growth(memory_limit);
+    while let Some(request) = read_request(&mut input, memory_limit)? {
         let request: RenderRequest<'_> = serde_json::from_slice(&request)?;
         let outcome = std::panic::catch_unwind(|| {
             render::task(
