@@ -69,33 +69,32 @@ impl Bounded {
             );
         }
     }
+
+    /// Runs `allocate` if `bytes` of headroom can be taken, else returns null; an allocation
+    /// that fails gives them back.
+    fn within_bound(bytes: usize, allocate: impl FnOnce() -> *mut u8) -> *mut u8 {
+        if !Self::take(bytes) {
+            return std::ptr::null_mut();
+        }
+        let ptr = allocate();
+        if ptr.is_null() {
+            Self::give_back(bytes);
+        }
+        ptr
+    }
 }
 
 // SAFETY: every call goes to mimalloc with the caller's arguments unchanged, or fails by
 // returning null before reaching it, which the `GlobalAlloc` contract allows.
 unsafe impl GlobalAlloc for Bounded {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !Self::take(layout.size()) {
-            return std::ptr::null_mut();
-        }
         // SAFETY: the caller upholds `alloc`'s contract, which mimalloc's shares.
-        let ptr = unsafe { MiMalloc.alloc(layout) };
-        if ptr.is_null() {
-            Self::give_back(layout.size());
-        }
-        ptr
+        Self::within_bound(layout.size(), || unsafe { MiMalloc.alloc(layout) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !Self::take(layout.size()) {
-            return std::ptr::null_mut();
-        }
         // SAFETY: as for `alloc`.
-        let ptr = unsafe { MiMalloc.alloc_zeroed(layout) };
-        if ptr.is_null() {
-            Self::give_back(layout.size());
-        }
-        ptr
+        Self::within_bound(layout.size(), || unsafe { MiMalloc.alloc_zeroed(layout) })
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -106,14 +105,11 @@ unsafe impl GlobalAlloc for Bounded {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let grows_by = new_size.saturating_sub(layout.size());
-        if !Self::take(grows_by) {
-            return std::ptr::null_mut();
-        }
         // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract for `new_size`.
-        let new = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
-        if new.is_null() {
-            Self::give_back(grows_by);
-        } else {
+        let new = Self::within_bound(grows_by, || unsafe {
+            MiMalloc.realloc(ptr, layout, new_size)
+        });
+        if !new.is_null() {
             Self::give_back(layout.size().saturating_sub(new_size));
         }
         new
