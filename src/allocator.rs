@@ -12,7 +12,7 @@
 //! counts: once [`bound_heap_growth`] is called, an allocation that would take the heap more
 //! than the given number of bytes past its size at that moment fails, and Rust aborts the
 //! process ("memory allocation of N bytes failed"), as it would on a failed `mmap`. Until then
-//! the count costs one atomic load per allocation.
+//! the count costs one atomic load per allocation and per free.
 //!
 //! Declared in the library, so that every binary linking it (hookd, its tests and benchmarks)
 //! allocates as the service does.
