@@ -1,10 +1,11 @@
 //! Keeping the broker in line with the stored hooks: one durable queue per hook with bindings,
 //! bound to exactly its bindings, with a consumer on it.
 //!
-//! Nothing here trusts what it did before to still be there: each pass re-declares every queue
-//! and binding (both idempotent), so a queue the broker lost comes back with its bindings. What
-//! was applied is remembered only to find what must go: bindings a hook no longer has, queues of
-//! hooks that are gone.
+//! Nothing here trusts what it did before to still be there: each pass re-declares every
+//! binding and every queue (both idempotent; a queue with a running consumer is only looked up,
+//! see [`Reconciler::declare_queue`]), so a queue the broker lost comes back with its bindings.
+//! What was applied is remembered only to find what must go: bindings a hook no longer has,
+//! queues of hooks that are gone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -186,7 +187,7 @@ impl<'a> Reconciler<'a> {
     /// Declares the hook's queue and bindings, drops bindings it no longer has, and makes sure
     /// a consumer runs.
     async fn apply(&mut self, key: &HookKey, bindings: Vec<Binding>) -> Result<(), TopologyError> {
-        let queue = match self.topology.hook_queue(key).await {
+        let queue = match self.declare_queue(key).await {
             Ok(queue) => queue,
             Err(TopologyError::Refused(e)) => {
                 let name = self.topology.names().hook_queue(key);
@@ -220,6 +221,37 @@ impl<'a> Reconciler<'a> {
         self.applied.insert(key.clone(), bindings);
         self.deps.status.set_binding_errors(key, errors);
         self.ensure_consumer(key, &queue).await
+    }
+
+    /// Declares the hook's queue, creating it only when this process has no consumer on it.
+    ///
+    /// While the hook's consumer runs, the queue is only looked up. Re-creating it then is what
+    /// lost messages: when someone deletes a quorum queue on the broker, the consumer's channel
+    /// learns of it (and cancels the consumer) a moment after the queue is gone. A queue of the
+    /// same name declared in that moment gets the old consumer re-attached by the channel's
+    /// queue client, which then drops what the new queue delivers to it, and the consumer is
+    /// never cancelled: the hook silently stopped firing (seen on RabbitMQ 3.10 when a pass ran
+    /// between a queue's deletion and its consumer's cancel). So a queue that is gone while its
+    /// consumer runs is re-created only after that consumer is cancelled: usually by the
+    /// broker's cancel (`ended`, then `one`), else here, where the cancel is awaited first.
+    async fn declare_queue(&mut self, key: &HookKey) -> Result<String, TopologyError> {
+        if self
+            .consumers
+            .get(key)
+            .is_some_and(HookConsumer::is_running)
+        {
+            match self.topology.existing_hook_queue(key).await {
+                Ok(queue) => return Ok(queue),
+                Err(TopologyError::Refused(_)) => {
+                    tracing::debug!(hook = %key, "queue gone under a running consumer");
+                    if let Some(consumer) = self.consumers.remove(key) {
+                        consumer.stop(&mut self.channels).await;
+                    }
+                }
+                Err(lost) => return Err(lost),
+            }
+        }
+        self.topology.hook_queue(key).await
     }
 
     /// Stops the hook's consumer and deletes its queue.
@@ -278,6 +310,7 @@ impl<'a> Reconciler<'a> {
             max_attempts: settings.max_attempts,
             retry_backoff: settings.retry_backoff,
         };
+        tracing::debug!(hook = %key, channel = lease.channel.id(), "consumer started");
         let ended = self.ended.clone();
         let deliveries = TaskTracker::new();
         let tracker = deliveries.clone();
@@ -297,6 +330,7 @@ impl<'a> Reconciler<'a> {
                 tracker.spawn(async move { delivery::handle(&ctx, message).await });
             }
             ending.cancel();
+            tracing::debug!(hook = %ctx.key, by_us = cancelled.is_cancelled(), "consumer ended");
             if !cancelled.is_cancelled() {
                 let _ = ended.send(ctx.key);
             }

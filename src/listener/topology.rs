@@ -161,6 +161,24 @@ impl Topology {
         Ok(name)
     }
 
+    /// The name of hook `key`'s queue if the queue exists; never creates it. A missing queue
+    /// is a refusal (it closes the declaration channel, like any refusal).
+    pub(super) async fn existing_hook_queue(
+        &mut self,
+        key: &HookKey,
+    ) -> Result<String, TopologyError> {
+        let name = self.names.hook_queue(key);
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let channel = self.channel().await?;
+        let declared = channel
+            .queue_declare(&name, options, FieldTable::default())
+            .await;
+        declared.map(|_| name).map_err(|e| self.classify(e))
+    }
+
     async fn queue(&mut self, name: &str, args: FieldTable) -> Result<(), TopologyError> {
         let options = QueueDeclareOptions {
             durable: true,

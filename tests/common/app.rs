@@ -23,6 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+use tracing_subscriber::fmt::TestWriter;
 
 use crate::mongodb::fresh_database_uri;
 use crate::taskcluster::{taskcluster_file, Taskcluster};
@@ -111,6 +112,17 @@ pub async fn spawn_app_on(
     start(data_dir, mongodb, clock, Arc::new(customize)).await
 }
 
+/// With `HOOKD_TEST_LOG=<filter>` (e.g. `hookd::listener=debug,info`), hookd's log goes to
+/// the test's captured output, which the harness shows when the test fails: a flaky test's
+/// failing run then comes with what the app did. Off by default; a binary that installs its
+/// own subscriber first (the API tests' log capture) keeps it.
+fn log_to_test_output() {
+    if let Ok(filter) = std::env::var("HOOKD_TEST_LOG") {
+        let format = hookd::telemetry::LogFormat::Human;
+        hookd::telemetry::init(&filter, format, false, TestWriter::new);
+    }
+}
+
 /// The store `HOOKD_TEST_BACKEND` asks for: unset or `sqlite` for the embedded store,
 /// `mongodb` for a fresh database on the test server.
 fn test_backend() -> Option<MongoOptions> {
@@ -136,6 +148,7 @@ async fn start(
     clock: ManualClock,
     customize: Customize,
 ) -> TestApp {
+    log_to_test_output();
     let mut settings = Settings::new(data_dir.path());
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.root_access_token = Some(ROOT_TOKEN.into());

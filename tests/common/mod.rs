@@ -1,7 +1,8 @@
 //! `hookd-testkit`: the one home of what hookd's integration test binaries share.
 //!
 //! - [`app`]: `spawn_app()` and `TestApp`, the real `Application` on a loopback port with a
-//!   typed client that checks every answer against the schemas;
+//!   typed client that checks every answer against the schemas; `HOOKD_TEST_LOG=<filter>` puts
+//!   the apps' log into the test's captured output, shown when the test fails;
 //! - [`wait`]: [`wait::eventually`], the one bounded polling helper;
 //! - [`receiver`]: a scripted HTTP server on loopback that records what it receives;
 //! - [`services`]: where the services of `scripts/services.sh` are (RabbitMQ, SMTP), from the

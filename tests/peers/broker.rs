@@ -94,12 +94,19 @@ pub struct Fixture {
 
 /// A [`Fixture`] named after the test; `None` skips the test (see [`amqp_url`]).
 pub async fn fixture(name: &str) -> Option<Fixture> {
+    fixture_with(name, |_| {}).await
+}
+
+/// A [`fixture`] whose listener settings `tune` adjusts first.
+pub async fn fixture_with(name: &str, tune: impl FnOnce(&mut AmqpSettings)) -> Option<Fixture> {
     let url = amqp_url()?;
     let broker = shared().await;
     let (prefix, exchange) = (unique(name), unique("exchange"));
     let client = Client::connect(&url).await;
     client.exchange(&exchange).await;
-    let app = listening_app(&url, &prefix).await;
+    let mut settings = listener_settings(&url, &prefix);
+    tune(&mut settings);
+    let app = spawn_app_with(move |s| s.amqp = Some(settings.clone())).await;
     Some(Fixture {
         url,
         prefix,
