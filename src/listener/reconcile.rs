@@ -227,11 +227,11 @@ impl<'a> Reconciler<'a> {
     ///
     /// While the hook's consumer runs, the queue is only looked up. Re-creating it then is what
     /// lost messages: when someone deletes a quorum queue on the broker, the consumer's channel
-    /// learns of it (and cancels the consumer) a moment after the queue is gone. A queue of the
-    /// same name declared in that moment gets the old consumer re-attached by the channel's
-    /// queue client, which then drops what the new queue delivers to it, and the consumer is
-    /// never cancelled: the hook silently stopped firing (seen on RabbitMQ 3.10 when a pass ran
-    /// between a queue's deletion and its consumer's cancel). So a queue that is gone while its
+    /// learns of it (and cancels the consumer) a moment after the queue is gone. With a queue of
+    /// the same name declared in that moment, RabbitMQ 3.10 kept the old consumer attached to
+    /// the new queue (listed, counted, delivered to) but nothing reached hookd, and the consumer
+    /// was never cancelled: the hook silently stopped firing. (What inside the broker does this
+    /// was inferred from its behaviour, not read in its source.) So a queue that is gone while its
     /// consumer runs is re-created only after that consumer is cancelled: usually by the
     /// broker's cancel (`ended`, then `one`), else here, where the cancel is awaited first.
     async fn declare_queue(&mut self, key: &HookKey) -> Result<String, TopologyError> {

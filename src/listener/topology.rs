@@ -172,11 +172,9 @@ impl Topology {
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        let channel = self.channel().await?;
-        let declared = channel
-            .queue_declare(&name, options, FieldTable::default())
-            .await;
-        declared.map(|_| name).map_err(|e| self.classify(e))
+        self.declare_queue(&name, options, FieldTable::default())
+            .await?;
+        Ok(name)
     }
 
     async fn queue(&mut self, name: &str, args: FieldTable) -> Result<(), TopologyError> {
@@ -184,6 +182,16 @@ impl Topology {
             durable: true,
             ..QueueDeclareOptions::default()
         };
+        self.declare_queue(name, options, args).await
+    }
+
+    /// Sends one queue declaration on the declaration channel.
+    async fn declare_queue(
+        &mut self,
+        name: &str,
+        options: QueueDeclareOptions,
+        args: FieldTable,
+    ) -> Result<(), TopologyError> {
         let channel = self.channel().await?;
         let declared = channel.queue_declare(name, options, args).await;
         declared.map(drop).map_err(|e| self.classify(e))
