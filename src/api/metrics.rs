@@ -57,14 +57,15 @@ pub async fn count(
     req.extensions_mut().insert(Arrival(Instant::now()));
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = method_label(req.method()).to_owned();
-    // Read from the app's route table, not from the routing result, so an error that escapes
-    // the handlers is counted under its route too.
-    let route = req.match_pattern();
     let res = next.call(req).await;
     if let Some(metrics) = metrics {
-        let status = match &res {
-            Ok(res) => res.status(),
-            Err(e) => e.as_response_error().status_code(),
+        // Read after routing, which notes the resource that matched: a lookup, where asking
+        // before would match the path against the route table a second time. An error answer
+        // of a handler or extractor still holds its request; an `Err` (raised by a middleware
+        // inside this one: none of hookd's raises its own) does not, and counts as unmatched.
+        let (route, status) = match &res {
+            Ok(res) => (res.request().match_pattern(), res.status()),
+            Err(e) => (None, e.as_response_error().status_code()),
         };
         let route = route.as_deref().unwrap_or(UNMATCHED);
         metrics.http_request(&method, route, status.as_u16());

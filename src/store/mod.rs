@@ -345,7 +345,7 @@ pub trait HookStore: Send + Sync + 'static {
     /// one commit, not two.
     ///
     /// Backends promise that a crash never leaves `fire` recorded without its task. SQLite
-    /// writes both in one savepoint, so neither is stored without the other. MongoDB has no
+    /// writes both in one write job, so neither is stored without the other. MongoDB has no
     /// multi-document transactions here; it inserts the task first and records the fire after,
     /// so a crash between the two leaves a task without its record (the fire was not answered
     /// yet; a slot or message firing again finds its task and records the fire then).

@@ -1,5 +1,5 @@
 //! An apply set's commit in one SQLite transaction: the set's revision compare-and-set, every
-//! hook write of the revision, and the set's new record, as one write job (one savepoint), so
+//! hook write of the revision, and the set's new record, as one write job (undone as a whole), so
 //! a crash, a lost race or a refused write leaves none of it.
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -74,7 +74,7 @@ impl Commit {
         })
     }
 
-    /// Runs on the writer thread, inside the job's savepoint: any error undoes all of it.
+    /// Runs on the writer thread as one write job: any error undoes all of it.
     pub(super) fn run(
         &self,
         conn: &Connection,

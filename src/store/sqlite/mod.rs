@@ -257,7 +257,7 @@ impl HookStore for SqliteStore {
                     params![refusal_id, group, id, time_ms, doc],
                 )
                 .map_err(sql)?;
-                // The cap is kept in the same savepoint, so the table never holds more than
+                // The cap is kept in the same write job, so the table never holds more than
                 // `keep` of a hook's refusals at a commit.
                 execute(
                     conn,
@@ -341,7 +341,7 @@ impl HookStore for SqliteStore {
         fire: &FireRecord,
     ) -> Result<(), StoreError> {
         let (task, fire) = (TaskRow::new(task)?, FireRow::new(fire)?);
-        // One write job is one savepoint: a task that is already stored rolls the fire back too.
+        // One write job is undone as a whole: a task that is already stored rolls the fire back too.
         self.writer
             .write_rows((task, fire), |conn, (task, fire)| {
                 task.insert(conn)?;
@@ -357,7 +357,7 @@ impl HookStore for SqliteStore {
         let rows = (fired.iter())
             .map(|(task, fire)| Ok((TaskRow::new(task)?, FireRow::new(fire)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // One write job: no savepoint per pair. A task insert that fails changes nothing (SQLite
+        // One write job, not one per pair. A task insert that fails changes nothing (SQLite
         // undoes a failed statement), and its fire is then not inserted; any other failure,
         // a fire that cannot follow its stored task included, fails the job, which rolls all of
         // it back: no task is ever left without its fire.

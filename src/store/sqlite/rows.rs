@@ -154,7 +154,7 @@ pub(super) fn hook_changed(
 
 /// Deletes a hook row and its fire history; returns whether the hook existed.
 pub(super) fn delete_row(conn: &Connection, group: &str, id: &str) -> Result<bool, StoreError> {
-    // One write job is one savepoint, so the hook and all that is kept of it go together.
+    // One write job is undone as a whole, so the hook and all that is kept of it go together.
     execute(
         conn,
         "DELETE FROM fires WHERE hook_group_id = ?1 AND hook_id = ?2",
