@@ -14,7 +14,7 @@ use std::sync::Once;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use crate::domain::{iso_time, TaskId};
 
@@ -70,7 +70,12 @@ pub fn task(
     // json_e::render inserts its own wall-clock `now` into the context, which would win over
     // ours; an outer $let binds the fire's time, so $fromNow and ${now} use it and a re-fire of
     // the same slot renders the identical task.
-    let pinned = json!({ "$let": { "now": iso_time(now) }, "in": template.clone() });
+    // Built by hand: `json!` would serialize `template` into a new value, node by node.
+    let binding = Map::from_iter([("now".to_owned(), Value::String(iso_time(now)))]);
+    let pinned = Value::Object(Map::from_iter([
+        ("$let".to_owned(), Value::Object(binding)),
+        ("in".to_owned(), template.clone()),
+    ]));
     // Since the $let always shadows json-e's own `now`, json-e need not read and format the
     // clock on every render (a fifth of a small template's render): its fixed test time, never
     // seen by a template, costs nothing.
@@ -124,6 +129,7 @@ fn json_type(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         "2026-03-01T12:00:00Z".parse().unwrap()
