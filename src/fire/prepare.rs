@@ -35,9 +35,15 @@ pub(super) async fn prepare(
     let rendered = renderer
         .task(&hook.task, &context, task_id, trigger.time())
         .await?;
-    let missing_scopes = match &rendered {
-        Some(task) => hook_scopes(roles, hook).missing(render::task_scopes(task)?),
+    let required = match &rendered {
+        Some(task) => render::task_scopes(task)?,
         None => Vec::new(),
+    };
+    // A task that asks for nothing lacks nothing: the hook's roles need not be expanded.
+    let missing_scopes = if required.is_empty() {
+        Vec::new()
+    } else {
+        hook_scopes(roles, hook).missing(required)
     };
     Ok(Prepared {
         task: rendered,
