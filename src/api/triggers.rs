@@ -1,7 +1,8 @@
 //! Firing hooks over HTTP, and the trigger tokens that allow it without credentials.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorCode};
@@ -9,7 +10,7 @@ use super::extract::{path_param, HookPath, JsonBody};
 use super::metrics::Arrival;
 use super::ApiState;
 use crate::api::schemas::SchemaId;
-use crate::domain::{HookKey, HookRecord};
+use crate::domain::{HookKey, HookRecord, TaskId};
 use crate::fire::{self, Fired, Trigger};
 
 /// `POST /hooks/{hookGroupId}/{hookId}/trigger`
@@ -66,13 +67,28 @@ pub async fn trigger_hook_with_token(
     fire_and_answer(&state, &record, trigger, arrival).await
 }
 
-/// The answer of a trigger endpoint to a fire.
+/// The answer of a trigger endpoint to a fire: `{"taskId", "status": {"taskId"}}` for a
+/// created task, `{}` for a declined fire. Typed, not a `json!` map: every fire answers, and a
+/// map hashes each key as it is built.
 pub(super) fn answer(fired: &Fired) -> HttpResponse {
-    let body = match fired {
-        Fired::Created(task_id) => json!({ "taskId": task_id, "status": { "taskId": task_id } }),
-        Fired::Declined => json!({}),
-    };
-    HttpResponse::Ok().json(body)
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Created<'a> {
+        task_id: &'a TaskId,
+        status: Status<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Status<'a> {
+        task_id: &'a TaskId,
+    }
+    match fired {
+        Fired::Created(task_id) => HttpResponse::Ok().json(Created {
+            task_id,
+            status: Status { task_id },
+        }),
+        Fired::Declined => HttpResponse::Ok().json(Map::new()),
+    }
 }
 
 /// Fires `record` for `trigger` (after the per-hook rate limit) and shapes the answer.
