@@ -49,7 +49,7 @@ pub use replay_job::{FireResult, JobCursor, JobState, ReplayJob, TaskIdChoice, T
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};
-pub use time::iso_time;
+pub use time::{iso_time, micros_time};
 pub use trigger_schema::{PayloadError, TriggerSchema, TriggerSchemaError};
 
 /// A value that failed domain validation; the message is written for the API caller.

@@ -1,5 +1,7 @@
 //! Logging setup. The writer is a parameter so tests can capture or silence output.
 
+mod plain_line;
+
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -27,7 +29,12 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     let _already_set = match format {
-        LogFormat::Human => builder.with_ansi(ansi).try_init(),
+        LogFormat::Human if ansi => builder.with_ansi(true).try_init(),
+        // The same line, written for less (plain_line.rs says how much).
+        LogFormat::Human => builder
+            .with_ansi(false)
+            .event_format(plain_line::PlainLine)
+            .try_init(),
         // Fields at the top level, where collectors look for them first.
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
