@@ -132,24 +132,20 @@ mod tests {
     }
 
     #[test]
-    fn iso_time_writes_what_chrono_writes_with_milliseconds() {
+    fn times_with_a_fixed_fraction_are_what_chrono_writes() {
+        type Writer = fn(DateTime<Utc>) -> String;
+        let formats: [(Writer, SecondsFormat); 2] = [
+            (iso_time, SecondsFormat::Millis),
+            (micros_time, SecondsFormat::Micros),
+        ];
         for time in times() {
-            assert_eq!(
-                iso_time(time),
-                time.to_rfc3339_opts(SecondsFormat::Millis, true),
-                "{time:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn micros_time_writes_what_chrono_writes_with_microseconds() {
-        for time in times() {
-            assert_eq!(
-                micros_time(time),
-                time.to_rfc3339_opts(SecondsFormat::Micros, true),
-                "{time:?}"
-            );
+            for (format, precision) in formats {
+                assert_eq!(
+                    format(time),
+                    time.to_rfc3339_opts(precision, true),
+                    "{time:?}, {precision:?}"
+                );
+            }
         }
     }
 
