@@ -11,12 +11,13 @@
 # prints the user-space instructions each one spent per request over n requests (c=8, after
 # 300 to warm up). The count repeats to within a few tenths of a percent however busy the
 # machine is, so it shows a change of 1 or 2 % that the rounds' noise hides; it says nothing
-# of the kernel's share, nor of waiting.
+# of the kernel's share, nor of waiting. With PROFILES=<dir> as well, each server's profile of
+# those n requests is kept there as <name>.callgrind, for callgrind_annotate.
 #
 # Usage: scripts/bench_fire.sh <hookd A> <hookd B> <bare_actix> <bench_sqlite_commits>
 # Env: ROUNDS (default 3), DURATION (oha -z, default 3s), CONCURRENCIES (default "1 64"),
-# INSTRUCTIONS (unset), HOOKD_BENCH_TOOLS (where oha is installed; default
-# ~/.cache/hookd/tools).
+# INSTRUCTIONS (unset), PROFILES (unset), HOOKD_BENCH_TOOLS (where oha is installed;
+# default ~/.cache/hookd/tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -119,6 +120,10 @@ count_instructions() {
   awk -v name="$scenario" -v n="$INSTRUCTIONS" '/^summary:/ {
     printf "%-5s %9.0f instructions per request (%d requests)\n", name, $2 / n, n }' \
     "$RUN_DIR/$scenario.callgrind.1"
+  if [ -n "${PROFILES:-}" ]; then
+    mkdir -p "$PROFILES"
+    cp "$RUN_DIR/$scenario.callgrind.1" "$PROFILES/$scenario.callgrind"
+  fi
 }
 
 if [ -n "$INSTRUCTIONS" ]; then
