@@ -94,7 +94,8 @@ fn record(i: usize, schedule: &str) -> HookRecord {
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
                      "created": {"$fromNow": "0 seconds"}, "deadline": {"$fromNow": "1 day"},
                      "metadata": {"name": "${firedBy} at ${now}", "description": "",
-                                  "owner": "bench@example.com", "source": "https://example.com"}}),
+                                  "owner": "bench@example.com", "source": "https://example.com"}})
+        .into(),
         trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,

@@ -16,8 +16,9 @@
 #
 # Usage: scripts/bench_fire.sh <hookd A> <hookd B> <bare_actix> <bench_sqlite_commits>
 # Env: ROUNDS (default 3), DURATION (oha -z, default 3s), CONCURRENCIES (default "1 64"),
-# INSTRUCTIONS (unset), PROFILES (unset), HOOKD_BENCH_TOOLS (where oha is installed;
-# default ~/.cache/hookd/tools).
+# INSTRUCTIONS (unset), PROFILES (unset), TASK_TEMPLATE (the hook's task template as JSON;
+# default a one-field payload), HOOKD_BENCH_TOOLS (where oha is installed; default
+# ~/.cache/hookd/tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,9 @@ OHA="${HOOKD_BENCH_TOOLS:-$HOME/.cache/hookd/tools}/bin/oha"
 ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-3s}"
 read -r -a CONCURRENCIES <<<"${CONCURRENCIES:-1 64}"
 INSTRUCTIONS="${INSTRUCTIONS:-}"
+# shellcheck disable=SC2016 # ${now} is JSON-e, for hookd to expand.
+ONE_FIELD='{"payload": {"n": "${now}"}}'
+TASK_TEMPLATE="${TASK_TEMPLATE:-$ONE_FIELD}"
 ROOT_TOKEN="bench-root-token"
 WORKERS="$(nproc)"
 
@@ -77,11 +81,10 @@ start_hookd() {
     --client-rate-limit 0 --hook-rate-limit 0
   api="http://127.0.0.1:$port/api/hooks/v1"
   wait_until_up "$api/ping"
-  # shellcheck disable=SC2016 # ${now} is JSON-e, for hookd to expand.
   curl -fsS -H "Authorization: Bearer root:$ROOT_TOKEN" -X PUT -H 'Content-Type: application/json' \
     "$api/hooks/bench/trigger" -d '{
     "metadata": {"name": "bench", "description": "bench", "owner": "bench@example.com"},
-    "task": {"payload": {"n": "${now}"}}, "triggerSchema": {"type": "object"}}' >/dev/null
+    "task": '"$TASK_TEMPLATE"', "triggerSchema": {"type": "object"}}' >/dev/null
   token="$(curl -fsS -H "Authorization: Bearer root:$ROOT_TOKEN" "$api/hooks/bench/trigger/token" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
   URL[$name]="$api/hooks/bench/trigger/trigger/$token"

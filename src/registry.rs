@@ -465,7 +465,7 @@ mod tests {
                 email_on_error: true,
             },
             schedule: Schedule::default(),
-            task: json!({}),
+            task: json!({}).into(),
             trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
             bindings: vec![],
             scopes: None,

@@ -66,8 +66,12 @@ pub async fn apply(
                 .map_err(|e| ApiError::new(e.code, format!("hooks[{index}]: {}", e.message)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    check_templates(hooks.iter().map(|h| (h.key().to_string(), &h.task)))
-        .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
+    check_templates(
+        hooks
+            .iter()
+            .map(|h| (h.key().to_string(), h.task.as_json())),
+    )
+    .map_err(|e| ApiError::new(ErrorCode::InputError, e.to_string()))?;
     // What createHook and updateHook would require of each listed hook.
     for hook in &hooks {
         caller.require(&modify_scopes(&hook.key()))?;

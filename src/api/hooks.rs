@@ -74,7 +74,7 @@ impl HookDraft {
             hook_id: key.id.clone(),
             metadata: body.metadata,
             schedule,
-            task: body.task,
+            task: body.task.into(),
             trigger_schema,
             bindings: Vec::new(),
             scopes: None,

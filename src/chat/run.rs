@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::Clock;
 use crate::domain::chat_alias::AckVisibility;
-use crate::domain::{ChatAlias, HookRecord, TaskId};
+use crate::domain::{ChatAlias, HookRecord, TaskId, TaskTemplate};
 use crate::fire::{self, FireDeps, Fired, PoolError, Trigger};
 
 /// A matched alias, ready to run for one user in one room.
@@ -237,7 +237,7 @@ async fn render(
     template: &Value,
     context: &Value,
 ) -> Result<Value, PoolError> {
-    let wrapped = json!({ "value": template });
+    let wrapped = TaskTemplate::from(json!({ "value": template }));
     let rendered = deps
         .renderer
         .task(&wrapped, context, &TaskId::generate(), clock.now())

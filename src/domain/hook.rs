@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{
-    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TriggerSchema,
+    Capture, HookGroupId, HookId, HookKey, MissedFires, Ownership, Schedule, TaskId, TaskTemplate,
+    TriggerSchema,
 };
 
 /// Human-facing facts about a hook.
@@ -56,7 +56,7 @@ pub struct Hook {
     /// Cron patterns, parsed; empty when the hook never fires on time.
     pub schedule: Schedule,
     /// JSON-e template of the task to create.
-    pub task: Value,
+    pub task: TaskTemplate,
     /// JSON Schema that trigger payloads must satisfy, compiled.
     pub trigger_schema: TriggerSchema,
     /// AMQP bindings that fire the hook.
@@ -175,7 +175,7 @@ pub(crate) mod fixtures {
                 email_on_error: true,
             },
             schedule: Schedule::default(),
-            task: serde_json::json!({}),
+            task: serde_json::json!({}).into(),
             trigger_schema: TriggerSchema::parse(serde_json::json!({"type": "object"})).unwrap(),
             bindings: vec![],
             scopes: None,

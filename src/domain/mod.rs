@@ -25,6 +25,7 @@ mod replay_job;
 mod schedule;
 pub mod scopes;
 mod task;
+mod task_template;
 pub mod template;
 mod time;
 mod trigger_schema;
@@ -49,6 +50,7 @@ pub use replay_job::{FireResult, JobCursor, JobState, ReplayJob, TaskIdChoice, T
 pub use schedule::{Schedule, ScheduleError};
 pub use scopes::{Role, Roles, ScopeSet};
 pub use task::{SubmittedTask, TaskState};
+pub use task_template::TaskTemplate;
 pub use time::{iso_time, micros_time};
 pub use trigger_schema::{PayloadError, TriggerSchema, TriggerSchemaError};
 

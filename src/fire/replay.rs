@@ -108,13 +108,14 @@ pub fn replay(
     };
     let mut hook = record.clone();
     if request.template == TemplateChoice::Recorded {
-        hook.hook.task = context
+        let recorded = context
             .template
             .clone()
             .ok_or(ReplayError::TemplateNotKept {
                 fire: fire.fire_id,
                 why: "it was larger than the size kept per fire",
             })?;
+        hook.hook.task = recorded.into();
     }
     let client_id = match asker {
         Asker::Caller { client_id, .. } => client_id,

@@ -271,7 +271,7 @@ impl Trigger {
         fire.context = Some(FireContext::keep(
             self.payload.as_ref(),
             self.extra_context.clone(),
-            &hook.task,
+            hook.task.as_json(),
             hook.capture.as_ref(),
             limit,
         ));

@@ -43,7 +43,7 @@ fn hook(owner: &str, email_on_error: bool) -> Hook {
             email_on_error,
         },
         schedule: Schedule::parse(&["0 0 * * *"]).unwrap(),
-        task: json!({}),
+        task: json!({}).into(),
         trigger_schema: TriggerSchema::parse(json!({})).unwrap(),
         bindings: vec![],
         scopes: None,

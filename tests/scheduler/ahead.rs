@@ -208,7 +208,9 @@ async fn a_hook_changed_after_its_slot_was_claimed_fires_as_changed_and_a_remove
     node.registry
         .update::<hookd::registry::RegistryError>(&key("h0"), |hook| {
             let mut changed = hook.clone();
-            changed.task["metadata"]["name"] = json!("changed at ${now}");
+            let mut task = changed.task.as_json().clone();
+            task["metadata"]["name"] = json!("changed at ${now}");
+            changed.task = task.into();
             Ok(changed)
         })
         .await

@@ -89,7 +89,7 @@ async fn a_template_that_cannot_render_is_recorded_and_the_schedule_moves_on() {
     let (_dir, db, clock) = fresh_store();
     let node = node(&db, &clock, None).await;
     let mut broken = hook("h", &["*/15 * * * *"]);
-    broken.task = json!({"$eval": "no_such_variable"});
+    broken.task = json!({"$eval": "no_such_variable"}).into();
     node.registry.create(broken).await.unwrap();
     node.scheduler.tick().await;
 

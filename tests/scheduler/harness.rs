@@ -116,7 +116,8 @@ pub fn hook(id: &str, schedule: &[&str]) -> Hook {
         },
         schedule: Schedule::parse(schedule).expect("the test's schedule parses"),
         task: json!({"provisionerId": "p", "workerType": "w", "payload": {},
-                     "metadata": {"name": "${firedBy} at ${now}"}}),
+                     "metadata": {"name": "${firedBy} at ${now}"}})
+        .into(),
         trigger_schema: TriggerSchema::parse(json!({"type": "object"})).unwrap(),
         bindings: vec![],
         scopes: None,

@@ -184,7 +184,8 @@ pub fn hook_record(group: &str, id: &str) -> HookRecord {
                 },
                 "tags": {},
             },
-        }),
+        })
+        .into(),
         trigger_schema: TriggerSchema::parse(json!({
             "type": "object",
             "properties": {"branch": {"type": "string", "pattern": "^[a-z0-9/-]+$"}},

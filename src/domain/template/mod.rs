@@ -42,8 +42,9 @@ impl Template {
         Ok(Self { root, warnings })
     }
 
-    /// [`Template::check`], remembered by the template's text: a fire of a template checked
-    /// before costs its serialization and a lookup.
+    /// [`Template::check`], remembered by the template's text: a copy of a template checked
+    /// before costs its serialization and a lookup. A hook's copy keeps the result (see
+    /// [`super::TaskTemplate`]), so a hook pays this once per read from the store, not per fire.
     ///
     /// # Errors
     /// As [`Template::check`]; failures are not remembered.

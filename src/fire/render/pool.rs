@@ -26,8 +26,8 @@ use tokio::sync::Semaphore;
 
 use super::protocol::{self, RenderRequest, Tag, HEADER_LEN};
 use super::RenderError;
-use crate::domain::template::{json_size, Template};
-use crate::domain::TaskId;
+use crate::domain::template::json_size;
+use crate::domain::{TaskId, TaskTemplate};
 use crate::metrics::Metrics;
 
 /// Bounds on rendering, and where the worker program lives.
@@ -134,12 +134,12 @@ impl RenderPool {
     /// too, which reports the renderer's own error.
     fn in_process(
         &self,
-        template: &Value,
+        template: &TaskTemplate,
         context: &Value,
         task_id: &TaskId,
         now: DateTime<Utc>,
     ) -> Option<Result<Option<Value>, RenderError>> {
-        let checked = Template::checked(template).ok()?;
+        let checked = template.checked()?;
         let bound = checked.bound(json_size(context) as u64, &[("now", NOW_BYTES)])?;
         let (output, work) = self.limits.in_process_budget();
         if !bound.within(output, work) {
@@ -148,7 +148,7 @@ impl RenderPool {
         // The bound rules out what exhausts time, memory or stack; a panic inside JSON-e is
         // left to a worker, which reports it the way it always has.
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            super::task(template, context, task_id, now)
+            super::task(template.as_json(), context, task_id, now)
         }))
         .ok()?;
         Some(rendered.and_then(|task| {
@@ -178,7 +178,7 @@ impl RenderPool {
     /// [`PoolError::Unavailable`] when no worker could do the work.
     pub async fn task(
         &self,
-        template: &Value,
+        template: &TaskTemplate,
         context: &Value,
         task_id: &TaskId,
         now: DateTime<Utc>,
@@ -189,7 +189,7 @@ impl RenderPool {
         }
         self.count(false);
         let request = RenderRequest {
-            template: Cow::Borrowed(template),
+            template: Cow::Borrowed(template.as_json()),
             context: Cow::Borrowed(context),
             task_id: Cow::Borrowed(task_id),
             now,
@@ -389,15 +389,15 @@ mod tests {
         let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
         let context = json!({"payload": {"branch": "main", "items": [1, 2]}});
 
-        let bounded = json!({"name": "${payload.branch}",
-                             "args": {"$map": {"$eval": "payload.items"}, "each(x)": "-${x}"}});
+        let bounded = TaskTemplate::from(json!({"name": "${payload.branch}",
+                             "args": {"$map": {"$eval": "payload.items"}, "each(x)": "-${x}"}}));
         let task = pool
             .task(&bounded, &context, &id, Utc::now())
             .await
             .unwrap();
         assert_eq!(task.unwrap()["args"], json!(["-1", "-2"]));
 
-        let unbounded = json!({"$eval": "range(0, payload.items[1])"});
+        let unbounded = TaskTemplate::from(json!({"$eval": "range(0, payload.items[1])"}));
         let err = pool
             .task(&unbounded, &context, &id, Utc::now())
             .await
@@ -412,7 +412,7 @@ mod tests {
 
         let err = pool
             .task(
-                &json!({"a": {"$eval": "nosuch"}}),
+                &json!({"a": {"$eval": "nosuch"}}).into(),
                 &json!({}),
                 &id,
                 Utc::now(),
@@ -425,7 +425,7 @@ mod tests {
         );
         let declined = pool
             .task(
-                &json!({"$if": "false", "then": {}}),
+                &json!({"$if": "false", "then": {}}).into(),
                 &json!({}),
                 &id,
                 Utc::now(),
@@ -448,7 +448,7 @@ mod tests {
         let id = TaskId::parse("fN1SbArXTPSVFNUvaOlinQ").unwrap();
 
         // A $reduce has no bound, so it goes to the (silent) worker.
-        let unbounded = json!({"$reduce": [], "each(a, x)": 1, "initial": {}});
+        let unbounded = TaskTemplate::from(json!({"$reduce": [], "each(a, x)": 1, "initial": {}}));
         let err = pool
             .task(&unbounded, &json!({}), &id, Utc::now())
             .await

@@ -146,7 +146,7 @@ impl HookDoc {
             hook_id: hook.hook_id.clone(),
             metadata: hook.metadata.clone(),
             schedule: hook.schedule.entries().to_vec(),
-            task: to_json_text(&hook.task),
+            task: to_json_text(hook.task.as_json()),
             trigger_schema: to_json_text(hook.trigger_schema.as_json()),
             bindings: hook.bindings.clone(),
             scopes: hook.scopes.clone(),
@@ -181,7 +181,7 @@ impl HookDoc {
                 metadata: self.metadata,
                 // Parsed like any definition that enters; see `StoreError::Corrupt`.
                 schedule: Schedule::try_from(self.schedule).map_err(corrupt)?,
-                task: from_json_text(&self.task)?,
+                task: from_json_text(&self.task)?.into(),
                 trigger_schema: TriggerSchema::try_from(from_json_text(&self.trigger_schema)?)
                     .map_err(corrupt)?,
                 bindings: self.bindings,
