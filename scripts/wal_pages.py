@@ -52,8 +52,11 @@ def main():
         sys.exit(__doc__)
     database = sys.argv[1]
     wanted = int(sys.argv[2]) if len(sys.argv) == 3 else 50
-    with open(database + "-wal", "rb") as f:
-        commits = commits_of(f.read())[-wanted:]
+    try:
+        with open(database + "-wal", "rb") as f:
+            commits = commits_of(f.read())[-wanted:]
+    except FileNotFoundError:
+        sys.exit("no write-ahead log beside the database (its last connection removes it)")
     if not commits:
         sys.exit("the log holds no commit")
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
