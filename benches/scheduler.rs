@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use hookd::clock::{Clock, SystemClock};
 use hookd::config::Settings;
 use hookd::domain::{
-    FireRecord, Hook, HookGroupId, HookId, HookRecord, Metadata, Schedule, SealedToken,
+    Encoded, FireRecord, Hook, HookGroupId, HookId, HookRecord, Metadata, Schedule, SealedToken,
     SubmittedTask, TaskId, TriggerSchema,
 };
 use hookd::fire::sink::LocalSink;
@@ -68,12 +68,12 @@ impl TaskSink for TimingSink {
 
     async fn submit_fired_many(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Vec<Result<Submission, SinkError>> {
         let answers = self.inner.submit_fired_many(fired).await;
         for ((task, _), answer) in fired.iter().zip(&answers) {
             if answer.is_ok() {
-                self.note(task);
+                self.note(task.get());
             }
         }
         answers

@@ -12,6 +12,7 @@
 mod apply_set;
 pub mod chat_alias;
 pub mod chat_format;
+mod encoded;
 mod fire;
 mod fire_context;
 mod hook;
@@ -36,6 +37,7 @@ pub use apply_set::{
 };
 pub use chat_alias::{ChatAlias, ChatAliasId, ChatAliasRecord};
 pub use chat_format::Format;
+pub use encoded::Encoded;
 pub use fire::{FireFailure, FireRecord, FiredBy, ReplayOf};
 pub use fire_context::{Capture, CapturePayload, FireContext, PayloadKept};
 #[cfg(test)]

@@ -18,7 +18,7 @@ use futures_util::future::join_all;
 use uuid::Uuid;
 
 use crate::domain::{
-    FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask,
+    Encoded, FireFailure, FireRecord, Hook, HookRecord, Refusal, RefusalReason, SubmittedTask,
     REFUSALS_KEPT_PER_HOOK,
 };
 use crate::notify::Audience;
@@ -58,11 +58,11 @@ pub async fn fire(
     trigger: Trigger,
 ) -> Result<Fired, FireError> {
     let report = Report::start(deps, record.hook.key(), &trigger);
-    let Ready {
+    let Rendered {
         trigger,
         fire,
         task,
-    } = ready(deps, record, trigger).await;
+    } = rendered(deps, record, trigger).await;
     let created = match task {
         Ok(Some(task)) => (deps.sink.submit_fired(&task, &fire).await)
             .map(Created::Task)
@@ -75,9 +75,9 @@ pub async fn fire(
     report.finish(&task_id, outcome)
 }
 
-/// A fire made ready ahead of its time by [`ready`]: the record it leaves and its rendered
-/// task, or why it has none. Nothing of it has left the process yet.
-pub struct Ready {
+/// A fire's record and its rendered task, or why it has none. Nothing of it has left the
+/// process yet.
+struct Rendered {
     trigger: Trigger,
     fire: FireRecord,
     /// The task to submit; `None` when the template declined.
@@ -85,10 +85,8 @@ pub struct Ready {
 }
 
 /// Every step of [`fire`] before its task leaves the process: the fire's record, the checks
-/// of its input, the rendered task and the check of its scopes. For a trigger whose context is
-/// known ahead (a scheduled slot: `now` is the slot time), this may run before its time, and
-/// [`fire_ready`] does the rest at its time.
-pub async fn ready(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Ready {
+/// of its input, the rendered task and the check of its scopes.
+async fn rendered(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Rendered {
     let mut fire = FireRecord::new(
         &record.hook.key(),
         trigger.fired_by(),
@@ -101,10 +99,34 @@ pub async fn ready(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Re
     }
     trigger.annotate(&mut fire, &record.hook, deps.context_limit);
     let task = render_task(deps, &record.hook, &trigger, &fire).await;
-    Ready {
+    Rendered {
         trigger,
         fire,
         task,
+    }
+}
+
+/// A fire made ready ahead of its time by [`ready`]: as [`Rendered`], with the task and the
+/// record already encoded for their write.
+pub struct Ready {
+    trigger: Trigger,
+    fire: Encoded<FireRecord>,
+    task: Result<Option<Encoded<SubmittedTask>>, FireError>,
+}
+
+/// Every step of [`fire`] before its task leaves the process, and the encoding of what is
+/// written at its time, for a trigger whose context is known ahead (a scheduled slot: `now` is
+/// the slot time): this runs before its time, and [`fire_ready`] does the rest at its time.
+pub async fn ready(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Ready {
+    let Rendered {
+        trigger,
+        fire,
+        task,
+    } = rendered(deps, record, trigger).await;
+    Ready {
+        trigger,
+        fire: Encoded::new(fire),
+        task: task.map(|task| task.map(Encoded::new)),
     }
 }
 
@@ -114,12 +136,12 @@ pub async fn ready(deps: &FireDeps, record: &HookRecord, trigger: Trigger) -> Re
 /// count). Answers for each in order.
 pub async fn fire_ready(
     deps: &FireDeps,
-    fires: Vec<(&HookRecord, Ready)>,
+    fires: Vec<(&HookRecord, Box<Ready>)>,
 ) -> Vec<Result<Fired, FireError>> {
     let reports: Vec<Report> = (fires.iter())
         .map(|(record, ready)| Report::start(deps, record.hook.key(), &ready.trigger))
         .collect();
-    let tasks: Vec<(&SubmittedTask, &FireRecord)> = (fires.iter())
+    let tasks: Vec<(&Encoded<SubmittedTask>, &Encoded<FireRecord>)> = (fires.iter())
         .filter_map(|(_, ready)| match &ready.task {
             Ok(Some(task)) => Some((task, &ready.fire)),
             _ => None,
@@ -131,7 +153,7 @@ pub async fn fire_ready(
             trigger,
             fire,
             task,
-        } = ready;
+        } = *ready;
         let created = match task {
             Ok(Some(_)) => match submitted.next() {
                 Some(answer) => answer.map(Created::Task).map_err(Into::into),
@@ -143,6 +165,7 @@ pub async fn fire_ready(
             Err(e) => Err(e),
         };
         async move {
+            let fire = fire.into_inner();
             let task_id = fire.task_id.clone();
             let outcome = write_down(deps, &record.hook, &trigger, fire, created).await;
             (task_id, outcome)

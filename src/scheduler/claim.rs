@@ -252,9 +252,9 @@ impl Slots {
 
     /// Makes the fire of a slot claimed ahead ready on the record it was claimed on: renders
     /// its task now, with the slot's time as its `now`, so at the slot only the write is left.
-    pub(super) async fn ready(&self, record: &HookRecord, slot: DateTime<Utc>) -> Ready {
+    pub(super) async fn ready(&self, record: &HookRecord, slot: DateTime<Utc>) -> Box<Ready> {
         let trigger = slot_trigger(&record.hook.key(), slot);
-        fire::ready(&self.fire, record, trigger).await
+        Box::new(fire::ready(&self.fire, record, trigger).await)
     }
 
     /// Fires slots claimed ahead, whose fires were made ready ([`Slots::ready`]), together:
@@ -263,7 +263,7 @@ impl Slots {
     /// [`Slots::refire`], which finds its fire recorded and only releases it.
     pub(super) async fn fire_ready_unreleased(
         &self,
-        slots: Vec<(DateTime<Utc>, Box<HookRecord>, Ready)>,
+        slots: Vec<(DateTime<Utc>, Box<HookRecord>, Box<Ready>)>,
     ) -> Vec<(DateTime<Utc>, Box<HookRecord>, SlotFate)> {
         let (claimed, ready): (Vec<_>, Vec<_>) = (slots.into_iter())
             .map(|(slot, record, ready)| ((slot, record), ready))

@@ -63,7 +63,9 @@ const CONCURRENCY: usize = 256;
 /// that SQLite commits a burst in fewer, larger transactions: a burst of 100,000 fires reached
 /// the sink with a median p99 of 2.8 s (a run's first burst) and 3.8 s (its second) at 2,048
 /// a write, against 3.6 and 5.1 s at 256; 8,192 did no better (BENCHMARKS.md, issue 15, the
-/// burst row's fourth round).
+/// burst row's fourth round). Since the fires come encoded to their slot, every write of a
+/// burst is queued at once, and the SQLite writer commits up to four of them together (its
+/// rows per transaction are bounded; see the twelfth round).
 const FIRES_PER_WRITE: usize = 2048;
 
 /// How many claims ahead, or releases after the fires, go to the store in one write.

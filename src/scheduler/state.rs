@@ -49,7 +49,10 @@ pub(super) enum TimerUpdate {
 /// made ready (rendered) on that record.
 pub(super) struct Held {
     pub(super) record: Box<HookRecord>,
-    pub(super) ready: Ready,
+    /// Boxed, as the record: at the slot a burst's fires are moved into pages and from them
+    /// into each write, and moving them whole was most of the scheduler thread's time there
+    /// (copies into fresh memory; BENCHMARKS.md, issue 15's twelfth round).
+    pub(super) ready: Box<Ready>,
 }
 
 /// What the timer needs of a stored hook: its schedule and stored next slot.

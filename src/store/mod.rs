@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
-    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, Schedule, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, Encoded, FireRecord, HookGroupId,
+    HookId, HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, Schedule, SubmittedTask, TaskId,
 };
 
 pub mod apply;
@@ -364,13 +364,15 @@ pub trait HookStore: Send + Sync + 'static {
     /// for one commit and one writer round trip, not one each). Each pair is stored whole or
     /// not at all, as by the single write. Answers for each pair in order:
     /// [`StoreError::AlreadyExists`] when its task id is stored (the pair stored nothing).
+    /// Each task and fire comes with its JSON text, made when the fire was made ready (for a
+    /// burst, ahead of its slot); a backend that stores JSON text writes that text.
     ///
     /// # Errors
     /// A backend failure. SQLite then stored none of the pairs; MongoDB, writing them one after
     /// another, may have stored those before the failure (a slot fired again finds its fire).
     async fn insert_tasks_and_record_fires(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
 
     /// Fetches a task from the outbox.

@@ -13,8 +13,8 @@ use super::{
     ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots, HookStore, Made, StoreError,
 };
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
-    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, Encoded, FireRecord, HookGroupId,
+    HookId, HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 
 /// One call of the wrapped store, as its method returns it.
@@ -192,7 +192,7 @@ impl<W: AroundStore + 'static> HookStore for W {
 
     async fn insert_tasks_and_record_fires(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         self.around(
             "insert_tasks_and_record_fires",

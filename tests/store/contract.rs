@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use hookd::domain::{
-    Binding, Capture, CapturePayload, FireContext, FireFailure, FireRecord, FireResult, FiredBy,
-    Hook, HookGroupId, HookId, HookKey, HookRecord, JobCursor, JobState, Metadata, MissedFires,
-    Refusal, RefusalReason, ReplayJob, ReplayOf, Schedule, SealedToken, SubmittedTask, TaskId,
-    TaskIdChoice, TemplateChoice, TriggerSchema, WebhookSecrets,
+    Binding, Capture, CapturePayload, Encoded, FireContext, FireFailure, FireRecord, FireResult,
+    FiredBy, Hook, HookGroupId, HookId, HookKey, HookRecord, JobCursor, JobState, Metadata,
+    MissedFires, Refusal, RefusalReason, ReplayJob, ReplayOf, Schedule, SealedToken, SubmittedTask,
+    TaskId, TaskIdChoice, TemplateChoice, TriggerSchema, WebhookSecrets,
 };
 use hookd::store::{FireCursor, HookStore, StoreError};
 use serde_json::json;
@@ -971,7 +971,10 @@ pub async fn many_tasks_and_fires_are_written_each_pair_whole_or_not_at_all<S: H
     // The middle pair's task id is taken: it stores nothing, the others all of theirs.
     pairs[1].0.task_id = taken.task_id.clone();
     pairs[1].1.task_id = taken.task_id.clone();
-    let refs: Vec<_> = pairs.iter().map(|(task, fire)| (task, fire)).collect();
+    let encoded: Vec<_> = (pairs.iter())
+        .map(|(task, fire)| (Encoded::new(task.clone()), Encoded::new(fire.clone())))
+        .collect();
+    let refs: Vec<_> = encoded.iter().map(|(task, fire)| (task, fire)).collect();
 
     let answers = store.insert_tasks_and_record_fires(&refs).await.unwrap();
 

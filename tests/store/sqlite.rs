@@ -8,6 +8,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use hookd::domain::Encoded;
 use hookd::store::{HookStore, SqliteStore, StoreError};
 use rusqlite::Connection;
 use tempfile::TempDir;
@@ -54,7 +55,16 @@ async fn a_batch_whose_fire_cannot_be_stored_keeps_none_of_its_tasks() {
     let (second, second_fire) = fired_task(&key("g", "h1"), 1_760_000_001_000);
 
     let written = store
-        .insert_tasks_and_record_fires(&[(&first, &first_fire), (&second, &second_fire)])
+        .insert_tasks_and_record_fires(&[
+            (
+                &Encoded::new(first.clone()),
+                &Encoded::new(first_fire.clone()),
+            ),
+            (
+                &Encoded::new(second.clone()),
+                &Encoded::new(second_fire.clone()),
+            ),
+        ])
         .await;
 
     assert!(written.is_err(), "{written:?}");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{SinkError, Submission, TaskSink};
-use crate::domain::{FireRecord, SubmittedTask};
+use crate::domain::{Encoded, FireRecord, SubmittedTask};
 use crate::store::{HookStore, StoreError};
 
 /// Appends submitted tasks to the store's outbox.
@@ -77,7 +77,7 @@ impl TaskSink for LocalSink {
 
     async fn submit_fired_many(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Vec<Result<Submission, SinkError>> {
         let answers = match self.store.insert_tasks_and_record_fires(fired).await {
             Ok(answers) => answers,
@@ -90,7 +90,7 @@ impl TaskSink for LocalSink {
         };
         let mut submissions = Vec::with_capacity(fired.len());
         for ((task, _), written) in fired.iter().zip(answers) {
-            submissions.push(self.submission(task, written).await);
+            submissions.push(self.submission(task.get(), written).await);
         }
         submissions
     }

@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use futures_util::future::join_all;
 
-use crate::domain::{FireRecord, SubmittedTask, TaskId, TaskState};
+use crate::domain::{Encoded, FireRecord, SubmittedTask, TaskId, TaskState};
 
 mod amqp;
 mod http;
@@ -84,17 +84,18 @@ pub trait TaskSink: Send + Sync + 'static {
         self.submit(task).await.map(|()| Submission::Submitted)
     }
 
-    /// [`TaskSink::submit_fired`] for many tasks at once (a burst of scheduled fires), answering
-    /// for each in order. The local outbox writes all of them in one durable write; other sinks
-    /// submit them side by side, each as [`TaskSink::submit_fired`].
+    /// [`TaskSink::submit_fired`] for many tasks at once (a burst of scheduled fires, encoded
+    /// when they were made ready), answering for each in order. The local outbox writes all of
+    /// them in one durable write, as encoded; other sinks submit them side by side, each as
+    /// [`TaskSink::submit_fired`].
     async fn submit_fired_many(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Vec<Result<Submission, SinkError>> {
         join_all(
             fired
                 .iter()
-                .map(|(task, fire)| self.submit_fired(task, fire)),
+                .map(|(task, fire)| self.submit_fired(task.get(), fire.get())),
         )
         .await
     }

@@ -35,8 +35,8 @@ use self::codec::{
 use self::error::{driver, insert, to_i64};
 pub use self::migrate::MigrationState;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
-    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, Encoded, FireRecord, HookGroupId,
+    HookId, HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
     already_stored_is_an_answer, ApplyObserver, FireCursor, GroupCount, HookSchedule, HookSlots,
@@ -471,13 +471,13 @@ impl HookStore for MongoStore {
 
     async fn insert_tasks_and_record_fires(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         // Each pair as its own write, a few at once: a burst hands thousands to a call, and
         // several calls run together. A task already stored is that pair's answer; any other
         // failure fails the call, as SQLite's does.
         let writes: Vec<_> = (fired.iter())
-            .map(|(task, fire)| self.insert_task_and_record_fire(task, fire))
+            .map(|(task, fire)| self.insert_task_and_record_fire(task.get(), fire.get()))
             .collect();
         let answers: Vec<_> = stream::iter(writes).buffered(PAIRS_AT_ONCE).collect().await;
         answers

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
+use serde::Serialize;
 
 use self::error::{insert, sql, to_i64};
 use self::reader::ReadPool;
@@ -34,8 +35,8 @@ use self::rows::{
 };
 use self::writer::Writer;
 use crate::domain::{
-    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, FireRecord, HookGroupId, HookId,
-    HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
+    ApplySetName, ApplySetRecord, ChatAliasId, ChatAliasRecord, Encoded, FireRecord, HookGroupId,
+    HookId, HookKey, HookRecord, KeyFilter, Refusal, ReplayJob, SubmittedTask, TaskId,
 };
 use crate::store::{
     already_stored_is_an_answer, lost_race_is_an_answer, ApplyObserver, FireCursor, GroupCount,
@@ -352,10 +353,10 @@ impl HookStore for SqliteStore {
 
     async fn insert_tasks_and_record_fires(
         &self,
-        fired: &[(&SubmittedTask, &FireRecord)],
+        fired: &[(&Encoded<SubmittedTask>, &Encoded<FireRecord>)],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let rows = (fired.iter())
-            .map(|(task, fire)| Ok((TaskRow::new(task)?, FireRow::new(fire)?)))
+            .map(|(task, fire)| Ok((TaskRow::encoded(task)?, FireRow::encoded(fire)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         // One write job, not one per pair. A task insert that fails changes nothing (SQLite
         // undoes a failed statement), and its fire is then not inserted; any other failure,
@@ -538,7 +539,7 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         self.writer
-            .write_rows(rows, move |conn, rows| {
+            .write_many(rows, move |conn, rows| {
                 rows.iter().map(|row| write(conn, row)).collect()
             })
             .await
@@ -552,25 +553,43 @@ fn page_bounds(after: Option<&HookId>, limit: usize) -> Result<(String, i64), St
     Ok((after, to_i64(u64::try_from(limit).unwrap_or(u64::MAX))?))
 }
 
+/// A record's stored document: the text it was encoded to ahead, shared rather than copied,
+/// or else encoded now.
+fn doc_of<T: Serialize>(record: &Encoded<T>) -> Result<Arc<str>, StoreError> {
+    match record.json() {
+        Some(json) => Ok(Arc::clone(json)),
+        None => encode(record.get()).map(Arc::from),
+    }
+}
+
 /// A fire's row, encoded on the caller's thread so that the writer thread only runs SQL.
 struct FireRow {
     fire_id: String,
     group: String,
     id: String,
     time_ms: i64,
-    doc: String,
+    doc: Arc<str>,
 }
 
 impl FireRow {
     fn new(fire: &FireRecord) -> Result<Self, StoreError> {
+        Ok(Self::with_doc(fire, encode(fire)?.into()))
+    }
+
+    /// The row of a fire encoded ahead, with the text it was encoded to.
+    fn encoded(fire: &Encoded<FireRecord>) -> Result<Self, StoreError> {
+        Ok(Self::with_doc(fire.get(), doc_of(fire)?))
+    }
+
+    fn with_doc(fire: &FireRecord, doc: Arc<str>) -> Self {
         let (group, id) = key_params(&fire.key());
-        Ok(Self {
+        Self {
             fire_id: fire.fire_id.to_string(),
             group,
             id,
             time_ms: fire.task_create_time.timestamp_millis(),
-            doc: encode(fire)?,
-        })
+            doc,
+        }
     }
 
     /// Appends the fire; one already recorded under its id is left as it is.
@@ -592,17 +611,26 @@ struct TaskRow {
     task_id: String,
     group: String,
     id: String,
-    doc: String,
+    doc: Arc<str>,
 }
 
 impl TaskRow {
     fn new(task: &SubmittedTask) -> Result<Self, StoreError> {
-        Ok(Self {
+        Ok(Self::with_doc(task, encode(task)?.into()))
+    }
+
+    /// The row of a task encoded ahead, with the text it was encoded to.
+    fn encoded(task: &Encoded<SubmittedTask>) -> Result<Self, StoreError> {
+        Ok(Self::with_doc(task.get(), doc_of(task)?))
+    }
+
+    fn with_doc(task: &SubmittedTask, doc: Arc<str>) -> Self {
+        Self {
             task_id: task.task_id.to_string(),
             group: task.hook_group_id.to_string(),
             id: task.hook_id.to_string(),
-            doc: encode(task)?,
-        })
+            doc,
+        }
     }
 
     /// Adds the task; [`StoreError::AlreadyExists`] when its id is taken.
@@ -614,5 +642,42 @@ impl TaskRow {
         )
         .map_err(insert)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+
+    use super::{FireRow, TaskRow};
+    use crate::domain::{
+        Encoded, FireRecord, FiredBy, HookGroupId, HookId, HookKey, SubmittedTask, TaskId,
+    };
+
+    /// A burst's rows at its slot take the text encoded ahead as it is: no encoding and no copy
+    /// is left for the slot.
+    #[test]
+    fn rows_of_records_encoded_ahead_share_their_text() {
+        let key = HookKey::new(
+            HookGroupId::parse("g").unwrap(),
+            HookId::parse("h").unwrap(),
+        );
+        let now = Utc::now();
+        let fire = FireRecord::new(
+            &key,
+            FiredBy::Schedule,
+            TaskId::for_slot(&key, now),
+            now,
+            None,
+        );
+        let task = Encoded::new(SubmittedTask::of_fire(&fire, serde_json::json!({"n": 1})));
+        let fire = Encoded::new(fire);
+
+        let (task_row, fire_row) = (TaskRow::encoded(&task), FireRow::encoded(&fire));
+
+        assert!(Arc::ptr_eq(&task_row.unwrap().doc, task.json().unwrap()));
+        assert!(Arc::ptr_eq(&fire_row.unwrap().doc, fire.json().unwrap()));
     }
 }

@@ -3,7 +3,8 @@
 //! SQLite allows one writer at a time per file, and every commit in `synchronous=FULL` mode
 //! costs an fsync. Funnelling all of this process's writes through one thread and one
 //! connection removes lock contention between our own writes, and committing whatever is queued
-//! as one transaction pays the fsync once per batch instead of once per write.
+//! as one transaction pays the fsync once per batch instead of once per write. A batch stops
+//! growing at 256 writes or, for writes of many rows each (a burst's fires), at 8,192 rows.
 //!
 //! A write that fails (a duplicate key, a version conflict) is rolled back alone and the rest of
 //! its batch still commits. Writes rarely fail, so a batch first runs every write straight in
@@ -28,6 +29,15 @@ use crate::store::StoreError;
 /// write lock, which other replicas are waiting for.
 const MAX_BATCH: usize = 256;
 
+/// The rows past which a batch takes no more jobs ([`Writer::write_many`] counts a job's rows;
+/// any other job counts one). A burst's writes are all queued at its slot: taken together in
+/// one transaction, every fire of it would be answered only at the end, and the scheduler's
+/// own work after each answer would wait for it too. Smaller transactions rewrite more pages,
+/// because a slot's task ids fall at random places among the slot's earlier ones in the
+/// task-id index: at 2,048 fires a commit the burst's p99 was 1.9 s, at 8,192 1.5 s, the
+/// whole burst at once 1.7 s (BENCHMARKS.md, issue 15's twelfth round).
+const MAX_BATCH_ROWS: usize = 8192;
+
 /// How many writes may wait for the writer before callers wait to enqueue (backpressure).
 const QUEUE_DEPTH: usize = 1024;
 
@@ -38,12 +48,16 @@ trait QueuedWrite: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch's fate is known: `Some` when the batch failed.
     fn answer(self: Box<Self>, batch_failure: Option<&Arc<rusqlite::Error>>);
+    /// How many rows the write writes, as its caller counted them.
+    fn rows(&self) -> usize;
 }
 
 /// A write closure, the rows it writes, its outcome once run, and where to send both.
 struct Pending<R, T, F> {
     op: F,
     rows: R,
+    /// How many rows `rows` holds.
+    count: usize,
     outcome: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<(Result<T, StoreError>, R)>,
 }
@@ -76,6 +90,10 @@ where
         };
         // The caller may have stopped waiting; the write stands regardless.
         let _ = reply.send((result, rows));
+    }
+
+    fn rows(&self) -> usize {
+        self.count
     }
 }
 
@@ -123,10 +141,33 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection, &R) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_counted(rows, 1, op).await
+    }
+
+    /// [`Writer::write_rows`] of many rows: a batch takes fewer other jobs with it the more
+    /// rows it already has (see [`MAX_BATCH_ROWS`]).
+    pub(super) async fn write_many<R, T, F>(&self, rows: Vec<R>, op: F) -> Result<T, StoreError>
+    where
+        R: Send + 'static,
+        T: Send + 'static,
+        F: Fn(&Connection, &Vec<R>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let count = rows.len();
+        self.write_counted(rows, count, op).await
+    }
+
+    /// Queues `op` on `rows`, which hold `count` rows, and waits for its answer.
+    async fn write_counted<R, T, F>(&self, rows: R, count: usize, op: F) -> Result<T, StoreError>
+    where
+        R: Send + 'static,
+        T: Send + 'static,
+        F: Fn(&Connection, &R) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn QueuedWrite> = Box::new(Pending {
             op,
             rows,
+            count,
             outcome: None,
             reply,
         });
@@ -147,10 +188,14 @@ impl Writer {
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn QueuedWrite>>) {
     let mut batch: Vec<Box<dyn QueuedWrite>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
+        let mut rows = first.rows();
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        while batch.len() < MAX_BATCH && rows < MAX_BATCH_ROWS {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    rows += job.rows();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -301,10 +346,47 @@ mod tests {
         let job = Box::new(Pending {
             op,
             rows: x,
+            count: 1,
             outcome: None,
             reply,
         });
         (job, answer)
+    }
+
+    /// A batch holding [`MAX_BATCH_ROWS`] rows takes no more jobs: a failing job queued after
+    /// it is committed in a batch of its own, so the full one runs once. (Taken into the same
+    /// batch, the failure would have run the full one a second time, in its savepoint.)
+    #[test]
+    fn a_batch_of_many_rows_takes_no_more_jobs() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let runs = Arc::new(Mutex::new(0));
+        let (reply, full_answer) = oneshot::channel();
+        let full = Box::new(Pending {
+            op: {
+                let runs = Arc::clone(&runs);
+                move |_: &Connection, _: &Vec<()>| -> Result<(), StoreError> {
+                    *runs.lock().unwrap() += 1;
+                    Ok(())
+                }
+            },
+            rows: vec![(); MAX_BATCH_ROWS],
+            count: MAX_BATCH_ROWS,
+            outcome: None,
+            reply,
+        });
+        let (failing, failing_answer) = insert_failing_on_2(2);
+        let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        for job in [full as Box<dyn QueuedWrite>, failing] {
+            assert!(queue.try_send(job).is_ok());
+        }
+        drop(queue);
+
+        run(conn, jobs);
+
+        assert_eq!(*runs.lock().unwrap(), 1, "the full batch took the next job");
+        assert!(full_answer.blocking_recv().unwrap().0.is_ok());
+        assert!(failing_answer.blocking_recv().unwrap().0.is_err());
     }
 
     #[test]
