@@ -49,7 +49,7 @@ trait QueuedWrite: Send {
     /// Answers the caller once the batch's fate is known: `Some` when the batch failed.
     fn answer(self: Box<Self>, batch_failure: Option<&Arc<rusqlite::Error>>);
     /// How many rows the write writes, as its caller counted them.
-    fn rows(&self) -> usize;
+    fn row_count(&self) -> usize;
 }
 
 /// A write closure, the rows it writes, its outcome once run, and where to send both.
@@ -92,7 +92,7 @@ where
         let _ = reply.send((result, rows));
     }
 
-    fn rows(&self) -> usize {
+    fn row_count(&self) -> usize {
         self.count
     }
 }
@@ -188,12 +188,12 @@ impl Writer {
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<Box<dyn QueuedWrite>>) {
     let mut batch: Vec<Box<dyn QueuedWrite>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
-        let mut rows = first.rows();
+        let mut rows = first.row_count();
         batch.push(first);
         while batch.len() < MAX_BATCH && rows < MAX_BATCH_ROWS {
             match queue.try_recv() {
                 Ok(job) => {
-                    rows += job.rows();
+                    rows += job.row_count();
                     batch.push(job);
                 }
                 Err(_) => break,
