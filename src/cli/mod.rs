@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use tracing_appender::non_blocking::NonBlockingBuilder;
 pub mod apply;
 pub mod client;
 pub mod config_check;
@@ -25,12 +24,6 @@ use crate::startup::Application;
 use crate::store::MongoStore;
 use crate::telemetry::{self, LogFormat};
 use client::ClientArgs;
-
-/// How many log lines `hookd serve` queues for its log thread before a writer waits. The
-/// queue's slots are allocated up front: the library's default of 128,000 kept about 4 MiB
-/// resident in an idle server; 8,192 is still a few tenths of a second of lines at the
-/// fastest fire rate measured (BENCHMARKS.md, issue 15).
-const LOG_LINES_QUEUED: usize = 8_192;
 
 /// hookd: turns events into tasks, speaking the Taskcluster hooks v1 API.
 #[derive(Parser)]
@@ -119,19 +112,16 @@ pub fn run() -> ExitCode {
         | Command::Apply(_)
         | Command::RenderWorker(_) => LogFormat::Human,
     };
-    // A server's log lines are written by a thread of their own, so a request never waits on
-    // the locked stderr (a file or a pipe) behind other requests' lines; nothing is dropped
-    // when that thread falls behind: writers wait instead. The thread writes whatever lines
-    // are queued with one system call, flushing each time the queue is empty. Until
-    // `_log_writer` is dropped at the end of this function, queued lines are still being
-    // written. The queue holds LOG_LINES_QUEUED lines. Other commands are for a person at a
+    // A server's log lines are written by a thread of their own (telemetry::log_thread), so a
+    // request neither waits on the locked stderr (a file or a pipe) behind other requests'
+    // lines nor wakes a thread per line. Until `_log_writer` is dropped at the end of this
+    // function, appended lines are still being written. Other commands are for a person at a
     // terminal: their lines and their answers keep their order.
     let _log_writer = if matches!(cli.command, Command::Serve(_)) {
-        let (writer, guard) = NonBlockingBuilder::default()
-            .buffered_lines_limit(LOG_LINES_QUEUED)
-            .lossy(false)
-            .thread_name("hookd-log")
-            .finish(std::io::BufWriter::new(std::io::stderr()));
+        let (writer, guard) = match telemetry::log_thread::spawn(std::io::stderr(), "hookd-log") {
+            Ok(started) => started,
+            Err(e) => return failure(&e),
+        };
         telemetry::init("info", log_format, ansi, writer);
         Some(guard)
     } else {

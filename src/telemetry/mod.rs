@@ -1,5 +1,6 @@
 //! Logging setup. The writer is a parameter so tests can capture or silence output.
 
+pub mod log_thread;
 mod plain_line;
 
 use tracing_subscriber::fmt::MakeWriter;
