@@ -50,11 +50,13 @@ struct Shared {
     capacity: usize,
 }
 
+/// The lines not yet handed to the output, and what the log thread is doing.
 #[derive(Default)]
 struct State {
     buffer: Vec<u8>,
     /// The log thread is asleep until the next line (and only then needs a signal).
     asleep: bool,
+    /// The guard was dropped: write what is left and end; writers no longer wait for room.
     stopping: bool,
 }
 
@@ -69,6 +71,7 @@ where
     spawn_with_capacity(out, name, CAPACITY)
 }
 
+/// [`spawn`] with writers waiting once `capacity` bytes are held (small in tests).
 fn spawn_with_capacity<W>(
     out: W,
     name: &str,
